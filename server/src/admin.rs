@@ -1,0 +1,146 @@
+//! The admin API on :8001 (JSON under `/api`, bearer-token auth), and the console's page.
+
+mod error;
+mod json;
+mod openapi;
+mod resources;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, header};
+use subtle::ConstantTimeEq;
+use switchyard_shared::admin::{ReloadErrorView, StatusView};
+use switchyard_shared::{ProviderSpec, RouteSpec};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::AdminApiError;
+
+use crate::reload::{ReloadStatus, Reloader};
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Store,
+    pub reloader: Reloader,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub reload_status: Arc<ReloadStatus>,
+    /// `None` when no token is configured: then every authenticated route answers 401.
+    pub token: Option<Arc<str>>,
+}
+
+/// The console's page until the console is built into the binary.
+const CONSOLE_PAGE: &str = include_str!("../../assets/console-placeholder.html");
+
+pub fn router(state: AdminState) -> Router {
+    use resources::{create, delete, get as fetch, list, replace};
+    let authenticated = Router::new()
+        .route(
+            "/providers",
+            get(list::<ProviderSpec>).post(create::<ProviderSpec>),
+        )
+        .route(
+            "/providers/{name}",
+            get(fetch::<ProviderSpec>)
+                .put(replace::<ProviderSpec>)
+                .delete(delete::<ProviderSpec>),
+        )
+        .route("/routes", get(list::<RouteSpec>).post(create::<RouteSpec>))
+        .route(
+            "/routes/{name}",
+            get(fetch::<RouteSpec>)
+                .put(replace::<RouteSpec>)
+                .delete(delete::<RouteSpec>),
+        )
+        .route("/status", get(status))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let api = authenticated
+        .route("/health/live", get(live))
+        .route("/openapi.json", get(openapi_document))
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api", api)
+        .fallback(console)
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return AdminApiError::Unauthorized(
+            "the admin API is locked because no admin token is set: start switchyard with \
+             --admin-token <token> or the SWITCHYARD_ADMIN_TOKEN environment variable"
+                .into(),
+        )
+        .into_response();
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let valid = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.as_bytes())));
+    if valid {
+        return next.run(request).await;
+    }
+    let mut response = AdminApiError::Unauthorized(
+        "missing or wrong admin token: send Authorization: Bearer <token>".into(),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::document())
+}
+
+async fn api_not_found() -> Response {
+    AdminApiError::Store(crate::store::StoreError::NotFound(
+        "no such admin API endpoint".into(),
+    ))
+    .into_response()
+}
+
+async fn console() -> Html<&'static str> {
+    Html(CONSOLE_PAGE)
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+async fn status(State(state): State<AdminState>) -> Json<StatusView> {
+    let snapshot = state.snapshot.load_full();
+    Json(StatusView {
+        version: snapshot.version,
+        config_revision: snapshot.revision,
+        loaded_at: rfc3339(snapshot.loaded_at),
+        last_reload_error: state
+            .reload_status
+            .last_error()
+            .map(|(message, at)| ReloadErrorView {
+                message,
+                at: rfc3339(at),
+            }),
+        providers: snapshot.providers().len(),
+        routes: snapshot.routes().len(),
+    })
+}

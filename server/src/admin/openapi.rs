@@ -1,0 +1,189 @@
+//! The OpenAPI document of the admin API, served at `GET /api/openapi.json`.
+//!
+//! Schemas come from the shared types' derives; the paths are built here in code, because the
+//! providers and routes collections are one generic set of handlers.
+
+use switchyard_shared::admin::{AdminErrorBody, ReloadErrorView, StatusView};
+use switchyard_shared::validate::FieldError;
+use switchyard_shared::{
+    ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, MatchKind, MatchRule,
+    ProviderSpec, ProviderType, RouteSpec, RouteUpstream, Timeouts,
+};
+use utoipa::openapi::path::{Operation, OperationBuilder, Parameter, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ArrayBuilder, ComponentsBuilder, ContentBuilder, HttpMethod, InfoBuilder, OpenApi,
+    OpenApiBuilder, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
+        .build()
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    json_response(description, schema_ref("AdminErrorBody"))
+}
+
+fn operation(tag: &str, summary: &str) -> OperationBuilder {
+    OperationBuilder::new()
+        .tag(tag)
+        .summary(Some(summary))
+        .response("401", error_response("Missing or wrong admin token"))
+}
+
+fn with_body(builder: OperationBuilder, schema: &str) -> OperationBuilder {
+    builder
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(schema_ref(schema)))
+                        .build(),
+                )
+                .required(Some(Required::True))
+                .build(),
+        ))
+        .response("400", error_response("Malformed JSON"))
+        .response(
+            "422",
+            error_response("Invalid fields, listed in error.fields"),
+        )
+}
+
+fn name_parameter() -> Parameter {
+    Parameter::builder()
+        .name("name")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(String::schema()))
+        .build()
+}
+
+/// `/api/{plural}` and `/api/{plural}/{name}` for one resource.
+fn collection(paths: PathsBuilder, plural: &str, schema: &str) -> PathsBuilder {
+    let list_schema = RefOr::T(Schema::Array(
+        ArrayBuilder::new().items(schema_ref(schema)).build(),
+    ));
+    let list: Operation = operation(plural, &format!("List {plural}"))
+        .response("200", json_response("All of them", list_schema))
+        .build();
+    let create = with_body(
+        operation(plural, &format!("Create one of the {plural}")),
+        schema,
+    )
+    .response("201", json_response("Created and live", schema_ref(schema)))
+    .response("409", error_response("The name is taken"))
+    .build();
+    let get = operation(plural, "Read one")
+        .parameter(name_parameter())
+        .response("200", json_response("Found", schema_ref(schema)))
+        .response("404", error_response("No such name"))
+        .build();
+    let put = with_body(operation(plural, "Replace one"), schema)
+        .parameter(name_parameter())
+        .response(
+            "200",
+            json_response("Replaced and live", schema_ref(schema)),
+        )
+        .response("404", error_response("No such name"))
+        .build();
+    let delete = operation(plural, "Delete one")
+        .parameter(name_parameter())
+        .response(
+            "204",
+            ResponseBuilder::new()
+                .description("Deleted and live")
+                .build(),
+        )
+        .response("404", error_response("No such name"))
+        .response(
+            "409",
+            error_response("Still used; error.routes lists by what"),
+        )
+        .build();
+    let mut collection = PathItem::new(HttpMethod::Get, list);
+    collection.post = Some(create);
+    let mut item = PathItem::new(HttpMethod::Get, get);
+    item.put = Some(put);
+    item.delete = Some(delete);
+    paths
+        .path(format!("/api/{plural}"), collection)
+        .path(format!("/api/{plural}/{{name}}"), item)
+}
+
+/// Builds the document. Called once per request for it; it is small and rarely read.
+pub fn document() -> OpenApi {
+    let mut paths = collection(PathsBuilder::new(), "providers", "ProviderSpec");
+    paths = collection(paths, "routes", "RouteSpec");
+    let status = operation(
+        "system",
+        "What the proxy serves now, and the last reload error",
+    )
+    .response("200", json_response("Status", schema_ref("StatusView")))
+    .build();
+    let live = OperationBuilder::new()
+        .tag("system")
+        .summary(Some("Liveness; needs no token"))
+        .response("200", ResponseBuilder::new().description("Alive").build())
+        .security(SecurityRequirement::default())
+        .build();
+    paths = paths
+        .path("/api/status", PathItem::new(HttpMethod::Get, status))
+        .path("/api/health/live", PathItem::new(HttpMethod::Get, live));
+
+    let schemas: Vec<(String, RefOr<Schema>)> = vec![
+        (ProviderSpec::name().into(), ProviderSpec::schema()),
+        (ProviderType::name().into(), ProviderType::schema()),
+        (Timeouts::name().into(), Timeouts::schema()),
+        (RouteSpec::name().into(), RouteSpec::schema()),
+        (MatchRule::name().into(), MatchRule::schema()),
+        (MatchKind::name().into(), MatchKind::schema()),
+        (RouteUpstream::name().into(), RouteUpstream::schema()),
+        (Fallback::name().into(), Fallback::schema()),
+        (FallbackStrategy::name().into(), FallbackStrategy::schema()),
+        (FallbackUpstream::name().into(), FallbackUpstream::schema()),
+        (ConfigDocument::name().into(), ConfigDocument::schema()),
+        (StatusView::name().into(), StatusView::schema()),
+        (ReloadErrorView::name().into(), ReloadErrorView::schema()),
+        (AdminErrorBody::name().into(), AdminErrorBody::schema()),
+        (
+            switchyard_shared::admin::AdminError::name().into(),
+            switchyard_shared::admin::AdminError::schema(),
+        ),
+        (FieldError::name().into(), FieldError::schema()),
+    ];
+    let components = ComponentsBuilder::new()
+        .schemas_from_iter(schemas)
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Switchyard admin API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Configure providers and AI routes. Every write is live on the proxy when it returns.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(components))
+        .security(Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]))
+        .build()
+}

@@ -1,0 +1,65 @@
+//! Switchyard, an AI gateway: one OpenAI-compatible endpoint in front of many LLM providers.
+//!
+//! See ARCHITECTURE.md for the bird's-eye view and the invariants.
+
+pub mod admin;
+pub mod cli;
+pub mod config_file;
+pub mod model_mapping;
+pub mod providers;
+pub mod proxy;
+pub mod reload;
+pub mod server;
+pub mod snapshot;
+pub mod store;
+pub mod upstream;
+pub mod watch;
+
+use clap::Parser;
+
+use cli::{Cli, Command, ConfigCommand};
+
+/// The `switchyard` binary's entry point.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir()?;
+    match &cli.command {
+        None | Some(Command::Serve) => server::run(&cli.serve, &data_dir).await,
+        Some(Command::Config(ConfigCommand::Export { with_secrets })) => {
+            let store = store::Store::open(&data_dir).await?;
+            print!("{}", config_file::export(&store, *with_secrets).await?);
+            store.close().await;
+            Ok(())
+        }
+        Some(Command::Config(ConfigCommand::Apply { file, prune })) => {
+            let doc = config_file::read_document(file)?;
+            let store = store::Store::open(&data_dir).await?;
+            let result = config_file::apply(&store, doc, *prune).await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `SWITCHYARD_LOG` (or `RUST_LOG`), `info` by default.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("SWITCHYARD_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

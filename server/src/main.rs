@@ -1,0 +1,5 @@
+//! The `switchyard` binary; all of it lives in the library so tests and tools can reuse it.
+
+fn main() -> anyhow::Result<()> {
+    switchyard::main()
+}

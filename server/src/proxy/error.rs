@@ -1,0 +1,157 @@
+//! The proxy's one error type, and the one place it becomes an HTTP answer in OpenAI's error shape.
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("We could not parse the JSON body of your request: {0}")]
+    MalformedJson(String),
+    #[error("The request body must be a JSON object: {0}")]
+    NotAnObject(String),
+    #[error("You must provide a model parameter.")]
+    MissingModel,
+    #[error("The model parameter must be a string.")]
+    ModelNotString,
+    #[error("The stream parameter must be a boolean.")]
+    StreamNotBool,
+    #[error("The model `{0}` does not exist or no route serves it.")]
+    ModelNotFound(String),
+    #[error("The request body is larger than the limit of {0} bytes.")]
+    BodyTooLarge(usize),
+    #[error("The request body could not be read: {0}")]
+    BodyUnreadable(String),
+    #[error("Method {0} is not allowed for this endpoint.")]
+    MethodNotAllowed(String),
+    #[error("Unknown request URL: {0}.")]
+    UnknownUrl(String),
+    #[error("The provider '{provider}' has no usable API key.")]
+    NoKey { provider: String },
+    /// The upstream answered with an error status; its message is carried over.
+    #[error("{}", .0.message)]
+    Upstream(Box<UpstreamError>),
+    #[error("The upstream provider could not be reached: {0}")]
+    UpstreamUnreachable(String),
+    #[error("The upstream provider did not answer in time ({0}).")]
+    UpstreamTimeout(&'static str),
+}
+
+/// An error status from the upstream, reduced to OpenAI's error fields.
+#[derive(Debug)]
+pub struct UpstreamError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: Option<String>,
+    pub code: Option<Value>,
+    pub param: Option<Value>,
+    pub retry_after: Option<HeaderValue>,
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::MalformedJson(_)
+            | ProxyError::NotAnObject(_)
+            | ProxyError::MissingModel
+            | ProxyError::ModelNotString
+            | ProxyError::StreamNotBool
+            | ProxyError::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            ProxyError::ModelNotFound(_) | ProxyError::UnknownUrl(_) => StatusCode::NOT_FOUND,
+            ProxyError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::NoKey { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Upstream(upstream) => upstream.status,
+            ProxyError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    fn kind(&self) -> &str {
+        match self {
+            ProxyError::Upstream(upstream) => upstream
+                .kind
+                .as_deref()
+                .unwrap_or_else(|| default_kind(upstream.status)),
+            ProxyError::NoKey { .. }
+            | ProxyError::UpstreamUnreachable(_)
+            | ProxyError::UpstreamTimeout(_) => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    fn code(&self) -> Value {
+        let code = match self {
+            ProxyError::Upstream(upstream) => return upstream.code.clone().unwrap_or(Value::Null),
+            ProxyError::ModelNotFound(_) => "model_not_found",
+            ProxyError::BodyTooLarge(_) => "request_too_large",
+            ProxyError::MethodNotAllowed(_) => "method_not_allowed",
+            ProxyError::UnknownUrl(_) => "unknown_url",
+            ProxyError::NoKey { .. } => "no_api_key",
+            ProxyError::UpstreamUnreachable(_) => "upstream_unreachable",
+            ProxyError::UpstreamTimeout(_) => "upstream_timeout",
+            ProxyError::MalformedJson(_)
+            | ProxyError::NotAnObject(_)
+            | ProxyError::MissingModel
+            | ProxyError::ModelNotString
+            | ProxyError::StreamNotBool
+            | ProxyError::BodyUnreadable(_) => return Value::Null,
+        };
+        Value::from(code)
+    }
+
+    fn param(&self) -> Value {
+        match self {
+            ProxyError::Upstream(upstream) => upstream.param.clone().unwrap_or(Value::Null),
+            ProxyError::MissingModel
+            | ProxyError::ModelNotString
+            | ProxyError::ModelNotFound(_) => Value::from("model"),
+            ProxyError::StreamNotBool => Value::from("stream"),
+            _ => Value::Null,
+        }
+    }
+
+    /// The error as OpenAI's `{"error":{"message","type","param","code"}}` body.
+    pub fn body(&self) -> Value {
+        serde_json::json!({
+            "error": {
+                "message": self.to_string(),
+                "type": self.kind(),
+                "param": self.param(),
+                "code": self.code(),
+            }
+        })
+    }
+}
+
+/// The error type OpenAI uses for a status, for upstream errors that name none.
+fn default_kind(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_exceeded",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = Bytes::from(self.body().to_string());
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let ProxyError::Upstream(upstream) = self
+            && let Some(value) = upstream.retry_after
+        {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}

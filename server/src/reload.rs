@@ -1,0 +1,157 @@
+//! Config reload in two steps: a fallible *prepare* (load from the store, validate, build a
+//! snapshot) and an infallible *swap* (one atomic store into the `ArcSwap`).
+//!
+//! Every trigger — an admin write, the file watcher, the periodic check, SIGHUP — sends on the one
+//! channel this module owns. One task serves it, so reloads never race each other; requests that
+//! arrive while a reload runs are answered together by it. A failed prepare keeps the old snapshot
+//! and is recorded for `GET /api/status`.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+
+/// Why a reload was asked for; logged, and decides whether an unchanged revision may skip it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A write through the admin API in this process.
+    AdminWrite,
+    /// The data dir changed on disk (possibly another process).
+    Watcher,
+    /// The periodic check that backs up the watcher.
+    Poll,
+    /// SIGHUP: rebuild even if the revision did not change.
+    Signal,
+}
+
+struct Request {
+    trigger: Trigger,
+    done: Option<oneshot::Sender<u64>>,
+}
+
+/// The last failed reload, if it happened after the current snapshot was installed.
+#[derive(Default)]
+pub struct ReloadStatus {
+    last_error: Mutex<Option<(String, SystemTime)>>,
+}
+
+impl ReloadStatus {
+    pub fn last_error(&self) -> Option<(String, SystemTime)> {
+        self.last_error.lock().map(|e| e.clone()).unwrap_or(None)
+    }
+
+    fn set(&self, error: Option<(String, SystemTime)>) {
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = error;
+        }
+    }
+}
+
+/// The sending side of the reload channel, cloned into every trigger.
+#[derive(Clone)]
+pub struct Reloader {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl Reloader {
+    /// Asks for a reload without waiting for it.
+    pub fn request(&self, trigger: Trigger) {
+        let _ = self.tx.send(Request {
+            trigger,
+            done: None,
+        });
+    }
+
+    /// Asks for a reload and waits until it is done; returns the snapshot version in force then,
+    /// or `None` if the reloader has stopped (the process is shutting down).
+    pub async fn reload(&self, trigger: Trigger) -> Option<u64> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Request {
+                trigger,
+                done: Some(done),
+            })
+            .ok()?;
+        wait.await.ok()
+    }
+}
+
+/// Loads and builds a snapshot: the *prepare* step. Nothing is installed.
+pub async fn prepare(store: &Store, version: u64) -> Result<Snapshot, String> {
+    let config = store.load().await.map_err(|e| e.to_string())?;
+    Snapshot::build(config, version).map_err(|e| e.to_string())
+}
+
+/// Starts the reload task; it runs until every [`Reloader`] is dropped.
+pub fn spawn(store: Store, current: Arc<ArcSwap<Snapshot>>, status: Arc<ReloadStatus>) -> Reloader {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(next) = rx.try_recv() {
+                batch.push(next);
+            }
+            reload_once(&store, &current, &status, &batch).await;
+            let version = current.load().version;
+            for request in batch {
+                if let Some(done) = request.done {
+                    let _ = done.send(version);
+                }
+            }
+        }
+    });
+    Reloader { tx }
+}
+
+async fn reload_once(
+    store: &Store,
+    current: &ArcSwap<Snapshot>,
+    status: &ReloadStatus,
+    batch: &[Request],
+) {
+    let (revision, version) = {
+        let snapshot = current.load();
+        (snapshot.revision, snapshot.version)
+    };
+    let forced = batch.iter().any(|r| r.trigger == Trigger::Signal);
+    let trigger = batch[0].trigger;
+    if !forced {
+        match store.revision().await {
+            Ok(stored) if stored == revision => return,
+            Ok(_) => {}
+            Err(e) => {
+                record_failure(status, trigger, e.to_string());
+                return;
+            }
+        }
+    }
+    match prepare(store, version + 1).await {
+        Ok(snapshot) => {
+            let (revision, routes, providers) = (
+                snapshot.revision,
+                snapshot.routes().len(),
+                snapshot.providers().len(),
+            );
+            current.store(Arc::new(snapshot));
+            status.set(None);
+            tracing::info!(
+                ?trigger,
+                version = version + 1,
+                revision,
+                routes,
+                providers,
+                "configuration reloaded"
+            );
+        }
+        Err(message) => record_failure(status, trigger, message),
+    }
+}
+
+fn record_failure(status: &ReloadStatus, trigger: Trigger, message: String) {
+    tracing::error!(?trigger, error = %message, "reload failed; keeping the current configuration");
+    status.set(Some((message, SystemTime::now())));
+}

@@ -1,0 +1,153 @@
+//! Running the gateway: opening the store, the first snapshot, both listeners, reload triggers,
+//! and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admin::{self, AdminState};
+use crate::cli::ServeArgs;
+use crate::proxy::{self, ProxyState};
+use crate::reload::{self, ReloadStatus, Trigger};
+use crate::store::Store;
+use crate::{upstream, watch as file_watch};
+
+pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let store = Store::open(data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let first = reload::prepare(&store, 1)
+        .await
+        .map_err(|e| anyhow::anyhow!("the stored configuration is invalid: {e}"))?;
+    let snapshot = Arc::new(ArcSwap::from_pointee(first));
+    let reload_status = Arc::new(ReloadStatus::default());
+    let reloader = reload::spawn(
+        store.clone(),
+        Arc::clone(&snapshot),
+        Arc::clone(&reload_status),
+    );
+    let _watcher = file_watch::spawn(data_dir, reloader.clone())
+        .context("cannot watch the data dir for changes")?;
+    spawn_sighup(reloader.clone());
+
+    let token = args
+        .admin_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(Arc::from);
+    if token.is_none() {
+        tracing::warn!(
+            "no admin token set: the admin API will refuse every request (set SWITCHYARD_ADMIN_TOKEN)"
+        );
+    }
+    let proxy_app = proxy::router(ProxyState {
+        snapshot: Arc::clone(&snapshot),
+        client: upstream::client(Arc::clone(&snapshot)),
+        max_body_bytes: args.max_body_bytes,
+    });
+    let admin_app = admin::router(AdminState {
+        store: store.clone(),
+        reloader,
+        snapshot: Arc::clone(&snapshot),
+        reload_status,
+        token,
+    });
+
+    let proxy_listener = bind(args.listen, "proxy").await?;
+    let admin_listener = bind(args.admin_listen, "admin API").await?;
+    let proxy_addr = proxy_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    // One machine-readable line on stdout once both sockets accept: scripts and tests wait for it.
+    println!("listening proxy=http://{proxy_addr} admin=http://{admin_addr}");
+    tracing::info!(%proxy_addr, %admin_addr, data_dir = %data_dir.display(), "switchyard is ready");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let proxy_server = axum::serve(
+        proxy_listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        }),
+        proxy_app,
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let admin_server = axum::serve(
+        admin_listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        }),
+        admin_app,
+    )
+    .with_graceful_shutdown(stopped(stop_rx));
+    let serving =
+        async { tokio::try_join!(proxy_server.into_future(), admin_server.into_future()) };
+
+    let grace = Duration::from_millis(args.shutdown_grace_ms);
+    let shutdown = async {
+        shutdown_signal().await;
+        tracing::info!(
+            ?grace,
+            "shutting down: no new connections; waiting for in-flight requests"
+        );
+        let _ = stop_tx.send(true);
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = serving => { result?; tracing::info!("all connections finished"); }
+        () = shutdown => tracing::warn!("shutdown grace period ended with requests still in flight"),
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the {what} listens on a non-loopback address: it is reachable from other machines");
+    }
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// SIGHUP asks for a reload, as operators expect of a long-running server.
+fn spawn_sighup(reloader: reload::Reloader) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            reloader.request(Trigger::Signal);
+        }
+    });
+}

@@ -1,0 +1,413 @@
+//! The immutable routing snapshot: every provider and route compiled for lookup, swapped whole on reload.
+//!
+//! Building is fallible and happens off the request path (in the reloader); the proxy only reads.
+//! A snapshot never changes after it is built, so a request that took one finishes on it however
+//! many reloads happen meanwhile.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use switchyard_shared::validate::{validate_provider, validate_route};
+use switchyard_shared::{MatchKind, RouteSpec};
+
+use crate::providers::Provider;
+use crate::store::LoadedConfig;
+
+/// One upstream of a route: a provider and the model to send it, if the route rewrites it.
+#[derive(Debug)]
+pub struct Upstream {
+    pub provider: Arc<Provider>,
+    pub weight: u32,
+    pub model: Option<Box<str>>,
+}
+
+impl Upstream {
+    /// The model name sent upstream: the route's rewrite, else the provider's mapping.
+    pub fn target_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        match &self.model {
+            Some(model) => model,
+            None => self.provider.mapping.map(requested),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub name: Arc<str>,
+    /// The route's name as a header value, for `x-switchyard-route`.
+    pub name_header: HeaderValue,
+    pub priority: i32,
+    upstreams: Vec<Upstream>,
+    /// Running sums of the weights, for weighted choice by binary search.
+    cumulative: Vec<u32>,
+    /// The stored spec, kept for the fallback settings the resilience layer acts on.
+    pub spec: RouteSpec,
+}
+
+impl Route {
+    /// Chooses an upstream at random in proportion to the weights. Validation guarantees at
+    /// least one positive weight; weight 0 is never chosen.
+    pub fn pick(&self) -> &Upstream {
+        let total = self.cumulative.last().copied().unwrap_or(0);
+        let index = if total == 0 || self.upstreams.len() == 1 {
+            0
+        } else {
+            let ticket = fastrand::u32(..total);
+            self.cumulative.partition_point(|&sum| sum <= ticket)
+        };
+        &self.upstreams[index.min(self.upstreams.len() - 1)]
+    }
+
+    pub fn upstreams(&self) -> &[Upstream] {
+        &self.upstreams
+    }
+}
+
+/// Why a snapshot could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} '{name}': {message}")]
+pub struct BuildError {
+    what: &'static str,
+    name: String,
+    message: String,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Counts swaps in this process: 1 is the snapshot loaded at start.
+    pub version: u64,
+    /// The store revision this was built from.
+    pub revision: i64,
+    pub loaded_at: SystemTime,
+    providers: Vec<Arc<Provider>>,
+    routes: Vec<Route>,
+    exact: HashMap<Box<str>, usize>,
+    prefixes: HashMap<Box<str>, usize>,
+    /// Distinct prefix lengths, longest first: a lookup tries each length once.
+    prefix_lengths: Vec<usize>,
+    /// `GET /v1/models`, serialised once per snapshot.
+    models_body: Bytes,
+    /// Connect timeout per upstream `host:port`, the shortest any provider there asks for.
+    connect_timeouts: HashMap<String, Duration>,
+}
+
+impl Snapshot {
+    /// A snapshot that routes nothing, for tools that need a placeholder.
+    pub fn empty() -> Snapshot {
+        Snapshot::build(
+            LoadedConfig {
+                revision: 0,
+                providers: Vec::new(),
+                routes: Vec::new(),
+            },
+            0,
+        )
+        .unwrap_or_else(|_| unreachable!("an empty config always builds"))
+    }
+
+    /// Compiles a loaded config. Everything is validated again, because another process may have
+    /// written the database without going through our validation.
+    pub fn build(config: LoadedConfig, version: u64) -> Result<Snapshot, BuildError> {
+        let loaded_at = SystemTime::now();
+        let mut providers_by_name: HashMap<&str, Arc<Provider>> = HashMap::new();
+        let mut connect_timeouts: HashMap<String, Duration> = HashMap::new();
+        for stored in &config.providers {
+            let fail = |message: String| BuildError {
+                what: "provider",
+                name: stored.spec.name.clone(),
+                message,
+            };
+            validate_provider(&stored.spec).map_err(|e| fail(e.to_string()))?;
+            let provider =
+                Provider::build(stored.id, &stored.spec, &stored.key_ids).map_err(fail)?;
+            connect_timeouts
+                .entry(provider.authority.clone())
+                .and_modify(|t| *t = (*t).min(provider.timeouts.connect))
+                .or_insert(provider.timeouts.connect);
+            providers_by_name.insert(&stored.spec.name, Arc::new(provider));
+        }
+
+        let mut routes = Vec::with_capacity(config.routes.len());
+        for stored in &config.routes {
+            let spec = &stored.spec;
+            let fail = |message: String| BuildError {
+                what: "route",
+                name: spec.name.clone(),
+                message,
+            };
+            validate_route(spec).map_err(|e| fail(e.to_string()))?;
+            let mut upstreams = Vec::with_capacity(spec.upstreams.len());
+            let mut cumulative = Vec::with_capacity(spec.upstreams.len());
+            let mut total = 0u32;
+            for upstream in &spec.upstreams {
+                let provider = providers_by_name
+                    .get(upstream.provider.as_str())
+                    .ok_or_else(|| fail(format!("no provider named '{}'", upstream.provider)))?;
+                total += upstream.weight;
+                cumulative.push(total);
+                upstreams.push(Upstream {
+                    provider: Arc::clone(provider),
+                    weight: upstream.weight,
+                    model: upstream.model.as_deref().map(Box::from),
+                });
+            }
+            if let Some(fallback) = &spec.fallback {
+                for upstream in &fallback.upstreams {
+                    if !providers_by_name.contains_key(upstream.provider.as_str()) {
+                        return Err(fail(format!(
+                            "fallback names no provider '{}'",
+                            upstream.provider
+                        )));
+                    }
+                }
+            }
+            routes.push(Route {
+                name: Arc::from(spec.name.as_str()),
+                name_header: HeaderValue::try_from(spec.name.as_str())
+                    .map_err(|_| fail("name is not a valid header value".into()))?,
+                priority: spec.priority,
+                upstreams,
+                cumulative,
+                spec: spec.clone(),
+            });
+        }
+
+        // Ties between routes with the same match value go to the higher priority, then the
+        // smaller name: inserting in that order and keeping the first entry implements it.
+        let mut order: Vec<usize> = (0..routes.len()).collect();
+        order.sort_by(|&a, &b| {
+            routes[b]
+                .priority
+                .cmp(&routes[a].priority)
+                .then_with(|| routes[a].name.cmp(&routes[b].name))
+        });
+        let mut exact: HashMap<Box<str>, usize> = HashMap::new();
+        let mut prefixes: HashMap<Box<str>, usize> = HashMap::new();
+        for &index in &order {
+            for rule in &routes[index].spec.matches {
+                let table = match rule.kind {
+                    MatchKind::Exact => &mut exact,
+                    MatchKind::Prefix => &mut prefixes,
+                };
+                table.entry(rule.value.as_str().into()).or_insert(index);
+            }
+        }
+        let mut prefix_lengths: Vec<usize> = prefixes.keys().map(|p| p.len()).collect();
+        prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
+        prefix_lengths.dedup();
+
+        let mut providers: Vec<Arc<Provider>> = providers_by_name.into_values().collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        let models_body = models_body(&routes, &exact, loaded_at);
+        Ok(Snapshot {
+            version,
+            revision: config.revision,
+            loaded_at,
+            providers,
+            routes,
+            exact,
+            prefixes,
+            prefix_lengths,
+            models_body,
+            connect_timeouts,
+        })
+    }
+
+    /// The route serving `model`: an exact match, else the longest matching prefix.
+    pub fn route(&self, model: &str) -> Option<&Route> {
+        let index = self.exact.get(model).copied().or_else(|| {
+            self.prefix_lengths
+                .iter()
+                .filter_map(|&len| model.get(..len))
+                .find_map(|prefix| self.prefixes.get(prefix).copied())
+        })?;
+        self.routes.get(index)
+    }
+
+    pub fn providers(&self) -> &[Arc<Provider>] {
+        &self.providers
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    pub fn models_body(&self) -> Bytes {
+        self.models_body.clone()
+    }
+
+    pub fn connect_timeout(&self, authority: &str) -> Option<Duration> {
+        self.connect_timeouts.get(authority).copied()
+    }
+}
+
+/// Lists what the routes can serve: exact match values, upstream rewrites, mapping targets and
+/// the models the routes' providers declare. `owned_by` names the provider that serves it.
+fn models_body(routes: &[Route], exact: &HashMap<Box<str>, usize>, at: SystemTime) -> Bytes {
+    let mut models: BTreeMap<&str, &str> = BTreeMap::new();
+    for (value, &index) in exact {
+        let route = &routes[index];
+        models.insert(value, &route.pick_first_named().provider.name);
+    }
+    for route in routes {
+        for upstream in route.upstreams() {
+            let provider = &*upstream.provider;
+            let owner: &str = &provider.name;
+            if let Some(model) = &upstream.model {
+                models.entry(model).or_insert(owner);
+            }
+            for target in provider.mapping.targets() {
+                models.entry(target).or_insert(owner);
+            }
+            for model in &provider.models {
+                models.entry(model).or_insert(owner);
+            }
+        }
+    }
+    let created = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let data: Vec<serde_json::Value> = models
+        .into_iter()
+        .map(|(id, owner)| {
+            serde_json::json!({"id": id, "object": "model", "created": created, "owned_by": owner})
+        })
+        .collect();
+    Bytes::from(serde_json::json!({"object": "list", "data": data}).to_string())
+}
+
+impl Route {
+    /// The upstream with the highest weight, as the route's representative provider.
+    fn pick_first_named(&self) -> &Upstream {
+        self.upstreams
+            .iter()
+            .max_by_key(|u| u.weight)
+            .unwrap_or(&self.upstreams[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{StoredProvider, StoredRoute};
+    use switchyard_shared::{MatchRule, ProviderSpec, ProviderType, RouteUpstream};
+
+    fn provider(name: &str) -> StoredProvider {
+        StoredProvider {
+            id: 1,
+            spec: ProviderSpec {
+                name: name.into(),
+                kind: ProviderType::Deepseek,
+                base_url: None,
+                api_keys: Some(vec!["sk-test".into()]),
+                models: vec![],
+                model_mapping: Default::default(),
+                headers: Default::default(),
+                timeouts: Default::default(),
+            },
+            key_ids: vec![1],
+        }
+    }
+
+    fn route(
+        name: &str,
+        priority: i32,
+        rules: &[(MatchKind, &str)],
+        weights: &[u32],
+    ) -> StoredRoute {
+        StoredRoute {
+            id: 1,
+            spec: RouteSpec {
+                name: name.into(),
+                priority,
+                matches: rules
+                    .iter()
+                    .map(|(kind, value)| MatchRule {
+                        kind: *kind,
+                        value: (*value).into(),
+                    })
+                    .collect(),
+                upstreams: weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| RouteUpstream {
+                        provider: "p".into(),
+                        weight: *w,
+                        model: Some(format!("m{i}")),
+                    })
+                    .collect(),
+                fallback: None,
+            },
+        }
+    }
+
+    fn build(routes: Vec<StoredRoute>) -> Snapshot {
+        Snapshot::build(
+            LoadedConfig {
+                revision: 1,
+                providers: vec![provider("p")],
+                routes,
+            },
+            1,
+        )
+        .expect("builds")
+    }
+
+    fn served_by<'a>(snapshot: &'a Snapshot, model: &str) -> Option<&'a str> {
+        snapshot.route(model).map(|r| &*r.name)
+    }
+
+    #[test]
+    fn matching_order() {
+        use MatchKind::{Exact, Prefix};
+        let snapshot = build(vec![
+            route("short", 0, &[(Prefix, "gpt-")], &[1]),
+            route("long", 0, &[(Prefix, "gpt-4")], &[1]),
+            route("exact", 0, &[(Exact, "gpt-4o")], &[1]),
+            route("b-tie", 0, &[(Prefix, "qwen")], &[1]),
+            route("a-tie", 0, &[(Prefix, "qwen")], &[1]),
+            route("low", 0, &[(Prefix, "ds-")], &[1]),
+            route("high", 5, &[(Prefix, "ds-")], &[1]),
+        ]);
+        assert_eq!(served_by(&snapshot, "gpt-4o"), Some("exact"));
+        assert_eq!(served_by(&snapshot, "gpt-4o-mini"), Some("long"));
+        assert_eq!(served_by(&snapshot, "gpt-3.5"), Some("short"));
+        assert_eq!(served_by(&snapshot, "qwen-max"), Some("a-tie"));
+        assert_eq!(served_by(&snapshot, "ds-chat"), Some("high"));
+        assert_eq!(served_by(&snapshot, "claude"), None);
+        assert_eq!(served_by(&snapshot, "é"), None);
+    }
+
+    #[test]
+    fn weighted_choice_skips_zero_weights() {
+        let snapshot = build(vec![route("r", 0, &[(MatchKind::Prefix, "x")], &[0, 3, 1])]);
+        let route = snapshot.route("x").expect("route");
+        let mut counts = [0u32; 3];
+        for _ in 0..4000 {
+            let model = route.pick().model.as_deref().expect("model");
+            counts[model[1..].parse::<usize>().expect("index")] += 1;
+        }
+        assert_eq!(counts[0], 0);
+        assert!((2700..3300).contains(&counts[1]), "{counts:?}");
+    }
+
+    #[test]
+    fn broken_references_fail_the_build() {
+        let mut bad = route("r", 0, &[(MatchKind::Prefix, "x")], &[1]);
+        bad.spec.upstreams[0].provider = "missing".into();
+        let err = Snapshot::build(
+            LoadedConfig {
+                revision: 1,
+                providers: vec![provider("p")],
+                routes: vec![bad],
+            },
+            1,
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}

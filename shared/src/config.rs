@@ -1,0 +1,343 @@
+//! The configuration model: providers, AI routes and the document that holds both.
+//!
+//! These are the shapes of the admin API bodies and of `switchyard config apply` files alike. Unknown
+//! fields are rejected so that a typo in a field name is an error instead of a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::provider_type::ProviderType;
+use crate::secret::mask_secret;
+
+/// An upstream LLM provider and the credentials Switchyard uses to call it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    /// Unique slug, `[a-z0-9][a-z0-9-_]{0,63}`.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ProviderType,
+    /// Overrides the type's default base URL; required for `openai-compatible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// API keys, one chosen per request. Write-only: reads return them masked. On replace, leaving
+    /// the field out keeps the stored keys, and a masked key that matches a stored one keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<Vec<String>>,
+    /// Models this provider serves, listed by `GET /v1/models`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// Rewrites of the model name sent upstream: exact keys, `prefix*` keys and a `*` catch-all;
+    /// an empty value keeps the name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_mapping: BTreeMap<String, String>,
+    /// Extra headers sent with every upstream request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Timeouts::is_unset")]
+    pub timeouts: Timeouts,
+}
+
+impl ProviderSpec {
+    /// A copy safe to show: every API key masked.
+    pub fn masked(&self) -> ProviderSpec {
+        ProviderSpec {
+            api_keys: self
+                .api_keys
+                .as_ref()
+                .map(|keys| keys.iter().map(|k| mask_secret(k)).collect()),
+            ..self.clone()
+        }
+    }
+}
+
+/// Debug output masks the keys, so that a stray `{:?}` in a log can never leak one.
+impl std::fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = self.masked();
+        f.debug_struct("ProviderSpec")
+            .field("name", &masked.name)
+            .field("kind", &masked.kind)
+            .field("base_url", &masked.base_url)
+            .field("api_keys", &masked.api_keys)
+            .field("models", &masked.models)
+            .field("model_mapping", &masked.model_mapping)
+            .field("headers", &masked.headers.keys().collect::<Vec<_>>())
+            .field("timeouts", &masked.timeouts)
+            .finish()
+    }
+}
+
+/// Upstream timeouts in milliseconds; an unset one takes the default in [`Timeouts::DEFAULTS`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Establishing the TCP (and TLS) connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<u64>,
+    /// From sending the request to the response headers. A non-streaming completion arrives whole,
+    /// so this covers the model's entire generation time and its default is generous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_ms: Option<u64>,
+    /// Longest silence between two chunks of a response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_ms: Option<u64>,
+    /// The whole exchange, streams included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<u64>,
+}
+
+impl Timeouts {
+    /// Defaults for unset timeouts: connect, first byte, idle, total.
+    pub const DEFAULTS: [u64; 4] = [10_000, 300_000, 120_000, 900_000];
+    /// The longest timeout accepted, one hour.
+    pub const MAX_MS: u64 = 3_600_000;
+
+    pub fn is_unset(&self) -> bool {
+        *self == Timeouts::default()
+    }
+
+    /// The four timeouts with defaults filled in: connect, first byte, idle, total.
+    pub fn resolved(&self) -> [u64; 4] {
+        let d = Timeouts::DEFAULTS;
+        [
+            self.connect_ms.unwrap_or(d[0]),
+            self.first_byte_ms.unwrap_or(d[1]),
+            self.idle_ms.unwrap_or(d[2]),
+            self.total_ms.unwrap_or(d[3]),
+        ]
+    }
+}
+
+/// An AI route: which requests it takes (by model name) and where it sends them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub name: String,
+    /// Breaks ties between routes with the same match value: higher wins, then the smaller name.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i32,
+    #[serde(rename = "match")]
+    pub matches: Vec<MatchRule>,
+    pub upstreams: Vec<RouteUpstream>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+}
+
+fn is_zero(value: &i32) -> bool {
+    *value == 0
+}
+
+/// One predicate on the request's model name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MatchRule {
+    #[serde(rename = "type")]
+    pub kind: MatchKind,
+    pub value: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    Exact,
+    Prefix,
+}
+
+/// A provider a route sends traffic to, with its share of the traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RouteUpstream {
+    pub provider: String,
+    /// Relative weight, 0..=1000; 0 takes no traffic.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// The model name sent to this upstream; unset means the provider's mapping, else unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// The weight an upstream gets when none is written.
+pub const DEFAULT_WEIGHT: u32 = 100;
+/// The highest weight accepted.
+pub const MAX_WEIGHT: u32 = 1000;
+
+fn default_weight() -> u32 {
+    DEFAULT_WEIGHT
+}
+
+/// Where a route's requests go when its upstreams fail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub strategy: FallbackStrategy,
+    /// Upstream statuses that trigger the fallback: codes (`429`) or classes (`"5xx"`).
+    #[serde(default = "default_fallback_statuses")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<serde_json::Value>))]
+    pub on_status: Vec<StatusPattern>,
+    #[serde(default)]
+    pub upstreams: Vec<FallbackUpstream>,
+}
+
+fn default_fallback_statuses() -> Vec<StatusPattern> {
+    vec![
+        StatusPattern::Code(401),
+        StatusPattern::Code(403),
+        StatusPattern::Code(404),
+        StatusPattern::Code(408),
+        StatusPattern::Code(429),
+        StatusPattern::Class(5),
+    ]
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum FallbackStrategy {
+    /// Try the fallback upstreams in the order written.
+    #[default]
+    Sequential,
+    /// Try them in a random order.
+    Random,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FallbackUpstream {
+    pub provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// An HTTP status code (`429`) or a class of them (`"5xx"`, stored as the leading digit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatusPattern {
+    Code(u16),
+    Class(u8),
+}
+
+impl StatusPattern {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(code) => code == status,
+            StatusPattern::Class(class) => status / 100 == u16::from(class),
+        }
+    }
+}
+
+impl Serialize for StatusPattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StatusPattern::Code(code) => serializer.serialize_u16(*code),
+            StatusPattern::Class(class) => serializer.collect_str(&format_args!("{class}xx")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Code(u16),
+            Text(String),
+        }
+        let invalid = || {
+            serde::de::Error::custom("expected a status code 100..=599 or a class such as \"5xx\"")
+        };
+        match Raw::deserialize(deserializer).map_err(|_| invalid())? {
+            Raw::Code(code) if (100..=599).contains(&code) => Ok(StatusPattern::Code(code)),
+            Raw::Code(_) => Err(invalid()),
+            Raw::Text(text) => match text.to_ascii_lowercase().as_str() {
+                "1xx" => Ok(StatusPattern::Class(1)),
+                "2xx" => Ok(StatusPattern::Class(2)),
+                "3xx" => Ok(StatusPattern::Class(3)),
+                "4xx" => Ok(StatusPattern::Class(4)),
+                "5xx" => Ok(StatusPattern::Class(5)),
+                other => other
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|code| (100..=599).contains(code))
+                    .map(StatusPattern::Code)
+                    .ok_or_else(invalid),
+            },
+        }
+    }
+}
+
+/// Everything configurable, as `switchyard config export` prints it and `config apply` reads it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDocument {
+    #[serde(default)]
+    pub providers: Vec<ProviderSpec>,
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_patterns_round_trip() {
+        let parsed: Vec<StatusPattern> =
+            serde_json::from_str(r#"[429, "5xx", "4XX", "503"]"#).expect("valid patterns");
+        assert_eq!(
+            parsed,
+            vec![
+                StatusPattern::Code(429),
+                StatusPattern::Class(5),
+                StatusPattern::Class(4),
+                StatusPattern::Code(503)
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&parsed).expect("serializes"),
+            r#"[429,"5xx","4xx",503]"#
+        );
+        assert!(serde_json::from_str::<StatusPattern>("42").is_err());
+        assert!(serde_json::from_str::<StatusPattern>(r#""6xx""#).is_err());
+        assert!(StatusPattern::Class(5).matches(502));
+        assert!(!StatusPattern::Code(429).matches(428));
+    }
+
+    #[test]
+    fn debug_output_masks_keys() {
+        let spec = ProviderSpec {
+            name: "p".into(),
+            kind: ProviderType::Openai,
+            base_url: None,
+            api_keys: Some(vec!["sk-supersecretvalue1234".into()]),
+            models: vec![],
+            model_mapping: BTreeMap::new(),
+            headers: BTreeMap::new(),
+            timeouts: Timeouts::default(),
+        };
+        let printed = format!("{spec:?}");
+        assert!(!printed.contains("supersecret"), "{printed}");
+        assert!(printed.contains("sk-…1234"), "{printed}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = serde_json::from_str::<RouteSpec>(
+            r#"{"name":"r","match":[],"upstreams":[],"wieght":1}"#,
+        )
+        .expect_err("typo must be rejected");
+        assert!(err.to_string().contains("wieght"));
+    }
+}

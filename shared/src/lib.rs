@@ -1,0 +1,18 @@
+//! Types the server and the console share: the configuration model, its validation and the admin API bodies.
+//!
+//! This crate compiles to `wasm32-unknown-unknown`, so it must not depend on tokio, axum, sqlx or
+//! anything else that needs an operating system. The server is the authority on validity, but both
+//! sides run the same [`validate`] code so the console can show a field's error before it saves.
+
+pub mod admin;
+pub mod config;
+pub mod provider_type;
+pub mod secret;
+pub mod validate;
+
+pub use config::{
+    ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, MatchKind, MatchRule,
+    ProviderSpec, RouteSpec, RouteUpstream, StatusPattern, Timeouts,
+};
+pub use provider_type::{Protocol, ProviderType};
+pub use validate::{FieldError, ValidationErrors};

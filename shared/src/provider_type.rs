@@ -1,0 +1,116 @@
+//! The closed list of provider types, with each one's wire protocol, default base URL and auth needs.
+
+use serde::{Deserialize, Serialize};
+
+/// The wire protocol a provider speaks. Every provider type maps to exactly one protocol, and the
+/// server has one module per protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// OpenAI's chat completions and embeddings API, spoken by most providers natively.
+    OpenAi,
+}
+
+/// A provider type as written in the config (`"type": "deepseek"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderType {
+    Openai,
+    Deepseek,
+    Qwen,
+    Moonshot,
+    Zhipu,
+    Groq,
+    Mistral,
+    Together,
+    Xai,
+    Openrouter,
+    Fireworks,
+    Siliconflow,
+    Ollama,
+    Vllm,
+    OpenaiCompatible,
+}
+
+impl ProviderType {
+    /// Every type, in the order a picker should list them.
+    pub const ALL: [ProviderType; 15] = [
+        ProviderType::Openai,
+        ProviderType::Deepseek,
+        ProviderType::Qwen,
+        ProviderType::Moonshot,
+        ProviderType::Zhipu,
+        ProviderType::Groq,
+        ProviderType::Mistral,
+        ProviderType::Together,
+        ProviderType::Xai,
+        ProviderType::Openrouter,
+        ProviderType::Fireworks,
+        ProviderType::Siliconflow,
+        ProviderType::Ollama,
+        ProviderType::Vllm,
+        ProviderType::OpenaiCompatible,
+    ];
+
+    /// The name used in configuration and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderType::Openai => "openai",
+            ProviderType::Deepseek => "deepseek",
+            ProviderType::Qwen => "qwen",
+            ProviderType::Moonshot => "moonshot",
+            ProviderType::Zhipu => "zhipu",
+            ProviderType::Groq => "groq",
+            ProviderType::Mistral => "mistral",
+            ProviderType::Together => "together",
+            ProviderType::Xai => "xai",
+            ProviderType::Openrouter => "openrouter",
+            ProviderType::Fireworks => "fireworks",
+            ProviderType::Siliconflow => "siliconflow",
+            ProviderType::Ollama => "ollama",
+            ProviderType::Vllm => "vllm",
+            ProviderType::OpenaiCompatible => "openai-compatible",
+        }
+    }
+
+    pub fn protocol(self) -> Protocol {
+        Protocol::OpenAi
+    }
+
+    /// The base URL used when a provider sets none; `None` means the operator must give one.
+    /// Paths such as `/chat/completions` are appended to it.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        Some(match self {
+            ProviderType::Openai => "https://api.openai.com/v1",
+            ProviderType::Deepseek => "https://api.deepseek.com/v1",
+            ProviderType::Qwen => "https://dashscope.aliyuncs.com/compatible-mode/v1",
+            ProviderType::Moonshot => "https://api.moonshot.cn/v1",
+            ProviderType::Zhipu => "https://open.bigmodel.cn/api/paas/v4",
+            ProviderType::Groq => "https://api.groq.com/openai/v1",
+            ProviderType::Mistral => "https://api.mistral.ai/v1",
+            ProviderType::Together => "https://api.together.xyz/v1",
+            ProviderType::Xai => "https://api.x.ai/v1",
+            ProviderType::Openrouter => "https://openrouter.ai/api/v1",
+            ProviderType::Fireworks => "https://api.fireworks.ai/inference/v1",
+            ProviderType::Siliconflow => "https://api.siliconflow.cn/v1",
+            ProviderType::Ollama => "http://127.0.0.1:11434/v1",
+            ProviderType::Vllm => "http://127.0.0.1:8000/v1",
+            ProviderType::OpenaiCompatible => return None,
+        })
+    }
+
+    /// Whether a provider of this type needs at least one API key. Self-hosted servers usually
+    /// run without one, so for them keys are optional.
+    pub fn requires_key(self) -> bool {
+        !matches!(
+            self,
+            ProviderType::Ollama | ProviderType::Vllm | ProviderType::OpenaiCompatible
+        )
+    }
+}
+
+impl std::fmt::Display for ProviderType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,552 @@
+//! Validation of providers, routes and whole config documents, reporting every failing field at once.
+//!
+//! Field paths look like `upstreams[0].weight`, or `routes[2].upstreams[0].provider` inside a
+//! document, so the console can put each message next to its input.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{
+    ConfigDocument, Fallback, MAX_WEIGHT, MatchRule, ProviderSpec, RouteSpec, RouteUpstream,
+    Timeouts,
+};
+use crate::secret::is_masked;
+
+/// One field that failed validation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// All the fields that failed; never empty when returned as an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut errors = ValidationErrors::default();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was added.
+    pub fn into_result(self) -> Result<(), ValidationErrors> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// Adds another set of errors with their field paths nested under `prefix`.
+    fn absorb(&mut self, prefix: &str, other: ValidationErrors) {
+        for error in other.0 {
+            let field = if error.field.is_empty() {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}.{}", error.field)
+            };
+            self.add(field, error.message);
+        }
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", error.field, error.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// The longest model name or match value accepted.
+pub const MAX_MODEL_LEN: usize = 256;
+/// The most API keys one provider may hold.
+pub const MAX_KEYS: usize = 64;
+
+/// Whether `name` is a slug: `[a-z0-9][a-z0-9-_]{0,63}`.
+pub fn is_slug(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+}
+
+fn check_slug(errors: &mut ValidationErrors, field: &str, name: &str) {
+    if !is_slug(name) {
+        errors.add(
+            field,
+            "must be 1 to 64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+        );
+    }
+}
+
+/// A model name or match value: printable, no white space, not too long.
+fn check_model_name(errors: &mut ValidationErrors, field: &str, value: &str) {
+    if value.is_empty() {
+        errors.add(field, "must not be empty");
+    } else if value.len() > MAX_MODEL_LEN {
+        errors.add(field, format!("must be at most {MAX_MODEL_LEN} bytes"));
+    } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        errors.add(field, "must not contain white space or control characters");
+    }
+}
+
+/// Checks a base URL the way the server will use it: http or https, a host, no query or fragment.
+pub fn check_base_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err("must name a host");
+    }
+    if url.contains(['?', '#']) {
+        return Err("must not contain a query or fragment");
+    }
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii())
+    {
+        return Err("must be plain ASCII without white space");
+    }
+    if authority.contains('@') {
+        return Err("must not contain credentials; use api_keys or headers");
+    }
+    Ok(())
+}
+
+/// Header names that the gateway manages itself and so cannot be configured.
+const RESERVED_HEADERS: [&str; 8] = [
+    "authorization",
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+];
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// Validates a provider on its own. `api_keys: None` is accepted: it means "keep the stored keys",
+/// and creation turns it into an empty list before validating.
+pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_slug(&mut errors, "name", &spec.name);
+
+    match &spec.base_url {
+        Some(url) => {
+            if let Err(message) = check_base_url(url) {
+                errors.add("base_url", message);
+            }
+        }
+        None if spec.kind.default_base_url().is_none() => {
+            errors.add("base_url", format!("is required for type {}", spec.kind));
+        }
+        None => {}
+    }
+
+    if let Some(keys) = &spec.api_keys {
+        if keys.is_empty() && spec.kind.requires_key() {
+            errors.add(
+                "api_keys",
+                format!("type {} needs at least one API key", spec.kind),
+            );
+        }
+        if keys.len() > MAX_KEYS {
+            errors.add("api_keys", format!("at most {MAX_KEYS} keys"));
+        }
+        let mut seen = HashSet::new();
+        for (i, key) in keys.iter().enumerate() {
+            let field = format!("api_keys[{i}]");
+            if key.trim().is_empty() {
+                errors.add(field, "must not be empty");
+            } else if is_masked(key) {
+                errors.add(
+                    field,
+                    "is a masked key that matches no stored key of this provider",
+                );
+            } else if !key.bytes().all(|b| (b'!'..=b'~').contains(&b)) {
+                errors.add(field, "must be printable ASCII without spaces");
+            } else if key.len() > 4096 {
+                errors.add(field, "must be at most 4096 bytes");
+            } else if !seen.insert(key.as_str()) {
+                errors.add(field, "is listed twice");
+            }
+        }
+    }
+
+    let mut seen = HashSet::new();
+    for (i, model) in spec.models.iter().enumerate() {
+        let field = format!("models[{i}]");
+        check_model_name(&mut errors, &field, model);
+        if !seen.insert(model.as_str()) {
+            errors.add(field, "is listed twice");
+        }
+    }
+
+    for (key, value) in &spec.model_mapping {
+        let field = format!("model_mapping.{key}");
+        let pattern = key.strip_suffix('*').unwrap_or(key);
+        if key != "*" {
+            check_model_name(&mut errors, &field, pattern);
+        }
+        if pattern.contains('*') {
+            errors.add(
+                &field,
+                "'*' may only end a key (prefix*) or stand alone (*)",
+            );
+        }
+        if !value.is_empty() {
+            check_model_name(&mut errors, &field, value);
+        }
+    }
+
+    for (name, value) in &spec.headers {
+        let field = format!("headers.{name}");
+        if !is_header_name(name) {
+            errors.add(field, "is not a valid HTTP header name");
+        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            errors.add(field, "is set by the gateway and cannot be configured");
+        } else if !is_header_value(value) {
+            errors.add(field, "value must be printable ASCII");
+        }
+    }
+
+    check_timeouts(&mut errors, &spec.timeouts);
+    errors.into_result()
+}
+
+fn check_timeouts(errors: &mut ValidationErrors, timeouts: &Timeouts) {
+    let fields = [
+        ("timeouts.connect_ms", timeouts.connect_ms),
+        ("timeouts.first_byte_ms", timeouts.first_byte_ms),
+        ("timeouts.idle_ms", timeouts.idle_ms),
+        ("timeouts.total_ms", timeouts.total_ms),
+    ];
+    for (field, value) in fields {
+        if let Some(ms) = value
+            && !(1..=Timeouts::MAX_MS).contains(&ms)
+        {
+            errors.add(field, format!("must be between 1 and {}", Timeouts::MAX_MS));
+        }
+    }
+}
+
+/// Validates a route on its own, without checking that its providers exist.
+pub fn validate_route(spec: &RouteSpec) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_slug(&mut errors, "name", &spec.name);
+
+    if spec.matches.is_empty() {
+        errors.add("match", "needs at least one predicate");
+    }
+    let mut seen: HashSet<&MatchRule> = HashSet::new();
+    for (i, rule) in spec.matches.iter().enumerate() {
+        let field = format!("match[{i}].value");
+        check_model_name(&mut errors, &field, &rule.value);
+        if !seen.insert(rule) {
+            errors.add(field, "is listed twice");
+        }
+    }
+
+    check_upstreams(&mut errors, &spec.upstreams);
+
+    if let Some(fallback) = &spec.fallback {
+        check_fallback(&mut errors, fallback);
+    }
+    errors.into_result()
+}
+
+fn check_upstreams(errors: &mut ValidationErrors, upstreams: &[RouteUpstream]) {
+    if upstreams.is_empty() {
+        errors.add("upstreams", "needs at least one upstream");
+        return;
+    }
+    let mut seen = HashSet::new();
+    for (i, upstream) in upstreams.iter().enumerate() {
+        check_slug(
+            errors,
+            &format!("upstreams[{i}].provider"),
+            &upstream.provider,
+        );
+        if upstream.weight > MAX_WEIGHT {
+            errors.add(
+                format!("upstreams[{i}].weight"),
+                format!("must be between 0 and {MAX_WEIGHT}"),
+            );
+        }
+        if let Some(model) = &upstream.model {
+            check_model_name(errors, &format!("upstreams[{i}].model"), model);
+        }
+        if !seen.insert((&upstream.provider, &upstream.model)) {
+            errors.add(
+                format!("upstreams[{i}]"),
+                "the same provider and model are listed twice",
+            );
+        }
+    }
+    if upstreams.iter().all(|u| u.weight == 0) {
+        errors.add("upstreams", "at least one upstream needs a weight above 0");
+    }
+}
+
+fn check_fallback(errors: &mut ValidationErrors, fallback: &Fallback) {
+    if fallback.enabled && fallback.upstreams.is_empty() {
+        errors.add(
+            "fallback.upstreams",
+            "needs at least one upstream when fallback is enabled",
+        );
+    }
+    for (i, upstream) in fallback.upstreams.iter().enumerate() {
+        check_slug(
+            errors,
+            &format!("fallback.upstreams[{i}].provider"),
+            &upstream.provider,
+        );
+        if let Some(model) = &upstream.model {
+            check_model_name(errors, &format!("fallback.upstreams[{i}].model"), model);
+        }
+    }
+    if fallback.enabled && fallback.on_status.is_empty() {
+        errors.add("fallback.on_status", "needs at least one status or class");
+    }
+}
+
+/// Checks that every provider a route names exists.
+pub fn validate_route_references(
+    spec: &RouteSpec,
+    provider_exists: impl Fn(&str) -> bool,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    for (i, upstream) in spec.upstreams.iter().enumerate() {
+        if !provider_exists(&upstream.provider) {
+            errors.add(
+                format!("upstreams[{i}].provider"),
+                format!("no provider named '{}'", upstream.provider),
+            );
+        }
+    }
+    if let Some(fallback) = &spec.fallback {
+        for (i, upstream) in fallback.upstreams.iter().enumerate() {
+            if !provider_exists(&upstream.provider) {
+                errors.add(
+                    format!("fallback.upstreams[{i}].provider"),
+                    format!("no provider named '{}'", upstream.provider),
+                );
+            }
+        }
+    }
+    errors.into_result()
+}
+
+/// The names of every provider a route references, primary and fallback.
+pub fn referenced_providers(spec: &RouteSpec) -> BTreeSet<&str> {
+    let primary = spec.upstreams.iter().map(|u| u.provider.as_str());
+    let fallback = spec
+        .fallback
+        .iter()
+        .flat_map(|f| f.upstreams.iter().map(|u| u.provider.as_str()));
+    primary.chain(fallback).collect()
+}
+
+/// Validates a whole document: each item, unique names, and references. When `known_providers`
+/// is given, routes may also reference those (providers stored already and not in the file).
+pub fn validate_document(
+    doc: &ConfigDocument,
+    known_providers: &BTreeSet<String>,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut provider_names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, provider) in doc.providers.iter().enumerate() {
+        let prefix = format!("providers[{i}]");
+        if let Err(e) = validate_provider(provider) {
+            errors.absorb(&prefix, e);
+        }
+        if provider_names.insert(&provider.name, i).is_some() {
+            errors.add(
+                format!("{prefix}.name"),
+                "is used by another provider in this document",
+            );
+        }
+    }
+    let mut route_names = HashSet::new();
+    for (i, route) in doc.routes.iter().enumerate() {
+        let prefix = format!("routes[{i}]");
+        if let Err(e) = validate_route(route) {
+            errors.absorb(&prefix, e);
+        }
+        if !route_names.insert(&route.name) {
+            errors.add(
+                format!("{prefix}.name"),
+                "is used by another route in this document",
+            );
+        }
+        let exists =
+            |name: &str| provider_names.contains_key(name) || known_providers.contains(name);
+        if let Err(e) = validate_route_references(route, exists) {
+            errors.absorb(&prefix, e);
+        }
+    }
+    errors.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MatchKind, StatusPattern};
+    use crate::provider_type::ProviderType;
+
+    fn provider(name: &str) -> ProviderSpec {
+        ProviderSpec {
+            name: name.into(),
+            kind: ProviderType::Deepseek,
+            base_url: None,
+            api_keys: Some(vec!["sk-1".into()]),
+            models: vec![],
+            model_mapping: BTreeMap::new(),
+            headers: BTreeMap::new(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn route(name: &str, provider: &str) -> RouteSpec {
+        RouteSpec {
+            name: name.into(),
+            priority: 0,
+            matches: vec![MatchRule {
+                kind: MatchKind::Prefix,
+                value: "deepseek-".into(),
+            }],
+            upstreams: vec![RouteUpstream {
+                provider: provider.into(),
+                weight: 100,
+                model: None,
+            }],
+            fallback: None,
+        }
+    }
+
+    fn fields(result: Result<(), ValidationErrors>) -> Vec<String> {
+        result
+            .expect_err("expected errors")
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(is_slug("deepseek"));
+        assert!(is_slug("a-1_b"));
+        assert!(!is_slug(""));
+        assert!(!is_slug("-a"));
+        assert!(!is_slug("Deepseek"));
+        assert!(!is_slug(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn provider_errors_name_every_field() {
+        let mut p = provider("Bad Name");
+        p.base_url = Some("ftp://x".into());
+        p.api_keys = Some(vec!["".into(), "sk-…abcd".into()]);
+        p.headers.insert("Authorization".into(), "x".into());
+        p.timeouts.idle_ms = Some(0);
+        p.model_mapping.insert("a*b".into(), "c".into());
+        assert_eq!(
+            fields(validate_provider(&p)),
+            vec![
+                "name",
+                "base_url",
+                "api_keys[0]",
+                "api_keys[1]",
+                "model_mapping.a*b",
+                "headers.Authorization",
+                "timeouts.idle_ms"
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_required_only_for_hosted_types() {
+        let mut p = provider("p");
+        p.api_keys = Some(vec![]);
+        assert_eq!(fields(validate_provider(&p)), vec!["api_keys"]);
+        p.kind = ProviderType::Ollama;
+        assert!(validate_provider(&p).is_ok());
+        p.kind = ProviderType::OpenaiCompatible;
+        assert_eq!(fields(validate_provider(&p)), vec!["base_url"]);
+    }
+
+    #[test]
+    fn route_errors() {
+        let mut r = route("r", "p");
+        r.upstreams[0].weight = 0;
+        r.matches.push(r.matches[0].clone());
+        r.fallback = Some(Fallback {
+            enabled: true,
+            strategy: Default::default(),
+            on_status: vec![StatusPattern::Class(5)],
+            upstreams: vec![],
+        });
+        assert_eq!(
+            fields(validate_route(&r)),
+            vec!["match[1].value", "upstreams", "fallback.upstreams"]
+        );
+        r.upstreams[0].weight = 1001;
+        assert!(fields(validate_route(&r)).contains(&"upstreams[0].weight".to_owned()));
+    }
+
+    #[test]
+    fn documents_check_references_and_duplicates() {
+        let doc = ConfigDocument {
+            providers: vec![provider("a"), provider("a")],
+            routes: vec![route("r", "a"), route("r2", "missing")],
+        };
+        assert_eq!(
+            fields(validate_document(&doc, &BTreeSet::new())),
+            vec!["providers[1].name", "routes[1].upstreams[0].provider"]
+        );
+        let known = BTreeSet::from(["missing".to_owned()]);
+        let doc = ConfigDocument {
+            providers: vec![provider("a")],
+            routes: vec![route("r2", "missing")],
+        };
+        assert!(validate_document(&doc, &known).is_ok());
+    }
+}
