@@ -133,6 +133,7 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
         version: snapshot.version,
         config_revision: snapshot.revision,
         loaded_at: rfc3339(snapshot.loaded_at),
+        build_ms: snapshot.build_time.as_secs_f64() * 1000.0,
         last_reload_error: state
             .reload_status
             .last_error()

@@ -7,7 +7,7 @@
 //! and is recorded for `GET /api/status`.
 
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
@@ -82,8 +82,11 @@ impl Reloader {
 
 /// Loads and builds a snapshot: the *prepare* step. Nothing is installed.
 pub async fn prepare(store: &Store, version: u64) -> Result<Snapshot, String> {
+    let started = Instant::now();
     let config = store.load().await.map_err(|e| e.to_string())?;
-    Snapshot::build(config, version).map_err(|e| e.to_string())
+    let mut snapshot = Snapshot::build(config, version).map_err(|e| e.to_string())?;
+    snapshot.build_time = started.elapsed();
+    Ok(snapshot)
 }
 
 /// Starts the reload task; it runs until every [`Reloader`] is dropped.
@@ -131,10 +134,11 @@ async fn reload_once(
     }
     match prepare(store, version + 1).await {
         Ok(snapshot) => {
-            let (revision, routes, providers) = (
+            let (revision, routes, providers, snapshot_ms) = (
                 snapshot.revision,
                 snapshot.routes().len(),
                 snapshot.providers().len(),
+                snapshot.build_time.as_secs_f64() * 1000.0,
             );
             current.store(Arc::new(snapshot));
             status.set(None);
@@ -144,6 +148,7 @@ async fn reload_once(
                 revision,
                 routes,
                 providers,
+                build_ms = snapshot_ms,
                 "configuration reloaded"
             );
         }

@@ -82,6 +82,8 @@ pub struct Snapshot {
     /// The store revision this was built from.
     pub revision: i64,
     pub loaded_at: SystemTime,
+    /// How long *prepare* took for this snapshot (load, validate, compile), set by the reloader.
+    pub build_time: Duration,
     providers: Vec<Arc<Provider>>,
     routes: Vec<Route>,
     exact: HashMap<Box<str>, usize>,
@@ -95,19 +97,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A snapshot that routes nothing, for tools that need a placeholder.
-    pub fn empty() -> Snapshot {
-        Snapshot::build(
-            LoadedConfig {
-                revision: 0,
-                providers: Vec::new(),
-                routes: Vec::new(),
-            },
-            0,
-        )
-        .unwrap_or_else(|_| unreachable!("an empty config always builds"))
-    }
-
     /// Compiles a loaded config. Everything is validated again, because another process may have
     /// written the database without going through our validation.
     pub fn build(config: LoadedConfig, version: u64) -> Result<Snapshot, BuildError> {
@@ -206,6 +195,7 @@ impl Snapshot {
             version,
             revision: config.revision,
             loaded_at,
+            build_time: Duration::ZERO,
             providers,
             routes,
             exact,

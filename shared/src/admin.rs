@@ -14,6 +14,8 @@ pub struct StatusView {
     pub config_revision: i64,
     /// When the current snapshot was installed (RFC 3339).
     pub loaded_at: String,
+    /// How long loading, validating, compiling and swapping in the current snapshot took.
+    pub build_ms: f64,
     /// The last reload that failed after the current snapshot was installed, if any.
     pub last_reload_error: Option<ReloadErrorView>,
     pub providers: usize,
