@@ -5,14 +5,18 @@
 pub mod admin;
 pub mod cli;
 pub mod config_file;
+pub mod messages_api;
 pub mod model_mapping;
 pub mod providers;
 pub mod proxy;
 pub mod reload;
 pub mod server;
 pub mod snapshot;
+pub mod sse;
 pub mod store;
+pub mod stream;
 pub mod upstream;
+pub mod usage;
 pub mod watch;
 
 use clap::Parser;

@@ -3,8 +3,12 @@
 //! `Protocol` is a closed enum: adding a protocol means adding a module here and a match arm in each
 //! function below, so the compiler lists every place that must learn about it.
 
+pub mod anthropic;
+pub mod azure;
+pub mod gemini;
 pub mod openai;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +17,22 @@ use switchyard_shared::{Protocol, ProviderSpec, ProviderType};
 
 use crate::model_mapping::ModelMapping;
 
-/// The gateway endpoints a provider can serve.
+/// What the gateway asks a provider to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    ChatCompletions,
+pub enum Operation {
+    Chat { stream: bool },
     Embeddings,
+    CountTokens,
+}
+
+impl Operation {
+    fn describe(self) -> &'static str {
+        match self {
+            Operation::Chat { .. } => "chat completions",
+            Operation::Embeddings => "embeddings",
+            Operation::CountTokens => "token counting",
+        }
+    }
 }
 
 /// One API key, ready to send. The header value is marked sensitive so hyper and our own
@@ -52,8 +67,12 @@ pub struct Provider {
     pub name_header: HeaderValue,
     pub kind: ProviderType,
     pub protocol: Protocol,
-    chat_uri: Uri,
-    embeddings_uri: Uri,
+    /// The base URL without a trailing slash.
+    base: Box<str>,
+    /// The URIs that do not depend on the model, parsed once.
+    chat_uri: Option<Uri>,
+    embeddings_uri: Option<Uri>,
+    count_tokens_uri: Option<Uri>,
     /// `host:port` of the base URL, which the connector uses to find the connect timeout.
     pub authority: String,
     auth_header: HeaderName,
@@ -62,6 +81,12 @@ pub struct Provider {
     pub mapping: ModelMapping,
     pub timeouts: ProviderTimeouts,
     pub models: Vec<String>,
+    /// Azure's `api-version`.
+    api_version: Box<str>,
+    /// Azure deployments by model name.
+    deployments: HashMap<String, String>,
+    /// Anthropic's `max_tokens` for requests without one.
+    pub default_max_tokens: u32,
 }
 
 impl Provider {
@@ -74,14 +99,25 @@ impl Provider {
             .or(spec.kind.default_base_url())
             .ok_or("no base_url")?
             .trim_end_matches('/');
-        let uri_for = |endpoint: Endpoint| -> Result<Uri, String> {
-            let url = format!("{base}{}", endpoint_path(protocol, endpoint));
-            url.parse::<Uri>()
+        let parse = |path: &str| -> Result<Uri, String> {
+            format!("{base}{path}")
+                .parse::<Uri>()
                 .map_err(|e| format!("base_url '{base}' is not a valid URL: {e}"))
         };
-        let chat_uri = uri_for(Endpoint::ChatCompletions)?;
-        let embeddings_uri = uri_for(Endpoint::Embeddings)?;
-        let authority = authority_of(&chat_uri)?;
+        let (chat_uri, embeddings_uri, count_tokens_uri) = match protocol {
+            Protocol::OpenAi => (
+                Some(parse("/chat/completions")?),
+                Some(parse("/embeddings")?),
+                None,
+            ),
+            Protocol::Anthropic => (
+                Some(parse("/messages")?),
+                None,
+                Some(parse("/messages/count_tokens")?),
+            ),
+            Protocol::Gemini | Protocol::AzureOpenAi => (None, None, None),
+        };
+        let authority = authority_of(&parse("")?)?;
 
         let secrets = spec.api_keys.as_deref().unwrap_or(&[]);
         let mut keys = Vec::with_capacity(secrets.len());
@@ -95,7 +131,18 @@ impl Provider {
             });
         }
 
-        let mut headers = HeaderMap::with_capacity(spec.headers.len());
+        let mut headers = HeaderMap::with_capacity(spec.headers.len() + 1);
+        if protocol == Protocol::Anthropic {
+            let version = spec
+                .api_version
+                .as_deref()
+                .unwrap_or(anthropic::DEFAULT_VERSION);
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::try_from(version)
+                    .map_err(|_| "api_version is not a valid header value")?,
+            );
+        }
         for (name, value) in &spec.headers {
             let name = HeaderName::try_from(name.as_str())
                 .map_err(|_| format!("header name '{name}' is invalid"))?;
@@ -113,8 +160,10 @@ impl Provider {
                 .map_err(|_| "name is not a valid header value".to_owned())?,
             kind: spec.kind,
             protocol,
+            base: base.into(),
             chat_uri,
             embeddings_uri,
+            count_tokens_uri,
             authority,
             auth_header: auth_header_name(protocol),
             keys: keys.into_boxed_slice(),
@@ -127,14 +176,68 @@ impl Provider {
                 total,
             },
             models: spec.models.clone(),
+            api_version: spec
+                .api_version
+                .as_deref()
+                .unwrap_or(azure::DEFAULT_API_VERSION)
+                .into(),
+            deployments: spec
+                .deployments
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            default_max_tokens: spec
+                .default_max_tokens
+                .unwrap_or(anthropic::DEFAULT_MAX_TOKENS),
         })
     }
 
-    pub fn uri(&self, endpoint: Endpoint) -> &Uri {
-        match endpoint {
-            Endpoint::ChatCompletions => &self.chat_uri,
-            Endpoint::Embeddings => &self.embeddings_uri,
+    /// The URI for an operation on `model` (the name sent upstream), or a message saying the
+    /// provider's protocol cannot do it.
+    pub fn uri(&self, operation: Operation, model: &str) -> Result<Uri, String> {
+        let unsupported = || {
+            format!(
+                "provider '{}' ({}) does not support {}",
+                self.name,
+                self.kind,
+                operation.describe()
+            )
+        };
+        let fixed = match operation {
+            Operation::Chat { .. } => &self.chat_uri,
+            Operation::Embeddings => &self.embeddings_uri,
+            Operation::CountTokens => &self.count_tokens_uri,
+        };
+        if let Some(uri) = fixed {
+            return Ok(uri.clone());
         }
+        let path = match (self.protocol, operation) {
+            (Protocol::Gemini, Operation::Chat { stream: false }) => {
+                format!("/models/{}:generateContent", encode_path_segment(model))
+            }
+            (Protocol::Gemini, Operation::Chat { stream: true }) => {
+                format!(
+                    "/models/{}:streamGenerateContent?alt=sse",
+                    encode_path_segment(model)
+                )
+            }
+            (Protocol::Gemini, Operation::Embeddings) => {
+                format!("/models/{}:batchEmbedContents", encode_path_segment(model))
+            }
+            (Protocol::AzureOpenAi, Operation::Chat { .. } | Operation::Embeddings) => {
+                let deployment = self.deployments.get(model).map_or(model, String::as_str);
+                let what = if operation == Operation::Embeddings {
+                    "embeddings"
+                } else {
+                    "chat/completions"
+                };
+                azure::path(deployment, what, &self.api_version)
+            }
+            _ => return Err(unsupported()),
+        };
+        format!("{}{path}", self.base)
+            .parse()
+            .map_err(|e| format!("cannot build the upstream URL for model '{model}': {e}"))
     }
 
     /// Picks a key at random, spreading load evenly; `None` for a provider without keys.
@@ -166,15 +269,25 @@ fn authority_of(uri: &Uri) -> Result<String, String> {
     Ok(format!("{host}:{port}"))
 }
 
-fn endpoint_path(protocol: Protocol, endpoint: Endpoint) -> &'static str {
-    match protocol {
-        Protocol::OpenAi => openai::endpoint_path(endpoint),
+/// Percent-encodes a model or deployment name for use as one URL path segment.
+pub fn encode_path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
     }
+    out
 }
 
 fn auth_header_name(protocol: Protocol) -> HeaderName {
     match protocol {
-        Protocol::OpenAi => openai::AUTH_HEADER,
+        Protocol::OpenAi => http::header::AUTHORIZATION,
+        Protocol::AzureOpenAi => HeaderName::from_static("api-key"),
+        Protocol::Anthropic => HeaderName::from_static("x-api-key"),
+        Protocol::Gemini => HeaderName::from_static("x-goog-api-key"),
     }
 }
 
@@ -183,7 +296,10 @@ fn auth_value(
     secret: &str,
 ) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     match protocol {
-        Protocol::OpenAi => openai::auth_value(secret),
+        Protocol::OpenAi => HeaderValue::try_from(format!("Bearer {secret}")),
+        Protocol::AzureOpenAi | Protocol::Anthropic | Protocol::Gemini => {
+            HeaderValue::try_from(secret)
+        }
     }
 }
 
@@ -199,6 +315,8 @@ pub struct UpstreamErrorBody {
 /// Reads a provider's error body in its protocol's shape.
 pub fn parse_error_body(protocol: Protocol, body: &[u8]) -> UpstreamErrorBody {
     match protocol {
-        Protocol::OpenAi => openai::parse_error_body(body),
+        Protocol::OpenAi | Protocol::AzureOpenAi => openai::parse_error_body(body),
+        Protocol::Anthropic => anthropic::parse_error_body(body),
+        Protocol::Gemini => gemini::parse_error_body(body),
     }
 }

@@ -1,13 +1,16 @@
-//! The OpenAI-compatible proxy on :8080: routes each request by its model through the current
-//! snapshot and forwards it to the chosen provider.
+//! The client-facing proxy on :8080 (OpenAI's API, and Anthropic's Messages API): routes each
+//! request by its model through the current snapshot and hands it to the exchange.
 //!
-//! The hot path reads the body once, peeks at two fields, takes one `Arc` of the snapshot (never
+//! The hot path reads the body once, peeks at a few fields, takes one `Arc` of the snapshot (never
 //! holding an arc-swap guard across an `.await`), and passes bytes through untouched unless the
-//! model name must be rewritten.
+//! model name must be rewritten or the protocols differ.
 
+mod body;
 mod error;
+mod exchange;
 mod forward;
 mod request;
+mod stages;
 
 use std::sync::Arc;
 
@@ -18,14 +21,16 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 pub use error::ProxyError;
+use exchange::{Exchange, Inbound};
 
-use crate::providers::Endpoint;
+use crate::messages_api;
 use crate::snapshot::Snapshot;
 use crate::upstream::UpstreamClient;
+use crate::usage::UsageContext;
 
 pub const ROUTE_HEADER: HeaderName = HeaderName::from_static("x-switchyard-route");
 pub const PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-provider");
@@ -49,17 +54,30 @@ pub fn router(state: ProxyState) -> Router {
             "/v1/embeddings",
             post(embeddings).fallback(method_not_allowed),
         )
+        .route("/v1/messages", post(messages).fallback(method_not_allowed))
+        .route(
+            "/v1/messages/count_tokens",
+            post(count_tokens).fallback(method_not_allowed),
+        )
         .route("/v1/models", get(models).fallback(method_not_allowed))
         .fallback(unknown_url)
         .with_state(state)
 }
 
 async fn chat_completions(State(state): State<ProxyState>, request: Request) -> Response {
-    proxy(&state, Endpoint::ChatCompletions, request).await
+    proxy(&state, Inbound::Chat, request).await
 }
 
 async fn embeddings(State(state): State<ProxyState>, request: Request) -> Response {
-    proxy(&state, Endpoint::Embeddings, request).await
+    proxy(&state, Inbound::Embeddings, request).await
+}
+
+async fn messages(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Messages, request).await
+}
+
+async fn count_tokens(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::CountTokens, request).await
 }
 
 async fn models(State(state): State<ProxyState>) -> Response {
@@ -68,68 +86,111 @@ async fn models(State(state): State<ProxyState>) -> Response {
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    ProxyError::MethodNotAllowed(request.method().to_string()).into_response()
+    let inbound = if request.uri().path().starts_with("/v1/messages") {
+        Inbound::Messages
+    } else {
+        Inbound::Chat
+    };
+    error_response(
+        inbound,
+        ProxyError::MethodNotAllowed(request.method().to_string()),
+    )
 }
 
 async fn unknown_url(request: Request) -> Response {
     ProxyError::UnknownUrl(format!("{} {}", request.method(), request.uri().path())).into_response()
 }
 
-async fn proxy(state: &ProxyState, endpoint: Endpoint, request: Request) -> Response {
-    let body = match read_body(request.into_body(), state.max_body_bytes).await {
+/// Renders an error in the shape of the API the client called.
+fn error_response(inbound: Inbound, error: ProxyError) -> Response {
+    match inbound {
+        Inbound::Chat | Inbound::Embeddings => error.into_response(),
+        Inbound::Messages | Inbound::CountTokens => {
+            let body = messages_api::error_body(error.anthropic_kind(), &error.to_string());
+            let mut response = (error.status(), Bytes::from(body.to_string())).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+    }
+}
+
+/// Anthropic clients' version and beta headers, forwarded to Anthropic providers only.
+fn anthropic_headers(inbound: Inbound, headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+    if !matches!(inbound, Inbound::Messages | Inbound::CountTokens) {
+        return Vec::new();
+    }
+    ["anthropic-version", "anthropic-beta"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = headers.get(name)?;
+            Some((HeaderName::from_static(name), value.clone()))
+        })
+        .collect()
+}
+
+async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body, state.max_body_bytes).await {
         Ok(body) => body,
-        Err(error) => return error.into_response(),
+        Err(error) => return error_response(inbound, error),
     };
     let peeked = match request::peek(&body) {
         Ok(peeked) => peeked,
-        Err(error) => return error.into_response(),
+        Err(error) => return error_response(inbound, error),
     };
     // One Arc for the whole request: it finishes on this snapshot whatever reloads happen.
     let snapshot = state.snapshot.load_full();
     let Some(route) = snapshot.route(&peeked.model) else {
-        return ProxyError::ModelNotFound(peeked.model.into_owned()).into_response();
+        return error_response(
+            inbound,
+            ProxyError::ModelNotFound(peeked.model.into_owned()),
+        );
     };
     let upstream = route.pick();
+    let provider = &*upstream.provider;
     let target = upstream.target_model(&peeked.model);
-    let model_header = HeaderValue::try_from(target).ok();
-    let upstream_body = if target == peeked.model {
-        body.clone()
-    } else {
-        request::rewrite_model(&body, peeked.model_span.clone(), target)
-    };
-    tracing::debug!(route = %route.name, provider = %upstream.provider.name, model = target, "proxying");
+    tracing::debug!(route = %route.name, provider = %provider.name, model = target, "proxying");
 
-    let attempt = forward::Attempt {
-        provider: &upstream.provider,
-        endpoint,
-        body: upstream_body,
-        stream: peeked.stream,
+    let exchange = Exchange {
+        client: &state.client,
+        inbound,
+        provider,
+        target,
+        body: &body,
+        peeked: &peeked,
+        anthropic_headers: anthropic_headers(inbound, &parts.headers),
+        usage: UsageContext {
+            route: Arc::clone(&route.name),
+            provider: Arc::clone(&provider.name),
+            model: target.into(),
+        },
     };
-    let mut response = match forward::send(&state.client, attempt).await {
+    let mut response = match exchange.run().await {
         Ok(response) => response,
         Err(error) => {
-            tracing::debug!(route = %route.name, provider = %upstream.provider.name, %error, "upstream failed");
-            error.into_response()
+            tracing::debug!(route = %route.name, provider = %provider.name, %error, "upstream failed");
+            error_response(inbound, error)
         }
     };
     let headers = response.headers_mut();
     headers.insert(ROUTE_HEADER, route.name_header.clone());
-    headers.insert(PROVIDER_HEADER, upstream.provider.name_header.clone());
-    if let Some(model) = model_header {
+    headers.insert(PROVIDER_HEADER, provider.name_header.clone());
+    if let Ok(model) = HeaderValue::try_from(target) {
         headers.insert(MODEL_HEADER, model);
     }
     headers.insert(ATTEMPTS_HEADER, HeaderValue::from_static("1"));
     response
 }
 
-/// Reads the whole request body, refusing more than `limit` bytes (before reading, when the
-/// client announces its length).
+/// Reads the whole request body, refusing more than `limit` bytes.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ProxyError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(ProxyError::BodyTooLarge(limit)),
         Err(error) => {
-            // axum wraps a limit hit inside its own error type, so look through the chain.
+            // axum may wrap a limit hit inside its own error type, so look through the chain.
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
             while let Some(current) = source {
                 if current.is::<LengthLimitError>() {

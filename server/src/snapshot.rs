@@ -298,6 +298,9 @@ mod tests {
                 model_mapping: Default::default(),
                 headers: Default::default(),
                 timeouts: Default::default(),
+                api_version: None,
+                deployments: Default::default(),
+                default_max_tokens: None,
             },
             key_ids: vec![1],
         }

@@ -38,6 +38,16 @@ pub struct ProviderSpec {
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Timeouts::is_unset")]
     pub timeouts: Timeouts,
+    /// Azure: the `api-version` query parameter; Anthropic: the `anthropic-version` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Azure: deployment name per model name sent upstream; a model not listed is used as the
+    /// deployment name itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deployments: BTreeMap<String, String>,
+    /// Anthropic: `max_tokens` for requests that set none (the Messages API requires it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_tokens: Option<u32>,
 }
 
 impl ProviderSpec {
@@ -66,6 +76,9 @@ impl std::fmt::Debug for ProviderSpec {
             .field("model_mapping", &masked.model_mapping)
             .field("headers", &masked.headers.keys().collect::<Vec<_>>())
             .field("timeouts", &masked.timeouts)
+            .field("api_version", &masked.api_version)
+            .field("deployments", &masked.deployments)
+            .field("default_max_tokens", &masked.default_max_tokens)
             .finish()
     }
 }
@@ -326,6 +339,9 @@ mod tests {
             model_mapping: BTreeMap::new(),
             headers: BTreeMap::new(),
             timeouts: Timeouts::default(),
+            api_version: None,
+            deployments: BTreeMap::new(),
+            default_max_tokens: None,
         };
         let printed = format!("{spec:?}");
         assert!(!printed.contains("supersecret"), "{printed}");

@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 pub enum Protocol {
     /// OpenAI's chat completions and embeddings API, spoken by most providers natively.
     OpenAi,
+    /// Azure OpenAI: OpenAI's bodies, with deployments in the URL and an `api-key` header.
+    AzureOpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini API (generateContent).
+    Gemini,
 }
 
 /// A provider type as written in the config (`"type": "deepseek"`).
@@ -30,12 +36,18 @@ pub enum ProviderType {
     Ollama,
     Vllm,
     OpenaiCompatible,
+    Anthropic,
+    Gemini,
+    Azure,
 }
 
 impl ProviderType {
     /// Every type, in the order a picker should list them.
-    pub const ALL: [ProviderType; 15] = [
+    pub const ALL: [ProviderType; 18] = [
         ProviderType::Openai,
+        ProviderType::Anthropic,
+        ProviderType::Gemini,
+        ProviderType::Azure,
         ProviderType::Deepseek,
         ProviderType::Qwen,
         ProviderType::Moonshot,
@@ -70,11 +82,31 @@ impl ProviderType {
             ProviderType::Ollama => "ollama",
             ProviderType::Vllm => "vllm",
             ProviderType::OpenaiCompatible => "openai-compatible",
+            ProviderType::Anthropic => "anthropic",
+            ProviderType::Gemini => "gemini",
+            ProviderType::Azure => "azure",
         }
     }
 
     pub fn protocol(self) -> Protocol {
-        Protocol::OpenAi
+        match self {
+            ProviderType::Anthropic => Protocol::Anthropic,
+            ProviderType::Gemini => Protocol::Gemini,
+            ProviderType::Azure => Protocol::AzureOpenAi,
+            _ => Protocol::OpenAi,
+        }
+    }
+
+    /// What the gateway can do with this type, for documentation and the console.
+    pub fn capabilities(self) -> Capabilities {
+        let embeddings = !matches!(self, ProviderType::Anthropic);
+        Capabilities {
+            chat: true,
+            stream: true,
+            tools: true,
+            vision: true,
+            embeddings,
+        }
     }
 
     /// The base URL used when a provider sets none; `None` means the operator must give one.
@@ -95,7 +127,9 @@ impl ProviderType {
             ProviderType::Siliconflow => "https://api.siliconflow.cn/v1",
             ProviderType::Ollama => "http://127.0.0.1:11434/v1",
             ProviderType::Vllm => "http://127.0.0.1:8000/v1",
-            ProviderType::OpenaiCompatible => return None,
+            ProviderType::Anthropic => "https://api.anthropic.com/v1",
+            ProviderType::Gemini => "https://generativelanguage.googleapis.com/v1beta",
+            ProviderType::OpenaiCompatible | ProviderType::Azure => return None,
         })
     }
 
@@ -107,6 +141,16 @@ impl ProviderType {
             ProviderType::Ollama | ProviderType::Vllm | ProviderType::OpenaiCompatible
         )
     }
+}
+
+/// The gateway features a provider type supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub chat: bool,
+    pub stream: bool,
+    pub tools: bool,
+    pub vision: bool,
+    pub embeddings: bool,
 }
 
 impl std::fmt::Display for ProviderType {

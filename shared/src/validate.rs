@@ -11,6 +11,7 @@ use crate::config::{
     ConfigDocument, Fallback, MAX_WEIGHT, MatchRule, ProviderSpec, RouteSpec, RouteUpstream,
     Timeouts,
 };
+use crate::provider_type::Protocol;
 use crate::secret::is_masked;
 
 /// One field that failed validation.
@@ -248,7 +249,45 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
     }
 
     check_timeouts(&mut errors, &spec.timeouts);
+    check_protocol_settings(&mut errors, spec);
     errors.into_result()
+}
+
+/// Settings that only one protocol reads are rejected elsewhere, so that a misplaced setting is
+/// an error instead of silently doing nothing.
+fn check_protocol_settings(errors: &mut ValidationErrors, spec: &ProviderSpec) {
+    let protocol = spec.kind.protocol();
+    if let Some(version) = &spec.api_version {
+        if !matches!(protocol, Protocol::AzureOpenAi | Protocol::Anthropic) {
+            errors.add(
+                "api_version",
+                "only azure and anthropic providers take an api_version",
+            );
+        } else if version.is_empty()
+            || !version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            errors.add("api_version", "must be letters, digits, '-' and '.'");
+        }
+    }
+    if !spec.deployments.is_empty() && protocol != Protocol::AzureOpenAi {
+        errors.add("deployments", "only azure providers take deployments");
+    }
+    for (model, deployment) in &spec.deployments {
+        check_model_name(errors, &format!("deployments.{model}"), model);
+        check_model_name(errors, &format!("deployments.{model}"), deployment);
+    }
+    if let Some(max) = spec.default_max_tokens {
+        if protocol != Protocol::Anthropic {
+            errors.add(
+                "default_max_tokens",
+                "only anthropic providers take default_max_tokens",
+            );
+        } else if !(1..=1_000_000).contains(&max) {
+            errors.add("default_max_tokens", "must be between 1 and 1000000");
+        }
+    }
 }
 
 fn check_timeouts(errors: &mut ValidationErrors, timeouts: &Timeouts) {
@@ -441,6 +480,9 @@ mod tests {
             model_mapping: BTreeMap::new(),
             headers: BTreeMap::new(),
             timeouts: Timeouts::default(),
+            api_version: None,
+            deployments: BTreeMap::new(),
+            default_max_tokens: None,
         }
     }
 
@@ -511,6 +553,22 @@ mod tests {
         assert!(validate_provider(&p).is_ok());
         p.kind = ProviderType::OpenaiCompatible;
         assert_eq!(fields(validate_provider(&p)), vec!["base_url"]);
+    }
+
+    #[test]
+    fn protocol_settings_belong_to_their_protocol() {
+        let mut p = provider("p");
+        p.api_version = Some("2024-10-21".into());
+        p.default_max_tokens = Some(0);
+        p.deployments.insert("gpt-4o".into(), "prod-4o".into());
+        assert_eq!(
+            fields(validate_provider(&p)),
+            vec!["api_version", "deployments", "default_max_tokens"]
+        );
+        p.kind = ProviderType::Azure;
+        p.base_url = Some("https://example.openai.azure.com".into());
+        p.default_max_tokens = None;
+        assert!(validate_provider(&p).is_ok());
     }
 
     #[test]

@@ -1,21 +1,7 @@
-//! The OpenAI wire protocol, spoken natively by most providers: paths, bearer auth, error bodies.
+//! The OpenAI wire protocol, spoken natively by most providers: reading its error bodies.
+//! (Its paths and bearer auth are in `providers.rs`; its bodies pass through untranslated.)
 
-use http::{HeaderName, HeaderValue};
-
-use super::{Endpoint, UpstreamErrorBody};
-
-pub const AUTH_HEADER: HeaderName = http::header::AUTHORIZATION;
-
-pub fn endpoint_path(endpoint: Endpoint) -> &'static str {
-    match endpoint {
-        Endpoint::ChatCompletions => "/chat/completions",
-        Endpoint::Embeddings => "/embeddings",
-    }
-}
-
-pub fn auth_value(secret: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    HeaderValue::try_from(format!("Bearer {secret}"))
-}
+use super::UpstreamErrorBody;
 
 /// The longest error text carried over from a body that is not JSON.
 const MAX_TEXT: usize = 1000;

@@ -29,6 +29,15 @@ pub enum ProxyError {
     UnknownUrl(String),
     #[error("The provider '{provider}' has no usable API key.")]
     NoKey { provider: String },
+    /// The request cannot be expressed in the provider's protocol.
+    #[error("The request cannot be sent to this provider: {0}")]
+    Untranslatable(String),
+    /// The provider's protocol has no such operation (e.g. embeddings on Anthropic).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The provider answered with something that is not what its protocol promises.
+    #[error("The upstream provider sent an invalid response: {0}")]
+    BadUpstreamResponse(String),
     /// The upstream answered with an error status; its message is carried over.
     #[error("{}", .0.message)]
     Upstream(Box<UpstreamError>),
@@ -57,7 +66,10 @@ impl ProxyError {
             | ProxyError::MissingModel
             | ProxyError::ModelNotString
             | ProxyError::StreamNotBool
+            | ProxyError::Untranslatable(_)
+            | ProxyError::Unsupported(_)
             | ProxyError::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            ProxyError::BadUpstreamResponse(_) => StatusCode::BAD_GATEWAY,
             ProxyError::ModelNotFound(_) | ProxyError::UnknownUrl(_) => StatusCode::NOT_FOUND,
             ProxyError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -76,6 +88,7 @@ impl ProxyError {
                 .unwrap_or_else(|| default_kind(upstream.status)),
             ProxyError::NoKey { .. }
             | ProxyError::UpstreamUnreachable(_)
+            | ProxyError::BadUpstreamResponse(_)
             | ProxyError::UpstreamTimeout(_) => "api_error",
             _ => "invalid_request_error",
         }
@@ -91,6 +104,9 @@ impl ProxyError {
             ProxyError::NoKey { .. } => "no_api_key",
             ProxyError::UpstreamUnreachable(_) => "upstream_unreachable",
             ProxyError::UpstreamTimeout(_) => "upstream_timeout",
+            ProxyError::Untranslatable(_) => "untranslatable_request",
+            ProxyError::Unsupported(_) => "unsupported_operation",
+            ProxyError::BadUpstreamResponse(_) => "bad_upstream_response",
             ProxyError::MalformedJson(_)
             | ProxyError::NotAnObject(_)
             | ProxyError::MissingModel
@@ -112,16 +128,30 @@ impl ProxyError {
         }
     }
 
-    /// The error as OpenAI's `{"error":{"message","type","param","code"}}` body.
-    pub fn body(&self) -> Value {
+    /// OpenAI's error object, `{"message","type","param","code"}`.
+    pub fn error_object(&self) -> Value {
         serde_json::json!({
-            "error": {
-                "message": self.to_string(),
-                "type": self.kind(),
-                "param": self.param(),
-                "code": self.code(),
-            }
+            "message": self.to_string(),
+            "type": self.kind(),
+            "param": self.param(),
+            "code": self.code(),
         })
+    }
+
+    /// The error as OpenAI's `{"error":{…}}` body.
+    pub fn body(&self) -> Value {
+        serde_json::json!({ "error": self.error_object() })
+    }
+
+    /// Anthropic's error type for this error, keeping an upstream Anthropic type when present.
+    pub fn anthropic_kind(&self) -> &str {
+        match self {
+            ProxyError::Upstream(upstream) => match upstream.kind.as_deref() {
+                Some(kind) if kind.ends_with("_error") && kind != "rate_limit_exceeded" => kind,
+                _ => crate::messages_api::error_type(upstream.status.as_u16()),
+            },
+            other => crate::messages_api::error_type(other.status().as_u16()),
+        }
     }
 }
 

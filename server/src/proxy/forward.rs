@@ -1,44 +1,54 @@
-//! Sending one request upstream and turning the answer into the client's response: success bodies
-//! stream through frame by frame (never buffered), error bodies are read and translated.
+//! Sending one request to a provider: building it from scratch (the client's headers never reach
+//! the provider), bounding the wait for response headers, and translating error answers.
 
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use http_body::{Frame, SizeHint};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
+use super::body::UpstreamBody;
 use super::error::{ProxyError, UpstreamError};
-use crate::providers::{Endpoint, Provider, parse_error_body};
+use crate::providers::{Provider, parse_error_body};
 use crate::upstream::{ConnectTimeout, UpstreamClient};
 
 /// The most of an upstream error body the gateway reads to translate it.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// One upstream attempt, fully described.
-pub struct Attempt<'a> {
-    pub provider: &'a Provider,
-    pub endpoint: Endpoint,
-    pub body: Bytes,
-    pub stream: bool,
+/// A successful upstream answer whose body has not been read yet.
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: UpstreamBody,
 }
 
-/// Sends the attempt and returns the client's response, or the error to answer with.
-pub async fn send(client: &UpstreamClient, attempt: Attempt<'_>) -> Result<Response, ProxyError> {
-    let provider = attempt.provider;
+impl UpstreamResponse {
+    pub fn is_event_stream(&self) -> bool {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"))
+    }
+}
+
+/// Sends `body` to `uri` with the provider's key and headers, plus `extra` headers.
+pub async fn send(
+    client: &UpstreamClient,
+    provider: &Provider,
+    uri: Uri,
+    body: Bytes,
+    stream: bool,
+    extra: &[(HeaderName, HeaderValue)],
+) -> Result<UpstreamResponse, ProxyError> {
     let timeouts = provider.timeouts;
     let started = Instant::now();
     let deadline = started + timeouts.total;
 
-    let mut request = Request::new(Full::new(attempt.body));
+    let mut request = Request::new(Full::new(body));
     *request.method_mut() = Method::POST;
-    *request.uri_mut() = provider.uri(attempt.endpoint).clone();
+    *request.uri_mut() = uri;
     let headers = request.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -46,12 +56,15 @@ pub async fn send(client: &UpstreamClient, attempt: Attempt<'_>) -> Result<Respo
     );
     headers.insert(
         header::ACCEPT,
-        HeaderValue::from_static(if attempt.stream {
+        HeaderValue::from_static(if stream {
             "text/event-stream"
         } else {
             "application/json"
         }),
     );
+    for (name, value) in extra {
+        headers.insert(name.clone(), value.clone());
+    }
     provider.apply_headers(headers, provider.pick_key());
 
     // Connecting is bounded by the connector; the wait for response headers adds the first-byte
@@ -62,7 +75,6 @@ pub async fn send(client: &UpstreamClient, attempt: Attempt<'_>) -> Result<Respo
         Ok(Err(error)) => return Err(classify_client_error(&error)),
         Err(_) => return Err(ProxyError::UpstreamTimeout("no response headers")),
     };
-
     let (parts, incoming) = response.into_parts();
     if !parts.status.is_success() {
         return Err(upstream_error(
@@ -74,17 +86,11 @@ pub async fn send(client: &UpstreamClient, attempt: Attempt<'_>) -> Result<Respo
         )
         .await);
     }
-    let sse = attempt.stream
-        && parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-    let body = GuardedBody::new(incoming, timeouts.idle, deadline, sse);
-    let mut response = Response::new(Body::new(body));
-    *response.status_mut() = parts.status;
-    copy_response_headers(&parts.headers, response.headers_mut());
-    Ok(response)
+    Ok(UpstreamResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body: UpstreamBody::new(incoming, timeouts.idle, deadline),
+    })
 }
 
 /// Whether an upstream response header reaches the client. Only end-to-end headers that
@@ -92,11 +98,12 @@ pub async fn send(client: &UpstreamClient, attempt: Attempt<'_>) -> Result<Respo
 fn forwards_header(name: &str) -> bool {
     matches!(
         name,
-        "content-type" | "retry-after" | "x-request-id" | "openai-processing-ms"
+        "content-type" | "retry-after" | "x-request-id" | "openai-processing-ms" | "request-id"
     ) || name.starts_with("x-ratelimit-")
+        || name.starts_with("anthropic-ratelimit-")
 }
 
-fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
+pub fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
     for (name, value) in from {
         if forwards_header(name.as_str()) {
             to.append(name.clone(), value.clone());
@@ -150,94 +157,4 @@ async fn upstream_error(
         param: parsed.param,
         retry_after: headers.get(header::RETRY_AFTER).cloned(),
     }))
-}
-
-/// The upstream's response body on its way to the client, with the idle and total timeouts
-/// enforced between frames. When a server-sent-event stream fails after it started, the client
-/// gets a final `data: {"error":…}` event and no `[DONE]`, so a truncated answer never looks
-/// complete; other bodies end with an error, which aborts the response.
-struct GuardedBody {
-    inner: Incoming,
-    idle: Duration,
-    deadline: Instant,
-    timer: Pin<Box<Sleep>>,
-    sse: bool,
-    finished: bool,
-}
-
-impl GuardedBody {
-    fn new(inner: Incoming, idle: Duration, deadline: Instant, sse: bool) -> GuardedBody {
-        GuardedBody {
-            inner,
-            idle,
-            deadline,
-            timer: Box::pin(tokio::time::sleep_until(
-                (Instant::now() + idle).min(deadline),
-            )),
-            sse,
-            finished: false,
-        }
-    }
-
-    fn fail(&mut self, error: ProxyError) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        self.finished = true;
-        tracing::warn!(error = %error, "upstream response body failed");
-        if self.sse {
-            let event = format!("data: {}\n\n", error.body());
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from(event)))))
-        } else {
-            Poll::Ready(Some(Err(BodyError(error.to_string()))))
-        }
-    }
-}
-
-/// A failure in the middle of a response body.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BodyError(String);
-
-impl http_body::Body for GuardedBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = self.get_mut();
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                let next = (Instant::now() + this.idle).min(this.deadline);
-                this.timer.as_mut().reset(next);
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(error))) => this.fail(ProxyError::UpstreamUnreachable(format!(
-                "the upstream connection failed mid-response: {error}"
-            ))),
-            Poll::Ready(None) => {
-                this.finished = true;
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                ready!(this.timer.as_mut().poll(cx));
-                let what = if Instant::now() >= this.deadline {
-                    "total time exceeded"
-                } else {
-                    "no data within the idle timeout"
-                };
-                this.fail(ProxyError::UpstreamTimeout(what))
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.finished || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }

@@ -17,6 +17,10 @@ pub struct Peeked<'a> {
     /// Where the model's JSON string (quotes included) sits in the body.
     pub model_span: Range<usize>,
     pub stream: bool,
+    /// Whether the client asked for usage in its stream (`stream_options.include_usage`).
+    pub include_usage: bool,
+    /// Whether the body has a `stream_options` field at all.
+    pub has_stream_options: bool,
 }
 
 #[derive(Deserialize)]
@@ -25,6 +29,13 @@ struct Fields<'a> {
     model: Option<&'a RawValue>,
     #[serde(borrow)]
     stream: Option<&'a RawValue>,
+    #[serde(borrow)]
+    stream_options: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
 }
 
 /// Reads `model` and `stream` from a JSON object body. Other fields are skipped, not parsed into
@@ -50,11 +61,42 @@ pub fn peek(body: &[u8]) -> Result<Peeked<'_>, ProxyError> {
         Some("true") => true,
         Some(_) => return Err(ProxyError::StreamNotBool),
     };
+    let include_usage = fields
+        .stream_options
+        .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
+        .and_then(|options| options.include_usage)
+        .unwrap_or(false);
     Ok(Peeked {
         model,
         model_span,
         stream,
+        include_usage,
+        has_stream_options: fields.stream_options.is_some_and(|raw| raw.get() != "null"),
     })
+}
+
+/// The body with `stream_options.include_usage` set, so the provider reports usage at the end of
+/// the stream. Without a `stream_options` field the field is spliced in after the opening brace;
+/// otherwise the body is re-serialised, which only happens when a client sent the option as false.
+pub fn with_include_usage(body: &Bytes, has_stream_options: bool) -> Bytes {
+    const FIELD: &[u8] = br#""stream_options":{"include_usage":true},"#;
+    if !has_stream_options {
+        if let Some(open) = body.iter().position(|&b| b == b'{') {
+            let mut out = BytesMut::with_capacity(body.len() + FIELD.len());
+            out.put_slice(&body[..=open]);
+            out.put_slice(FIELD);
+            out.put_slice(&body[open + 1..]);
+            return out.freeze();
+        }
+        return body.clone();
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            value["stream_options"] = serde_json::json!({"include_usage": true});
+            Bytes::from(value.to_string())
+        }
+        Err(_) => body.clone(),
+    }
 }
 
 /// The body with the model's JSON string at `span` replaced by `model`.
@@ -100,6 +142,25 @@ mod tests {
             peek(br#"{"model":"a","model":"b"}"#),
             Err(ProxyError::NotAnObject(_))
         ));
+    }
+
+    #[test]
+    fn asks_for_usage_without_touching_the_rest() {
+        let body = Bytes::from_static(br#"{"model":"m","stream":true,"x":1}"#);
+        let peeked = peek(&body).expect("valid");
+        assert!(!peeked.include_usage && !peeked.has_stream_options);
+        let with = with_include_usage(&body, false);
+        assert_eq!(
+            &with[..],
+            br#"{"stream_options":{"include_usage":true},"model":"m","stream":true,"x":1}"#
+        );
+        assert!(peek(&with).expect("still valid").include_usage);
+        let off = Bytes::from_static(br#"{"model":"m","stream_options":{"include_usage":false}}"#);
+        assert!(
+            peek(&with_include_usage(&off, true))
+                .expect("valid")
+                .include_usage
+        );
     }
 
     #[test]

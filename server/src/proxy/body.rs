@@ -1,0 +1,293 @@
+//! Response bodies on their way from a provider to a client, never buffered: the upstream body with
+//! its idle and total timeouts, plain pass-through (with a usage tap), and the SSE pipeline that
+//! runs each upstream event through an [`SseStage`].
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use serde_json::Value;
+use tokio::time::{Instant, Sleep};
+
+use super::error::ProxyError;
+use super::stages::SseStage;
+use crate::sse::{SseEvent, SseParser};
+use crate::usage::{self, Usage, UsageContext};
+
+/// The provider's response body, with the idle timeout between chunks and the total deadline.
+pub struct UpstreamBody {
+    inner: Incoming,
+    idle: Duration,
+    deadline: Instant,
+    timer: Pin<Box<Sleep>>,
+    finished: bool,
+}
+
+impl UpstreamBody {
+    pub fn new(inner: Incoming, idle: Duration, deadline: Instant) -> UpstreamBody {
+        UpstreamBody {
+            inner,
+            idle,
+            deadline,
+            timer: Box::pin(tokio::time::sleep_until(
+                (Instant::now() + idle).min(deadline),
+            )),
+            finished: false,
+        }
+    }
+
+    /// The next data chunk; trailers are skipped.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ProxyError>>> {
+        loop {
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let next = (Instant::now() + self.idle).min(self.deadline);
+                    self.timer.as_mut().reset(next);
+                    if let Ok(data) = frame.into_data() {
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(ProxyError::UpstreamUnreachable(format!(
+                        "the upstream connection failed mid-response: {error}"
+                    )))));
+                }
+                Poll::Ready(None) => {
+                    self.finished = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    ready!(self.timer.as_mut().poll(cx));
+                    self.finished = true;
+                    let what = if Instant::now() >= self.deadline {
+                        "total time exceeded"
+                    } else {
+                        "no data within the idle timeout"
+                    };
+                    return Poll::Ready(Some(Err(ProxyError::UpstreamTimeout(what))));
+                }
+            }
+        }
+    }
+
+    /// Reads the whole body (for translation), refusing more than `limit` bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<Bytes, ProxyError> {
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = poll_fn(|cx| self.poll_chunk(cx)).await {
+            let chunk = chunk?;
+            if buffer.len() + chunk.len() > limit {
+                return Err(ProxyError::UpstreamUnreachable(format!(
+                    "the upstream response is larger than {limit} bytes"
+                )));
+            }
+            buffer.extend_from_slice(&chunk);
+        }
+        Ok(buffer.freeze())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A failure in the middle of a plain response body; it aborts the response.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(String);
+
+/// Which usage object a non-streaming body carries.
+#[derive(Clone, Copy)]
+pub enum UsageFormat {
+    OpenAi,
+    Anthropic,
+}
+
+/// The most of a plain body kept to read its usage; larger answers are not metered by body.
+const MAX_TAPPED: usize = 4 * 1024 * 1024;
+
+/// Keeps (reference-counted) copies of a plain body's chunks to read its usage at the end.
+pub struct UsageTap {
+    format: UsageFormat,
+    context: UsageContext,
+    chunks: Vec<Bytes>,
+    size: usize,
+}
+
+impl UsageTap {
+    pub fn new(format: UsageFormat, context: UsageContext) -> UsageTap {
+        UsageTap {
+            format,
+            context,
+            chunks: Vec::new(),
+            size: 0,
+        }
+    }
+
+    fn push(&mut self, chunk: &Bytes) {
+        self.size += chunk.len();
+        if self.size <= MAX_TAPPED {
+            self.chunks.push(chunk.clone());
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        if self.size > MAX_TAPPED || self.chunks.is_empty() {
+            return None;
+        }
+        let whole: Vec<u8> = self.chunks.concat();
+        #[derive(serde::Deserialize)]
+        struct WithUsage {
+            usage: Option<Value>,
+        }
+        let usage = serde_json::from_slice::<WithUsage>(&whole).ok()?.usage?;
+        match self.format {
+            UsageFormat::OpenAi => Usage::from_openai(&usage),
+            UsageFormat::Anthropic => Some(Usage::from_anthropic(&usage)),
+        }
+    }
+}
+
+/// A pass-through body: the provider's bytes exactly as they arrive.
+pub struct PlainBody {
+    upstream: UpstreamBody,
+    tap: Option<UsageTap>,
+}
+
+impl PlainBody {
+    pub fn new(upstream: UpstreamBody, tap: Option<UsageTap>) -> PlainBody {
+        PlainBody { upstream, tap }
+    }
+}
+
+impl Body for PlainBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        match ready!(this.upstream.poll_chunk(cx)) {
+            Some(Ok(chunk)) => {
+                if let Some(tap) = &mut this.tap {
+                    tap.push(&chunk);
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%error, "upstream response body failed");
+                Poll::Ready(Some(Err(BodyError(error.to_string()))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.upstream.finished
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.upstream.size_hint()
+    }
+}
+
+impl Drop for PlainBody {
+    fn drop(&mut self) {
+        if let Some(tap) = &self.tap
+            && let Some(usage) = tap.usage()
+        {
+            usage::report(&tap.context, usage);
+        }
+    }
+}
+
+/// A server-sent-event stream, run event by event through a stage. Each upstream chunk becomes
+/// at most one client frame, as soon as it arrives.
+pub struct SseBody {
+    upstream: UpstreamBody,
+    parser: SseParser,
+    stage: Box<dyn SseStage>,
+    events: Vec<SseEvent>,
+    out: BytesMut,
+    finished: bool,
+    context: UsageContext,
+}
+
+impl SseBody {
+    pub fn new(upstream: UpstreamBody, stage: Box<dyn SseStage>, context: UsageContext) -> SseBody {
+        SseBody {
+            upstream,
+            parser: SseParser::default(),
+            stage,
+            events: Vec::new(),
+            out: BytesMut::new(),
+            finished: false,
+            context,
+        }
+    }
+
+    fn flush(&mut self) -> Option<Frame<Bytes>> {
+        (!self.out.is_empty()).then(|| Frame::data(self.out.split().freeze()))
+    }
+}
+
+impl Body for SseBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match ready!(this.upstream.poll_chunk(cx)) {
+                Some(Ok(chunk)) => {
+                    this.parser.push(chunk, &mut this.events);
+                    for event in this.events.drain(..) {
+                        this.stage.event(&event, &mut this.out);
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "upstream stream failed after it started");
+                    this.finished = true;
+                    this.stage.end(Some(error), &mut this.out);
+                }
+                None => {
+                    if let Some(event) = this.parser.finish() {
+                        this.stage.event(&event, &mut this.out);
+                    }
+                    this.finished = true;
+                    this.stage.end(None, &mut this.out);
+                }
+            }
+            if let Some(frame) = this.flush() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished && self.out.is_empty()
+    }
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        if let Some(usage) = self.stage.usage() {
+            usage::report(&self.context, usage);
+        }
+    }
+}

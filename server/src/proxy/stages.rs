@@ -1,0 +1,194 @@
+//! What happens to each event of a provider's stream before the client sees it: forwarded as is
+//! (same protocol on both sides, with usage read on the way), or translated through a decoder and
+//! an encoder. Every stage ends a stream that failed or stopped short with an error event and no
+//! end marker, so a truncated answer never looks complete.
+
+use bytes::{BufMut, BytesMut};
+use serde_json::{Value, json};
+
+use super::error::ProxyError;
+use crate::messages_api;
+use crate::sse::SseEvent;
+use crate::stream::{Decoder, Encoder, StreamItem, truncated};
+use crate::usage::Usage;
+
+pub trait SseStage: Send {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut);
+    /// The upstream ended (`None`) or failed; writes what the client must see last.
+    fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut);
+    fn usage(&self) -> Option<Usage>;
+}
+
+/// OpenAI events to an OpenAI client. The gateway asks every OpenAI-compatible stream for usage;
+/// when the client did not ask, the usage-only chunk is removed here.
+pub struct OpenAiPassthrough {
+    strip_usage: bool,
+    done: bool,
+    usage: Option<Usage>,
+}
+
+impl OpenAiPassthrough {
+    pub fn new(strip_usage: bool) -> OpenAiPassthrough {
+        OpenAiPassthrough {
+            strip_usage,
+            done: false,
+            usage: None,
+        }
+    }
+}
+
+fn write_data(out: &mut BytesMut, value: &Value) {
+    out.put_slice(b"data: ");
+    let _ = serde_json::to_writer((&mut *out).writer(), value);
+    out.put_slice(b"\n\n");
+}
+
+impl SseStage for OpenAiPassthrough {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
+        // Only events that mention usage or an error are parsed; the rest pass untouched.
+        let mentions = |needle: &[u8]| memchr::memmem::find(&event.raw, needle).is_some();
+        if self.done {
+            return;
+        }
+        if mentions(b"[DONE]") && event.data().trim() == "[DONE]" {
+            self.done = true;
+        } else if (mentions(b"\"usage\"") || mentions(b"\"error\""))
+            && let Ok(mut chunk) = serde_json::from_str::<Value>(&event.data())
+        {
+            if chunk.get("error").is_some() {
+                self.done = true;
+            }
+            if let Some(usage) = chunk.get("usage").and_then(Usage::from_openai) {
+                self.usage = Some(usage);
+                if self.strip_usage {
+                    let has_choices = chunk
+                        .get("choices")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| !c.is_empty());
+                    if has_choices && let Some(object) = chunk.as_object_mut() {
+                        object.remove("usage");
+                        write_data(out, &chunk);
+                    }
+                    return;
+                }
+            }
+        }
+        out.put_slice(&event.raw);
+    }
+
+    fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
+        let error = match error {
+            Some(error) => error.error_object(),
+            None if !self.done => match truncated() {
+                StreamItem::Error(error) => error,
+                _ => return,
+            },
+            None => return,
+        };
+        write_data(out, &json!({"error": error}));
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}
+
+/// Anthropic events to an Anthropic client, untouched; usage is read from `message_start` and
+/// `message_delta`.
+#[derive(Default)]
+pub struct AnthropicPassthrough {
+    done: bool,
+    usage: Option<Usage>,
+}
+
+impl SseStage for AnthropicPassthrough {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
+        match event.name() {
+            Some("message_start" | "message_delta") => {
+                if let Ok(data) = serde_json::from_str::<Value>(&event.data()) {
+                    let usage = data.pointer("/message/usage").or_else(|| data.get("usage"));
+                    if let Some(usage) = usage {
+                        self.usage
+                            .get_or_insert_default()
+                            .merge(Usage::from_anthropic(usage));
+                    }
+                }
+            }
+            Some("message_stop" | "error") => self.done = true,
+            _ => {}
+        }
+        out.put_slice(&event.raw);
+    }
+
+    fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
+        let message = match error {
+            Some(error) => error.to_string(),
+            None if !self.done => {
+                "The upstream stream ended before its final event; the answer is incomplete."
+                    .to_owned()
+            }
+            None => return,
+        };
+        out.put_slice(b"event: error\ndata: ");
+        let _ = serde_json::to_writer(
+            (&mut *out).writer(),
+            &messages_api::error_body("api_error", &message),
+        );
+        out.put_slice(b"\n\n");
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}
+
+/// A provider's events decoded into stream items and encoded for the client's protocol.
+pub struct Translated {
+    decoder: Box<dyn Decoder>,
+    encoder: Box<dyn Encoder>,
+    items: Vec<StreamItem>,
+    usage: Option<Usage>,
+}
+
+impl Translated {
+    pub fn new(decoder: Box<dyn Decoder>, encoder: Box<dyn Encoder>) -> Translated {
+        Translated {
+            decoder,
+            encoder,
+            items: Vec::new(),
+            usage: None,
+        }
+    }
+
+    fn emit(&mut self, out: &mut BytesMut) {
+        for item in self.items.drain(..) {
+            if let StreamItem::Usage(usage) = item {
+                self.usage.get_or_insert_default().merge(usage);
+            }
+            self.encoder.item(item, out);
+        }
+    }
+}
+
+impl SseStage for Translated {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
+        if self.decoder.finished() {
+            return;
+        }
+        self.decoder.event(event, &mut self.items);
+        self.emit(out);
+    }
+
+    fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
+        match error {
+            Some(error) => self.items.push(StreamItem::Error(error.error_object())),
+            None if !self.decoder.finished() => self.items.push(truncated()),
+            None => {}
+        }
+        self.emit(out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}

@@ -1,0 +1,143 @@
+//! The one internal usage record (prompt, completion, cached prompt, reasoning tokens), filled from
+//! every protocol, streaming included, and where finished requests report it.
+
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Prompt tokens served from the provider's cache (included in `prompt_tokens`).
+    pub cached_prompt_tokens: u64,
+    /// Reasoning tokens (included in `completion_tokens`).
+    pub reasoning_tokens: u64,
+}
+
+fn count(value: &Value, pointer: &str) -> u64 {
+    value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+}
+
+impl Usage {
+    /// Reads OpenAI's `usage` object.
+    pub fn from_openai(usage: &Value) -> Option<Usage> {
+        if !usage.is_object() {
+            return None;
+        }
+        Some(Usage {
+            prompt_tokens: count(usage, "/prompt_tokens"),
+            completion_tokens: count(usage, "/completion_tokens"),
+            cached_prompt_tokens: count(usage, "/prompt_tokens_details/cached_tokens"),
+            reasoning_tokens: count(usage, "/completion_tokens_details/reasoning_tokens"),
+        })
+    }
+
+    /// OpenAI's `usage` object.
+    pub fn to_openai(self) -> Value {
+        json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_prompt_tokens},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+        })
+    }
+
+    /// Reads Anthropic's `usage` object, where cache reads and writes are counted apart from
+    /// `input_tokens`; OpenAI counts them in the prompt.
+    pub fn from_anthropic(usage: &Value) -> Usage {
+        let cache_read = count(usage, "/cache_read_input_tokens");
+        let cache_write = count(usage, "/cache_creation_input_tokens");
+        Usage {
+            prompt_tokens: count(usage, "/input_tokens") + cache_read + cache_write,
+            completion_tokens: count(usage, "/output_tokens"),
+            cached_prompt_tokens: cache_read,
+            reasoning_tokens: 0,
+        }
+    }
+
+    /// Anthropic's `usage` object.
+    pub fn to_anthropic(self) -> Value {
+        json!({
+            "input_tokens": self.prompt_tokens - self.cached_prompt_tokens.min(self.prompt_tokens),
+            "output_tokens": self.completion_tokens,
+            "cache_read_input_tokens": self.cached_prompt_tokens,
+            "cache_creation_input_tokens": 0,
+        })
+    }
+
+    /// Reads Gemini's `usageMetadata`; thoughts are billed as output, so they join completion.
+    pub fn from_gemini(meta: &Value) -> Usage {
+        let thoughts = count(meta, "/thoughtsTokenCount");
+        Usage {
+            prompt_tokens: count(meta, "/promptTokenCount"),
+            completion_tokens: count(meta, "/candidatesTokenCount") + thoughts,
+            cached_prompt_tokens: count(meta, "/cachedContentTokenCount"),
+            reasoning_tokens: thoughts,
+        }
+    }
+
+    /// Keeps the larger of each count: streams report usage cumulatively, sometimes in pieces
+    /// (Anthropic sends input tokens first and output tokens last).
+    pub fn merge(&mut self, other: Usage) {
+        self.prompt_tokens = self.prompt_tokens.max(other.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.max(other.completion_tokens);
+        self.cached_prompt_tokens = self.cached_prompt_tokens.max(other.cached_prompt_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.max(other.reasoning_tokens);
+    }
+}
+
+/// Who a usage record belongs to.
+#[derive(Clone, Debug)]
+pub struct UsageContext {
+    pub route: std::sync::Arc<str>,
+    pub provider: std::sync::Arc<str>,
+    pub model: Box<str>,
+}
+
+/// Reports the usage of a finished request. The metering work will store these; for now they
+/// are logged at debug level.
+pub fn report(context: &UsageContext, usage: Usage) {
+    tracing::debug!(
+        route = %context.route,
+        provider = %context.provider,
+        model = %context.model,
+        prompt_tokens = usage.prompt_tokens,
+        completion_tokens = usage.completion_tokens,
+        cached_prompt_tokens = usage.cached_prompt_tokens,
+        reasoning_tokens = usage.reasoning_tokens,
+        "usage"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_every_protocol() {
+        let openai = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
+            "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 2}});
+        let usage = Usage::from_openai(&openai).expect("object");
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                cached_prompt_tokens: 4,
+                reasoning_tokens: 2
+            }
+        );
+        assert_eq!(Usage::from_openai(&usage.to_openai()), Some(usage));
+
+        let anthropic =
+            json!({"input_tokens": 6, "output_tokens": 5, "cache_read_input_tokens": 4});
+        assert_eq!(Usage::from_anthropic(&anthropic).prompt_tokens, 10);
+        assert_eq!(
+            Usage::from_anthropic(&Usage::from_anthropic(&anthropic).to_anthropic()).prompt_tokens,
+            10
+        );
+
+        let gemini = json!({"promptTokenCount": 10, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "cachedContentTokenCount": 4});
+        assert_eq!(Usage::from_gemini(&gemini), usage);
+    }
+}
