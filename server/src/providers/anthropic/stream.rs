@@ -97,6 +97,7 @@ impl Decoder for AnthropicDecoder {
                 let openai_delta = match delta.get("type").and_then(Value::as_str) {
                     Some("text_delta") => json!({"content": field("text")}),
                     Some("thinking_delta") => json!({"reasoning_content": field("thinking")}),
+                    Some("input_json_delta") if field("partial_json") == "" => return,
                     Some("input_json_delta") => {
                         let tool_index = self.tool_calls.get(&index).copied().unwrap_or(0);
                         json!({"tool_calls": [{"index": tool_index, "function": {"arguments": field("partial_json")}}]})

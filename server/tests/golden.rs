@@ -1,0 +1,217 @@
+//! Golden-file tests of every protocol translation: each file under `tests/golden/` holds an
+//! input and the reviewed expected output. `UPDATE_GOLDEN=1 cargo test -p switchyard --test golden`
+//! rewrites the expectations; review the diff before committing it.
+
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use serde_json::{Value, json};
+use switchyard::messages_api::{self, AnthropicEncoder};
+use switchyard::providers::{anthropic, gemini};
+use switchyard::sse::SseParser;
+use switchyard::stream::{Decoder, Encoder, OpenAiDecoder, OpenAiEncoder, StreamItem};
+
+/// Removes the fields that change on every run (`created` timestamps).
+fn normalise(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("created");
+            map.values_mut().for_each(normalise);
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise),
+        _ => {}
+    }
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// Runs `translate` on the file's `input` and compares with its `expected`.
+fn check(name: &str, translate: impl Fn(&Value) -> Value) {
+    let path = golden_dir().join(format!("{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut case: Value = serde_json::from_str(&text).expect("golden file is JSON");
+    let mut actual = translate(&case["input"]);
+    normalise(&mut actual);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        case["expected"] = actual;
+        let pretty = serde_json::to_string_pretty(&case).expect("serialises");
+        std::fs::write(&path, pretty + "\n").expect("write golden file");
+        return;
+    }
+    assert_eq!(
+        actual,
+        case["expected"],
+        "{name}: translation differs from the golden file\nactual:\n{}",
+        serde_json::to_string_pretty(&actual).unwrap_or_default()
+    );
+}
+
+/// Feeds the input's raw SSE text (a list of chunks, split as the network might) through a
+/// decoder and encoder, and returns what the client would read, event by event.
+fn run_stream(
+    input: &Value,
+    mut decoder: Box<dyn Decoder>,
+    mut encoder: Box<dyn Encoder>,
+) -> Value {
+    let mut parser = SseParser::default();
+    let mut events = Vec::new();
+    for chunk in input["chunks"].as_array().expect("chunks") {
+        let chunk = chunk.as_str().expect("chunk text");
+        parser.push(Bytes::copy_from_slice(chunk.as_bytes()), &mut events);
+    }
+    events.extend(parser.finish());
+    let mut items = Vec::new();
+    for event in &events {
+        decoder.event(event, &mut items);
+    }
+    if !decoder.finished() {
+        items.push(switchyard::stream::truncated());
+    }
+    let mut out = BytesMut::new();
+    for item in items {
+        encoder.item(item, &mut out);
+    }
+    let mut client_parser = SseParser::default();
+    let mut client_events = Vec::new();
+    client_parser.push(out.freeze(), &mut client_events);
+    Value::Array(
+        client_events
+            .iter()
+            .map(|event| {
+                let data = event.data();
+                let data = serde_json::from_str::<Value>(&data)
+                    .unwrap_or_else(|_| Value::from(data.as_ref()));
+                match event.name() {
+                    Some(name) => json!({"event": name, "data": data}),
+                    None => data,
+                }
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn openai_to_anthropic_request() {
+    check("openai_to_anthropic_request", |input| {
+        anthropic::request(input, "claude-sonnet-4-5", 4096).unwrap_or_else(|e| json!({"error": e}))
+    });
+}
+
+#[test]
+fn openai_to_anthropic_request_with_tools_and_images() {
+    check("openai_to_anthropic_tools_images", |input| {
+        anthropic::request(input, "claude-sonnet-4-5", 1024).unwrap_or_else(|e| json!({"error": e}))
+    });
+}
+
+#[test]
+fn anthropic_to_openai_response() {
+    check("anthropic_to_openai_response", |input| {
+        anthropic::response(input).0
+    });
+}
+
+#[test]
+fn anthropic_stream_to_openai_chunks() {
+    check("anthropic_stream_to_openai", |input| {
+        run_stream(
+            input,
+            Box::new(anthropic::AnthropicDecoder::default()),
+            Box::new(OpenAiEncoder::new(true)),
+        )
+    });
+}
+
+#[test]
+fn anthropic_stream_without_message_stop_ends_with_an_error() {
+    check("anthropic_stream_truncated", |input| {
+        run_stream(
+            input,
+            Box::new(anthropic::AnthropicDecoder::default()),
+            Box::new(OpenAiEncoder::new(false)),
+        )
+    });
+}
+
+#[test]
+fn openai_to_gemini_request() {
+    check("openai_to_gemini_request", |input| {
+        gemini::request(input).unwrap_or_else(|e| json!({"error": e}))
+    });
+}
+
+#[test]
+fn gemini_to_openai_response() {
+    check("gemini_to_openai_response", |input| {
+        gemini::response(input, "gemini-2.5-flash").0
+    });
+}
+
+#[test]
+fn gemini_stream_to_openai_chunks() {
+    check("gemini_stream_to_openai", |input| {
+        run_stream(
+            input,
+            Box::new(gemini::GeminiDecoder::new("gemini-2.5-flash")),
+            Box::new(OpenAiEncoder::new(true)),
+        )
+    });
+}
+
+#[test]
+fn gemini_embeddings_both_ways() {
+    check("gemini_embeddings", |input| {
+        json!({
+            "request": gemini::embeddings_request(&input["request"], "text-embedding-004").unwrap_or_else(|e| json!({"error": e})),
+            "response": gemini::embeddings_response(&input["response"], "text-embedding-004"),
+        })
+    });
+}
+
+#[test]
+fn anthropic_inbound_request_to_openai() {
+    check("messages_to_openai_request", |input| {
+        messages_api::to_openai(input).unwrap_or_else(|e| json!({"error": e}))
+    });
+}
+
+#[test]
+fn openai_response_to_anthropic_inbound() {
+    check("openai_to_messages_response", |input| {
+        messages_api::from_openai_response(input, "deepseek-chat").0
+    });
+}
+
+#[test]
+fn openai_stream_to_anthropic_events() {
+    check("openai_stream_to_messages", |input| {
+        run_stream(
+            input,
+            Box::new(OpenAiDecoder::default()),
+            Box::new(AnthropicEncoder::new("deepseek-chat")),
+        )
+    });
+}
+
+#[test]
+fn usage_items_are_reported_by_every_decoder() {
+    // A stream item list must carry usage for metering whatever the client asked.
+    let mut parser = SseParser::default();
+    let mut events = Vec::new();
+    parser.push(
+        Bytes::from_static(b"data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"),
+        &mut events,
+    );
+    let mut decoder = OpenAiDecoder::default();
+    let mut items = Vec::new();
+    for event in &events {
+        decoder.event(event, &mut items);
+    }
+    assert!(
+        matches!(items.first(), Some(StreamItem::Usage(u)) if u.prompt_tokens == 3 && u.completion_tokens == 2)
+    );
+    assert_eq!(items.last(), Some(&StreamItem::Done));
+}
