@@ -62,6 +62,7 @@ pub fn router(state: AdminState) -> Router {
                 .delete(delete::<RouteSpec>),
         )
         .route("/status", get(status))
+        .route("/health", get(health))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let api = authenticated
         .route("/health/live", get(live))
@@ -121,6 +122,35 @@ async fn api_not_found() -> Response {
 
 async fn console() -> Html<&'static str> {
     Html(CONSOLE_PAGE)
+}
+
+/// `GET /api/health`: every provider's circuit and every key's place in its pool (keys masked).
+async fn health(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    let snapshot = state.snapshot.load_full();
+    let now = tokio::time::Instant::now();
+    let providers: Vec<serde_json::Value> = snapshot
+        .providers()
+        .iter()
+        .map(|provider| {
+            let keys: Vec<serde_json::Value> = provider
+                .keys
+                .iter()
+                .map(|key| {
+                    let mut view = serde_json::to_value(key.health.view(now, &provider.key_policy))
+                        .unwrap_or_default();
+                    view["key"] = serde_json::Value::from(key.masked.as_str());
+                    view
+                })
+                .collect();
+            let mut view = serde_json::to_value(provider.health.view(now)).unwrap_or_default();
+            view["name"] = serde_json::Value::from(&*provider.name);
+            view["type"] = serde_json::Value::from(provider.kind.as_str());
+            view["token_failover"] = serde_json::Value::Bool(provider.key_policy.enabled);
+            view["keys"] = serde_json::Value::Array(keys);
+            view
+        })
+        .collect();
+    Json(serde_json::json!({ "providers": providers }))
 }
 
 fn rfc3339(at: SystemTime) -> String {

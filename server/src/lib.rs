@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod cli;
 pub mod config_file;
+pub mod health;
+pub mod health_check;
 pub mod messages_api;
 pub mod model_mapping;
 pub mod providers;

@@ -15,6 +15,9 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use switchyard_shared::{Protocol, ProviderSpec, ProviderType};
 
+use tokio::time::Instant;
+
+use crate::health::{CircuitPolicy, HealthRegistry, KeyHealth, KeyPolicy, ProviderHealth};
 use crate::model_mapping::ModelMapping;
 
 /// What the gateway asks a provider to do.
@@ -41,6 +44,9 @@ pub struct ApiKey {
     /// The key's stable row id, for health state that must outlive reloads.
     pub id: i64,
     pub header: HeaderValue,
+    /// The key as it may be shown (`sk-…f3a9`).
+    pub masked: String,
+    pub health: Arc<KeyHealth>,
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -48,6 +54,10 @@ impl std::fmt::Debug for ApiKey {
         write!(f, "ApiKey({})", self.id)
     }
 }
+
+/// Every key of a provider was tried by this request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeysExhausted;
 
 /// The resolved timeouts of a provider.
 #[derive(Clone, Copy, Debug)]
@@ -87,11 +97,19 @@ pub struct Provider {
     deployments: HashMap<String, String>,
     /// Anthropic's `max_tokens` for requests without one.
     pub default_max_tokens: u32,
+    pub health: Arc<ProviderHealth>,
+    pub key_policy: KeyPolicy,
+    pub circuit: CircuitPolicy,
 }
 
 impl Provider {
     /// Compiles a stored provider; `key_ids` line up with `spec.api_keys`.
-    pub fn build(id: i64, spec: &ProviderSpec, key_ids: &[i64]) -> Result<Provider, String> {
+    pub fn build(
+        id: i64,
+        spec: &ProviderSpec,
+        key_ids: &[i64],
+        registry: &HealthRegistry,
+    ) -> Result<Provider, String> {
         let protocol = spec.kind.protocol();
         let base = spec
             .base_url
@@ -125,9 +143,12 @@ impl Provider {
             let mut header = auth_value(protocol, secret)
                 .map_err(|_| format!("api_keys[{i}] cannot be sent in a header"))?;
             header.set_sensitive(true);
+            let id = key_ids.get(i).copied().unwrap_or(-1);
             keys.push(ApiKey {
-                id: key_ids.get(i).copied().unwrap_or(-1),
+                id,
                 header,
+                masked: switchyard_shared::secret::mask_secret(secret),
+                health: registry.key(id),
             });
         }
 
@@ -189,7 +210,15 @@ impl Provider {
             default_max_tokens: spec
                 .default_max_tokens
                 .unwrap_or(anthropic::DEFAULT_MAX_TOKENS),
+            health: registry.provider(id),
+            key_policy: KeyPolicy::new(spec.token_failover.as_ref()),
+            circuit: CircuitPolicy::new(spec.health_check.as_ref()),
         })
+    }
+
+    /// The base URL without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// The URI for an operation on `model` (the name sent upstream), or a message saying the
@@ -240,13 +269,43 @@ impl Provider {
             .map_err(|e| format!("cannot build the upstream URL for model '{model}': {e}"))
     }
 
-    /// Picks a key at random, spreading load evenly; `None` for a provider without keys.
-    pub fn pick_key(&self) -> Option<&ApiKey> {
-        match self.keys.len() {
-            0 => None,
-            1 => self.keys.first(),
-            n => self.keys.get(fastrand::usize(..n)),
+    /// Chooses a key for an attempt: at random among the keys in the pool that this request has
+    /// not tried, so load spreads evenly; when none is in the pool, the untried key that failed
+    /// least recently rather than refusing outright. `Err` when every key was tried;
+    /// `Ok(None)` for a provider without keys.
+    pub fn choose_key(
+        &self,
+        now: Instant,
+        tried: &[i64],
+    ) -> Result<Option<&ApiKey>, KeysExhausted> {
+        if self.keys.is_empty() {
+            return Ok(None);
         }
+        let untried = || self.keys.iter().filter(|k| !tried.contains(&k.id));
+        let healthy = untried()
+            .filter(|k| k.health.available(now, &self.key_policy))
+            .count();
+        if healthy > 0 {
+            let pick = if healthy == 1 {
+                0
+            } else {
+                fastrand::usize(..healthy)
+            };
+            return untried()
+                .filter(|k| k.health.available(now, &self.key_policy))
+                .nth(pick)
+                .map(Some)
+                .ok_or(KeysExhausted);
+        }
+        untried()
+            .min_by_key(|k| k.health.last_failure_at())
+            .map(Some)
+            .ok_or(KeysExhausted)
+    }
+
+    /// The key that failed least recently, ignoring what this request tried (for retries).
+    pub fn least_recently_failed_key(&self) -> Option<&ApiKey> {
+        self.keys.iter().min_by_key(|k| k.health.last_failure_at())
     }
 
     /// Adds the authentication and configured headers to an upstream request.

@@ -5,6 +5,7 @@
 //! holding an arc-swap guard across an `.await`), and passes bytes through untouched unless the
 //! model name must be rewritten or the protocols differ.
 
+mod attempts;
 mod body;
 mod error;
 mod exchange;
@@ -24,11 +25,14 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use attempts::Attempts;
 pub use error::ProxyError;
 use exchange::{Exchange, Inbound};
+use tokio::time::Instant;
 
 use crate::messages_api;
-use crate::snapshot::Snapshot;
+use crate::providers::Provider;
+use crate::snapshot::{Route, Snapshot};
 use crate::upstream::UpstreamClient;
 use crate::usage::UsageContext;
 
@@ -36,6 +40,7 @@ pub const ROUTE_HEADER: HeaderName = HeaderName::from_static("x-switchyard-route
 pub const PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-provider");
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-switchyard-model");
 pub const ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+pub const FALLBACK_HEADER: HeaderName = HeaderName::from_static("x-switchyard-fallback");
 
 #[derive(Clone)]
 pub struct ProxyState {
@@ -149,40 +154,89 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
             ProxyError::ModelNotFound(peeked.model.into_owned()),
         );
     };
-    let upstream = route.pick();
-    let provider = &*upstream.provider;
-    let target = upstream.target_model(&peeked.model);
-    tracing::debug!(route = %route.name, provider = %provider.name, model = target, "proxying");
-
-    let exchange = Exchange {
-        client: &state.client,
-        inbound,
-        provider,
-        target,
-        body: &body,
-        peeked: &peeked,
-        anthropic_headers: anthropic_headers(inbound, &parts.headers),
-        usage: UsageContext {
-            route: Arc::clone(&route.name),
-            provider: Arc::clone(&provider.name),
-            model: target.into(),
-        },
-    };
-    let mut response = match exchange.run().await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::debug!(route = %route.name, provider = %provider.name, %error, "upstream failed");
-            error_response(inbound, error)
+    let anthropic_headers = anthropic_headers(inbound, &parts.headers);
+    let deadline = route.timeout.map(|timeout| Instant::now() + timeout);
+    let mut attempts = Attempts::new(route);
+    let mut last: Option<(ProxyError, &Provider, &str)> = None;
+    while let Some(plan) = attempts.next(Instant::now()) {
+        if !plan.wait.is_zero() {
+            let until = Instant::now() + plan.wait;
+            if deadline.is_some_and(|deadline| until >= deadline) {
+                break;
+            }
+            tokio::time::sleep_until(until).await;
         }
+        let provider = &*plan.upstream.provider;
+        let target = plan.upstream.target_model(&peeked.model);
+        tracing::debug!(route = %route.name, provider = %provider.name, model = target, attempt = attempts.count(), "proxying");
+        let exchange = Exchange {
+            client: &state.client,
+            inbound,
+            provider,
+            key: plan.key,
+            target,
+            body: &body,
+            peeked: &peeked,
+            anthropic_headers: anthropic_headers.clone(),
+            usage: UsageContext {
+                route: Arc::clone(&route.name),
+                provider: Arc::clone(&provider.name),
+                model: target.into(),
+            },
+        };
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, exchange.run())
+                .await
+                .unwrap_or(Err(ProxyError::UpstreamTimeout(
+                    "the route's timeout_ms passed",
+                ))),
+            None => exchange.run().await,
+        };
+        match result {
+            Ok(mut response) => {
+                attempts.succeeded(&plan, response.status().as_u16());
+                add_headers(&mut response, route, provider, target, &attempts);
+                return response;
+            }
+            Err(error) => {
+                tracing::debug!(route = %route.name, provider = %provider.name, %error, "attempt failed");
+                attempts.failed(&plan, &error, Instant::now());
+                last = Some((error, provider, target));
+            }
+        }
+    }
+    let Some((error, provider, target)) = last else {
+        return error_response(
+            inbound,
+            ProxyError::UpstreamTimeout("the route's timeout_ms passed"),
+        );
     };
+    let mut response = error_response(inbound, error);
+    add_headers(&mut response, route, provider, target, &attempts);
+    response
+}
+
+/// The `x-switchyard-*` headers of a proxied answer: which route, provider and model served it
+/// (or failed it last), how many attempts it took, and their trail when there was more than one.
+fn add_headers(
+    response: &mut Response,
+    route: &Route,
+    provider: &Provider,
+    target: &str,
+    attempts: &Attempts<'_>,
+) {
     let headers = response.headers_mut();
     headers.insert(ROUTE_HEADER, route.name_header.clone());
     headers.insert(PROVIDER_HEADER, provider.name_header.clone());
     if let Ok(model) = HeaderValue::try_from(target) {
         headers.insert(MODEL_HEADER, model);
     }
-    headers.insert(ATTEMPTS_HEADER, HeaderValue::from_static("1"));
-    response
+    headers.insert(ATTEMPTS_HEADER, HeaderValue::from(attempts.count()));
+    if attempts.count() > 1
+        && let Ok(trail) = HeaderValue::try_from(attempts.trail())
+    {
+        headers.insert(FALLBACK_HEADER, trail);
+    }
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes.

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::health::HealthRegistry;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 
@@ -81,16 +82,25 @@ impl Reloader {
 }
 
 /// Loads and builds a snapshot: the *prepare* step. Nothing is installed.
-pub async fn prepare(store: &Store, version: u64) -> Result<Snapshot, String> {
+pub async fn prepare(
+    store: &Store,
+    version: u64,
+    registry: &HealthRegistry,
+) -> Result<Snapshot, String> {
     let started = Instant::now();
     let config = store.load().await.map_err(|e| e.to_string())?;
-    let mut snapshot = Snapshot::build(config, version).map_err(|e| e.to_string())?;
+    let mut snapshot = Snapshot::build(config, version, registry).map_err(|e| e.to_string())?;
     snapshot.build_time = started.elapsed();
     Ok(snapshot)
 }
 
 /// Starts the reload task; it runs until every [`Reloader`] is dropped.
-pub fn spawn(store: Store, current: Arc<ArcSwap<Snapshot>>, status: Arc<ReloadStatus>) -> Reloader {
+pub fn spawn(
+    store: Store,
+    current: Arc<ArcSwap<Snapshot>>,
+    status: Arc<ReloadStatus>,
+    registry: Arc<HealthRegistry>,
+) -> Reloader {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -98,7 +108,7 @@ pub fn spawn(store: Store, current: Arc<ArcSwap<Snapshot>>, status: Arc<ReloadSt
             while let Ok(next) = rx.try_recv() {
                 batch.push(next);
             }
-            reload_once(&store, &current, &status, &batch).await;
+            reload_once(&store, &current, &status, &registry, &batch).await;
             let version = current.load().version;
             for request in batch {
                 if let Some(done) = request.done {
@@ -114,6 +124,7 @@ async fn reload_once(
     store: &Store,
     current: &ArcSwap<Snapshot>,
     status: &ReloadStatus,
+    registry: &HealthRegistry,
     batch: &[Request],
 ) {
     let (revision, version) = {
@@ -132,7 +143,7 @@ async fn reload_once(
             }
         }
     }
-    match prepare(store, version + 1).await {
+    match prepare(store, version + 1, registry).await {
         Ok(snapshot) => {
             let (revision, routes, providers, snapshot_ms) = (
                 snapshot.revision,
@@ -140,7 +151,10 @@ async fn reload_once(
                 snapshot.providers().len(),
                 snapshot.build_time.as_secs_f64() * 1000.0,
             );
+            let (provider_ids, key_ids) = snapshot.health_ids();
             current.store(Arc::new(snapshot));
+            // Health of deleted providers and keys goes; everything kept keeps its state.
+            registry.retain(&provider_ids, &key_ids);
             status.set(None);
             tracing::info!(
                 ?trigger,

@@ -14,6 +14,8 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::cli::ServeArgs;
+use crate::health::HealthRegistry;
+use crate::health_check;
 use crate::proxy::{self, ProxyState};
 use crate::reload::{self, ReloadStatus, Trigger};
 use crate::store::Store;
@@ -23,7 +25,8 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     let store = Store::open(data_dir)
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let first = reload::prepare(&store, 1)
+    let registry = Arc::new(HealthRegistry::default());
+    let first = reload::prepare(&store, 1, &registry)
         .await
         .map_err(|e| anyhow::anyhow!("the stored configuration is invalid: {e}"))?;
     let snapshot = Arc::new(ArcSwap::from_pointee(first));
@@ -32,6 +35,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         store.clone(),
         Arc::clone(&snapshot),
         Arc::clone(&reload_status),
+        Arc::clone(&registry),
     );
     let _watcher = file_watch::spawn(data_dir, reloader.clone())
         .context("cannot watch the data dir for changes")?;
@@ -47,9 +51,11 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             "no admin token set: the admin API will refuse every request (set SWITCHYARD_ADMIN_TOKEN)"
         );
     }
+    let client = upstream::client(Arc::clone(&snapshot));
+    health_check::spawn(Arc::clone(&snapshot), client.clone());
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
-        client: upstream::client(Arc::clone(&snapshot)),
+        client,
         max_body_bytes: args.max_body_bytes,
     });
     let admin_app = admin::router(AdminState {

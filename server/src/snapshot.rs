@@ -4,14 +4,21 @@
 //! A snapshot never changes after it is built, so a request that took one finishes on it however
 //! many reloads happen meanwhile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::HeaderValue;
+use std::ops::Range;
 use switchyard_shared::validate::{validate_provider, validate_route};
-use switchyard_shared::{MatchKind, RouteSpec};
+
+use switchyard_shared::{
+    FallbackStrategy, MatchKind, Retry, RouteSpec, RouteUpstream, StatusPattern,
+};
+use tokio::time::Instant;
+
+use crate::health::HealthRegistry;
 
 use crate::providers::Provider;
 use crate::store::LoadedConfig;
@@ -40,29 +47,52 @@ pub struct Route {
     /// The route's name as a header value, for `x-switchyard-route`.
     pub name_header: HeaderValue,
     pub priority: i32,
+    /// Sorted by upstream priority, highest first (stable, so equal priorities keep their order).
     upstreams: Vec<Upstream>,
-    /// Running sums of the weights, for weighted choice by binary search.
-    cumulative: Vec<u32>,
-    /// The stored spec, kept for the fallback settings the resilience layer acts on.
+    /// Ranges of `upstreams` with equal priority, highest first.
+    groups: Vec<Range<usize>>,
+    /// Fallback upstreams, in the order written; empty when fallback is off.
+    pub fallback: Vec<Upstream>,
+    pub fallback_random: bool,
+    pub fallback_on: Vec<StatusPattern>,
+    pub retry: Retry,
+    pub timeout: Option<Duration>,
+    /// The stored spec.
     pub spec: RouteSpec,
 }
 
 impl Route {
-    /// Chooses an upstream at random in proportion to the weights. Validation guarantees at
-    /// least one positive weight; weight 0 is never chosen.
-    pub fn pick(&self) -> &Upstream {
-        let total = self.cumulative.last().copied().unwrap_or(0);
-        let index = if total == 0 || self.upstreams.len() == 1 {
-            0
-        } else {
-            let ticket = fastrand::u32(..total);
-            self.cumulative.partition_point(|&sum| sum <= ticket)
-        };
-        &self.upstreams[index.min(self.upstreams.len() - 1)]
-    }
-
     pub fn upstreams(&self) -> &[Upstream] {
         &self.upstreams
+    }
+
+    /// Chooses a primary upstream for an attempt: within the highest priority group that has a
+    /// healthy member this request has not failed on, at random by weight. `None` when no such
+    /// member exists in any group. Costs no allocation: the group is scanned twice.
+    pub fn pick_primary(&self, now: Instant, failed: &[usize]) -> Option<usize> {
+        let usable = |i: usize| {
+            let upstream = &self.upstreams[i];
+            upstream.weight > 0 && !failed.contains(&i) && upstream.provider.health.available(now)
+        };
+        for group in &self.groups {
+            let total: u32 = group
+                .clone()
+                .filter(|&i| usable(i))
+                .map(|i| self.upstreams[i].weight)
+                .sum();
+            if total == 0 {
+                continue;
+            }
+            let mut ticket = fastrand::u32(..total);
+            for i in group.clone().filter(|&i| usable(i)) {
+                let weight = self.upstreams[i].weight;
+                if ticket < weight {
+                    return Some(i);
+                }
+                ticket -= weight;
+            }
+        }
+        None
     }
 }
 
@@ -99,7 +129,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// Compiles a loaded config. Everything is validated again, because another process may have
     /// written the database without going through our validation.
-    pub fn build(config: LoadedConfig, version: u64) -> Result<Snapshot, BuildError> {
+    pub fn build(
+        config: LoadedConfig,
+        version: u64,
+        registry: &HealthRegistry,
+    ) -> Result<Snapshot, BuildError> {
         let loaded_at = SystemTime::now();
         let mut providers_by_name: HashMap<&str, Arc<Provider>> = HashMap::new();
         let mut connect_timeouts: HashMap<String, Duration> = HashMap::new();
@@ -110,8 +144,8 @@ impl Snapshot {
                 message,
             };
             validate_provider(&stored.spec).map_err(|e| fail(e.to_string()))?;
-            let provider =
-                Provider::build(stored.id, &stored.spec, &stored.key_ids).map_err(fail)?;
+            let provider = Provider::build(stored.id, &stored.spec, &stored.key_ids, registry)
+                .map_err(fail)?;
             connect_timeouts
                 .entry(provider.authority.clone())
                 .and_modify(|t| *t = (*t).min(provider.timeouts.connect))
@@ -128,30 +162,37 @@ impl Snapshot {
                 message,
             };
             validate_route(spec).map_err(|e| fail(e.to_string()))?;
-            let mut upstreams = Vec::with_capacity(spec.upstreams.len());
-            let mut cumulative = Vec::with_capacity(spec.upstreams.len());
-            let mut total = 0u32;
-            for upstream in &spec.upstreams {
-                let provider = providers_by_name
-                    .get(upstream.provider.as_str())
-                    .ok_or_else(|| fail(format!("no provider named '{}'", upstream.provider)))?;
-                total += upstream.weight;
-                cumulative.push(total);
-                upstreams.push(Upstream {
-                    provider: Arc::clone(provider),
-                    weight: upstream.weight,
-                    model: upstream.model.as_deref().map(Box::from),
-                });
-            }
-            if let Some(fallback) = &spec.fallback {
-                for upstream in &fallback.upstreams {
-                    if !providers_by_name.contains_key(upstream.provider.as_str()) {
-                        return Err(fail(format!(
-                            "fallback names no provider '{}'",
-                            upstream.provider
-                        )));
+            let resolve = |provider: &str, weight: u32, model: &Option<String>| {
+                providers_by_name
+                    .get(provider)
+                    .map(|p| Upstream {
+                        provider: Arc::clone(p),
+                        weight,
+                        model: model.as_deref().map(Box::from),
+                    })
+                    .ok_or_else(|| fail(format!("no provider named '{provider}'")))
+            };
+            let mut ordered: Vec<&RouteUpstream> = spec.upstreams.iter().collect();
+            ordered.sort_by_key(|u| std::cmp::Reverse(u.priority));
+            let mut upstreams = Vec::with_capacity(ordered.len());
+            let mut groups: Vec<Range<usize>> = Vec::new();
+            for (i, upstream) in ordered.iter().enumerate() {
+                upstreams.push(resolve(
+                    &upstream.provider,
+                    upstream.weight,
+                    &upstream.model,
+                )?);
+                match groups.last_mut() {
+                    Some(group) if ordered[group.start].priority == upstream.priority => {
+                        group.end = i + 1
                     }
+                    _ => groups.push(i..i + 1),
                 }
+            }
+            let fallback_spec = spec.fallback.as_ref().filter(|f| f.enabled);
+            let mut fallback = Vec::new();
+            for upstream in fallback_spec.iter().flat_map(|f| &f.upstreams) {
+                fallback.push(resolve(&upstream.provider, 0, &upstream.model)?);
             }
             routes.push(Route {
                 name: Arc::from(spec.name.as_str()),
@@ -159,7 +200,15 @@ impl Snapshot {
                     .map_err(|_| fail("name is not a valid header value".into()))?,
                 priority: spec.priority,
                 upstreams,
-                cumulative,
+                groups,
+                fallback,
+                fallback_random: fallback_spec
+                    .is_some_and(|f| f.strategy == FallbackStrategy::Random),
+                fallback_on: fallback_spec
+                    .map(|f| f.on_status.clone())
+                    .unwrap_or_default(),
+                retry: spec.retry.unwrap_or_default(),
+                timeout: spec.timeout_ms.map(Duration::from_millis),
                 spec: spec.clone(),
             });
         }
@@ -227,6 +276,17 @@ impl Snapshot {
 
     pub fn models_body(&self) -> Bytes {
         self.models_body.clone()
+    }
+
+    /// The ids of every provider and key, whose health state must be kept.
+    pub fn health_ids(&self) -> (HashSet<i64>, HashSet<i64>) {
+        let providers = self.providers.iter().map(|p| p.id).collect();
+        let keys = self
+            .providers
+            .iter()
+            .flat_map(|p| p.keys.iter().map(|k| k.id))
+            .collect();
+        (providers, keys)
     }
 
     pub fn connect_timeout(&self, authority: &str) -> Option<Duration> {
@@ -301,6 +361,8 @@ mod tests {
                 api_version: None,
                 deployments: Default::default(),
                 default_max_tokens: None,
+                token_failover: None,
+                health_check: None,
             },
             key_ids: vec![1],
         }
@@ -331,9 +393,12 @@ mod tests {
                         provider: "p".into(),
                         weight: *w,
                         model: Some(format!("m{i}")),
+                        priority: 0,
                     })
                     .collect(),
                 fallback: None,
+                retry: None,
+                timeout_ms: None,
             },
         }
     }
@@ -346,6 +411,7 @@ mod tests {
                 routes,
             },
             1,
+            &HealthRegistry::default(),
         )
         .expect("builds")
     }
@@ -381,11 +447,31 @@ mod tests {
         let route = snapshot.route("x").expect("route");
         let mut counts = [0u32; 3];
         for _ in 0..4000 {
-            let model = route.pick().model.as_deref().expect("model");
+            let index = route.pick_primary(Instant::now(), &[]).expect("a pick");
+            let model = route.upstreams()[index].model.as_deref().expect("model");
             counts[model[1..].parse::<usize>().expect("index")] += 1;
         }
         assert_eq!(counts[0], 0);
         assert!((2700..3300).contains(&counts[1]), "{counts:?}");
+    }
+
+    #[test]
+    fn lower_priority_groups_take_traffic_only_without_a_healthy_member_above() {
+        let mut spec = route("r", 0, &[(MatchKind::Prefix, "x")], &[1, 100]);
+        spec.spec.upstreams[0].priority = 5;
+        let snapshot = build(vec![spec]);
+        let route = snapshot.route("x").expect("route");
+        assert_eq!(
+            route.upstreams()[0].model.as_deref(),
+            Some("m0"),
+            "sorted by priority"
+        );
+        let now = Instant::now();
+        for _ in 0..50 {
+            assert_eq!(route.pick_primary(now, &[]), Some(0));
+        }
+        assert_eq!(route.pick_primary(now, &[0]), Some(1));
+        assert_eq!(route.pick_primary(now, &[0, 1]), None);
     }
 
     #[test]
@@ -399,6 +485,7 @@ mod tests {
                 routes: vec![bad],
             },
             1,
+            &HealthRegistry::default(),
         )
         .expect_err("must fail");
         assert!(err.to_string().contains("missing"), "{err}");

@@ -48,6 +48,129 @@ pub struct ProviderSpec {
     /// Anthropic: `max_tokens` for requests that set none (the Messages API requires it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_tokens: Option<u32>,
+    /// Takes a failing key out of the pool and probes it back in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_failover: Option<TokenFailover>,
+    /// Active health checks of the provider as a whole (passive checks are always on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+}
+
+/// Key failover: a key that fails `failure_threshold` times in a row (with a status in
+/// `on_status`) leaves the pool; background probes bring it back after `success_threshold`
+/// successes, or `cooldown_ms` re-admits it without a probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TokenFailover {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default = "three")]
+    pub failure_threshold: u32,
+    #[serde(default = "one")]
+    pub success_threshold: u32,
+    #[serde(default = "five_seconds")]
+    pub health_check_interval_ms: u64,
+    #[serde(default = "ten_seconds")]
+    pub health_check_timeout_ms: u64,
+    /// The model of the small chat request that probes an ejected key; without it, keys come
+    /// back only by `cooldown_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_ms: Option<u64>,
+    #[serde(default = "default_key_statuses")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<serde_json::Value>))]
+    pub on_status: Vec<StatusPattern>,
+}
+
+impl Default for TokenFailover {
+    fn default() -> Self {
+        TokenFailover {
+            enabled: true,
+            failure_threshold: 3,
+            success_threshold: 1,
+            health_check_interval_ms: 5_000,
+            health_check_timeout_ms: 10_000,
+            health_check_model: None,
+            cooldown_ms: None,
+            on_status: default_key_statuses(),
+        }
+    }
+}
+
+/// Active health checks: every `interval_ms` the gateway calls `path` (a GET relative to the
+/// base URL, e.g. `/models`) or sends a one-token chat to `model`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default = "ten_seconds")]
+    pub interval_ms: u64,
+    #[serde(default = "five_seconds")]
+    pub timeout_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default = "three")]
+    pub unhealthy_after: u32,
+    #[serde(default = "one")]
+    pub healthy_after: u32,
+    /// Passive checks: after `unhealthy_after` consecutive failures the provider's circuit opens
+    /// for this long, doubling each time a half-open probe fails, up to `max_cooldown_ms`.
+    #[serde(default = "five_seconds")]
+    pub cooldown_ms: u64,
+    #[serde(default = "five_minutes")]
+    pub max_cooldown_ms: u64,
+}
+
+impl Default for HealthCheck {
+    /// Passive checks only, with their default thresholds.
+    fn default() -> Self {
+        HealthCheck {
+            enabled: false,
+            interval_ms: 10_000,
+            timeout_ms: 5_000,
+            path: None,
+            model: None,
+            unhealthy_after: 3,
+            healthy_after: 1,
+            cooldown_ms: 5_000,
+            max_cooldown_ms: 300_000,
+        }
+    }
+}
+
+fn five_minutes() -> u64 {
+    300_000
+}
+
+fn enabled() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn three() -> u32 {
+    3
+}
+fn five_seconds() -> u64 {
+    5_000
+}
+fn ten_seconds() -> u64 {
+    10_000
+}
+
+fn default_key_statuses() -> Vec<StatusPattern> {
+    vec![
+        StatusPattern::Code(401),
+        StatusPattern::Code(403),
+        StatusPattern::Code(429),
+        StatusPattern::Class(5),
+    ]
 }
 
 impl ProviderSpec {
@@ -79,6 +202,8 @@ impl std::fmt::Debug for ProviderSpec {
             .field("api_version", &masked.api_version)
             .field("deployments", &masked.deployments)
             .field("default_max_tokens", &masked.default_max_tokens)
+            .field("token_failover", &masked.token_failover)
+            .field("health_check", &masked.health_check)
             .finish()
     }
 }
@@ -139,6 +264,50 @@ pub struct RouteSpec {
     pub upstreams: Vec<RouteUpstream>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
+    /// How many attempts a request may make across upstreams and keys, and how to wait between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// The whole request, all attempts included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Retry settings of a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Total attempts for one request, across all upstreams and keys (1..=10).
+    #[serde(default = "three")]
+    pub max_attempts: u32,
+    #[serde(default = "backoff_base")]
+    pub backoff_base_ms: u64,
+    #[serde(default = "backoff_max")]
+    pub backoff_max_ms: u64,
+    /// A `Retry-After` longer than this moves on to the next upstream instead of waiting.
+    #[serde(default = "ten_seconds")]
+    pub retry_after_max_ms: u64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_attempts: 3,
+            backoff_base_ms: 100,
+            backoff_max_ms: 2_000,
+            retry_after_max_ms: 10_000,
+        }
+    }
+}
+
+/// The most attempts a route may allow.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+fn backoff_base() -> u64 {
+    100
+}
+fn backoff_max() -> u64 {
+    2_000
 }
 
 fn is_zero(value: &i32) -> bool {
@@ -175,6 +344,9 @@ pub struct RouteUpstream {
     /// The model name sent to this upstream; unset means the provider's mapping, else unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Higher is tried first: lower groups take traffic only when no upstream above is healthy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i32,
 }
 
 /// The weight an upstream gets when none is written.
@@ -342,6 +514,8 @@ mod tests {
             api_version: None,
             deployments: BTreeMap::new(),
             default_max_tokens: None,
+            token_failover: None,
+            health_check: None,
         };
         let printed = format!("{spec:?}");
         assert!(!printed.contains("supersecret"), "{printed}");

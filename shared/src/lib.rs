@@ -11,8 +11,9 @@ pub mod secret;
 pub mod validate;
 
 pub use config::{
-    ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, MatchKind, MatchRule,
-    ProviderSpec, RouteSpec, RouteUpstream, StatusPattern, Timeouts,
+    ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, HealthCheck, MatchKind,
+    MatchRule, ProviderSpec, Retry, RouteSpec, RouteUpstream, StatusPattern, Timeouts,
+    TokenFailover,
 };
 pub use provider_type::{Protocol, ProviderType};
 pub use validate::{FieldError, ValidationErrors};

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{
-    ConfigDocument, Fallback, MAX_WEIGHT, MatchRule, ProviderSpec, RouteSpec, RouteUpstream,
-    Timeouts,
+    ConfigDocument, Fallback, HealthCheck, MAX_ATTEMPTS, MAX_WEIGHT, MatchRule, ProviderSpec,
+    RouteSpec, RouteUpstream, Timeouts, TokenFailover,
 };
 use crate::provider_type::Protocol;
 use crate::secret::is_masked;
@@ -250,7 +250,135 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
 
     check_timeouts(&mut errors, &spec.timeouts);
     check_protocol_settings(&mut errors, spec);
+    if let Some(failover) = &spec.token_failover {
+        check_token_failover(&mut errors, failover);
+    }
+    if let Some(check) = &spec.health_check {
+        check_health_check(&mut errors, check);
+    }
     errors.into_result()
+}
+
+fn check_range(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) {
+    if !range.contains(&value) {
+        errors.add(
+            field,
+            format!("must be between {} and {}", range.start(), range.end()),
+        );
+    }
+}
+
+fn check_token_failover(errors: &mut ValidationErrors, failover: &TokenFailover) {
+    check_range(
+        errors,
+        "token_failover.failure_threshold",
+        u64::from(failover.failure_threshold),
+        1..=100,
+    );
+    check_range(
+        errors,
+        "token_failover.success_threshold",
+        u64::from(failover.success_threshold),
+        1..=100,
+    );
+    check_range(
+        errors,
+        "token_failover.health_check_interval_ms",
+        failover.health_check_interval_ms,
+        100..=Timeouts::MAX_MS,
+    );
+    check_range(
+        errors,
+        "token_failover.health_check_timeout_ms",
+        failover.health_check_timeout_ms,
+        100..=Timeouts::MAX_MS,
+    );
+    if let Some(cooldown) = failover.cooldown_ms {
+        check_range(
+            errors,
+            "token_failover.cooldown_ms",
+            cooldown,
+            100..=Timeouts::MAX_MS * 24,
+        );
+    }
+    if let Some(model) = &failover.health_check_model {
+        check_model_name(errors, "token_failover.health_check_model", model);
+    }
+    if failover.on_status.is_empty() {
+        errors.add(
+            "token_failover.on_status",
+            "needs at least one status or class",
+        );
+    }
+}
+
+fn check_health_check(errors: &mut ValidationErrors, check: &HealthCheck) {
+    check_range(
+        errors,
+        "health_check.interval_ms",
+        check.interval_ms,
+        100..=Timeouts::MAX_MS,
+    );
+    check_range(
+        errors,
+        "health_check.timeout_ms",
+        check.timeout_ms,
+        100..=Timeouts::MAX_MS,
+    );
+    check_range(
+        errors,
+        "health_check.unhealthy_after",
+        u64::from(check.unhealthy_after),
+        1..=100,
+    );
+    check_range(
+        errors,
+        "health_check.healthy_after",
+        u64::from(check.healthy_after),
+        1..=100,
+    );
+    check_range(
+        errors,
+        "health_check.cooldown_ms",
+        check.cooldown_ms,
+        1..=Timeouts::MAX_MS,
+    );
+    check_range(
+        errors,
+        "health_check.max_cooldown_ms",
+        check.max_cooldown_ms,
+        1..=Timeouts::MAX_MS * 24,
+    );
+    if check.max_cooldown_ms < check.cooldown_ms {
+        errors.add(
+            "health_check.max_cooldown_ms",
+            "must not be below cooldown_ms",
+        );
+    }
+    match (&check.path, &check.model) {
+        (Some(_), Some(_)) => errors.add("health_check", "set either path or model, not both"),
+        (None, None) if check.enabled => errors.add(
+            "health_check",
+            "needs a path (GET) or a model (chat) to check",
+        ),
+        _ => {}
+    }
+    if let Some(path) = &check.path
+        && (!path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        errors.add(
+            "health_check.path",
+            "must start with '/' and contain no white space",
+        );
+    }
+    if let Some(model) = &check.model {
+        check_model_name(errors, "health_check.model", model);
+    }
 }
 
 /// Settings that only one protocol reads are rejected elsewhere, so that a misplaced setting is
@@ -327,6 +455,38 @@ pub fn validate_route(spec: &RouteSpec) -> Result<(), ValidationErrors> {
 
     if let Some(fallback) = &spec.fallback {
         check_fallback(&mut errors, fallback);
+    }
+    if let Some(retry) = &spec.retry {
+        check_range(
+            &mut errors,
+            "retry.max_attempts",
+            u64::from(retry.max_attempts),
+            1..=u64::from(MAX_ATTEMPTS),
+        );
+        check_range(
+            &mut errors,
+            "retry.backoff_base_ms",
+            retry.backoff_base_ms,
+            0..=60_000,
+        );
+        check_range(
+            &mut errors,
+            "retry.backoff_max_ms",
+            retry.backoff_max_ms,
+            0..=600_000,
+        );
+        check_range(
+            &mut errors,
+            "retry.retry_after_max_ms",
+            retry.retry_after_max_ms,
+            0..=Timeouts::MAX_MS,
+        );
+        if retry.backoff_max_ms < retry.backoff_base_ms {
+            errors.add("retry.backoff_max_ms", "must not be below backoff_base_ms");
+        }
+    }
+    if let Some(timeout) = spec.timeout_ms {
+        check_range(&mut errors, "timeout_ms", timeout, 1..=Timeouts::MAX_MS);
     }
     errors.into_result()
 }
@@ -483,6 +643,8 @@ mod tests {
             api_version: None,
             deployments: BTreeMap::new(),
             default_max_tokens: None,
+            token_failover: None,
+            health_check: None,
         }
     }
 
@@ -498,8 +660,11 @@ mod tests {
                 provider: provider.into(),
                 weight: 100,
                 model: None,
+                priority: 0,
             }],
             fallback: None,
+            retry: None,
+            timeout_ms: None,
         }
     }
 

@@ -140,7 +140,16 @@ pub fn document() -> OpenApi {
         .response("200", ResponseBuilder::new().description("Alive").build())
         .security(SecurityRequirement::default())
         .build();
+    let health = operation("system", "Each provider's circuit and each key's pool state")
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("`{providers: [{name, type, state, consecutive_failures, last_error, next_probe_in_ms, keys: [{key, state, …}]}]}`")
+                .build(),
+        )
+        .build();
     paths = paths
+        .path("/api/health", PathItem::new(HttpMethod::Get, health))
         .path("/api/status", PathItem::new(HttpMethod::Get, status))
         .path("/api/health/live", PathItem::new(HttpMethod::Get, live));
 

@@ -78,6 +78,45 @@ impl UpstreamBody {
         }
     }
 
+    /// Waits for the first real event of a stream (comments such as keep-alives do not count),
+    /// bounded by `timeout`, and returns the chunks read so far with that event. Until then the
+    /// client has seen nothing, so a stream that fails to start can still fail over.
+    pub async fn stream_start(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(Vec<Bytes>, SseEvent), ProxyError> {
+        let mut chunks = Vec::new();
+        let mut parser = SseParser::default();
+        let mut events = Vec::new();
+        let waiting = async {
+            loop {
+                match poll_fn(|cx| self.poll_chunk(cx)).await {
+                    Some(Ok(chunk)) => {
+                        chunks.push(chunk.clone());
+                        parser.push(chunk, &mut events);
+                        if let Some(event) = events.drain(..).find(SseEvent::has_fields) {
+                            return Ok(event);
+                        }
+                    }
+                    Some(Err(error)) => return Err(error),
+                    None => {
+                        return match parser.finish() {
+                            Some(event) => Ok(event),
+                            None => Err(ProxyError::UpstreamUnreachable(
+                                "the upstream stream ended before its first event".into(),
+                            )),
+                        };
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, waiting).await {
+            Ok(Ok(event)) => Ok((chunks, event)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(ProxyError::UpstreamTimeout("no first stream event")),
+        }
+    }
+
     /// Reads the whole body (for translation), refusing more than `limit` bytes.
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, ProxyError> {
         let mut buffer = BytesMut::new();
@@ -214,6 +253,8 @@ impl Drop for PlainBody {
 /// at most one client frame, as soon as it arrives.
 pub struct SseBody {
     upstream: UpstreamBody,
+    /// Chunks read before the response started (see `UpstreamBody::stream_start`).
+    preread: std::vec::IntoIter<Bytes>,
     parser: SseParser,
     stage: Box<dyn SseStage>,
     events: Vec<SseEvent>,
@@ -223,9 +264,15 @@ pub struct SseBody {
 }
 
 impl SseBody {
-    pub fn new(upstream: UpstreamBody, stage: Box<dyn SseStage>, context: UsageContext) -> SseBody {
+    pub fn new(
+        upstream: UpstreamBody,
+        preread: Vec<Bytes>,
+        stage: Box<dyn SseStage>,
+        context: UsageContext,
+    ) -> SseBody {
         SseBody {
             upstream,
+            preread: preread.into_iter(),
             parser: SseParser::default(),
             stage,
             events: Vec::new(),
@@ -253,7 +300,11 @@ impl Body for SseBody {
             if this.finished {
                 return Poll::Ready(None);
             }
-            match ready!(this.upstream.poll_chunk(cx)) {
+            let next = match this.preread.next() {
+                Some(chunk) => Some(Ok(chunk)),
+                None => ready!(this.upstream.poll_chunk(cx)),
+            };
+            match next {
                 Some(Ok(chunk)) => {
                     this.parser.push(chunk, &mut this.events);
                     for event in this.events.drain(..) {

@@ -5,17 +5,18 @@
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::Value;
 use switchyard_shared::Protocol;
 
 use super::body::{PlainBody, SseBody, UsageFormat, UsageTap};
-use super::error::ProxyError;
+use super::error::{ProxyError, UpstreamError};
 use super::forward::{self, UpstreamResponse};
 use super::request::{self, Peeked};
 use super::stages::{AnthropicPassthrough, OpenAiPassthrough, SseStage, Translated};
 use crate::messages_api::{self, AnthropicEncoder};
-use crate::providers::{Operation, Provider, anthropic, gemini};
+use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini};
+use crate::sse::SseEvent;
 use crate::stream::{Decoder, Encoder, OpenAiDecoder, OpenAiEncoder};
 use crate::upstream::UpstreamClient;
 use crate::usage::{self, UsageContext};
@@ -37,6 +38,7 @@ pub struct Exchange<'a> {
     pub client: &'a UpstreamClient,
     pub inbound: Inbound,
     pub provider: &'a Provider,
+    pub key: Option<&'a ApiKey>,
     /// The model name sent upstream.
     pub target: &'a str,
     pub body: &'a Bytes,
@@ -70,7 +72,8 @@ impl Exchange<'_> {
                 let body = self.rewritten_body();
                 let uri = self.uri(Operation::Embeddings)?;
                 let upstream =
-                    forward::send(self.client, self.provider, uri, body, false, &[]).await?;
+                    forward::send(self.client, self.provider, self.key, uri, body, false, &[])
+                        .await?;
                 let tap = UsageTap::new(UsageFormat::OpenAi, self.usage.clone());
                 Ok(plain_response(upstream, Some(tap)))
             }
@@ -83,6 +86,7 @@ impl Exchange<'_> {
                 let upstream = forward::send(
                     self.client,
                     self.provider,
+                    self.key,
                     uri,
                     body,
                     self.peeked.stream,
@@ -90,11 +94,8 @@ impl Exchange<'_> {
                 )
                 .await?;
                 if self.peeked.stream && upstream.is_event_stream() {
-                    Ok(sse_response(
-                        upstream,
-                        Box::new(AnthropicPassthrough::default()),
-                        self.usage,
-                    ))
+                    let stage = Box::new(AnthropicPassthrough::default());
+                    sse_response(self.provider, upstream, stage, self.usage).await
                 } else {
                     let tap = UsageTap::new(UsageFormat::Anthropic, self.usage.clone());
                     Ok(plain_response(upstream, Some(tap)))
@@ -113,6 +114,7 @@ impl Exchange<'_> {
                 let upstream = forward::send(
                     self.client,
                     self.provider,
+                    self.key,
                     uri,
                     self.rewritten_body(),
                     false,
@@ -154,10 +156,11 @@ impl Exchange<'_> {
             body = request::with_include_usage(&body, self.peeked.has_stream_options);
         }
         let uri = self.uri(Operation::Chat { stream })?;
-        let upstream = forward::send(self.client, self.provider, uri, body, stream, &[]).await?;
+        let upstream =
+            forward::send(self.client, self.provider, self.key, uri, body, stream, &[]).await?;
         if stream && upstream.is_event_stream() {
             let stage = OpenAiPassthrough::new(!self.peeked.include_usage);
-            Ok(sse_response(upstream, Box::new(stage), self.usage))
+            sse_response(self.provider, upstream, Box::new(stage), self.usage).await
         } else {
             let tap = UsageTap::new(UsageFormat::OpenAi, self.usage.clone());
             Ok(plain_response(upstream, Some(tap)))
@@ -191,6 +194,7 @@ impl Exchange<'_> {
         let upstream = forward::send(
             self.client,
             self.provider,
+            self.key,
             uri,
             Bytes::from(body.to_string()),
             stream,
@@ -204,11 +208,8 @@ impl Exchange<'_> {
                 }
                 ClientFormat::Anthropic { model } => Box::new(AnthropicEncoder::new(model)),
             };
-            return Ok(sse_response(
-                upstream,
-                Box::new(Translated::new(decoder, encoder)),
-                self.usage,
-            ));
+            let stage = Box::new(Translated::new(decoder, encoder));
+            return sse_response(self.provider, upstream, stage, self.usage).await;
         }
         let raw = parse_json(&upstream.body.collect(MAX_TRANSLATED_BODY).await?)
             .map_err(|_| ProxyError::BadUpstreamResponse("the body is not JSON".into()))?;
@@ -239,6 +240,7 @@ impl Exchange<'_> {
         let upstream = forward::send(
             self.client,
             self.provider,
+            self.key,
             uri,
             Bytes::from(request.to_string()),
             false,
@@ -273,12 +275,23 @@ fn plain_response(upstream: UpstreamResponse, tap: Option<UsageTap>) -> Response
     response
 }
 
-fn sse_response(
-    upstream: UpstreamResponse,
+/// Starts a streamed answer once the provider's first event has arrived: a stream whose first
+/// event is an error fails the attempt like an error status would.
+async fn sse_response(
+    provider: &Provider,
+    mut upstream: UpstreamResponse,
     stage: Box<dyn SseStage>,
     usage: UsageContext,
-) -> Response {
-    let mut response = Response::new(Body::new(SseBody::new(upstream.body, stage, usage)));
+) -> Result<Response, ProxyError> {
+    let (preread, first) = upstream
+        .body
+        .stream_start(provider.timeouts.first_byte)
+        .await?;
+    if let Some(error) = stream_start_error(&first) {
+        return Err(error);
+    }
+    let body = SseBody::new(upstream.body, preread, stage, usage);
+    let mut response = Response::new(Body::new(body));
     *response.status_mut() = upstream.status;
     forward::copy_response_headers(&upstream.headers, response.headers_mut());
     let headers = response.headers_mut();
@@ -287,5 +300,31 @@ fn sse_response(
         HeaderValue::from_static("text/event-stream"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    Ok(response)
+}
+
+/// An error event as a stream's first event (Anthropic's `event: error`, or a `data:` object
+/// with an `error` field), as the status it stands for.
+fn stream_start_error(event: &SseEvent) -> Option<ProxyError> {
+    let data: Value = serde_json::from_str(&event.data()).ok()?;
+    let error = data.get("error").filter(|e| e.is_object())?;
+    let kind = error.get("type").and_then(Value::as_str).map(str::to_owned);
+    let status = match (kind.as_deref(), error.get("code").and_then(Value::as_u64)) {
+        (Some("overloaded_error"), _) => 529,
+        (Some("rate_limit_error"), _) => 429,
+        (_, Some(code)) if (400..600).contains(&code) => code as u16,
+        _ => 502,
+    };
+    Some(ProxyError::Upstream(Box::new(UpstreamError {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        message: error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("the upstream stream started with an error")
+            .to_owned(),
+        kind,
+        code: error.get("code").cloned(),
+        param: None,
+        retry_after: None,
+    })))
 }

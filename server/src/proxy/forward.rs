@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::body::UpstreamBody;
 use super::error::{ProxyError, UpstreamError};
-use crate::providers::{Provider, parse_error_body};
+use crate::providers::{ApiKey, Provider, parse_error_body};
 use crate::upstream::{ConnectTimeout, UpstreamClient};
 
 /// The most of an upstream error body the gateway reads to translate it.
@@ -34,9 +34,11 @@ impl UpstreamResponse {
 }
 
 /// Sends `body` to `uri` with the provider's key and headers, plus `extra` headers.
+#[allow(clippy::too_many_arguments)]
 pub async fn send(
     client: &UpstreamClient,
     provider: &Provider,
+    key: Option<&ApiKey>,
     uri: Uri,
     body: Bytes,
     stream: bool,
@@ -65,7 +67,7 @@ pub async fn send(
     for (name, value) in extra {
         headers.insert(name.clone(), value.clone());
     }
-    provider.apply_headers(headers, provider.pick_key());
+    provider.apply_headers(headers, key);
 
     // Connecting is bounded by the connector; the wait for response headers adds the first-byte
     // budget on top, and the whole exchange never outlives the total deadline.

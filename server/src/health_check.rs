@@ -1,0 +1,177 @@
+//! Background health checks: probes ejected API keys back into their pools (a one-token chat to
+//! `token_failover.health_check_model`), and runs the providers' active checks (`health_check`:
+//! a GET of `path` or a one-token chat to `model`). One task reads the current snapshot every tick,
+//! so checks follow reloads without being restarted; each probe runs in its own task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::json;
+use switchyard_shared::Protocol;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini};
+use crate::snapshot::Snapshot;
+use crate::upstream::UpstreamClient;
+
+/// How often the prober looks for due checks; intervals are at least 100 ms.
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, client: UpstreamClient) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            ticks.tick().await;
+            let current = snapshot.load_full();
+            let now = Instant::now();
+            for provider in current.providers() {
+                schedule_checks(&client, provider, now);
+            }
+        }
+    });
+}
+
+fn schedule_checks(client: &UpstreamClient, provider: &Arc<Provider>, now: Instant) {
+    if let Some(check) = &provider.circuit.active
+        && provider
+            .health
+            .active_check_due(now, Duration::from_millis(check.interval_ms))
+    {
+        let (client, provider) = (client.clone(), Arc::clone(provider));
+        tokio::spawn(async move { active_check(&client, &provider).await });
+    }
+    let policy = &provider.key_policy;
+    if !policy.enabled || policy.probe_model.is_none() {
+        return;
+    }
+    for (index, key) in provider.keys.iter().enumerate() {
+        if key.health.probe_due(now, policy) {
+            let (client, provider) = (client.clone(), Arc::clone(provider));
+            tokio::spawn(async move { probe_key(&client, &provider, index).await });
+        }
+    }
+}
+
+async fn probe_key(client: &UpstreamClient, provider: &Provider, index: usize) {
+    let Some(key) = provider.keys.get(index) else {
+        return;
+    };
+    let Some(model) = provider.key_policy.probe_model.as_deref() else {
+        return;
+    };
+    let result = chat_probe(
+        client,
+        provider,
+        Some(key),
+        model,
+        provider.key_policy.probe_timeout,
+    )
+    .await;
+    let message = result
+        .as_ref()
+        .err()
+        .map(String::as_str)
+        .unwrap_or_default();
+    tracing::debug!(provider = %provider.name, key = %key.masked, ok = result.is_ok(), message, "key health check");
+    key.health
+        .record_probe(result.is_ok(), message, &provider.key_policy);
+}
+
+async fn active_check(client: &UpstreamClient, provider: &Provider) {
+    let Some(check) = &provider.circuit.active else {
+        return;
+    };
+    let timeout = Duration::from_millis(check.timeout_ms);
+    let key = provider.choose_key(Instant::now(), &[]).ok().flatten();
+    let result = match (&check.path, &check.model) {
+        (Some(path), _) => get_probe(client, provider, key, path, timeout).await,
+        (None, Some(model)) => chat_probe(client, provider, key, model, timeout).await,
+        (None, None) => return,
+    };
+    let message = result
+        .as_ref()
+        .err()
+        .map(String::as_str)
+        .unwrap_or_default();
+    tracing::debug!(provider = %provider.name, ok = result.is_ok(), message, "provider health check");
+    provider
+        .health
+        .record_active_check(result.is_ok(), message, &provider.circuit);
+}
+
+/// The smallest chat request in the provider's own protocol.
+fn probe_body(provider: &Provider, model: &str) -> Result<Bytes, String> {
+    let openai =
+        json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1});
+    let body = match provider.protocol {
+        Protocol::OpenAi | Protocol::AzureOpenAi => openai,
+        Protocol::Anthropic => anthropic::request(&openai, model, 1)?,
+        Protocol::Gemini => gemini::request(&openai)?,
+    };
+    Ok(Bytes::from(body.to_string()))
+}
+
+async fn chat_probe(
+    client: &UpstreamClient,
+    provider: &Provider,
+    key: Option<&ApiKey>,
+    model: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let uri = provider.uri(Operation::Chat { stream: false }, model)?;
+    let mut request = Request::new(Full::new(probe_body(provider, model)?));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    provider.apply_headers(request.headers_mut(), key);
+    exchange(client, request, timeout).await
+}
+
+async fn get_probe(
+    client: &UpstreamClient,
+    provider: &Provider,
+    key: Option<&ApiKey>,
+    path: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let uri = format!("{}{path}", provider.base())
+        .parse()
+        .map_err(|e| format!("bad health check URL: {e}"))?;
+    let mut request = Request::new(Full::new(Bytes::new()));
+    *request.method_mut() = Method::GET;
+    *request.uri_mut() = uri;
+    provider.apply_headers(request.headers_mut(), key);
+    exchange(client, request, timeout).await
+}
+
+/// Sends a probe and reads its answer whole (so the connection can be reused); success is a 2xx.
+async fn exchange(
+    client: &UpstreamClient,
+    request: Request<Full<Bytes>>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let attempt = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("unreachable: {e}"))?;
+        let status = response.status();
+        let _ = response.into_body().collect().await;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {status}"))
+        }
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
