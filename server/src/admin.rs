@@ -1,5 +1,7 @@
-//! The admin API on :8001 (JSON under `/api`, bearer-token auth), and the console's page.
+//! The admin API on :8001 (JSON under `/api`; the admin bearer token or a console session), and
+//! the console itself.
 
+mod auth;
 mod error;
 mod json;
 mod openapi;
@@ -11,17 +13,16 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use http::{HeaderValue, header};
-use subtle::ConstantTimeEq;
+use axum::routing::{get, post};
 use switchyard_shared::admin::{ReloadErrorView, StatusView};
 use switchyard_shared::{ProviderSpec, RouteSpec};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::AuthState;
 pub use error::AdminApiError;
 
 use crate::reload::{ReloadStatus, Reloader};
@@ -34,8 +35,7 @@ pub struct AdminState {
     pub reloader: Reloader,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub reload_status: Arc<ReloadStatus>,
-    /// `None` when no token is configured: then every authenticated route answers 401.
-    pub token: Option<Arc<str>>,
+    pub auth: Arc<AuthState>,
 }
 
 /// The console's page until the console is built into the binary.
@@ -63,8 +63,16 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/status", get(status))
         .route("/health", get(health))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/password", post(auth::change_password))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ));
     let api = authenticated
+        .route("/auth/me", get(auth::me))
+        .route("/auth/setup", post(auth::setup))
+        .route("/auth/login", post(auth::login))
         .route("/health/live", get(live))
         .route("/openapi.json", get(openapi_document))
         .fallback(api_not_found);
@@ -74,35 +82,6 @@ pub fn router(state: AdminState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.token else {
-        return AdminApiError::Unauthorized(
-            "the admin API is locked because no admin token is set: start switchyard with \
-             --admin-token <token> or the SWITCHYARD_ADMIN_TOKEN environment variable"
-                .into(),
-        )
-        .into_response();
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let valid = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.as_bytes())));
-    if valid {
-        return next.run(request).await;
-    }
-    let mut response = AdminApiError::Unauthorized(
-        "missing or wrong admin token: send Authorization: Bearer <token>".into(),
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
 }
 
 async fn live() -> Json<serde_json::Value> {

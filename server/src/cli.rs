@@ -82,6 +82,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// How long a console session lasts after login, in seconds.
+    #[arg(long, env = "SWITCHYARD_SESSION_TTL_SECS", default_value_t = 12 * 3600, global = true)]
+    pub session_ttl_secs: u64,
+
     /// On SIGINT/SIGTERM, how long in-flight requests and streams may take to finish.
     #[arg(
         long,

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::health::HealthRegistry;
 use crate::snapshot::Snapshot;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Why a reload was asked for; logged, and decides whether an unchanged revision may skip it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +137,8 @@ async fn reload_once(
         match store.revision().await {
             Ok(stored) if stored == revision => return,
             Ok(_) => {}
+            // The store closes as the process shuts down; a late trigger is no failure then.
+            Err(StoreError::Db(sqlx::Error::PoolClosed)) => return,
             Err(e) => {
                 record_failure(status, trigger, e.to_string());
                 return;

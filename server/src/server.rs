@@ -12,7 +12,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminState, AuthState};
 use crate::cli::ServeArgs;
 use crate::health::HealthRegistry;
 use crate::health_check;
@@ -47,8 +47,8 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         .filter(|t| !t.is_empty())
         .map(Arc::from);
     if token.is_none() {
-        tracing::warn!(
-            "no admin token set: the admin API will refuse every request (set SWITCHYARD_ADMIN_TOKEN)"
+        tracing::info!(
+            "no admin token set: the admin API takes console sessions only (set SWITCHYARD_ADMIN_TOKEN for automation)"
         );
     }
     let client = upstream::client(Arc::clone(&snapshot));
@@ -63,7 +63,10 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         reloader,
         snapshot: Arc::clone(&snapshot),
         reload_status,
-        token,
+        auth: Arc::new(AuthState::new(
+            token,
+            Duration::from_secs(args.session_ttl_secs),
+        )),
     });
 
     let proxy_listener = bind(args.listen, "proxy").await?;
@@ -89,7 +92,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         admin_listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         }),
-        admin_app,
+        admin_app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(stopped(stop_rx));
     let serving =

@@ -2,7 +2,12 @@
 //!
 //! Every write is one `BEGIN IMMEDIATE` transaction that validates first, writes, and bumps
 //! `meta.revision`, so a failed write leaves nothing behind and readers (the reloader in this process
-//! or in another) can tell from one integer whether anything changed.
+//! or in another) can tell from one integer whether anything changed. Console accounts and sessions
+//! are in `store/auth.rs`; they are not configuration and do not bump the revision.
+
+mod auth;
+
+pub use auth::SessionRow;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -408,7 +413,7 @@ fn route_not_found(name: &str) -> StoreError {
     StoreError::NotFound(format!("no route named '{name}'"))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

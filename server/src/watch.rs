@@ -16,8 +16,14 @@ use crate::store::DB_FILE;
 /// settle before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
+/// After a burst of events, the revision is checked again at these delays. A writer in another
+/// process may signal the file change before its commit is visible to readers (the WAL index is
+/// updated after the write, and after an fsync under `synchronous=FULL`), so one check right after
+/// the event can still see the old revision.
+const RECHECKS: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(750)];
+
 /// How often to check the revision even without file events.
-const POLL_EVERY: Duration = Duration::from_secs(5);
+const POLL_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts watching `data_dir`. The returned watcher must be kept alive for events to flow.
 pub fn spawn(data_dir: &Path, reloader: Reloader) -> notify::Result<RecommendedWatcher> {
@@ -45,6 +51,13 @@ pub fn spawn(data_dir: &Path, reloader: Reloader) -> notify::Result<RecommendedW
             tokio::time::sleep(DEBOUNCE).await;
             while rx.try_recv().is_ok() {}
             debounced.request(Trigger::Watcher);
+            let rechecks = debounced.clone();
+            tokio::spawn(async move {
+                for delay in RECHECKS {
+                    tokio::time::sleep(delay).await;
+                    rechecks.request(Trigger::Watcher);
+                }
+            });
         }
     });
     tokio::spawn(async move {

@@ -13,6 +13,12 @@ pub enum AdminApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("too many attempts; try again in {0} s")]
+    TooManyRequests(u64),
+    #[error("{0}")]
+    Internal(String),
+    #[error("{0}")]
     BadRequest(String),
     #[error("validation failed: {0}")]
     Invalid(ValidationErrors),
@@ -38,6 +44,28 @@ impl IntoResponse for AdminApiError {
             AdminApiError::Unauthorized(_) => {
                 error.code = "unauthorized".into();
                 StatusCode::UNAUTHORIZED
+            }
+            AdminApiError::Forbidden(_) => {
+                error.code = "forbidden".into();
+                StatusCode::FORBIDDEN
+            }
+            AdminApiError::TooManyRequests(seconds) => {
+                error.code = "rate_limited".into();
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(AdminErrorBody { error }),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+                return response;
+            }
+            AdminApiError::Internal(message) => {
+                tracing::error!(error = %message, "admin request failed");
+                error.code = "internal".into();
+                error.message = "internal error; see the server log".into();
+                StatusCode::INTERNAL_SERVER_ERROR
             }
             AdminApiError::BadRequest(_) => {
                 error.code = "bad_request".into();

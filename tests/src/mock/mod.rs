@@ -1,0 +1,247 @@
+//! A scriptable OpenAI-compatible upstream that records every request it receives.
+//!
+//! Each [`MockUpstream`] listens on its own loopback port. By default it answers chat completions
+//! with a `chat.completion` echoing the requested model (or an SSE stream when `"stream": true`)
+//! and embeddings with a small embedding list. Tests queue other [`Reply`]s to script failures,
+//! or a [`StepStream`] to release stream chunks one at a time.
+
+mod reply;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use reply::{Reply, StepParts, StepStream};
+use reply::{echo, raw, step};
+
+#[cfg(test)]
+mod tests;
+
+/// One request as the mock received it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: Method,
+    /// The path and query, such as `/v1/chat/completions`.
+    pub path: String,
+    pub headers: HeaderMap,
+    /// The body exactly as received.
+    pub body: Bytes,
+}
+
+impl RecordedRequest {
+    /// The body parsed as JSON; panics if it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "upstream received a non-JSON body ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `model` field of the JSON body.
+    pub fn model(&self) -> String {
+        self.json()["model"]
+            .as_str()
+            .expect("the forwarded body has a string model")
+            .to_owned()
+    }
+}
+
+#[derive(Default)]
+struct MockState {
+    name: String,
+    requests: Mutex<Vec<RecordedRequest>>,
+    queue: Mutex<VecDeque<Reply>>,
+    default: Mutex<Option<Reply>>,
+}
+
+/// A mock OpenAI-compatible server on `127.0.0.1:<random port>`.
+pub struct MockUpstream {
+    state: Arc<MockState>,
+    port: u16,
+    server: JoinHandle<()>,
+}
+
+impl MockUpstream {
+    /// Starts a mock; `name` appears in its default replies (`hello from <name>`).
+    pub async fn start(name: &str) -> MockUpstream {
+        let state = Arc::new(MockState {
+            name: name.to_owned(),
+            ..MockState::default()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port can be bound for the mock");
+        let port = listener
+            .local_addr()
+            .expect("a bound listener has an address")
+            .port();
+        let app = Router::new()
+            .fallback(handle)
+            .layer(DefaultBodyLimit::disable())
+            .with_state(Arc::clone(&state));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("the mock upstream serves until dropped");
+        });
+        MockUpstream {
+            state,
+            port,
+            server,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL to configure on a provider: `http://127.0.0.1:<port>/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state
+            .requests
+            .lock()
+            .expect("mock lock is not poisoned")
+            .clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.state
+            .requests
+            .lock()
+            .expect("mock lock is not poisoned")
+            .len()
+    }
+
+    /// The most recent request; panics if there was none.
+    pub fn last_request(&self) -> RecordedRequest {
+        self.requests()
+            .pop()
+            .unwrap_or_else(|| panic!("mock {} received no request", self.name()))
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear(&self) {
+        self.state
+            .requests
+            .lock()
+            .expect("mock lock is not poisoned")
+            .clear();
+    }
+
+    /// Queues a reply for the next request that finds the queue non-empty.
+    pub fn enqueue(&self, reply: Reply) {
+        self.state
+            .queue
+            .lock()
+            .expect("mock lock is not poisoned")
+            .push_back(reply);
+    }
+
+    /// Sets the reply used when the queue is empty (initially [`Reply::Echo`]).
+    pub fn set_default(&self, reply: Reply) {
+        *self
+            .state
+            .default
+            .lock()
+            .expect("mock lock is not poisoned") = Some(reply);
+    }
+
+    /// Queues a step-mode stream for the next request and returns its controls; the chunks'
+    /// `model` field is `model`.
+    pub fn step_stream(&self, model: &str) -> StepStream {
+        let (reply, stream) = StepStream::new(model);
+        self.enqueue(reply);
+        stream
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A base URL on which connections are refused: a port that was bound and then released.
+pub fn refused_base_url() -> String {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port can be bound");
+    let port = listener
+        .local_addr()
+        .expect("a bound listener has an address")
+        .port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/v1")
+}
+
+async fn handle(
+    State(state): State<Arc<MockState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    state
+        .requests
+        .lock()
+        .expect("mock lock is not poisoned")
+        .push(RecordedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            headers,
+            body: body.clone(),
+        });
+    let reply = state
+        .queue
+        .lock()
+        .expect("mock lock is not poisoned")
+        .pop_front()
+        .or_else(|| {
+            state
+                .default
+                .lock()
+                .expect("mock lock is not poisoned")
+                .clone()
+        })
+        .unwrap_or(Reply::Echo);
+    match reply {
+        Reply::Echo => echo(&state.name, &method, uri.path(), &body),
+        Reply::Raw {
+            status,
+            headers,
+            body,
+        } => raw(status, &headers, body),
+        Reply::Step(parts) => {
+            let parts = parts.lock().expect("mock lock is not poisoned").take();
+            match parts {
+                Some(parts) => step(parts),
+                None => raw(500, &[], Bytes::from_static(b"step stream already used")),
+            }
+        }
+    }
+}
