@@ -2,9 +2,12 @@
 //! the console itself.
 
 mod auth;
+mod config;
+mod console;
 mod error;
 mod json;
 mod openapi;
+mod playground;
 mod resources;
 
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::middleware;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use switchyard_shared::admin::{ReloadErrorView, StatusView};
 use switchyard_shared::{ProviderSpec, RouteSpec};
@@ -23,11 +26,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::AuthState;
+pub use console::built as console_built;
 pub use error::AdminApiError;
 
+use crate::metrics::Metrics;
 use crate::reload::{ReloadStatus, Reloader};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
+use crate::upstream::UpstreamClient;
 
 #[derive(Clone)]
 pub struct AdminState {
@@ -36,10 +42,11 @@ pub struct AdminState {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub reload_status: Arc<ReloadStatus>,
     pub auth: Arc<AuthState>,
+    pub metrics: Arc<Metrics>,
+    /// Where the proxy listens (`http://host:port`), for the playground.
+    pub proxy_url: String,
+    pub client: UpstreamClient,
 }
-
-/// The console's page until the console is built into the binary.
-const CONSOLE_PAGE: &str = include_str!("../../assets/console-placeholder.html");
 
 pub fn router(state: AdminState) -> Router {
     use resources::{create, delete, get as fetch, list, replace};
@@ -63,6 +70,12 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/status", get(status))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/config", get(config::export))
+        .route("/config/diff", post(config::diff))
+        .route("/config/apply", post(config::apply))
+        .route("/playground/models", get(playground::models))
+        .route("/playground/chat/completions", post(playground::chat))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/password", post(auth::change_password))
         .route_layer(middleware::from_fn_with_state(
@@ -78,7 +91,7 @@ pub fn router(state: AdminState) -> Router {
         .fallback(api_not_found);
     Router::new()
         .nest("/api", api)
-        .fallback(console)
+        .fallback(console::serve)
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -97,10 +110,6 @@ async fn api_not_found() -> Response {
         "no such admin API endpoint".into(),
     ))
     .into_response()
-}
-
-async fn console() -> Html<&'static str> {
-    Html(CONSOLE_PAGE)
 }
 
 /// `GET /api/health`: every provider's circuit and every key's place in its pool (keys masked).
@@ -130,6 +139,19 @@ async fn health(State(state): State<AdminState>) -> Json<serde_json::Value> {
         })
         .collect();
     Json(serde_json::json!({ "providers": providers }))
+}
+
+#[derive(serde::Deserialize)]
+struct MetricsQuery {
+    minutes: Option<usize>,
+}
+
+/// `GET /api/metrics?minutes=60`: live request metrics for the dashboard.
+async fn metrics(
+    State(state): State<AdminState>,
+    axum::extract::Query(query): axum::extract::Query<MetricsQuery>,
+) -> Json<crate::metrics::MetricsView> {
+    Json(state.metrics.summary(query.minutes.unwrap_or(60)))
 }
 
 fn rfc3339(at: SystemTime) -> String {

@@ -5,11 +5,11 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
-use switchyard_shared::ConfigDocument;
+use switchyard_shared::{ConfigDocument, ValidationErrors};
 
 use crate::store::{Store, StoreError};
 
-/// Prints the whole configuration as YAML.
+/// The whole configuration as YAML (keys masked unless `with_secrets`).
 pub async fn export(store: &Store, with_secrets: bool) -> anyhow::Result<String> {
     let mut doc = store.export().await?;
     if !with_secrets {
@@ -28,20 +28,24 @@ pub fn read_document(file: &Path) -> anyhow::Result<ConfigDocument> {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
     };
     parse_document(&text)
+        .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{} is not a valid config document", file.display()))
 }
 
-fn parse_document(text: &str) -> anyhow::Result<ConfigDocument> {
-    if text.trim_start().starts_with('{') {
+/// Parses a document: JSON when it starts with `{`, else YAML. The error names the field.
+pub fn parse_document(text: &str) -> Result<ConfigDocument, ValidationErrors> {
+    let result = if text.trim_start().starts_with('{') {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let doc = serde_path_to_error::deserialize(&mut deserializer)
-            .map_err(|e| anyhow::anyhow!("at {}: {}", e.path(), e.inner()))?;
-        Ok(doc)
+        serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
     } else {
-        let doc = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
-            .map_err(|e| anyhow::anyhow!("at {}: {}", e.path(), e.inner()))?;
-        Ok(doc)
-    }
+        serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
+            .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+    };
+    result.map_err(|(path, message)| {
+        let field = if path == "." { String::new() } else { path };
+        ValidationErrors::single(field, message)
+    })
 }
 
 /// Applies a document and describes what changed; invalid documents change nothing.
@@ -89,9 +93,6 @@ mod tests {
             "routes:\n- name: r\n  match: []\n  upstreams: [{provider: x, weight: many}]\n",
         )
         .expect_err("bad weight");
-        assert!(
-            err.to_string().contains("routes[0].upstreams[0].weight"),
-            "{err}"
-        );
+        assert_eq!(err.0[0].field, "routes[0].upstreams[0].weight", "{err}");
     }
 }

@@ -8,6 +8,7 @@ pub mod config_file;
 pub mod health;
 pub mod health_check;
 pub mod messages_api;
+pub mod metrics;
 pub mod model_mapping;
 pub mod providers;
 pub mod proxy;

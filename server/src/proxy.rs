@@ -31,6 +31,7 @@ use exchange::{Exchange, Inbound};
 use tokio::time::Instant;
 
 use crate::messages_api;
+use crate::metrics::Metrics;
 use crate::providers::Provider;
 use crate::snapshot::{Route, Snapshot};
 use crate::upstream::UpstreamClient;
@@ -47,6 +48,7 @@ pub struct ProxyState {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub client: UpstreamClient,
     pub max_body_bytes: usize,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: ProxyState) -> Router {
@@ -137,6 +139,7 @@ fn anthropic_headers(inbound: Inbound, headers: &HeaderMap) -> Vec<(HeaderName, 
 }
 
 async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Response {
+    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let body = match read_body(body, state.max_body_bytes).await {
         Ok(body) => body,
@@ -182,6 +185,7 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
                 route: Arc::clone(&route.name),
                 provider: Arc::clone(&provider.name),
                 model: target.into(),
+                metrics: Arc::clone(&state.metrics),
             },
         };
         let result = match deadline {
@@ -195,6 +199,9 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
         match result {
             Ok(mut response) => {
                 attempts.succeeded(&plan, response.status().as_u16());
+                state
+                    .metrics
+                    .record_request(&route.name, &provider.name, true, started.elapsed());
                 add_headers(&mut response, route, provider, target, &attempts);
                 return response;
             }
@@ -211,6 +218,9 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
             ProxyError::UpstreamTimeout("the route's timeout_ms passed"),
         );
     };
+    state
+        .metrics
+        .record_request(&route.name, &provider.name, false, started.elapsed());
     let mut response = error_response(inbound, error);
     add_headers(&mut response, route, provider, target, &attempts);
     response

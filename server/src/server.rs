@@ -16,6 +16,7 @@ use crate::admin::{self, AdminState, AuthState};
 use crate::cli::ServeArgs;
 use crate::health::HealthRegistry;
 use crate::health_check;
+use crate::metrics::Metrics;
 use crate::proxy::{self, ProxyState};
 use crate::reload::{self, ReloadStatus, Trigger};
 use crate::store::Store;
@@ -41,6 +42,9 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         .context("cannot watch the data dir for changes")?;
     spawn_sighup(reloader.clone());
 
+    let proxy_listener = bind(args.listen, "proxy").await?;
+    let admin_listener = bind(args.admin_listen, "admin API").await?;
+    let proxy_addr = proxy_listener.local_addr()?;
     let token = args
         .admin_token
         .as_deref()
@@ -53,10 +57,12 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     let client = upstream::client(Arc::clone(&snapshot));
     health_check::spawn(Arc::clone(&snapshot), client.clone());
+    let metrics = Arc::new(Metrics::default());
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
-        client,
+        client: client.clone(),
         max_body_bytes: args.max_body_bytes,
+        metrics: Arc::clone(&metrics),
     });
     let admin_app = admin::router(AdminState {
         store: store.clone(),
@@ -67,11 +73,11 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             token,
             Duration::from_secs(args.session_ttl_secs),
         )),
+        metrics,
+        proxy_url: loopback_url(proxy_addr),
+        client,
     });
 
-    let proxy_listener = bind(args.listen, "proxy").await?;
-    let admin_listener = bind(args.admin_listen, "admin API").await?;
-    let proxy_addr = proxy_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     // One machine-readable line on stdout once both sockets accept: scripts and tests wait for it.
     println!("listening proxy=http://{proxy_addr} admin=http://{admin_addr}");
@@ -114,6 +120,16 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// The proxy's URL as reachable from this process (a wildcard address becomes loopback).
+fn loopback_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

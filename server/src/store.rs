@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
+use switchyard_shared::admin::{ConfigDiff, SectionDiff};
 use switchyard_shared::secret::{is_masked, mask_secret};
 use switchyard_shared::validate::{
     referenced_providers, validate_document, validate_provider, validate_route,
@@ -319,6 +320,43 @@ impl Store {
         Ok(())
     }
 
+    /// What `apply` would change, validating the document the same way, without writing.
+    pub async fn diff(&self, mut doc: ConfigDocument, prune: bool) -> Result<ConfigDiff> {
+        let loaded = self.load().await?;
+        let stored: HashMap<&str, &ProviderSpec> = loaded
+            .providers
+            .iter()
+            .map(|p| (p.spec.name.as_str(), &p.spec))
+            .collect();
+        for spec in &mut doc.providers {
+            resolve_keys(spec, stored.get(spec.name.as_str()).copied());
+        }
+        let known: BTreeSet<String> = if prune {
+            BTreeSet::new()
+        } else {
+            stored.keys().map(|name| (*name).to_owned()).collect()
+        };
+        validate_document(&doc, &known)?;
+        let routes: HashMap<&str, &RouteSpec> = loaded
+            .routes
+            .iter()
+            .map(|r| (r.spec.name.as_str(), &r.spec))
+            .collect();
+        Ok(ConfigDiff {
+            valid: true,
+            providers: section_diff(
+                &stored,
+                doc.providers.iter().map(|p| (p.name.as_str(), p)),
+                prune,
+            ),
+            routes: section_diff(
+                &routes,
+                doc.routes.iter().map(|r| (r.name.as_str(), r)),
+                prune,
+            ),
+        })
+    }
+
     /// Upserts every provider and route of `doc` in one transaction, validating the whole document
     /// first. With `prune`, whatever the document does not name is deleted.
     pub async fn apply(&self, mut doc: ConfigDocument, prune: bool) -> Result<ApplySummary> {
@@ -389,6 +427,33 @@ impl Store {
         tx.commit().await?;
         Ok(summary)
     }
+}
+
+/// Sorts the names of one section into create, update, delete (with prune) and unchanged.
+fn section_diff<'a, T: PartialEq + 'a>(
+    stored: &HashMap<&str, &T>,
+    incoming: impl Iterator<Item = (&'a str, &'a T)>,
+    prune: bool,
+) -> SectionDiff {
+    let mut diff = SectionDiff::default();
+    let mut named = BTreeSet::new();
+    for (name, item) in incoming {
+        named.insert(name);
+        match stored.get(name) {
+            None => diff.create.push(name.to_owned()),
+            Some(existing) if **existing == *item => diff.unchanged.push(name.to_owned()),
+            Some(_) => diff.update.push(name.to_owned()),
+        }
+    }
+    if prune {
+        diff.delete = stored
+            .keys()
+            .filter(|name| !named.contains(*name))
+            .map(|name| (*name).to_owned())
+            .collect();
+        diff.delete.sort();
+    }
+    diff
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

@@ -86,17 +86,21 @@ impl Usage {
     }
 }
 
-/// Who a usage record belongs to.
-#[derive(Clone, Debug)]
+/// Who a usage record belongs to, and where it is counted.
+#[derive(Clone)]
 pub struct UsageContext {
     pub route: std::sync::Arc<str>,
     pub provider: std::sync::Arc<str>,
     pub model: Box<str>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
-/// Reports the usage of a finished request. The metering work will store these; for now they
-/// are logged at debug level.
+/// Reports the usage of a finished request: into the live metrics, and to the log at debug
+/// level. (The metering work will also store it.)
 pub fn report(context: &UsageContext, usage: Usage) {
+    context
+        .metrics
+        .record_usage(&context.route, &context.provider, usage);
     tracing::debug!(
         route = %context.route,
         provider = %context.provider,

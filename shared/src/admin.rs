@@ -54,3 +54,22 @@ pub struct AdminError {
 
 /// The header on admin write responses carrying the snapshot version that made the change live.
 pub const SNAPSHOT_VERSION_HEADER: &str = "x-switchyard-snapshot-version";
+
+/// What applying a config document would change, per section (names only).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SectionDiff {
+    pub create: Vec<String>,
+    pub update: Vec<String>,
+    pub delete: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// `POST /api/config/diff`: the preview of an import.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConfigDiff {
+    pub valid: bool,
+    pub providers: SectionDiff,
+    pub routes: SectionDiff,
+}

@@ -235,13 +235,21 @@ pub async fn require_auth(
     };
     let Some(principal) = found else {
         let has_admin = state.store.admin_exists().await.unwrap_or(true);
-        let message = if bearer(request.headers()).is_some() {
-            "wrong admin token"
-        } else if state.auth.token.is_none() && !has_admin {
-            "not signed in: complete the system setup in the console, or start switchyard with \
-             --admin-token <token> (or SWITCHYARD_ADMIN_TOKEN) and send Authorization: Bearer <token>"
-        } else {
-            "not signed in: log in at the console, or send Authorization: Bearer <admin token>"
+        let configured = state.auth.token.is_some();
+        let message = match (bearer(request.headers()).is_some(), configured) {
+            (true, true) => "wrong admin token",
+            (true, false) => {
+                "no admin token is configured, so bearer tokens are refused: start switchyard \
+                 with --admin-token <token> (or SWITCHYARD_ADMIN_TOKEN)"
+            }
+            (false, _) if !has_admin => {
+                "not signed in: complete the system setup in the console, or start switchyard with \
+                 --admin-token <token> (or SWITCHYARD_ADMIN_TOKEN) and send Authorization: Bearer <token>"
+            }
+            (false, _) => {
+                "not signed in: log in at the console, or send Authorization: Bearer <admin token> \
+                 (set with --admin-token or SWITCHYARD_ADMIN_TOKEN)"
+            }
         };
         let mut response = AdminApiError::Unauthorized(message.into()).into_response();
         response

@@ -148,7 +148,28 @@ pub fn document() -> OpenApi {
                 .build(),
         )
         .build();
+    let described = |method: HttpMethod, tag: &str, summary: &str, ok: &str, open: bool| {
+        let mut builder = OperationBuilder::new()
+            .tag(tag)
+            .summary(Some(summary))
+            .response("200", ResponseBuilder::new().description(ok).build());
+        if open {
+            builder = builder.security(SecurityRequirement::default());
+        }
+        PathItem::new(method, builder.build())
+    };
     paths = paths
+        .path("/api/auth/me", described(HttpMethod::Get, "auth", "Who is signed in; whether setup is needed", "`{setup_required, authenticated, username, csrf_token}`", true))
+        .path("/api/auth/setup", described(HttpMethod::Post, "auth", "First-run setup: create the admin account (`{username, password}`, password ≥ 8); once only", "201 with the /me body and session cookies", true))
+        .path("/api/auth/login", described(HttpMethod::Post, "auth", "Log in (`{username, password}`); 10 attempts per minute per address", "The /me body and session cookies; 401 on a wrong password, 429 when rate-limited", true))
+        .path("/api/auth/logout", described(HttpMethod::Post, "auth", "End the session", "204", false))
+        .path("/api/auth/password", described(HttpMethod::Post, "auth", "Change the password (`{current_password, new_password}`); ends other sessions", "204", false))
+        .path("/api/metrics", described(HttpMethod::Get, "system", "Live metrics for the last `minutes` (≤ 60): totals, per minute, by provider, by route", "`{window_minutes, totals, per_minute, by_provider, by_route}`", false))
+        .path("/api/config", described(HttpMethod::Get, "config", "Export the configuration (`?format=yaml|json`), keys masked", "The document", false))
+        .path("/api/config/diff", described(HttpMethod::Post, "config", "Preview importing the body (YAML or JSON; `?prune=true` deletes what it does not name)", "`{valid, providers:{create,update,delete,unchanged}, routes:{…}}`; 422 with fields", false))
+        .path("/api/config/apply", described(HttpMethod::Post, "config", "Import the body in one transaction (`?prune=`)", "Counts created/updated/deleted; live when answered", false))
+        .path("/api/playground/models", described(HttpMethod::Get, "playground", "The proxy's /v1/models", "OpenAI model list", false))
+        .path("/api/playground/chat/completions", described(HttpMethod::Post, "playground", "A chat sent through the proxy listener, streamed back with the x-switchyard-* headers", "The proxy's answer", false))
         .path("/api/health", PathItem::new(HttpMethod::Get, health))
         .path("/api/status", PathItem::new(HttpMethod::Get, status))
         .path("/api/health/live", PathItem::new(HttpMethod::Get, live));

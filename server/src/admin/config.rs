@@ -1,0 +1,85 @@
+//! Configuration as a document over the admin API: export (YAML or JSON, keys masked), the diff
+//! an import would make, and the import itself — the same code paths as `switchyard config`.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
+use serde::Deserialize;
+use switchyard_shared::admin::{ConfigDiff, SNAPSHOT_VERSION_HEADER};
+
+use super::AdminState;
+use super::error::AdminApiError;
+use crate::config_file::parse_document;
+use crate::reload::Trigger;
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    #[serde(default)]
+    prune: bool,
+}
+
+/// `GET /api/config?format=yaml|json`: the whole configuration, keys masked.
+pub async fn export(
+    State(state): State<AdminState>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, AdminApiError> {
+    let mut doc = state.store.export().await?;
+    doc.providers = doc.providers.iter().map(|p| p.masked()).collect();
+    if query.format.as_deref() == Some("json") {
+        return Ok(Json(doc).into_response());
+    }
+    let yaml = serde_norway::to_string(&doc).map_err(|e| AdminApiError::Internal(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        yaml,
+    )
+        .into_response())
+}
+
+fn body_text(body: &[u8]) -> Result<&str, AdminApiError> {
+    std::str::from_utf8(body)
+        .map_err(|_| AdminApiError::BadRequest("the document must be UTF-8 text".into()))
+}
+
+/// `POST /api/config/diff?prune=`: what importing the body (YAML or JSON) would change.
+pub async fn diff(
+    State(state): State<AdminState>,
+    Query(query): Query<ImportQuery>,
+    body: bytes::Bytes,
+) -> Result<Json<ConfigDiff>, AdminApiError> {
+    let doc = parse_document(body_text(&body)?)?;
+    Ok(Json(state.store.diff(doc, query.prune).await?))
+}
+
+/// `POST /api/config/apply?prune=`: imports the body in one transaction, live when answered.
+pub async fn apply(
+    State(state): State<AdminState>,
+    Query(query): Query<ImportQuery>,
+    body: bytes::Bytes,
+) -> Result<Response, AdminApiError> {
+    let doc = parse_document(body_text(&body)?)?;
+    let summary = state.store.apply(doc, query.prune).await?;
+    let version = state.reloader.reload(Trigger::AdminWrite).await;
+    let mut response = Json(serde_json::json!({
+        "providers_created": summary.providers_created,
+        "providers_updated": summary.providers_updated,
+        "providers_deleted": summary.providers_deleted,
+        "routes_created": summary.routes_created,
+        "routes_updated": summary.routes_updated,
+        "routes_deleted": summary.routes_deleted,
+    }))
+    .into_response();
+    if let Some(version) = version {
+        response
+            .headers_mut()
+            .insert(SNAPSHOT_VERSION_HEADER, HeaderValue::from(version));
+    }
+    Ok(response)
+}
