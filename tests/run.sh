@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, exactly as CI does: formatting, lints with warnings denied, unit and
+# golden-file tests, the end-to-end tests against the real binary, the installer tests, and the
+# console's browser tests in headless Chromium.
+#
+# On a fresh machine (Rust toolchain, Python, Node and gcc) it first installs what the tests need:
+# Debian's chromium (with apt-get, when run as root), playwright-core from npm (pinned in
+# tests/browser/package-lock.json), the wasm32 target and the pinned wasm-bindgen CLI, and it
+# builds the console so the browser tests have one to drive.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf '==> %s\n' "$*" >&2; }
+
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the browser tests need chromium: run 'sudo apt-get install -y chromium' and try again" >&2
+    exit 1
+  fi
+fi
+
+say "installing the browser test driver (playwright-core, no browser download)"
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+
+say "building the console"
+console/build.sh --console-only
+
+say "checking formatting"
+cargo fmt --all -- --check
+say "linting (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+say "running the tests"
+cargo test --workspace --no-fail-fast
