@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 use switchyard_shared::StatusPattern;
+use switchyard_shared::config::MAX_ATTEMPTS;
 use tokio::time::Instant;
 
 use super::error::ProxyError;
@@ -112,7 +113,29 @@ pub struct Attempts<'r> {
     stop: bool,
     /// Retries of already-failed upstreams so far, for the backoff's exponent.
     retries: u32,
-    trail: String,
+    /// Each attempt's provider and outcome, kept inline (at most `MAX_ATTEMPTS`) so a request that
+    /// succeeds at once allocates nothing for it.
+    trail: [Option<(&'r str, Outcome)>; MAX_ATTEMPTS as usize],
+}
+
+/// How one attempt ended, for the `x-switchyard-fallback` trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Status(u16),
+    Timeout,
+    Unreachable,
+    Error,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Status(status) => write!(f, "{status}"),
+            Outcome::Timeout => f.write_str("timeout"),
+            Outcome::Unreachable => f.write_str("unreachable"),
+            Outcome::Error => f.write_str("error"),
+        }
+    }
 }
 
 impl<'r> Attempts<'r> {
@@ -128,7 +151,7 @@ impl<'r> Attempts<'r> {
             retry_allowed: false,
             stop: false,
             retries: 0,
-            trail: String::new(),
+            trail: [None; MAX_ATTEMPTS as usize],
         }
     }
 
@@ -137,8 +160,15 @@ impl<'r> Attempts<'r> {
     }
 
     /// `provider:status` for every attempt, e.g. `qwen:401,deepseek:200`.
-    pub fn trail(&self) -> &str {
-        &self.trail
+    pub fn trail(&self) -> String {
+        let mut trail = String::new();
+        for (name, outcome) in self.trail.iter().flatten() {
+            if !trail.is_empty() {
+                trail.push(',');
+            }
+            let _ = write!(trail, "{name}:{outcome}");
+        }
+        trail
     }
 
     fn upstream(&self, target: Target) -> &'r Upstream {
@@ -277,22 +307,21 @@ impl<'r> Attempts<'r> {
         }
     }
 
-    fn note(&mut self, plan: &Plan<'_>, outcome: &str) {
-        if !self.trail.is_empty() {
-            self.trail.push(',');
+    fn note(&mut self, plan: &Plan<'r>, outcome: Outcome) {
+        if let Some(slot) = self.trail.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some((&plan.upstream.provider.name, outcome));
         }
-        let _ = write!(self.trail, "{}:{outcome}", plan.upstream.provider.name);
     }
 
-    pub fn succeeded(&mut self, plan: &Plan<'_>, status: u16) {
+    pub fn succeeded(&mut self, plan: &Plan<'r>, status: u16) {
         plan.upstream.provider.health.record_success();
         if let Some(key) = plan.key {
             key.health.record_success();
         }
-        self.note(plan, itoa(status).as_str());
+        self.note(plan, Outcome::Status(status));
     }
 
-    pub fn failed(&mut self, plan: &Plan<'_>, error: &ProxyError, now: Instant) {
+    pub fn failed(&mut self, plan: &Plan<'r>, error: &ProxyError, now: Instant) {
         let provider = &*plan.upstream.provider;
         let status = match error {
             ProxyError::Upstream(upstream) => Some(upstream.status.as_u16()),
@@ -303,12 +332,12 @@ impl<'r> Attempts<'r> {
             _ => None,
         };
         let outcome = match (status, error) {
-            (Some(status), _) => itoa(status),
-            (None, ProxyError::UpstreamTimeout(_)) => "timeout".to_owned(),
-            (None, ProxyError::UpstreamUnreachable(_)) => "unreachable".to_owned(),
-            (None, _) => "error".to_owned(),
+            (Some(status), _) => Outcome::Status(status),
+            (None, ProxyError::UpstreamTimeout(_)) => Outcome::Timeout,
+            (None, ProxyError::UpstreamUnreachable(_)) => Outcome::Unreachable,
+            (None, _) => Outcome::Error,
         };
-        self.note(plan, &outcome);
+        self.note(plan, outcome);
         let message = error.to_string();
         if let Some(key) = plan.key {
             if provider.key_policy.counts(status) {
@@ -346,10 +375,6 @@ impl<'r> Attempts<'r> {
         self.retry_allowed = class == Class::Provider;
         self.stop = class == Class::Client && !named_exactly;
     }
-}
-
-fn itoa(status: u16) -> String {
-    status.to_string()
 }
 
 #[cfg(test)]
