@@ -39,6 +39,7 @@ command_name=install
 non_interactive=false
 assume_yes=false
 prefix="${HOME}/.local"
+prefix_given=false
 data_dir="${SWITCHYARD_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/switchyard}"
 port=8080
 console_port=8001
@@ -97,7 +98,7 @@ parse_args() {
       -h | --help) usage; exit 0 ;;
       --non-interactive) non_interactive=true ;;
       --yes | -y) assume_yes=true ;;
-      --prefix) prefix=${2:?--prefix needs a directory}; shift ;;
+      --prefix) prefix=${2:?--prefix needs a directory}; prefix_given=true; shift ;;
       --data-dir) data_dir=${2:?--data-dir needs a directory}; shift ;;
       --port) port=${2:?--port needs a number}; shift ;;
       --console-port) console_port=${2:?--console-port needs a number}; shift ;;
@@ -239,6 +240,10 @@ yaml_quote() {
   printf '"%s"' "${value//\"/\\\"}"
 }
 
+provider_flags_given() {
+  ((${#CLI_KEY[@]} + ${#CLI_MODELS[@]} + ${#CLI_BASE_URL[@]} > 0))
+}
+
 collect_from_flags() {
   local type key
   for type in "${TYPES[@]}"; do
@@ -270,6 +275,11 @@ guided_setup() {
       continue
     fi
     type=${TYPES[$((pick - 1))]}
+    # Providers are named after their type, so a second pick would give two with one name.
+    if [[ " ${chosen[*]} " == *" $type "* ]]; then
+      printf '  %s is already chosen\n' "$type" >/dev/tty
+      continue
+    fi
     local key=${CLI_KEY[$type]:-}
     [[ -z $key && -n ${KEY_ENV[$type]:-} ]] && key=${!KEY_ENV[$type]:-}
     if [[ -n $key ]]; then
@@ -378,24 +388,50 @@ ensure_token() {
   fi
 }
 
+# One KEY="value" line, quoted so that both systemd's EnvironmentFile and bash's `.` read paths
+# with spaces or quotes correctly.
+env_line() {
+  local value=$2
+  value=${value//\\/\\\\}
+  value=${value//\"/\\\"}
+  value=${value//\$/\\\$}
+  value=${value//\`/\\\`}
+  printf '%s="%s"\n' "$1" "$value"
+}
+
 listen_env() {
-  printf 'SWITCHYARD_LISTEN=127.0.0.1:%s\nSWITCHYARD_ADMIN_LISTEN=127.0.0.1:%s\nSWITCHYARD_DATA_DIR=%s\n' \
-    "$port" "$console_port" "$data_dir"
+  env_line SWITCHYARD_LISTEN "127.0.0.1:$port"
+  env_line SWITCHYARD_ADMIN_LISTEN "127.0.0.1:$console_port"
+  env_line SWITCHYARD_DATA_DIR "$data_dir"
+  # Not read by the gateway: it lets start, restart and uninstall find a binary under --prefix.
+  env_line SWITCHYARD_INSTALL_PREFIX "$prefix"
 }
 
 write_env_file() {
-  { listen_env; printf 'SWITCHYARD_ADMIN_TOKEN=%s\n' "$(cat "$(token_file)")"; } >"$data_dir/switchyard.env"
+  { listen_env; env_line SWITCHYARD_ADMIN_TOKEN "$(cat "$(token_file)")"; } >"$data_dir/switchyard.env"
   chmod 600 "$data_dir/switchyard.env"
 }
 
-# Reads the ports of an existing installation, so day-to-day commands need no flags.
+# The value of a KEY="value" line as env_line wrote it.
+env_value() {
+  local value=${1#*=}
+  value=${value#\"}
+  value=${value%\"}
+  value=${value//\\\`/\`}
+  value=${value//\\\$/\$}
+  value=${value//\\\"/\"}
+  printf '%s' "${value//\\\\/\\}"
+}
+
+# Reads the ports and prefix of an existing installation, so day-to-day commands need no flags.
 load_installed_settings() {
   local env_file="$data_dir/switchyard.env" line
   [[ -f $env_file ]] || return 0
   while IFS= read -r line; do
     case $line in
-      SWITCHYARD_LISTEN=*) port=${line##*:} ;;
-      SWITCHYARD_ADMIN_LISTEN=*) console_port=${line##*:} ;;
+      SWITCHYARD_LISTEN=*) port=$(env_value "$line"); port=${port##*:} ;;
+      SWITCHYARD_ADMIN_LISTEN=*) console_port=$(env_value "$line"); console_port=${console_port##*:} ;;
+      SWITCHYARD_INSTALL_PREFIX=*) $prefix_given || prefix=$(env_value "$line") ;;
     esac
   done <"$env_file"
 }
@@ -488,14 +524,32 @@ wait_until_live() {
   die "the gateway did not start within 30 s; see: $0 logs"
 }
 
+# A real model name for a routed prefix, for the summary's example.
+example_model() {
+  case $1 in
+    gpt-) echo gpt-4o-mini ;;
+    o1 | o3 | o4) echo "$1-mini" ;;
+    deepseek-) echo deepseek-chat ;;
+    qwen) echo qwen-turbo ;;
+    claude-) echo claude-sonnet-4-5 ;;
+    gemini-) echo gemini-2.5-flash ;;
+    moonshot-) echo moonshot-v1-8k ;;
+    kimi-) echo kimi-k2-0905-preview ;;
+    glm-) echo glm-4-flash ;;
+    mistral-) echo mistral-small-latest ;;
+    grok-) echo grok-3-mini ;;
+    *-) echo "${1}model" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 print_summary() {
   local example=""
   if ((${#chosen[@]} > 0)); then
     local first=${chosen[0]} model
     IFS=',' read -ra prefixes <<<"${MODELS[$first]}"
     model=$(printf '%s' "${prefixes[0]}" | tr -d '[:space:]')
-    [[ $model == *- ]] && model="${model}chat"
-    example=$model
+    example=$(example_model "$model")
   fi
   cat <<EOF
 
@@ -524,14 +578,18 @@ cmd_install() {
   mkdir -p "$data_dir"
   chmod 700 "$data_dir"
   install_binary
-  collect_from_flags
-  if ((${#chosen[@]} > 0)); then
-    note "providers from flags and environment: ${chosen[*]}"
-  elif ! $non_interactive && has_terminal; then
+  # Provider flags mean "configure exactly these". Otherwise a terminal gets the guided setup, in
+  # which keys found in the environment are offered; without one, the environment's keys are used.
+  if ! $non_interactive && ! provider_flags_given && has_terminal; then
     guided_setup
     ask_fallback
-  elif ! $non_interactive; then
-    note "no terminal to ask on: skipping the guided setup (add providers in the console)"
+  else
+    collect_from_flags
+    if ((${#chosen[@]} > 0)); then
+      note "providers from flags and environment: ${chosen[*]}"
+    elif ! $non_interactive; then
+      note "no terminal to ask on: skipping the guided setup (add providers in the console)"
+    fi
   fi
   ensure_token
   write_env_file

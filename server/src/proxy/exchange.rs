@@ -15,7 +15,7 @@ use super::forward::{self, UpstreamResponse};
 use super::request::{self, Peeked};
 use super::stages::{AnthropicPassthrough, OpenAiPassthrough, SseStage, Translated};
 use crate::messages_api::{self, AnthropicEncoder};
-use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini};
+use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini, parse_error_body};
 use crate::sse::SseEvent;
 use crate::stream::{Decoder, Encoder, OpenAiDecoder, OpenAiEncoder};
 use crate::upstream::UpstreamClient;
@@ -287,7 +287,7 @@ async fn sse_response(
         .body
         .stream_start(provider.timeouts.first_byte)
         .await?;
-    if let Some(error) = stream_start_error(&first) {
+    if let Some(error) = stream_start_error(&first, provider.protocol) {
         return Err(error);
     }
     let body = SseBody::new(upstream.body, preread, stage, usage);
@@ -303,28 +303,38 @@ async fn sse_response(
     Ok(response)
 }
 
-/// An error event as a stream's first event (Anthropic's `event: error`, or a `data:` object
-/// with an `error` field), as the status it stands for.
-fn stream_start_error(event: &SseEvent) -> Option<ProxyError> {
-    let data: Value = serde_json::from_str(&event.data()).ok()?;
-    let error = data.get("error").filter(|e| e.is_object())?;
-    let kind = error.get("type").and_then(Value::as_str).map(str::to_owned);
-    let status = match (kind.as_deref(), error.get("code").and_then(Value::as_u64)) {
-        (Some("overloaded_error"), _) => 529,
-        (Some("rate_limit_error"), _) => 429,
-        (_, Some(code)) if (400..600).contains(&code) => code as u16,
+/// An error event as a stream's first event (Anthropic's `event: error`, or a `data:` object with
+/// an `error` field), read with the provider protocol's own error parser so it ends up exactly like
+/// the same error sent as a status, and mapped to the status it stands for.
+fn stream_start_error(event: &SseEvent, protocol: Protocol) -> Option<ProxyError> {
+    let data = event.data();
+    let value: Value = serde_json::from_str(&data).ok()?;
+    let error = value.get("error").filter(|e| e.is_object())?;
+    let parsed = parse_error_body(protocol, data.as_bytes());
+    let numeric = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .filter(|code| (400..600).contains(code));
+    let status = match (numeric, parsed.kind.as_deref()) {
+        (Some(code), _) => code as u16,
+        (None, Some("overloaded_error")) => 529,
+        (None, Some("rate_limit_error" | "rate_limit_exceeded")) => 429,
+        (None, Some("authentication_error")) => 401,
+        (None, Some("permission_error")) => 403,
+        (None, Some("not_found_error")) => 404,
+        (None, Some("invalid_request_error")) => 400,
         _ => 502,
     };
     Some(ProxyError::Upstream(Box::new(UpstreamError {
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-        message: error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("the upstream stream started with an error")
-            .to_owned(),
-        kind,
-        code: error.get("code").cloned(),
-        param: None,
+        message: if parsed.message.is_empty() {
+            "the upstream stream started with an error".to_owned()
+        } else {
+            parsed.message
+        },
+        kind: parsed.kind,
+        code: parsed.code,
+        param: parsed.param,
         retry_after: None,
     })))
 }

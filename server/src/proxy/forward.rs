@@ -64,14 +64,17 @@ pub async fn send(
             "application/json"
         }),
     );
+    provider.apply_headers(headers, key);
+    // The client's own protocol headers (Anthropic's version and betas on pass-through) come last:
+    // the client knows which version of the API it speaks.
     for (name, value) in extra {
         headers.insert(name.clone(), value.clone());
     }
-    provider.apply_headers(headers, key);
 
-    // Connecting is bounded by the connector; the wait for response headers adds the first-byte
-    // budget on top, and the whole exchange never outlives the total deadline.
-    let headers_due = (started + timeouts.connect + timeouts.first_byte).min(deadline);
+    // The connector bounds connecting by `connect_ms`; the response headers are due
+    // `first_byte_ms` after sending (connecting included when no pooled connection was free),
+    // and the whole exchange never outlives the total deadline.
+    let headers_due = (started + timeouts.first_byte).min(deadline);
     let response = match tokio::time::timeout_at(headers_due, client.request(request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => return Err(classify_client_error(&error)),

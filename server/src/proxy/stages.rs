@@ -52,6 +52,12 @@ impl SseStage for OpenAiPassthrough {
         }
         if mentions(b"[DONE]") && event.data().trim() == "[DONE]" {
             self.done = true;
+        } else if !is_json_or_empty(&event.data()) {
+            // A malformed chunk means the stream is broken; forwarding it would hand the client
+            // garbage that a later [DONE] would make look complete.
+            self.done = true;
+            write_data(out, &json!({"error": malformed()}));
+            return;
         } else if (mentions(b"\"usage\"") || mentions(b"\"error\""))
             && let Ok(mut chunk) = serde_json::from_str::<Value>(&event.data())
         {
@@ -93,6 +99,20 @@ impl SseStage for OpenAiPassthrough {
     }
 }
 
+/// Whether an event's data is JSON (checked without building a value) or absent.
+fn is_json_or_empty(data: &str) -> bool {
+    let data = data.trim();
+    data.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
+}
+
+fn malformed() -> Value {
+    crate::stream::stream_error(
+        "The upstream sent a malformed stream event; the answer is incomplete.",
+        "api_error",
+        "malformed_chunk",
+    )
+}
+
 /// Anthropic events to an Anthropic client, untouched; usage is read from `message_start` and
 /// `message_delta`.
 #[derive(Default)]
@@ -103,6 +123,17 @@ pub struct AnthropicPassthrough {
 
 impl SseStage for AnthropicPassthrough {
     fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
+        if self.done {
+            return;
+        }
+        if !is_json_or_empty(&event.data()) {
+            self.done = true;
+            write_anthropic_error(
+                out,
+                "The upstream sent a malformed stream event; the answer is incomplete.",
+            );
+            return;
+        }
         match event.name() {
             Some("message_start" | "message_delta") => {
                 if let Ok(data) = serde_json::from_str::<Value>(&event.data()) {
@@ -140,6 +171,15 @@ impl SseStage for AnthropicPassthrough {
     fn usage(&self) -> Option<Usage> {
         self.usage
     }
+}
+
+fn write_anthropic_error(out: &mut BytesMut, message: &str) {
+    out.put_slice(b"event: error\ndata: ");
+    let _ = serde_json::to_writer(
+        (&mut *out).writer(),
+        &messages_api::error_body("api_error", message),
+    );
+    out.put_slice(b"\n\n");
 }
 
 /// A provider's events decoded into stream items and encoded for the client's protocol.
