@@ -1,29 +1,20 @@
 //! The Switchyard web console: a client-side Leptos app, compiled to wasm32 and served by the admin
-//! listener. This first version is a placeholder page; the console issue fills it in.
+//! listener on :8001, that lets operators do their daily work in the browser.
 
-use leptos::prelude::*;
+mod api;
+mod app;
+mod components;
+mod form;
+mod pages;
+mod session;
+mod sse;
+mod theme;
+mod util;
 
 fn main() {
-    mount_to_body(App);
-}
-
-/// The console's root component.
-#[component]
-fn App() -> impl IntoView {
-    view! {
-        <main>
-            <h1>"Switchyard"</h1>
-            <p>"The console is coming. Meanwhile, use the admin API under /api."</p>
-            <p>"Provider types: " {provider_types()}</p>
-        </main>
+    // index.html shows a loading line until the app runs; the app replaces it.
+    if let Some(boot) = leptos::prelude::document().get_element_by_id("boot") {
+        boot.remove();
     }
-}
-
-/// The provider types the gateway knows, listed from the shared crate so the console and server agree.
-fn provider_types() -> String {
-    switchyard_shared::ProviderType::ALL
-        .iter()
-        .map(|t| t.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    leptos::mount::mount_to_body(app::App);
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod fixtures;
 pub mod http_client;
 pub mod mock;
+pub mod providers;
 pub mod server;
 pub mod sse;
 

@@ -3,12 +3,18 @@
 //! Each [`MockUpstream`] listens on its own loopback port. By default it answers chat completions
 //! with a `chat.completion` echoing the requested model (or an SSE stream when `"stream": true`)
 //! and embeddings with a small embedding list. Tests queue other [`Reply`]s to script failures,
-//! or a [`StepStream`] to release stream chunks one at a time.
+//! or a [`StepStream`] to release stream chunks one at a time. Rules ([`When`]) answer requests
+//! by their key, path or model, and a [`Script`] plays out stalls, disconnects and broken streams;
+//! each request's [`Fate`] tells whether the gateway stayed for the whole answer.
 
+mod date;
 mod reply;
+mod rules;
+mod script;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -16,10 +22,16 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use date::{http_date, whole_second};
 pub use reply::{Reply, StepParts, StepStream};
 use reply::{echo, raw, step};
+use rules::Rule;
+pub use rules::When;
+use script::FateGuard;
+pub use script::{Fate, Script};
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +45,8 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// The body exactly as received.
     pub body: Bytes,
+    /// When the mock received the request (after its body was read).
+    pub received_at: Instant,
 }
 
 impl RecordedRequest {
@@ -51,6 +65,11 @@ impl RecordedRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The API key of an `Authorization: Bearer <key>` header.
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization")?.strip_prefix("Bearer ")
+    }
+
     /// The `model` field of the JSON body.
     pub fn model(&self) -> String {
         self.json()["model"]
@@ -64,6 +83,9 @@ impl RecordedRequest {
 struct MockState {
     name: String,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// The fate of each request's answer, by the request's index in `requests`.
+    fates: Mutex<Vec<watch::Receiver<Fate>>>,
+    rules: Mutex<Vec<Rule>>,
     queue: Mutex<VecDeque<Reply>>,
     default: Mutex<Option<Reply>>,
 }
@@ -169,6 +191,81 @@ impl MockUpstream {
             .expect("mock lock is not poisoned") = Some(reply);
     }
 
+    /// Answers every request that `when` matches with `reply` (before the queue and the
+    /// default), replacing an earlier standing rule for the same `when`.
+    pub fn reply_when(&self, when: When, reply: Reply) {
+        let mut rules = self.state.rules.lock().expect("mock lock is not poisoned");
+        rules.retain(|r| r.once || r.when != when);
+        rules.push(Rule {
+            when,
+            reply,
+            once: false,
+        });
+    }
+
+    /// Answers the next request that `when` matches with `reply`, once; several one-off rules
+    /// for the same `when` are used in the order they were added.
+    pub fn enqueue_when(&self, when: When, reply: Reply) {
+        self.state
+            .rules
+            .lock()
+            .expect("mock lock is not poisoned")
+            .push(Rule {
+                when,
+                reply,
+                once: true,
+            });
+    }
+
+    /// Removes every rule, standing or one-off, for `when`.
+    pub fn forget(&self, when: &When) {
+        self.state
+            .rules
+            .lock()
+            .expect("mock lock is not poisoned")
+            .retain(|r| r.when != *when);
+    }
+
+    /// The requests that carried `Authorization: Bearer <key>`, oldest first.
+    pub fn requests_with_key(&self, key: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.bearer() == Some(key))
+            .collect()
+    }
+
+    /// How the answer to the request at `index` (in [`MockUpstream::requests`]) ended so far.
+    /// Plain replies count as completed once handed over; delayed and scripted ones are
+    /// [`Fate::Pending`] until they finish or the gateway goes away.
+    pub fn fate(&self, index: usize) -> Fate {
+        *self.fate_receiver(index).borrow()
+    }
+
+    /// Waits until the answer to the request at `index` has ended, and says how; panics after
+    /// `timeout`.
+    pub async fn wait_fate(&self, index: usize, timeout: Duration) -> Fate {
+        let mut receiver = self.fate_receiver(index);
+        let waiting = receiver.wait_for(|fate| *fate != Fate::Pending);
+        match tokio::time::timeout(timeout, waiting).await {
+            Ok(Ok(fate)) => *fate,
+            Ok(Err(_)) => panic!("the fate of request {index} was lost"),
+            Err(_) => panic!(
+                "the answer to request {index} on mock {} was still running after {timeout:?}",
+                self.name()
+            ),
+        }
+    }
+
+    fn fate_receiver(&self, index: usize) -> watch::Receiver<Fate> {
+        self.state
+            .fates
+            .lock()
+            .expect("mock lock is not poisoned")
+            .get(index)
+            .unwrap_or_else(|| panic!("mock {} has no request {index}", self.name()))
+            .clone()
+    }
+
     /// Queues a step-mode stream for the next request and returns its controls; the chunks'
     /// `model` field is `model`.
     pub fn step_stream(&self, model: &str) -> StepStream {
@@ -206,31 +303,49 @@ async fn handle(
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    state
-        .requests
-        .lock()
-        .expect("mock lock is not poisoned")
-        .push(RecordedRequest {
+    let reply = state.reply_for(&path, &headers, &body);
+    let (guard, fate) = FateGuard::new();
+    {
+        // Both lists grow under the requests lock, so a request's index is its fate's index.
+        let mut requests = state.requests.lock().expect("mock lock is not poisoned");
+        requests.push(RecordedRequest {
             method: method.clone(),
-            path: path.clone(),
+            path,
             headers,
             body: body.clone(),
+            received_at: Instant::now(),
         });
-    let reply = state
-        .queue
-        .lock()
-        .expect("mock lock is not poisoned")
-        .pop_front()
-        .or_else(|| {
-            state
-                .default
-                .lock()
-                .expect("mock lock is not poisoned")
-                .clone()
-        })
-        .unwrap_or(Reply::Echo);
-    match reply {
-        Reply::Echo => echo(&state.name, &method, uri.path(), &body),
+        state
+            .fates
+            .lock()
+            .expect("mock lock is not poisoned")
+            .push(fate);
+    }
+    answer(&state, reply, guard, &method, uri.path(), &body).await
+}
+
+/// Produces the response for `reply`; `guard` reports how it ended.
+async fn answer(
+    state: &MockState,
+    reply: Reply,
+    mut guard: FateGuard,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+) -> Response {
+    let mut reply = reply;
+    // A delay holds the guard, so a gateway that gives up during it marks the answer abandoned.
+    while let Reply::Delayed {
+        delay,
+        reply: inner,
+    } = reply
+    {
+        tokio::time::sleep(delay).await;
+        reply = *inner;
+    }
+    let response = match reply {
+        Reply::Script(script) => return script.respond(guard),
+        Reply::Echo => echo(&state.name, method, path, body),
         Reply::Raw {
             status,
             headers,
@@ -243,5 +358,8 @@ async fn handle(
                 None => raw(500, &[], Bytes::from_static(b"step stream already used")),
             }
         }
-    }
+        Reply::Delayed { .. } => unreachable!("delays were unwrapped above"),
+    };
+    guard.complete();
+    response
 }

@@ -10,6 +10,9 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
+
+use super::script::Script;
+
 /// How the mock answers one request.
 #[derive(Clone, Debug)]
 pub enum Reply {
@@ -23,6 +26,16 @@ pub enum Reply {
     },
     /// An SSE stream whose chunks the test releases through a [`StepStream`].
     Step(Arc<Mutex<Option<StepParts>>>),
+    /// Another reply after a pause before the response headers (a slow first byte).
+    Delayed { delay: Duration, reply: Box<Reply> },
+    /// A response played out step by step: stalls, disconnects, streams cut short.
+    Script(Script),
+}
+
+impl From<Script> for Reply {
+    fn from(script: Script) -> Reply {
+        Reply::Script(script)
+    }
 }
 
 impl Reply {
@@ -50,10 +63,23 @@ impl Reply {
         }
     }
 
+    /// This reply, sent only after `delay` has passed without any response headers.
+    pub fn delayed(self, delay: Duration) -> Reply {
+        Reply::Delayed {
+            delay,
+            reply: Box::new(self),
+        }
+    }
+
     /// Adds a header to a [`Reply::Raw`], for example `Retry-After`.
     pub fn with_header(mut self, name: &str, value: &str) -> Reply {
-        if let Reply::Raw { headers, .. } = &mut self {
-            headers.push((name.to_owned(), value.to_owned()));
+        match &mut self {
+            Reply::Raw { headers, .. } => headers.push((name.to_owned(), value.to_owned())),
+            Reply::Delayed { reply, .. } => {
+                let inner = std::mem::replace(&mut **reply, Reply::Echo);
+                **reply = inner.with_header(name, value);
+            }
+            _ => {}
         }
         self
     }

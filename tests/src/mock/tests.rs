@@ -1,9 +1,11 @@
 //! Self-tests of the mock upstream and the SSE reader, so that a harness bug is not mistaken for
 //! a gateway bug.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use super::{MockUpstream, Reply, refused_base_url};
+use super::{Fate, MockUpstream, Reply, Script, When, refused_base_url};
 use crate::http_client::{ApiResponse, new_client};
 use crate::sse::SseReader;
 
@@ -116,4 +118,116 @@ async fn refused_base_url_refuses() {
         .await;
     let error = result.expect_err("nothing listens there");
     assert!(error.is_connect(), "{error:?}");
+}
+
+#[tokio::test]
+async fn rules_answer_by_key_path_and_model_before_the_queue() {
+    let mock = MockUpstream::start("self").await;
+    mock.set_default(Reply::error(401, "wrong key"));
+    mock.reply_when(When::Key("good".into()), Reply::Echo);
+    mock.enqueue_when(When::Model("once".into()), Reply::error(503, "once"));
+    mock.reply_when(When::Path("/v1/embeddings".into()), Reply::error(404, "no"));
+    let client = new_client();
+    let send = |key: &'static str, model: &'static str| {
+        ApiResponse::send(
+            client
+                .post(chat_url(&mock))
+                .bearer_auth(key)
+                .json(&json!({"model": model})),
+        )
+    };
+    send("bad", "m").await.expect_status(401, "the default");
+    send("good", "m").await.expect_status(200, "the key rule");
+    send("good", "once")
+        .await
+        .expect_status(503, "the one-off rule");
+    send("good", "once")
+        .await
+        .expect_status(200, "the one-off rule is used up");
+    let embeddings = client.post(format!("{}/embeddings", mock.base_url()));
+    ApiResponse::send(embeddings.bearer_auth("good").json(&json!({"model": "e"})))
+        .await
+        .expect_status(200, "the key rule came first");
+    mock.forget(&When::Key("good".into()));
+    send("good", "m")
+        .await
+        .expect_status(401, "the rule is gone");
+    assert_eq!(mock.requests_with_key("good").len(), 5);
+    assert_eq!(mock.requests()[0].bearer(), Some("bad"));
+}
+
+#[tokio::test]
+async fn scripts_play_out_and_report_completion_or_disconnect() {
+    let mock = MockUpstream::start("self").await;
+    mock.enqueue(
+        Script::sse()
+            .chunk("m", "a")
+            .pause(Duration::from_millis(30))
+            .done()
+            .into(),
+    );
+    mock.enqueue(
+        Script::sse()
+            .chunk("m", "b")
+            .pause(Duration::from_millis(30))
+            .disconnect()
+            .into(),
+    );
+    let client = new_client();
+    let response = client.post(chat_url(&mock)).send().await.expect("answers");
+    let events = SseReader::new(response).collect_all().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].delta_content().as_deref(), Some("a"));
+    assert!(events[1].is_done());
+    assert_eq!(
+        mock.wait_fate(0, Duration::from_secs(5)).await,
+        Fate::Completed
+    );
+
+    let response = client.post(chat_url(&mock)).send().await.expect("answers");
+    let body = response.bytes().await;
+    assert!(
+        body.is_err(),
+        "a scripted disconnect breaks the body: {body:?}"
+    );
+    assert_eq!(
+        mock.wait_fate(1, Duration::from_secs(5)).await,
+        Fate::Completed
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_abandons_delays_and_scripts() {
+    let mock = MockUpstream::start("self").await;
+    mock.enqueue(Reply::Echo.delayed(Duration::from_secs(30)));
+    mock.enqueue(
+        Script::sse()
+            .chunk("m", "a")
+            .pause(Duration::from_secs(30))
+            .into(),
+    );
+    let client = new_client();
+    let timed_out = client
+        .post(chat_url(&mock))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(
+        timed_out.is_err(),
+        "the delayed reply cannot arrive in time"
+    );
+    assert_eq!(
+        mock.wait_fate(0, Duration::from_secs(5)).await,
+        Fate::Abandoned
+    );
+
+    let response = client.post(chat_url(&mock)).send().await.expect("answers");
+    let mut reader = SseReader::new(response);
+    assert!(reader.next_event().await.is_some());
+    assert_eq!(mock.fate(1), Fate::Pending);
+    drop(reader);
+    assert_eq!(
+        mock.wait_fate(1, Duration::from_secs(5)).await,
+        Fate::Abandoned
+    );
 }

@@ -1,0 +1,64 @@
+//! Page furniture: the title bar with its actions, cards, and the loading, empty and error states.
+
+use leptos::prelude::*;
+
+/// A page's title, a line saying what the page is for, and its main actions on the right.
+#[component]
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(optional, into)] subtitle: Option<String>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="page-header">
+            <div>
+                <h1>{title}</h1>
+                {subtitle.map(|s| view! { <p class="subtitle">{s}</p> })}
+            </div>
+            <div class="page-actions">{children.map(|c| c())}</div>
+        </div>
+    }
+}
+
+/// A titled card.
+#[component]
+pub fn Card(
+    #[prop(optional, into)] title: Option<String>,
+    #[prop(optional, into)] class: Option<String>,
+    #[prop(optional, into)] testid: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    let class = format!("card {}", class.unwrap_or_default());
+    view! {
+        <section class=class data-testid=testid>
+            {title.map(|t| view! { <h2 class="card-title">{t}</h2> })}
+            {children()}
+        </section>
+    }
+}
+
+#[component]
+pub fn Loading(#[prop(optional, into)] text: Option<String>) -> impl IntoView {
+    view! {
+        <div class="loading" role="status">
+            <span class="spinner" aria-hidden="true"></span>
+            {text.unwrap_or_else(|| "Loading…".into())}
+        </div>
+    }
+}
+
+/// A failure to load, with a retry button.
+#[component]
+pub fn LoadError(
+    #[prop(into)] message: String,
+    #[prop(into)] on_retry: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="alert alert-error" role="alert">
+            <p>{message}</p>
+            <button type="button" class="btn btn-small" on:click=move |_| on_retry.run(())>
+                "Try again"
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,321 @@
+//! The dashboard: the last hour of traffic (requests per minute, success rate, latency, tokens,
+//! per provider and per route) and the health of every provider and key, refreshed every 5 s.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::types::{GroupStats, Health, Metrics, ProviderHealth, error_text};
+use crate::api::{self};
+use crate::components::badge::StateBadge;
+use crate::components::chart::{RequestsChart, minute_slots};
+use crate::components::icons::Icon;
+use crate::components::page::{Loading, PageHeader};
+use crate::util::{fmt_duration, fmt_int, fmt_ms, fmt_rate, now_clock, now_unix};
+
+/// How often the dashboard asks again.
+const REFRESH: Duration = Duration::from_secs(5);
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    // The last good answers stay on screen when a refresh fails; the failure shows beside them.
+    let metrics = RwSignal::new(None::<Metrics>);
+    let metrics_error = RwSignal::new(None::<String>);
+    let health = RwSignal::new(None::<Health>);
+    let health_error = RwSignal::new(None::<String>);
+    let updated = RwSignal::new(None::<String>);
+
+    let refresh = move || {
+        spawn_local(async move {
+            match api::get::<Metrics>("/api/metrics?minutes=60").await {
+                Ok(m) => {
+                    metrics.try_set(Some(m));
+                    metrics_error.try_set(None);
+                    updated.try_set(Some(now_clock()));
+                }
+                Err(e) => {
+                    metrics_error.try_set(Some(e.message));
+                }
+            }
+        });
+        spawn_local(async move {
+            match api::get::<Health>("/api/health").await {
+                Ok(h) => {
+                    health.try_set(Some(h));
+                    health_error.try_set(None);
+                }
+                Err(e) => {
+                    health_error.try_set(Some(e.message));
+                }
+            }
+        });
+    };
+    refresh();
+    if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+
+    view! {
+        <PageHeader title="Dashboard" subtitle="The last hour of traffic and the health of every provider.">
+            <span class="muted small" aria-live="off">
+                {move || updated.get().map(|t| format!("Updated {t} · every 5 s")).unwrap_or_default()}
+            </span>
+            <button type="button" class="btn btn-small" on:click=move |_| refresh()>
+                <Icon name="refresh" size=14 />
+                "Refresh"
+            </button>
+        </PageHeader>
+        <section data-testid="dashboard-metrics" class="stack" aria-label="Traffic">
+            {move || {
+                metrics_error
+                    .get()
+                    .map(|message| {
+                        view! {
+                            <div class="alert alert-warn" role="status">
+                                {format!("Traffic figures could not be refreshed: {message}")}
+                            </div>
+                        }
+                    })
+            }}
+            {move || match metrics.get() {
+                None if metrics_error.with(Option::is_none) => view! { <Loading /> }.into_any(),
+                None => ().into_any(),
+                Some(m) => view! { <MetricsView metrics=m /> }.into_any(),
+            }}
+        </section>
+        <section data-testid="dashboard-health" class="card card-flush" aria-labelledby="health-title">
+            <h2 class="card-title card-title-pad" id="health-title">
+                "Provider health"
+            </h2>
+            {move || {
+                health_error
+                    .get()
+                    .map(|message| {
+                        view! {
+                            <div class="alert alert-warn pad" role="status">
+                                {format!("Health could not be refreshed: {message}")}
+                            </div>
+                        }
+                    })
+            }}
+            {move || match health.get() {
+                None if health_error.with(Option::is_none) => view! { <Loading /> }.into_any(),
+                None => ().into_any(),
+                Some(h) if h.providers.is_empty() => view! {
+                    <p class="empty">
+                        "No providers configured yet. " <a href="/providers/new">"Create one"</a> "."
+                    </p>
+                }
+                .into_any(),
+                Some(h) => view! { <HealthTable providers=h.providers /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn MetricsView(metrics: Metrics) -> impl IntoView {
+    let t = &metrics.totals;
+    let minutes = metrics.window_minutes.max(1);
+    let per_minute = t.requests as f64 / f64::from(minutes);
+    let end = metrics
+        .per_minute
+        .iter()
+        .map(|b| b.minute)
+        .max()
+        .unwrap_or(0)
+        .max(now_unix());
+    let slots = minute_slots(&metrics.per_minute, end, minutes.min(180) as usize);
+    view! {
+        <div class="stats">
+            <Stat
+                label=format!("Requests ({minutes} min)")
+                value=fmt_int(t.requests)
+                detail=format!("{per_minute:.1} per minute on average")
+            />
+            <Stat
+                label="Success rate"
+                value=fmt_rate(t.success_rate)
+                detail=format!("{} errors", fmt_int(t.errors))
+            />
+            <Stat
+                label="Latency p50 / p95"
+                value=format!("{} / {}", fmt_ms(t.p50_ms), fmt_ms(t.p95_ms))
+                detail="Whole request, as clients see it"
+            />
+            <Stat
+                label="Tokens in / out"
+                value=format!("{} / {}", fmt_int(t.prompt_tokens), fmt_int(t.completion_tokens))
+                detail="Prompt and completion tokens"
+            />
+        </div>
+        <section class="card">
+            <div class="card-head">
+                <h2 class="card-title">"Requests per minute"</h2>
+                <div class="legend" aria-hidden="true">
+                    <span class="legend-ok">"success"</span>
+                    <span class="legend-err">"error"</span>
+                </div>
+            </div>
+            <RequestsChart slots=slots />
+        </section>
+        <div class="grid-2">
+            <GroupTable title="By provider" rows=metrics.by_provider.clone() />
+            <GroupTable title="By route" rows=metrics.by_route.clone() />
+        </div>
+    }
+}
+
+#[component]
+fn Stat(
+    #[prop(into)] label: String,
+    #[prop(into)] value: String,
+    #[prop(into)] detail: String,
+) -> impl IntoView {
+    view! {
+        <div class="stat card">
+            <div class="stat-label">{label}</div>
+            <div class="stat-value">{value}</div>
+            <div class="stat-detail muted small">{detail}</div>
+        </div>
+    }
+}
+
+#[component]
+fn GroupTable(title: &'static str, rows: Vec<GroupStats>) -> impl IntoView {
+    view! {
+        <section class="card card-flush">
+            <h2 class="card-title card-title-pad">{title}</h2>
+            {if rows.is_empty() {
+                view! { <p class="empty small">"No traffic in this window."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table table-compact">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Name"</th>
+                                    <th scope="col" class="num">"Requests"</th>
+                                    <th scope="col" class="num">"Success"</th>
+                                    <th scope="col" class="num">"p50"</th>
+                                    <th scope="col" class="num">"p95"</th>
+                                    <th scope="col" class="num">"Tokens in / out"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {rows
+                                    .into_iter()
+                                    .map(|r| {
+                                        view! {
+                                            <tr>
+                                                <th scope="row">{r.name}</th>
+                                                <td class="num">{fmt_int(r.requests)}</td>
+                                                <td class="num">{fmt_rate(r.success_rate)}</td>
+                                                <td class="num">{fmt_ms(r.p50_ms)}</td>
+                                                <td class="num">{fmt_ms(r.p95_ms)}</td>
+                                                <td class="num">
+                                                    {format!(
+                                                        "{} / {}",
+                                                        fmt_int(r.prompt_tokens),
+                                                        fmt_int(r.completion_tokens),
+                                                    )}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn HealthTable(providers: Vec<ProviderHealth>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="table table-cards">
+                <thead>
+                    <tr>
+                        <th scope="col">"Provider"</th>
+                        <th scope="col">"Circuit"</th>
+                        <th scope="col">"Keys"</th>
+                        <th scope="col">"Last error"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {providers
+                        .into_iter()
+                        .map(|p| {
+                            let probe = p
+                                .next_probe_in_ms
+                                .map(|ms| format!("next probe in {}", fmt_duration(ms)));
+                            let failures = (p.consecutive_failures > 0)
+                                .then(|| format!("{} failures in a row", p.consecutive_failures));
+                            let note = [failures, probe].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+                            let last_error = error_text(&p.last_error);
+                            view! {
+                                <tr data-testid=format!("health-row-{}", p.name)>
+                                    <th scope="row">
+                                        <a class="strong-link" href=format!("/providers/{}", api::segment(&p.name))>
+                                            {p.name.clone()}
+                                        </a>
+                                        <div class="muted small">{p.kind.clone()}</div>
+                                    </th>
+                                    <td data-label="Circuit">
+                                        <StateBadge state=p.state.clone() />
+                                        <div class="muted small">{note}</div>
+                                    </td>
+                                    <td data-label="Keys">
+                                        <KeyBadges provider=p.clone() />
+                                    </td>
+                                    <td class="error-cell" data-label="Last error">
+                                        {last_error
+                                            .map(|e| view! { <span class="error-text">{e}</span> }.into_any())
+                                            .unwrap_or_else(|| view! { <span class="muted">"—"</span> }.into_any())}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn KeyBadges(provider: ProviderHealth) -> impl IntoView {
+    if provider.keys.is_empty() {
+        return view! { <span class="muted">"no keys"</span> }.into_any();
+    }
+    let failover = if provider.token_failover {
+        "token failover on"
+    } else {
+        "token failover off"
+    };
+    view! {
+        <ul class="key-list">
+            {provider
+                .keys
+                .into_iter()
+                .map(|k| {
+                    let title = error_text(&k.last_error).unwrap_or_default();
+                    view! {
+                        <li class="key-item" title=title>
+                            <code>{k.key}</code>
+                            <StateBadge state=k.state />
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+        <div class="muted small">{failover}</div>
+    }
+    .into_any()
+}

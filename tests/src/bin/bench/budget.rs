@@ -1,0 +1,221 @@
+//! The performance budget of issue 7, line by line, judged against the arms' results.
+//!
+//! Memory budgets are in decimal megabytes (10^6 bytes), the stricter reading; /proc reports KiB.
+
+use serde::Serialize;
+
+use crate::report::{Arm, Arms};
+
+#[derive(Serialize)]
+pub struct Line {
+    pub name: String,
+    pub budget: String,
+    pub measured: String,
+    /// `None` when the line could not be measured.
+    pub pass: Option<bool>,
+}
+
+impl Line {
+    pub fn verdict(&self) -> &'static str {
+        match self.pass {
+            Some(true) => "PASS",
+            Some(false) => "**FAIL**",
+            None => "n/a",
+        }
+    }
+}
+
+/// A line from an arm: `measure` gives the measured text and whether it passes.
+fn line<T>(
+    name: impl Into<String>,
+    budget: &str,
+    arm: &Arm<T>,
+    measure: impl FnOnce(&T) -> (String, bool),
+) -> Line {
+    let (measured, pass) = match arm.ok() {
+        Some(result) => {
+            let (text, pass) = measure(result);
+            (text, Some(pass))
+        }
+        None => (arm.absent().unwrap_or_default(), None),
+    };
+    Line {
+        name: name.into(),
+        budget: budget.to_owned(),
+        measured,
+        pass,
+    }
+}
+
+fn mb(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
+}
+
+pub fn judge(arms: &Arms) -> Vec<Line> {
+    let gateway_added = |r: &crate::latency::LatencyResult| {
+        r.arms
+            .iter()
+            .find(|a| a.name == "switchyard")
+            .and_then(|a| a.added)
+            .unwrap_or_default()
+    };
+    let mut lines = vec![
+        line("Added latency p50", "≤ 50 µs", &arms.latency, |r| {
+            let v = gateway_added(r).p50_us;
+            (format!("{v:.1} µs"), v <= 50.0)
+        }),
+        line("Added latency p99", "≤ 200 µs", &arms.latency, |r| {
+            let v = gateway_added(r).p99_us;
+            (format!("{v:.1} µs"), v <= 200.0)
+        }),
+    ];
+    let best = |r: &crate::throughput::ThroughputResult| {
+        r.best
+            .iter()
+            .find(|b| b.arm == "switchyard")
+            .map(|b| (b.rate_rps, b.concurrency, b.cpu_us_per_request))
+    };
+    lines.push(line(
+        "Throughput with p99 ≤ 5 ms",
+        "≥ 15,000 req/s",
+        &arms.throughput,
+        |r| match best(r) {
+            Some((rate, c, _)) if rate > 0.0 => (
+                format!("{rate:.0} req/s ({c} connections)"),
+                rate >= 15_000.0,
+            ),
+            _ => ("no level kept p99 ≤ 5 ms".into(), false),
+        },
+    ));
+    lines.push(line(
+        "Gateway CPU per request at that rate",
+        "≤ 60 µs",
+        &arms.throughput,
+        |r| match best(r).and_then(|b| b.2) {
+            Some(cpu) => (format!("{cpu:.1} µs"), cpu <= 60.0),
+            None => ("not measured".into(), false),
+        },
+    ));
+    lines.push(line(
+        "Streaming: added first-chunk p99",
+        "≤ 300 µs",
+        &arms.streaming,
+        |r| {
+            let v = r.added_first_chunk.p99_us;
+            (format!("{v:.1} µs"), v <= 300.0)
+        },
+    ));
+    lines.push(line(
+        "Streaming: added per-chunk p99",
+        "≤ 30 µs",
+        &arms.streaming,
+        |r| {
+            let v = r.added_per_chunk.p99_us;
+            (format!("{v:.1} µs"), v <= 30.0)
+        },
+    ));
+    lines.push(line(
+        "Streaming: chunks delivered one for one",
+        "no coalescing, none lost",
+        &arms.streaming,
+        |r| {
+            let g = &r.gateway;
+            (
+                format!(
+                    "{}/{} events, {} merged frames",
+                    g.events_received, g.events_expected, g.coalesced_frames
+                ),
+                r.one_for_one,
+            )
+        },
+    ));
+    let streams = arms.streaming.ok().map_or(1_000, |r| r.concurrent.streams);
+    lines.push(line(
+        format!("Streaming: {streams} concurrent streams"),
+        "all complete, no gap > 10× interval",
+        &arms.streaming,
+        |r| {
+            let c = &r.concurrent;
+            (
+                format!(
+                    "{}/{} complete, max gap {:.1} ms (limit {:.0} ms)",
+                    c.completed, c.streams, c.max_gap_ms, c.gap_limit_ms
+                ),
+                c.ok,
+            )
+        },
+    ));
+    lines.push(line("Idle RSS", "≤ 20 MB", &arms.footprint, |r| {
+        let v = mb(r.idle_rss_kb);
+        (format!("{v:.1} MB"), v <= 20.0)
+    }));
+    let inflight = arms.footprint.ok().map_or(1_000, |r| r.inflight_requests);
+    lines.push(line(
+        format!("RSS with {inflight} requests in flight"),
+        "≤ 80 MB",
+        &arms.footprint,
+        |r| {
+            let v = mb(r.inflight_rss_kb);
+            let held = format!("{} held, {} failed", r.inflight_reached, r.inflight_failed);
+            (
+                format!("{v:.1} MB ({held})"),
+                v <= 80.0 && r.inflight_failed == 0,
+            )
+        },
+    ));
+    lines.push(line(
+        "First proxied answer after start",
+        "≤ 100 ms",
+        &arms.footprint,
+        |r| {
+            let v = r.start_to_first_answer_ms;
+            (format!("{v:.1} ms"), v <= 100.0)
+        },
+    ));
+    let routes = arms.reload.ok().map_or(1_000, |r| r.routes);
+    lines.push(line(
+        format!("Reload of {routes} routes (build_ms)"),
+        "≤ 20 ms",
+        &arms.reload,
+        |r| (format!("{:.2} ms", r.build_ms), r.build_ms <= 20.0),
+    ));
+    lines.push(line(
+        "Failed requests during swaps",
+        "0",
+        &arms.reload,
+        |r| {
+            let swaps = r.swaps;
+            let n = r.during_swaps.count;
+            (
+                format!("{} of {n} ({swaps} swaps)", r.during_swaps_failed),
+                r.during_swaps_failed == 0,
+            )
+        },
+    ));
+    lines.push(line(
+        "In-flight p99 during swaps",
+        "≤ 2× p99 without swaps",
+        &arms.reload,
+        |r| {
+            (
+                format!(
+                    "{:.0} µs vs {:.0} µs ({:.2}×)",
+                    r.during_swaps.p99_us, r.baseline.p99_us, r.p99_ratio
+                ),
+                r.p99_ratio <= 2.0,
+            )
+        },
+    ));
+    lines.push(line(
+        "Added latency of a 401-then-success failover",
+        "reported",
+        &arms.resilience,
+        |r| {
+            (
+                format!("p50 {:.1} µs, p99 {:.1} µs", r.added.p50_us, r.added.p99_us),
+                true,
+            )
+        },
+    ));
+    lines
+}

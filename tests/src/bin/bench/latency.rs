@@ -1,0 +1,95 @@
+//! Arm 1, added latency: one request at a time, the gateway, the mock directly and any compared
+//! gateway taking turns request by request, so that drift of the machine affects all alike.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::client::{Conn, Target, chat_body};
+use crate::setup::{Ctx, MODEL_FAST};
+use crate::stats::{Added, Hist, Summary, round2};
+
+#[derive(Serialize)]
+pub struct LatencyResult {
+    pub requests_per_arm: usize,
+    pub warmup_per_arm: usize,
+    pub arms: Vec<ArmLatency>,
+    /// Switchyard over the null relay: the gateway's own share of the added latency.
+    pub own_over_relay: Added,
+    /// The gateway's CPU time over this arm divided by the requests it served: the cost per
+    /// request when it is idle in between, which includes waking up for each one.
+    pub gateway_cpu_us_per_request: f64,
+}
+
+#[derive(Serialize)]
+pub struct ArmLatency {
+    pub name: String,
+    pub latency: Summary,
+    /// Over the direct arm; `None` for the direct arm itself.
+    pub added: Option<Added>,
+    pub errors: u64,
+}
+
+pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
+    let mut targets: Vec<Arc<Target>> = vec![
+        ctx.gateway.target(),
+        Arc::clone(&ctx.direct),
+        Arc::clone(&ctx.relay.target),
+    ];
+    targets.extend(ctx.compares.iter().cloned());
+    let mut conns = Vec::with_capacity(targets.len());
+    for target in &targets {
+        conns.push(Conn::open(target).await?);
+    }
+    let body = chat_body(MODEL_FAST, false);
+    for _ in 0..ctx.plan.latency_warmup {
+        for conn in &mut conns {
+            conn.post_ok(body.clone()).await;
+        }
+    }
+
+    let mut hists: Vec<Hist> = targets.iter().map(|_| Hist::default()).collect();
+    let mut errors = vec![0u64; targets.len()];
+    let cpu_before = ctx.gateway.cpu_ticks()?;
+    for round in 0..ctx.plan.latency_requests {
+        // Rotate which arm goes first, so none always runs right after another particular one.
+        for k in 0..conns.len() {
+            let j = (round + k) % conns.len();
+            let started = Instant::now();
+            if conns[j].post_ok(body.clone()).await {
+                hists[j].record(started.elapsed());
+            } else {
+                errors[j] += 1;
+            }
+        }
+    }
+    let cpu_ticks = ctx.gateway.cpu_ticks()?.saturating_sub(cpu_before);
+    // Warm-up requests fall outside the CPU window, so divide by the measured ones only.
+    let measured = ctx.plan.latency_requests.max(1);
+
+    let direct = hists[1].summary();
+    let own_over_relay = Added::between(&hists[0].summary(), &hists[2].summary());
+    let arms = targets
+        .iter()
+        .zip(&hists)
+        .zip(&errors)
+        .enumerate()
+        .map(|(i, ((target, hist), &errors))| {
+            let latency = hist.summary();
+            ArmLatency {
+                name: target.name.clone(),
+                added: (i != 1).then(|| Added::between(&latency, &direct)),
+                latency,
+                errors,
+            }
+        })
+        .collect();
+    Ok(LatencyResult {
+        requests_per_arm: ctx.plan.latency_requests,
+        warmup_per_arm: ctx.plan.latency_warmup,
+        arms,
+        own_over_relay,
+        gateway_cpu_us_per_request: round2(ctx.ticks_to_us(cpu_ticks) / measured as f64),
+    })
+}

@@ -1,0 +1,289 @@
+//! The Markdown sections of the report, one per arm, with the detail behind each budget line.
+
+use std::fmt::Write;
+
+use crate::report::{Arm, Arms};
+use crate::stats::Summary;
+
+pub fn all(out: &mut String, arms: &Arms) {
+    let noise = |name: &str| arms.background_cpu_percent.get(name);
+    latency(out, &arms.latency, noise("latency"));
+    throughput(out, &arms.throughput, noise("throughput"));
+    streaming(out, &arms.streaming, noise("streaming"));
+    footprint(out, &arms.footprint, noise("footprint"));
+    reload(out, &arms.reload, noise("reload"));
+    resilience(out, &arms.resilience, noise("resilience"));
+}
+
+/// Writes the arm's heading and returns its result, or writes why there is none.
+fn heading<'a, T>(
+    out: &mut String,
+    title: &str,
+    arm: &'a Arm<T>,
+    noise: Option<&f64>,
+) -> Option<&'a T> {
+    let _ = writeln!(out, "## {title}\n");
+    if let Some(busy) = noise {
+        let _ = writeln!(
+            out,
+            "_Other processes used {busy:.1}% of the machine's CPU during this arm._\n"
+        );
+    }
+    if let Some(absent) = arm.absent() {
+        let _ = writeln!(out, "{absent}\n");
+    }
+    arm.ok()
+}
+
+fn us(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn summary_cells(s: &Summary) -> String {
+    format!(
+        "{} | {} | {} | {} | {}",
+        us(s.p50_us),
+        us(s.p90_us),
+        us(s.p99_us),
+        us(s.max_us),
+        s.count
+    )
+}
+
+fn latency(out: &mut String, arm: &Arm<crate::latency::LatencyResult>, noise: Option<&f64>) {
+    let Some(r) = heading(out, "1. Added latency (one request at a time)", arm, noise) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "{} requests per arm after {} warm-up, interleaved request by request. Times in µs.\n",
+        r.requests_per_arm, r.warmup_per_arm
+    );
+    out.push_str(
+        "| Arm | p50 | p90 | p99 | max | n | added p50 | added p90 | added p99 | errors |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for a in &r.arms {
+        let added = a.added.map_or_else(
+            || "— | — | —".to_owned(),
+            |d| format!("{} | {} | {}", us(d.p50_us), us(d.p90_us), us(d.p99_us)),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {added} | {} |",
+            a.name,
+            summary_cells(&a.latency),
+            a.errors
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n`null-relay` is a byte-for-byte TCP relay pinned like the gateway: it does no HTTP work, \
+         so what it adds is the floor any proxy pays here for two more hops. Switchyard over the \
+         relay (its own work): p50 {} / p90 {} / p99 {} µs. Gateway CPU per request at one \
+         request at a time: {:.1} µs.\n",
+        us(r.own_over_relay.p50_us),
+        us(r.own_over_relay.p90_us),
+        us(r.own_over_relay.p99_us),
+        r.gateway_cpu_us_per_request
+    );
+}
+
+fn throughput(
+    out: &mut String,
+    arm: &Arm<crate::throughput::ThroughputResult>,
+    noise: Option<&f64>,
+) {
+    let Some(r) = heading(
+        out,
+        "2. Throughput (closed loop, rising concurrency)",
+        arm,
+        noise,
+    ) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Each level runs {:.1} s per arm after a warm-up; the best rate is the highest whose p99 ≤ {:.0} ms with no errors.\n",
+        r.step_seconds,
+        r.p99_limit_us / 1000.0
+    );
+    out.push_str("| Arm | best req/s (p99 ≤ 5 ms) | at connections | p99 µs | CPU µs/req | peak req/s |\n|---|---|---|---|---|---|\n");
+    for b in &r.best {
+        let cpu = b.cpu_us_per_request.map_or_else(|| "—".into(), us);
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {} | {cpu} | {:.0} |",
+            b.arm,
+            b.rate_rps,
+            b.concurrency,
+            us(b.p99_us),
+            b.peak_rps
+        );
+    }
+    out.push_str("\n| Arm | connections | req/s | p50 µs | p90 µs | p99 µs | max µs | n | errors | CPU µs/req |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for s in &r.steps {
+        let cpu = s.cpu_us_per_request.map_or_else(|| "—".into(), us);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {} | {} | {cpu} |",
+            s.arm,
+            s.concurrency,
+            s.rate_rps,
+            summary_cells(&s.latency),
+            s.errors
+        );
+    }
+    out.push('\n');
+}
+
+fn streaming(out: &mut String, arm: &Arm<crate::streaming::StreamingResult>, noise: Option<&f64>) {
+    let Some(r) = heading(out, "3. Streaming", arm, noise) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "{} streams per arm, one at a time, of {} chunks every {} ms. Transit is the time from the mock sending a chunk to the client reading it. Times in µs.\n",
+        r.streams_per_arm, r.chunks_per_stream, r.interval_ms
+    );
+    out.push_str("| Arm | measure | p50 | p90 | p99 | max | n |\n|---|---|---|---|---|---|---|\n");
+    for (name, a) in [
+        ("switchyard", &r.gateway),
+        ("direct", &r.direct),
+        ("null-relay", &r.relay),
+    ] {
+        for (what, s) in [
+            ("first chunk", &a.first_chunk),
+            ("chunk transit", &a.chunk_transit),
+            ("gap between chunks", &a.gap),
+        ] {
+            let _ = writeln!(out, "| {name} | {what} | {} |", summary_cells(s));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nAdded first chunk: p50 {} / p99 {} µs. Added per chunk: p50 {} / p99 {} µs. \
+         Over the null relay (the gateway's own share): first chunk p50 {} / p99 {} µs, \
+         per chunk p50 {} / p99 {} µs.",
+        us(r.added_first_chunk.p50_us),
+        us(r.added_first_chunk.p99_us),
+        us(r.added_per_chunk.p50_us),
+        us(r.added_per_chunk.p99_us),
+        us(r.own_first_chunk.p50_us),
+        us(r.own_first_chunk.p99_us),
+        us(r.own_per_chunk.p50_us),
+        us(r.own_per_chunk.p99_us)
+    );
+    let _ = writeln!(
+        out,
+        "Through the gateway {} of {} events arrived, {} HTTP chunks carried more than one event, {} streams failed (direct: {} merged, {} failed); the gateway opened {} upstream connections for its {} streams.\n",
+        r.gateway.events_received,
+        r.gateway.events_expected,
+        r.gateway.coalesced_frames,
+        r.gateway.failed_streams,
+        r.direct.coalesced_frames,
+        r.direct.failed_streams,
+        r.upstream_connections,
+        r.streams_per_arm
+    );
+    out.push_str("| Concurrent | streams | complete | failed | gap p50 ms | gap p99 ms | max gap ms | limit ms | first chunk p99 ms | transit p99 ms | merged frames | gateway RSS | gateway CPU µs/chunk |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for c in [&r.concurrent_direct, &r.concurrent] {
+        let cpu = c.cpu_us_per_chunk.map_or_else(|| "—".into(), us);
+        let rss = c.rss_kb.map_or_else(
+            || "—".into(),
+            |kb| format!("{:.1} MB", kb as f64 * 1024.0 / 1e6),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} | {} | {rss} | {cpu} |",
+            c.arm,
+            c.streams,
+            c.completed,
+            c.failed,
+            c.gap.p50_us / 1000.0,
+            c.gap.p99_us / 1000.0,
+            c.max_gap_ms,
+            c.gap_limit_ms,
+            c.first_chunk.p99_us / 1000.0,
+            c.chunk_transit.p99_us / 1000.0,
+            c.coalesced_frames
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nEach concurrent stream has {} chunks every {} ms.\n",
+        r.concurrent.chunks_per_stream, r.concurrent.interval_ms
+    );
+}
+
+fn footprint(out: &mut String, arm: &Arm<crate::footprint::FootprintResult>, noise: Option<&f64>) {
+    let Some(r) = heading(out, "4. Footprint", arm, noise) else {
+        return;
+    };
+    let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
+    let _ = writeln!(
+        out,
+        "| Binary size | Start → first proxied answer | Idle RSS | RSS, {} in flight | Peak RSS (VmHWM) | held by mock | failed |\n|---|---|---|---|---|---|---|\n| {:.1} MB | {:.1} ms | {:.1} MB | {:.1} MB | {:.1} MB | {} | {} |\n",
+        r.inflight_requests,
+        r.binary_bytes as f64 / 1e6,
+        r.start_to_first_answer_ms,
+        mb(r.idle_rss_kb),
+        mb(r.inflight_rss_kb),
+        mb(r.inflight_peak_rss_kb),
+        r.inflight_reached,
+        r.inflight_failed
+    );
+}
+
+fn reload(out: &mut String, arm: &Arm<crate::reload::ReloadResult>, noise: Option<&f64>) {
+    let Some(r) = heading(out, "5. Reload", arm, noise) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Config of {} routes and {} providers: `build_ms` {:.2} ms; `config apply` to live snapshot {:.1} ms (CLI run and the watcher's debounce included).\n",
+        r.routes, r.providers, r.build_ms, r.apply_to_live_ms
+    );
+    let _ = writeln!(
+        out,
+        "{} swaps by `PUT /api/routes/{{name}}`: wall time p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; `build_ms` per swap p50 {:.2} ms, max {:.2} ms.\n",
+        r.swaps,
+        r.put_wall.p50_us / 1000.0,
+        r.put_wall.p99_us / 1000.0,
+        r.put_wall.max_us / 1000.0,
+        r.swap_build.p50_us / 1000.0,
+        r.swap_build.max_us / 1000.0
+    );
+    out.push_str("| Requests ({} workers) | p50 µs | p90 µs | p99 µs | max µs | n | failed |\n|---|---|---|---|---|---|---|\n".replace("{}", &r.workers.to_string()).as_str());
+    let _ = writeln!(
+        out,
+        "| without swaps | {} | {} |\n| during swaps | {} | {} |\n",
+        summary_cells(&r.baseline),
+        r.baseline_failed,
+        summary_cells(&r.during_swaps),
+        r.during_swaps_failed
+    );
+    if let Some(error) = &r.last_reload_error {
+        let _ = writeln!(out, "Last reload error: {error}\n");
+    }
+}
+
+fn resilience(out: &mut String, arm: &Arm<crate::resilience::FailoverResult>, noise: Option<&f64>) {
+    let Some(r) = heading(
+        out,
+        "6. Resilience: first key 401, second succeeds",
+        arm,
+        noise,
+    ) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "| Arm | p50 | p90 | p99 | max | n |\n|---|---|---|---|---|---|\n| failover | {} |\n| plain | {} |\n\nAdded: p50 {} / p99 {} µs; {} failed.\n",
+        summary_cells(&r.failover),
+        summary_cells(&r.plain),
+        us(r.added.p50_us),
+        us(r.added.p99_us),
+        r.failed
+    );
+}
