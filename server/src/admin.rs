@@ -174,5 +174,11 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
             }),
         providers: snapshot.providers().len(),
         routes: snapshot.routes().len(),
+        proxy_port: state
+            .proxy_url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .unwrap_or(0),
     })
 }

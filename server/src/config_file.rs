@@ -52,12 +52,14 @@ pub fn parse_document(text: &str) -> Result<ConfigDocument, ValidationErrors> {
 pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::Result<String> {
     match store.apply(doc, prune).await {
         Ok(s) => Ok(format!(
-            "applied: providers {} created, {} updated, {} deleted; routes {} created, {} updated, {} deleted",
+            "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted",
             s.providers_created,
             s.providers_updated,
+            s.providers_unchanged,
             s.providers_deleted,
             s.routes_created,
             s.routes_updated,
+            s.routes_unchanged,
             s.routes_deleted
         )),
         Err(StoreError::Invalid(errors)) => {

@@ -86,9 +86,11 @@ pub struct LoadedConfig {
 pub struct ApplySummary {
     pub providers_created: usize,
     pub providers_updated: usize,
+    pub providers_unchanged: usize,
     pub providers_deleted: usize,
     pub routes_created: usize,
     pub routes_updated: usize,
+    pub routes_unchanged: usize,
     pub routes_deleted: usize,
 }
 

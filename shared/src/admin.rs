@@ -20,6 +20,8 @@ pub struct StatusView {
     pub last_reload_error: Option<ReloadErrorView>,
     pub providers: usize,
     pub routes: usize,
+    /// The port the proxy listens on, for clients that build URLs (the console's usage snippets).
+    pub proxy_port: u16,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -58,6 +58,8 @@ pub struct Status {
     pub last_reload_error: Option<serde_json::Value>,
     pub providers: u64,
     pub routes: u64,
+    /// The proxy listener's port (0 from a server too old to say).
+    pub proxy_port: u16,
 }
 
 /// `GET /api/metrics?minutes=60`.

@@ -285,10 +285,12 @@ pub fn ConfigPage() -> impl IntoView {
     }
 }
 
-/// `providers_created: 1, routes_updated: 2` as "providers created 1, routes updated 2".
+/// `providers_created: 1, routes_updated: 2` as "providers created 1, routes updated 2"; only
+/// changes are listed, not what stayed the same.
 fn summarize(summary: &ApplySummary) -> String {
     summary
         .iter()
+        .filter(|(k, _)| !k.ends_with("_unchanged"))
         .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
         .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
         .collect::<Vec<_>>()

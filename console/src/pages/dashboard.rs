@@ -160,7 +160,7 @@ fn MetricsView(metrics: Metrics) -> impl IntoView {
             </div>
             <RequestsChart slots=slots />
         </section>
-        <div class="grid-2">
+        <div class="dashboard-tables">
             <GroupTable title="By provider" rows=metrics.by_provider.clone() />
             <GroupTable title="By route" rows=metrics.by_route.clone() />
         </div>

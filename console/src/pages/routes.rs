@@ -256,7 +256,7 @@ pub fn example_model(route: &RouteSpec) -> String {
 }
 
 /// The proxy's OpenAI-compatible base URL on the host this console was opened from.
-pub fn proxy_base_url(hostname: &str) -> String {
+pub fn proxy_base_url(hostname: &str, port: u16) -> String {
     let host = if hostname.contains(':') && !hostname.starts_with('[') {
         format!("[{hostname}]")
     } else if hostname.is_empty() {
@@ -264,8 +264,11 @@ pub fn proxy_base_url(hostname: &str) -> String {
     } else {
         hostname.to_owned()
     };
-    format!("http://{host}:8080/v1")
+    format!("http://{host}:{port}/v1")
 }
+
+/// The port the proxy listens on, as the server reports it; 8080 (the default) if it cannot say.
+const DEFAULT_PROXY_PORT: u16 = 8080;
 
 /// A JSON string literal, which is also a valid Python string literal for model names.
 fn quoted(text: &str) -> String {
@@ -288,24 +291,41 @@ pub fn python_snippet(base_url: &str, model: &str) -> String {
 
 #[component]
 fn UsageDialog(route: RouteSpec, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
-    let hostname = window().location().hostname().unwrap_or_default();
-    let base_url = proxy_base_url(&hostname);
-    let model = example_model(&route);
-    let curl = curl_snippet(&base_url, &model);
-    let python = python_snippet(&base_url, &model);
-    let rules = route
-        .matches
-        .iter()
-        .map(|m| match_chip(m.kind, &m.value))
-        .collect_view();
-    view! {
-        <Modal title=format!("Use route {}", route.name) on_close=on_close wide=true>
+    // The snippets need the proxy's real port, which only the server knows.
+    let port = RwSignal::new(None::<u16>);
+    spawn_local(async move {
+        let reported = api::get::<crate::api::types::Status>("/api/status")
+            .await
+            .ok()
+            .map(|status| status.proxy_port)
+            .filter(|port| *port != 0);
+        port.try_set(Some(reported.unwrap_or(DEFAULT_PROXY_PORT)));
+    });
+    let title = format!("Use route {}", route.name);
+    let content = move || {
+        let port = port.get()?;
+        let hostname = window().location().hostname().unwrap_or_default();
+        let base_url = proxy_base_url(&hostname, port);
+        let model = example_model(&route);
+        let curl = curl_snippet(&base_url, &model);
+        let python = python_snippet(&base_url, &model);
+        let rules = route
+            .matches
+            .iter()
+            .map(|m| match_chip(m.kind, &m.value))
+            .collect_view();
+        Some(view! {
             <p>
                 "Point any OpenAI-compatible client at " <code>{base_url.clone()}</code>
                 " and ask for a model this route matches: " {rules}
             </p>
             <Snippet title="curl" text=curl testid="usage-curl" />
             <Snippet title="Python (OpenAI SDK)" text=python testid="usage-python" />
+        })
+    };
+    view! {
+        <Modal title=title on_close=on_close wide=true>
+            {content}
         </Modal>
     }
 }
@@ -392,9 +412,9 @@ mod tests {
 
     #[test]
     fn builds_snippets() {
-        let base = proxy_base_url("gw.local");
+        let base = proxy_base_url("gw.local", 8080);
         assert_eq!(base, "http://gw.local:8080/v1");
-        assert_eq!(proxy_base_url("::1"), "http://[::1]:8080/v1");
+        assert_eq!(proxy_base_url("::1", 9000), "http://[::1]:9000/v1");
         let curl = curl_snippet(&base, "deepseek-chat");
         assert!(curl.starts_with("curl http://gw.local:8080/v1/chat/completions"));
         assert!(curl.contains("\"model\": \"deepseek-chat\""));

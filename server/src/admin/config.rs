@@ -70,9 +70,11 @@ pub async fn apply(
     let mut response = Json(serde_json::json!({
         "providers_created": summary.providers_created,
         "providers_updated": summary.providers_updated,
+        "providers_unchanged": summary.providers_unchanged,
         "providers_deleted": summary.providers_deleted,
         "routes_created": summary.routes_created,
         "routes_updated": summary.routes_updated,
+        "routes_unchanged": summary.routes_unchanged,
         "routes_deleted": summary.routes_deleted,
     }))
     .into_response();

@@ -233,6 +233,8 @@ impl Store {
         let mut summary = ApplySummary::default();
         for spec in &doc.providers {
             match stored.remove(&spec.name) {
+                // Unchanged items are not rewritten, so the summary agrees with `diff`.
+                Some(existing) if existing.spec == *spec => summary.providers_unchanged += 1,
                 Some(existing) => {
                     update_provider(&mut tx, existing.id, spec).await?;
                     summary.providers_updated += 1;
@@ -244,14 +246,15 @@ impl Store {
             }
         }
         let providers = provider_ids(&mut tx).await?;
-        let mut stored_routes: HashMap<String, i64> = load_routes(&mut tx, None)
+        let mut stored_routes: HashMap<String, (i64, RouteSpec)> = load_routes(&mut tx, None)
             .await?
             .into_iter()
-            .map(|r| (r.spec.name, r.id))
+            .map(|r| (r.spec.name.clone(), (r.id, r.spec)))
             .collect();
         for spec in &doc.routes {
             match stored_routes.remove(&spec.name) {
-                Some(id) => {
+                Some((_, existing)) if existing == *spec => summary.routes_unchanged += 1,
+                Some((id, _)) => {
                     update_route(&mut tx, id, spec, &providers).await?;
                     summary.routes_updated += 1;
                 }
@@ -262,7 +265,7 @@ impl Store {
             }
         }
         if prune {
-            for id in stored_routes.values() {
+            for (id, _) in stored_routes.values() {
                 sqlx::query("DELETE FROM routes WHERE id = ?")
                     .bind(id)
                     .execute(&mut *tx)

@@ -63,6 +63,10 @@ struct Opts {
     /// reported as skipped.
     #[arg(long, value_delimiter = ',', value_parser = ARMS)]
     only: Vec<String>,
+    /// On a shared machine: before each arm, wait up to this many seconds for other processes
+    /// to leave the CPUs idle (under 5% for two seconds in a row).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    wait_quiet: u64,
     /// A note shown in the report's header, such as which change is being measured.
     #[arg(long)]
     label: Option<String>,
@@ -147,9 +151,9 @@ fn run(opts: Opts) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mark = system::CpuMark::now();
+    let mark = system::CpuMark::now(&[]);
     let arms = runtime.block_on(run_arms(plan.clone(), launch, &opts, compares.clone()))?;
-    let background_cpu_percent = mark.zip(system::CpuMark::now()).map(|(before, after)| {
+    let background_cpu_percent = mark.zip(system::CpuMark::now(&[])).map(|(before, after)| {
         before.background_percent(
             &after,
             started.elapsed().as_secs_f64(),
@@ -227,10 +231,11 @@ async fn run_arms(
     };
     // The reload arm goes last: it leaves the gateway with the large configuration.
     let mut noise = BTreeMap::new();
-    let latency = arm(opts, "latency", &mut noise, latency::run(&ctx)).await;
-    let throughput = arm(opts, "throughput", &mut noise, throughput::run(&ctx)).await;
-    let streaming = arm(opts, "streaming", &mut noise, streaming::run(&ctx)).await;
-    let resilience = match arm(opts, "resilience", &mut noise, resilience::run(&ctx)).await {
+    let live = [ctx.gateway.pid, ctx.relay.pid];
+    let latency = arm(opts, "latency", &mut noise, live, latency::run(&ctx)).await;
+    let throughput = arm(opts, "throughput", &mut noise, live, throughput::run(&ctx)).await;
+    let streaming = arm(opts, "streaming", &mut noise, live, streaming::run(&ctx)).await;
+    let resilience = match arm(opts, "resilience", &mut noise, live, resilience::run(&ctx)).await {
         Arm::Ok {
             result: resilience::Outcome::Measured(result),
         } => Arm::Ok { result },
@@ -240,9 +245,10 @@ async fn run_arms(
         | Arm::NotAvailable { reason } => Arm::NotAvailable { reason },
         Arm::Failed { error } => Arm::Failed { error },
     };
-    let footprint = arm(opts, "footprint", &mut noise, footprint::run(&ctx)).await;
-    let reload = arm(opts, "reload", &mut noise, reload::run(&ctx)).await;
+    let footprint = arm(opts, "footprint", &mut noise, live, footprint::run(&ctx)).await;
+    let reload = arm(opts, "reload", &mut noise, live, reload::run(&ctx)).await;
     ctx.gateway.stop().await;
+    ctx.relay.stop().await;
     Ok(Arms {
         latency,
         throughput,
@@ -260,6 +266,7 @@ async fn arm<T>(
     opts: &Opts,
     name: &str,
     noise: &mut BTreeMap<String, f64>,
+    live: [u32; 2],
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> Arm<T> {
     if !opts.only.is_empty() && !opts.only.iter().any(|o| o == name) {
@@ -267,15 +274,44 @@ async fn arm<T>(
             reason: "skipped (--only)".into(),
         };
     }
+    wait_quiet(opts.wait_quiet, &live).await;
     eprintln!("bench: {name}");
-    let (mark, started) = (system::CpuMark::now(), Instant::now());
+    let (mark, started) = (system::CpuMark::now(&live), Instant::now());
     let result = Arm::from_result(run.await);
-    if let (Some(before), Some(after)) = (mark, system::CpuMark::now()) {
+    // Clock ticks are 10 ms, so an arm shorter than a second cannot be judged this way.
+    if let (Some(before), Some(after)) = (mark, system::CpuMark::now(&live))
+        && started.elapsed() >= Duration::from_secs(1)
+    {
         let ticks = gateway::clock_ticks_per_sec();
         let busy = before.background_percent(&after, started.elapsed().as_secs_f64(), ticks);
         noise.insert(name.to_owned(), busy);
     }
     result
+}
+
+/// Waits until other processes have used under 5% of the CPUs for two one-second windows in a
+/// row, or `limit_secs` have passed; our own processes are idle meanwhile and not counted.
+async fn wait_quiet(limit_secs: u64, live: &[u32; 2]) {
+    if limit_secs == 0 {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(limit_secs);
+    let ticks = gateway::clock_ticks_per_sec();
+    let mut quiet = 0;
+    while quiet < 2 && Instant::now() < deadline {
+        let Some(before) = system::CpuMark::now(live) else {
+            return;
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(after) = system::CpuMark::now(live) else {
+            return;
+        };
+        let busy = before.background_percent(&after, 1.0, ticks);
+        quiet = if busy < 5.0 { quiet + 1 } else { 0 };
+    }
+    if quiet < 2 {
+        eprintln!("bench: the machine stayed busy for {limit_secs} s; measuring anyway");
+    }
 }
 
 /// `NAME=http://host:port/prefix` into a target on this machine.

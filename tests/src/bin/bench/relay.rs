@@ -20,9 +20,16 @@ use crate::client::Target;
 
 /// The relay's process; it is killed when dropped.
 pub struct Relay {
-    _child: Child,
+    child: Child,
     pub pid: u32,
     pub target: Arc<Target>,
+}
+
+impl Relay {
+    /// Kills the relay and waits for it, so that its CPU time is accounted as a reaped child's.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
 }
 
 /// Serves forever in this process (the child side).
@@ -78,7 +85,7 @@ pub async fn spawn(cpu: Option<usize>, upstream: SocketAddr) -> anyhow::Result<R
     };
     let addr: SocketAddr = addr.parse()?;
     Ok(Relay {
-        _child: child,
+        child,
         pid,
         target: Target::new("null-relay", addr, "/v1/chat/completions"),
     })

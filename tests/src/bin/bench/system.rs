@@ -170,7 +170,8 @@ pub fn utc_now() -> String {
 }
 
 /// CPU time the rest of the machine used: the busy ticks of all CPUs (/proc/stat) minus this
-/// process's own and its reaped children's (the gateways, `config apply`).
+/// process's own, its reaped children's (`config apply`, stopped gateways) and those of the
+/// live children named by pid (the running gateway and relay).
 #[derive(Clone, Copy)]
 pub struct CpuMark {
     machine_busy: u64,
@@ -178,7 +179,7 @@ pub struct CpuMark {
 }
 
 impl CpuMark {
-    pub fn now() -> Option<CpuMark> {
+    pub fn now(live_children: &[u32]) -> Option<CpuMark> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         let fields: Vec<u64> = stat
             .lines()
@@ -198,9 +199,13 @@ impl CpuMark {
             .take(4)
             .filter_map(|f| f.parse().ok())
             .collect();
+        let children: u64 = live_children
+            .iter()
+            .filter_map(|&pid| crate::gateway::cpu_ticks(pid).ok())
+            .sum();
         Some(CpuMark {
             machine_busy: total - idle,
-            ours: own.iter().sum(),
+            ours: own.iter().sum::<u64>() + children,
         })
     }
 

@@ -1,0 +1,729 @@
+// The Switchyard console in headless Chromium: one browser session from first-run setup to logout.
+//
+// Run by tests/tests/browser.rs (cargo test -p switchyard-tests --test browser), which starts a
+// gateway without an admin token and a mock upstream and passes their addresses:
+//
+//   CONSOLE_URL     the admin listener, which serves the console
+//   PROXY_URL       the proxy listener (the gateway's :8080)
+//   MOCK_BASE_URL   the mock upstream's OpenAI-compatible base URL (it answers "hello from mock")
+//   SCREENSHOT_DIR  where every visited page is saved as a PNG, at 1280×800
+//   CHROMIUM        the browser to drive (Debian's chromium; playwright-core downloads none)
+//   MOCK_API_KEY, ADMIN_PASSWORD, ADMIN_NEW_PASSWORD   optional; the Rust test checks the key
+//                   reached the upstream and that none of them appears in the gateway's logs
+//
+// Every step asserts what the user sees, waiting with Playwright's auto-waiting locators or by
+// polling with a deadline, never with fixed sleeps. A failed step saves failure.png and exits 1.
+// Checks of behaviour that is wrong today but should not stop the walk-through are "soft": they
+// are listed at the end and also make the script exit 1.
+
+import assert from 'node:assert/strict';
+import { mkdir, rm, copyFile, readdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`${name} is not set; run this through cargo test -p switchyard-tests --test browser`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const CONSOLE_URL = required('CONSOLE_URL').replace(/\/+$/, '');
+const PROXY_URL = required('PROXY_URL').replace(/\/+$/, '');
+const MOCK_BASE_URL = required('MOCK_BASE_URL').replace(/\/+$/, '');
+const SCREENSHOT_DIR = required('SCREENSHOT_DIR');
+const CHROMIUM = required('CHROMIUM');
+const MOCK_API_KEY = process.env.MOCK_API_KEY || 'sk-browser-mock-7d3f91c2a8e45b60';
+const USERNAME = 'admin';
+const PASSWORD = process.env.ADMIN_PASSWORD || 'browser-test-pass-1';
+const NEW_PASSWORD = process.env.ADMIN_NEW_PASSWORD || 'browser-test-pass-2';
+/// The README's picture of the console.
+const README_SCREENSHOT = path.join(ROOT, 'assets/console.png');
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+/// How long one expectation may wait; the console answers in milliseconds.
+const WAIT_MS = 10_000;
+/// What the mock answers to every chat (MockUpstream::start("mock")).
+const MOCK_ANSWER = 'hello from mock';
+
+// ---------------------------------------------------------------------------------------------
+// Small test helpers.
+
+const started = performance.now();
+const timings = [];
+const softFailures = [];
+const screenshots = [];
+const browserProblems = [];
+
+const log = (message) => console.log(message);
+const elapsed = (since) => `${Math.round(performance.now() - since)} ms`;
+
+/// Runs one named step of the scenario and records how long it took.
+async function step(name, body) {
+  const t0 = performance.now();
+  log(`▶ ${name}`);
+  try {
+    await body();
+  } catch (error) {
+    error.step = name;
+    throw error;
+  }
+  const ms = Math.round(performance.now() - t0);
+  timings.push([name, ms]);
+  log(`  ✓ ${name} (${ms} ms)`);
+}
+
+/// A check whose failure is reported (and fails the run) without stopping the scenario.
+function soft(condition, message) {
+  if (!condition) {
+    const seen = softFailures.find((failure) => failure.message === message);
+    if (seen) seen.count += 1;
+    else softFailures.push({ message, count: 1 });
+    log(`  ✗ SOFT FAILURE: ${message}`);
+  }
+}
+
+/// Polls `probe` until it returns a truthy value, like the Rust harness's poll_until.
+async function until(what, probe, timeout = WAIT_MS) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/// A URL on the loopback interface where nothing listens: connecting is refused at once.
+async function refusedBaseUrl() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/v1`;
+}
+
+/// A chat completion sent straight to the proxy listener, as an application would send it.
+async function proxyChat(model) {
+  const response = await fetch(`${PROXY_URL}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello from the browser test' }] }),
+  });
+  const text = await response.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Left null: the assertions below show the text.
+  }
+  const header = (name) => response.headers.get(name);
+  return { status: response.status, header, body, text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The browser.
+
+await rm(SCREENSHOT_DIR, { recursive: true, force: true });
+await mkdir(SCREENSHOT_DIR, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+const context = await browser.newContext({
+  viewport: DESKTOP,
+  colorScheme: 'light',
+  locale: 'en-US',
+  // The Usage dialog's Copy buttons write to the clipboard; the test reads it back.
+  permissions: ['clipboard-read', 'clipboard-write'],
+});
+context.setDefaultTimeout(WAIT_MS);
+const page = await context.newPage();
+page.on('pageerror', (error) => browserProblems.push(`page error: ${error.message}`));
+page.on('console', (message) => {
+  // A failed fetch (the deliberate wrong password's 401) is logged by Chromium itself; anything
+  // else at error level, such as a Rust panic, is the console's fault.
+  if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+    browserProblems.push(`console error: ${message.text()}`);
+  }
+});
+
+const id = (testid) => page.getByTestId(testid);
+const atPath = (pathname) => page.waitForURL((url) => url.pathname === pathname);
+
+/// Saves the viewport as NN-name.png; toasts are closed first unless `keepToasts`.
+async function shot(name, { keepToasts = false } = {}) {
+  if (!keepToasts) await dismissToasts();
+  const file = path.join(SCREENSHOT_DIR, `${String(screenshots.length + 1).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, animations: 'disabled', caret: 'hide' });
+  screenshots.push(file);
+  return file;
+}
+
+/// Waits for a toast whose text matches `pattern` and returns its text.
+async function toast(pattern) {
+  const found = id('toast').locator('.toast-text').filter({ hasText: pattern }).last();
+  await found.waitFor();
+  return (await found.textContent()).trim();
+}
+
+/// The snapshot version a save's toast names ("… (snapshot v7)"). Toasts stay for a few seconds,
+/// so the one wanted is the first matching `pattern` with a version newer than any seen before.
+let lastVersion = 0;
+async function savedToast(pattern = /Saved — live on the gateway \(snapshot v\d+\)/) {
+  const text = await until(`a toast matching ${pattern} newer than snapshot v${lastVersion}`, async () => {
+    const texts = await id('toast').locator('.toast-text').allTextContents();
+    return texts.find((t) => pattern.test(t) && Number(/snapshot v(\d+)/.exec(t)?.[1] ?? 0) > lastVersion);
+  });
+  lastVersion = Number(/snapshot v(\d+)/.exec(text)[1]);
+  return text;
+}
+
+/// Closes every toast, so that screenshots show the page alone.
+async function dismissToasts() {
+  await page.evaluate(() => document.querySelectorAll('.toast-close').forEach((button) => button.click()));
+  await page.waitForFunction(() => !document.querySelector('.toast'));
+}
+
+/// Clicks a control as a user would, after checking that nothing covers it. A toast lying over
+/// the control is reported (soft) and closed, so that the walk-through does not wait it out.
+async function click(testid) {
+  const target = id(testid);
+  await target.scrollIntoViewIfNeeded();
+  const cover = await target.evaluate((element) => {
+    const box = element.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+    if (!hit || element.contains(hit)) return null;
+    const toast = hit.closest('[data-testid="toast"]');
+    return toast ? `the toast "${toast.querySelector('.toast-text')?.textContent}"` : hit.outerHTML.slice(0, 120);
+  });
+  if (cover) {
+    const what = cover.startsWith('the toast') ? 'a toast (bottom right, shown for 5 s after a save)' : cover;
+    soft(false, `${testid} cannot be clicked right away: ${what} lies over it`);
+    if (cover.startsWith('the toast')) await dismissToasts();
+  }
+  await target.click();
+}
+
+/// Follows a sidebar link (the nav is always visible at desktop width).
+async function nav(testid, pathname) {
+  await click(testid);
+  await atPath(pathname);
+}
+
+async function openUserMenu() {
+  await click('user-menu');
+  await id('logout').waitFor();
+}
+
+async function logout() {
+  await openUserMenu();
+  await click('logout');
+  await atPath('/login');
+  await id('login-username').waitFor();
+}
+
+async function login(password) {
+  await id('login-username').fill(USERNAME);
+  await id('login-password').fill(password);
+  await click('login-submit');
+}
+
+async function theme() {
+  return page.evaluate(() => document.documentElement.dataset.theme);
+}
+
+async function inputValueOf(testid) {
+  return id(testid).inputValue();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenario.
+
+let refusedUrl;
+const proxyCalls = { ok: 0 };
+
+async function scenario() {
+  await step('the first visit to / leads to the setup page', async () => {
+    await page.goto(`${CONSOLE_URL}/`);
+    await atPath('/setup');
+    await page.getByRole('heading', { name: 'System setup' }).waitFor();
+    await id('setup-username').waitFor();
+    await shot('setup');
+  });
+
+  await step('setup refuses a confirmation that does not match', async () => {
+    await id('setup-username').fill(USERNAME);
+    await id('setup-password').fill(PASSWORD);
+    await id('setup-confirm').fill(`${PASSWORD}-typo`);
+    await click('setup-submit');
+    await id('field-error-confirm').filter({ hasText: 'does not match' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/setup');
+    assert.equal(await id('setup-confirm').getAttribute('aria-invalid'), 'true');
+  });
+
+  await step('setup creates the admin account and opens the dashboard', async () => {
+    await id('setup-confirm').fill(PASSWORD);
+    await click('setup-submit');
+    await atPath('/');
+    await toast(/Admin account created/);
+    await id('dashboard-metrics').waitFor();
+    await id('dashboard-health').getByText('No providers configured yet').waitFor();
+    await id('user-menu').filter({ hasText: USERNAME }).waitFor();
+  });
+
+  await step('logout leads to the login page', async () => {
+    await logout();
+    await shot('login');
+  });
+
+  await step('a wrong password shows the login error', async () => {
+    await login(`${PASSWORD}-wrong`);
+    await id('login-error').filter({ hasText: 'Wrong username or password' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(await inputValueOf('login-password'), '', 'the wrong password is cleared');
+    await shot('login-error');
+  });
+
+  await step('the right password signs in to the dashboard', async () => {
+    await login(PASSWORD);
+    await atPath('/');
+    await id('dashboard-metrics').waitFor();
+    await id('login-error').waitFor({ state: 'detached' });
+  });
+
+  await step('the theme toggle switches between light and dark, and remembers it', async () => {
+    assert.equal(await theme(), 'light', 'a light system preference starts light');
+    await click('theme-toggle');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    assert.equal(await page.evaluate(() => localStorage.getItem('switchyard-theme')), 'dark');
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await click('theme-toggle');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    const lightBackground = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(background, lightBackground, 'the dark theme changes the page colours');
+    assert.equal(await page.evaluate(() => localStorage.getItem('switchyard-theme')), 'light');
+  });
+
+  await step('at desktop width the sidebar is always there, with no menu button', async () => {
+    await id('nav-providers').waitFor({ state: 'visible' });
+    const menu = page.getByRole('button', { name: 'Menu' });
+    soft(
+      await menu.isHidden(),
+      'At 1280×800 the topbar shows the "Menu" (hamburger) button although the sidebar is always shown and the button does nothing there: in console/style.css the later `.icon-btn { display: inline-flex }` overrides `.menu-btn { display: none }` (same specificity), so the button is only meant for ≤ 900 px but shows at every width',
+    );
+  });
+
+  await step('the providers page starts empty', async () => {
+    await nav('nav-providers', '/providers');
+    await page.getByText('No providers yet').waitFor();
+    await shot('providers-empty');
+  });
+
+  await step('the provider form shows a field error for an invalid name', async () => {
+    await click('provider-new');
+    await atPath('/providers/new');
+    await id('provider-name').fill('Not A Valid Name!');
+    await click('provider-save');
+    await id('field-error-name').waitFor();
+    assert.equal(await id('provider-name').getAttribute('aria-invalid'), 'true');
+    assert.equal(new URL(page.url()).pathname, '/providers/new', 'nothing was saved');
+  });
+
+  await step('create provider "mock" (openai-compatible, one key, model mock-chat)', async () => {
+    await id('provider-type').selectOption('openai-compatible');
+    await id('provider-name').fill('mock');
+    await id('provider-base-url').fill(MOCK_BASE_URL);
+    // A new provider starts with one empty key row.
+    await id('provider-key-0').fill(MOCK_API_KEY);
+    await id('models-input').fill('mock-chat');
+    await id('models-input').press('Enter');
+    await page.locator('.tag').filter({ hasText: 'mock-chat' }).waitFor();
+    await click('provider-save');
+    await savedToast();
+    await atPath('/providers');
+    const row = id('provider-row-mock');
+    await row.filter({ hasText: MOCK_BASE_URL }).waitFor();
+    await row.getByText('openai-compatible').waitFor();
+    assert.ok(!(await page.content()).includes(MOCK_API_KEY), 'the key never comes back to the browser');
+    await shot('providers', { keepToasts: true });
+  });
+
+  await step('create route "mock-route" (prefix mock-, upstream mock, weight 100)', async () => {
+    await nav('nav-routes', '/routes');
+    await page.getByText('No routes yet').waitFor();
+    await click('route-new');
+    await atPath('/routes/new');
+    await id('route-name').fill('mock-route');
+    assert.equal(await id('route-match-type-0').inputValue(), 'prefix');
+    await id('route-match-value-0').fill('mock-');
+    await id('route-upstream-provider-0').selectOption('mock');
+    await id('route-upstream-weight-0').fill('100');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('route-form');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    const row = id('route-row-mock-route');
+    await row.filter({ hasText: 'mock ×100' }).waitFor();
+    await row.getByText('mock-', { exact: true }).waitFor();
+    const chipGap = await row.locator('.chip-match').evaluate((chip) => {
+      const kind = chip.querySelector('.chip-kind').getBoundingClientRect();
+      const value = chip.querySelector('.mono').getBoundingClientRect();
+      return value.left - kind.right;
+    });
+    soft(
+      chipGap >= 2,
+      `Routes list: a match chip reads "prefixmock-": the " " between kind and value collapses because .chip is display: inline-flex (gap ${chipGap.toFixed(1)} px)`,
+    );
+    await shot('routes');
+  });
+
+  await step('a chat through the proxy takes the new route', async () => {
+    const chat = await proxyChat('mock-chat');
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-route'), 'mock-route');
+    assert.equal(chat.header('x-switchyard-provider'), 'mock');
+    assert.equal(chat.body?.choices?.[0]?.message?.content, MOCK_ANSWER);
+    proxyCalls.ok += 1;
+  });
+
+  await step('the Usage dialog shows snippets for the route and copies them', async () => {
+    await click('route-usage-mock-route');
+    const dialog = page.getByRole('dialog', { name: 'Use route mock-route' });
+    await dialog.waitFor();
+    const curl = (await id('usage-curl').textContent()).trim();
+    const python = (await id('usage-python').textContent()).trim();
+    assert.match(curl, /\/v1\/chat\/completions/);
+    assert.match(curl, /"model": "mock-model"/, 'the example model is one the route matches');
+    assert.match(python, /model="mock-model"/);
+    // The snippets must name the proxy this gateway really listens on, not a guessed :8080.
+    soft(
+      curl.includes(`${PROXY_URL}/v1/chat/completions`) && python.includes(`base_url="${PROXY_URL}/v1"`),
+      `Usage dialog: the snippets should call the gateway's proxy listener ${PROXY_URL}/v1, but they name ${/http:\/\/\S+?\/v1/.exec(curl)?.[0]} (console/src/pages/routes.rs proxy_base_url() hard-codes port 8080; the console is never told the real --listen address)`,
+    );
+    await shot('usage-dialog');
+    await click('usage-curl-copy');
+    await id('usage-curl-copy').filter({ hasText: 'Copied' }).waitFor();
+    const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(clipboard.trim(), curl, 'Copy puts the snippet on the clipboard');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  await step('create provider "backup" for the fallback', async () => {
+    await nav('nav-providers', '/providers');
+    await click('provider-new');
+    await atPath('/providers/new');
+    await id('provider-type').selectOption('openai-compatible');
+    await id('provider-name').fill('backup');
+    await id('provider-base-url').fill(MOCK_BASE_URL);
+    await id('provider-key-0').fill(MOCK_API_KEY);
+    // Another key row comes and goes.
+    await click('provider-key-add');
+    await id('provider-key-1').fill('sk-browser-extra-key-000000');
+    await click('provider-key-remove-1');
+    await id('provider-key-1').waitFor({ state: 'detached' });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('provider-form');
+    await click('provider-save');
+    await savedToast();
+    await atPath('/providers');
+    await id('provider-row-backup').waitFor();
+    await id('provider-row-mock').waitFor();
+  });
+
+  await step('edit the route: enable the fallback to "backup"', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    assert.equal(await inputValueOf('route-name'), 'mock-route');
+    assert.equal(await id('route-name').getAttribute('readonly'), '', 'a route keeps its name');
+    await id('route-fallback-enabled').check();
+    await click('route-fallback-add');
+    await id('route-fallback-provider-0').selectOption('backup');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    await id('route-row-mock-route').filter({ hasText: /on\s*backup/ }).waitFor();
+  });
+
+  await step('edit provider "mock" to point at a closed port (the stored key is kept)', async () => {
+    refusedUrl = await refusedBaseUrl();
+    await nav('nav-providers', '/providers');
+    await click('provider-edit-mock');
+    await atPath('/providers/mock');
+    assert.equal(await inputValueOf('provider-name'), 'mock');
+    const storedKey = await inputValueOf('provider-key-0');
+    assert.ok(storedKey.includes('…') && !storedKey.includes(MOCK_API_KEY), `the stored key shows masked: ${storedKey}`);
+    assert.equal(await id('provider-key-0').getAttribute('readonly'), '');
+    await id('provider-base-url').fill(refusedUrl);
+    await click('provider-save');
+    await savedToast();
+    await atPath('/providers');
+    await id('provider-row-mock').filter({ hasText: refusedUrl }).waitFor();
+  });
+
+  await step('the fallback takes effect on the proxy: the chat succeeds through "backup"', async () => {
+    const chat = await proxyChat('mock-chat');
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-route'), 'mock-route');
+    assert.equal(chat.header('x-switchyard-provider'), 'backup');
+    const trail = chat.header('x-switchyard-fallback') ?? '';
+    assert.match(trail, /^mock:/, `the trail starts with the failed primary: ${trail}`);
+    assert.ok(trail.split(',').includes('backup:200'), `the trail ends at backup: ${trail}`);
+    assert.equal(chat.body?.choices?.[0]?.message?.content, MOCK_ANSWER);
+    proxyCalls.ok += 1;
+  });
+
+  await step('the route form shows a field error for weight 1001 and saves nothing', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    await id('route-upstream-weight-0').fill('1001');
+    await click('route-save');
+    await id('field-error-upstreams[0].weight').filter({ hasText: 'between 0 and 1000' }).waitFor();
+    assert.equal(await id('route-upstream-weight-0').getAttribute('aria-invalid'), 'true');
+    assert.equal(new URL(page.url()).pathname, '/routes/mock-route', 'the form stays open');
+    await shot('route-form-error');
+    // Typing a valid weight and saving clears the error.
+    await id('route-upstream-weight-0').fill('100');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    await id('route-row-mock-route').filter({ hasText: 'mock ×100' }).waitFor();
+  });
+
+  await step('the playground streams an answer and shows how it was served', async () => {
+    await nav('nav-playground', '/playground');
+    await id('playground-model').selectOption('mock-chat');
+    await id('playground-prompt').fill('Say hello');
+    await click('playground-send');
+    await id('playground-output').filter({ hasText: MOCK_ANSWER }).waitFor();
+    await id('playground-send').filter({ hasText: 'Send' }).waitFor();
+    assert.equal(await id('playground-send').isEnabled(), true);
+    await id('playground-meta-route').filter({ hasText: 'mock-route' }).waitFor();
+    assert.equal((await id('playground-meta-provider').textContent()).trim(), 'backup');
+    assert.match(await id('playground-meta-fallback').textContent(), /backup:200/);
+    await id('playground-meta').getByText('200', { exact: true }).waitFor();
+    assert.equal(await id('playground-error').count(), 0);
+    proxyCalls.ok += 1;
+    await shot('playground');
+  });
+
+  let importedToast = '';
+  await step('configuration: export, preview an import, apply it', async () => {
+    await nav('nav-config', '/config');
+    await id('status-version').filter({ hasText: new RegExp(`^${lastVersion}$`) }).waitFor();
+    await click('config-export');
+    const exported = await until('the exported YAML', async () => {
+      const text = await inputValueOf('config-export-text');
+      return text.includes('mock-route') ? text : null;
+    });
+    assert.match(exported, /name: backup/);
+    assert.ok(exported.includes(refusedUrl), 'the export has the edited base URL');
+    assert.ok(!exported.includes(MOCK_API_KEY), 'the export masks API keys');
+
+    // The change: mock points at the mock upstream again (update), and a new route (create).
+    const modified = exported
+      .replace(refusedUrl, MOCK_BASE_URL)
+      .replace(
+        /^routes:\n/m,
+        'routes:\n- name: backup-route\n  match:\n  - type: prefix\n    value: backup-\n  upstreams:\n  - provider: backup\n',
+      );
+    assert.notEqual(modified, exported);
+    assert.equal(await id('config-apply').isDisabled(), true, 'Apply needs a preview first');
+    await id('config-import-text').fill(modified);
+    await click('config-preview');
+    const diff = id('config-diff');
+    await diff.waitFor();
+    await diff.locator('.diff-create').filter({ hasText: 'backup-route' }).waitFor();
+    await diff.locator('.diff-update').filter({ hasText: 'mock' }).waitFor();
+    assert.match(await diff.textContent(), /\+ create \(1\)/);
+    assert.match(await diff.textContent(), /~ update \(1\)/);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="config-apply"]').disabled);
+    await diff.scrollIntoViewIfNeeded();
+    await shot('configuration');
+    await click('config-apply');
+    importedToast = await savedToast(/snapshot v\d+/);
+    await diff.waitFor({ state: 'detached' });
+    await id('status-version').filter({ hasText: new RegExp(`^${lastVersion}$`) }).waitFor();
+    // The toast summarises what changed. It should agree with the preview: mock updated,
+    // backup-route created, and backup and mock-route unchanged (so not counted).
+    assert.match(importedToast, /routes created 1/);
+    const summary = importedToast.split('). ')[1] ?? '';
+    soft(
+      summary === 'providers updated 1, routes created 1',
+      `Configuration import: the preview showed providers update (1) mock, unchanged backup, routes create (1) backup-route, unchanged mock-route; the apply toast should summarise "providers updated 1, routes created 1" but says "${summary}" (unchanged items are counted as updated)`,
+    );
+  });
+
+  await step('the imported configuration is live on the proxy', async () => {
+    const chat = await proxyChat('backup-chat');
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-route'), 'backup-route');
+    assert.equal(chat.header('x-switchyard-provider'), 'backup');
+    proxyCalls.ok += 1;
+    await nav('nav-providers', '/providers');
+    await id('provider-row-mock').filter({ hasText: MOCK_BASE_URL }).waitFor();
+  });
+
+  await step('delete the imported route behind a confirmation', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-delete-backup-route');
+    await page.getByRole('dialog', { name: 'Delete route backup-route?' }).waitFor();
+    await click('confirm-dialog-ok');
+    await savedToast(/Route backup-route deleted\. Saved — live on the gateway \(snapshot v\d+\)/);
+    await id('route-row-backup-route').waitFor({ state: 'detached' });
+    await id('route-row-mock-route').waitFor();
+    const chat = await proxyChat('backup-chat');
+    assert.equal(chat.status, 404, `no route takes backup-chat any more: ${chat.text}`);
+  });
+
+  await step('the account page changes the password', async () => {
+    await openUserMenu();
+    await click('change-password');
+    await atPath('/account');
+    await page.getByText(`Signed in as ${USERNAME}.`).waitFor();
+    await shot('account');
+    await id('account-current').fill(PASSWORD);
+    await id('account-new').fill(NEW_PASSWORD);
+    await id('account-confirm').fill(NEW_PASSWORD);
+    await click('account-save');
+    await toast(/Password changed/);
+    assert.equal(await inputValueOf('account-current'), '', 'the form is emptied');
+  });
+
+  await step('an unknown address shows the not-found page (after a full reload)', async () => {
+    await page.goto(`${CONSOLE_URL}/no-such-page`);
+    await id('not-found').waitFor();
+    await id('nav-dashboard').waitFor();
+  });
+
+  await step('at phone width the menu button opens the navigation', async () => {
+    await page.setViewportSize(PHONE);
+    await id('nav-providers').waitFor({ state: 'hidden' });
+    const menu = page.getByRole('button', { name: 'Menu' });
+    await menu.waitFor();
+    assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+    await menu.click();
+    await id('nav-providers').waitFor({ state: 'visible' });
+    assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+    await shot('phone-menu');
+    await click('nav-providers');
+    await atPath('/providers');
+    await id('nav-providers').waitFor({ state: 'hidden' });
+    await id('provider-row-mock').waitFor();
+    await shot('phone-providers');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step('the dashboard shows the requests made, per route and provider', async () => {
+    await nav('nav-dashboard', '/');
+    const requests = page.locator('.stat').filter({ hasText: 'Requests (60 min)' }).locator('.stat-value');
+    await until(`at least ${proxyCalls.ok} requests on the dashboard`, async () => {
+      const count = Number((await requests.textContent()).replace(/,/g, ''));
+      if (count >= proxyCalls.ok) return true;
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      return false;
+    });
+    const byRoute = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'By route' }) });
+    await byRoute.getByRole('rowheader', { name: 'mock-route', exact: true }).waitFor();
+    await byRoute.getByRole('rowheader', { name: 'backup-route', exact: true }).waitFor();
+    const byProvider = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'By provider' }) });
+    await byProvider.getByRole('rowheader', { name: 'backup', exact: true }).waitFor();
+    await byProvider.getByRole('rowheader', { name: 'mock', exact: true }).waitFor();
+    await id('health-row-mock').waitFor();
+    await id('health-row-backup').waitFor();
+    const overflowing = await page
+      .locator('main .table-wrap')
+      .evaluateAll((wraps) =>
+        wraps
+          .filter((wrap) => wrap.scrollWidth > wrap.clientWidth + 1)
+          .map((wrap) => wrap.closest('section')?.querySelector('h2')?.textContent?.trim()),
+      );
+    soft(
+      overflowing.length === 0,
+      `Dashboard at 1280×800: the ${overflowing.join(' and ')} table(s) are wider than their cards, so the "Tokens in / out" column is cut off and only shows after scrolling sideways`,
+    );
+    const file = await shot('dashboard');
+    await copyFile(file, README_SCREENSHOT);
+    await click('theme-toggle');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    await shot('dashboard-dark');
+    await click('theme-toggle');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+  });
+
+  await step('logout, then sign in with the new password, then logout again', async () => {
+    await logout();
+    await login(NEW_PASSWORD);
+    await atPath('/');
+    await id('dashboard-metrics').waitFor();
+    await logout();
+    // The session is gone: the app sends a visitor of / back to the login page.
+    await page.goto(`${CONSOLE_URL}/`);
+    await atPath('/login');
+  });
+}
+
+let failure = null;
+try {
+  await scenario();
+} catch (error) {
+  failure = error;
+  console.error(`\n✗ step failed: ${error.step ?? '(setup)'}\n${error.stack ?? error}`);
+  console.error(`  page: ${page.url()}`);
+  try {
+    const file = path.join(SCREENSHOT_DIR, 'failure.png');
+    await page.screenshot({ path: file, fullPage: true });
+    console.error(`  screenshot of the failure: ${file}`);
+  } catch (shotError) {
+    console.error(`  (no failure screenshot: ${shotError.message})`);
+  }
+} finally {
+  await context.close();
+  await browser.close();
+}
+
+soft(browserProblems.length === 0, `the browser reported problems:\n    ${browserProblems.join('\n    ')}`);
+
+log('\nTimings:');
+for (const [name, ms] of timings) log(`  ${String(ms).padStart(6)} ms  ${name}`);
+log(`  total ${elapsed(started)}`);
+const files = (await readdir(SCREENSHOT_DIR)).sort();
+log(`\nScreenshots in ${SCREENSHOT_DIR}:\n  ${files.join('\n  ')}`);
+if (!failure) log(`README screenshot: ${README_SCREENSHOT}`);
+
+if (softFailures.length > 0) {
+  console.error(`\n${softFailures.length} check(s) failed without stopping the scenario:`);
+  for (const { message, count } of softFailures) {
+    console.error(`  - ${message}${count > 1 ? ` (${count} times)` : ''}`);
+  }
+}
+process.exit(failure || softFailures.length > 0 ? 1 : 0);
