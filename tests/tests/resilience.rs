@@ -6,6 +6,8 @@
 //! changes (a key ejected, a circuit closed) are awaited by polling with a deadline, not by sleeping.
 //! The tests live in the `resilience/` modules; this file holds what they share.
 
+#[path = "resilience/active.rs"]
+mod active;
 #[path = "resilience/keys.rs"]
 mod keys;
 #[path = "resilience/retry.rs"]
