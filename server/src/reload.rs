@@ -85,11 +85,19 @@ impl Reloader {
 pub async fn prepare(
     store: &Store,
     version: u64,
-    registry: &HealthRegistry,
+    registry: &Arc<HealthRegistry>,
 ) -> Result<Snapshot, String> {
     let started = Instant::now();
-    let config = store.load().await.map_err(|e| e.to_string())?;
-    let mut snapshot = Snapshot::build(config, version, registry).map_err(|e| e.to_string())?;
+    let raw = store.load_raw().await.map_err(|e| e.to_string())?;
+    // Parsing and compiling a large configuration takes milliseconds of CPU; on a blocking thread
+    // it does not hold up the async workers that are serving requests meanwhile.
+    let registry = Arc::clone(registry);
+    let mut snapshot = tokio::task::spawn_blocking(move || {
+        let config = raw.parse().map_err(|e| e.to_string())?;
+        Snapshot::build(config, version, &registry).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("building the snapshot panicked: {e}"))??;
     snapshot.build_time = started.elapsed();
     Ok(snapshot)
 }
@@ -124,7 +132,7 @@ async fn reload_once(
     store: &Store,
     current: &ArcSwap<Snapshot>,
     status: &ReloadStatus,
-    registry: &HealthRegistry,
+    registry: &Arc<HealthRegistry>,
     batch: &[Request],
 ) {
     let (revision, version) = {
@@ -154,7 +162,10 @@ async fn reload_once(
                 snapshot.build_time.as_secs_f64() * 1000.0,
             );
             let (provider_ids, key_ids) = snapshot.health_ids();
-            current.store(Arc::new(snapshot));
+            let previous = current.swap(Arc::new(snapshot));
+            // Freeing a large snapshot is CPU work too; when no request holds it any more, it is
+            // freed on a blocking thread.
+            tokio::task::spawn_blocking(move || drop(previous));
             // Health of deleted providers and keys goes; everything kept keeps its state.
             registry.retain(&provider_ids, &key_ids);
             status.set(None);

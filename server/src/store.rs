@@ -139,16 +139,22 @@ impl Store {
 
     /// Reads the whole configuration, keys included, as one consistent snapshot.
     pub async fn load(&self) -> Result<LoadedConfig> {
+        self.load_raw().await?.parse()
+    }
+
+    /// Reads the whole configuration as rows, leaving the parsing to the caller.
+    pub async fn load_raw(&self) -> Result<RawConfig> {
         let mut tx = self.pool.begin().await?;
         let revision = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let providers = load_providers(&mut tx, None).await?;
-        let routes = load_routes(&mut tx, None).await?;
+        let (providers, keys) = fetch_providers(&mut tx, None).await?;
+        let routes = fetch_routes(&mut tx, None).await?;
         tx.commit().await?;
-        Ok(LoadedConfig {
+        Ok(RawConfig {
             revision,
             providers,
+            keys,
             routes,
         })
     }
@@ -184,10 +190,39 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-async fn load_providers(
+/// A provider or route row before its JSON spec is parsed.
+struct RawItem {
+    id: i64,
+    name: String,
+    spec: String,
+}
+
+/// A key row: provider id, key id, secret.
+type RawKey = (i64, i64, String);
+
+/// The configuration's rows as read in one transaction, before any JSON is parsed: reading is
+/// I/O, parsing and compiling are CPU work that the reloader moves off the async workers.
+pub struct RawConfig {
+    pub revision: i64,
+    providers: Vec<RawItem>,
+    keys: Vec<RawKey>,
+    routes: Vec<RawItem>,
+}
+
+impl RawConfig {
+    pub fn parse(self) -> Result<LoadedConfig> {
+        Ok(LoadedConfig {
+            revision: self.revision,
+            providers: parse_providers(self.providers, self.keys)?,
+            routes: parse_routes(self.routes)?,
+        })
+    }
+}
+
+async fn fetch_providers(
     conn: &mut SqliteConnection,
     only: Option<&str>,
-) -> Result<Vec<StoredProvider>> {
+) -> Result<(Vec<RawItem>, Vec<RawKey>)> {
     let rows = sqlx::query(
         "SELECT id, name, spec FROM providers WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
     )
@@ -202,53 +237,90 @@ async fn load_providers(
     .bind(only)
     .fetch_all(&mut *conn)
     .await?;
-    let mut keys: HashMap<i64, (Vec<String>, Vec<i64>)> = HashMap::new();
-    for row in &key_rows {
-        let entry = keys.entry(row.try_get("provider_id")?).or_default();
-        entry.0.push(row.try_get("secret")?);
-        entry.1.push(row.try_get("id")?);
-    }
-    let mut providers = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id: i64 = row.try_get("id")?;
-        let name: String = row.try_get("name")?;
-        let json: String = row.try_get("spec")?;
-        let mut spec: ProviderSpec =
-            serde_json::from_str(&json).map_err(|source| StoreError::Corrupt {
-                what: "provider",
-                name: name.clone(),
-                source,
-            })?;
-        let (secrets, key_ids) = keys.remove(&id).unwrap_or_default();
-        spec.name = name;
-        spec.api_keys = Some(secrets);
-        providers.push(StoredProvider { id, spec, key_ids });
-    }
-    Ok(providers)
+    let items = rows.iter().map(raw_item).collect::<Result<_>>()?;
+    let keys = key_rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("provider_id")?,
+                row.try_get("id")?,
+                row.try_get("secret")?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    Ok((items, keys))
 }
 
-async fn load_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<StoredRoute>> {
+async fn fetch_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<RawItem>> {
     let rows = sqlx::query(
         "SELECT id, name, spec FROM routes WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let name: String = row.try_get("name")?;
-            let json: String = row.try_get("spec")?;
-            let mut spec: RouteSpec =
-                serde_json::from_str(&json).map_err(|source| StoreError::Corrupt {
-                    what: "route",
-                    name: name.clone(),
+    rows.iter().map(raw_item).collect()
+}
+
+fn raw_item(row: &sqlx::sqlite::SqliteRow) -> Result<RawItem> {
+    Ok(RawItem {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        spec: row.try_get("spec")?,
+    })
+}
+
+fn parse_providers(items: Vec<RawItem>, keys: Vec<RawKey>) -> Result<Vec<StoredProvider>> {
+    let mut by_provider: HashMap<i64, (Vec<String>, Vec<i64>)> = HashMap::new();
+    for (provider_id, key_id, secret) in keys {
+        let entry = by_provider.entry(provider_id).or_default();
+        entry.0.push(secret);
+        entry.1.push(key_id);
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let mut spec: ProviderSpec =
+                serde_json::from_str(&item.spec).map_err(|source| StoreError::Corrupt {
+                    what: "provider",
+                    name: item.name.clone(),
                     source,
                 })?;
-            spec.name = name;
-            Ok(StoredRoute {
-                id: row.try_get("id")?,
+            let (secrets, key_ids) = by_provider.remove(&item.id).unwrap_or_default();
+            spec.name = item.name;
+            spec.api_keys = Some(secrets);
+            Ok(StoredProvider {
+                id: item.id,
                 spec,
+                key_ids,
             })
         })
         .collect()
+}
+
+fn parse_routes(items: Vec<RawItem>) -> Result<Vec<StoredRoute>> {
+    items
+        .into_iter()
+        .map(|item| {
+            let mut spec: RouteSpec =
+                serde_json::from_str(&item.spec).map_err(|source| StoreError::Corrupt {
+                    what: "route",
+                    name: item.name.clone(),
+                    source,
+                })?;
+            spec.name = item.name;
+            Ok(StoredRoute { id: item.id, spec })
+        })
+        .collect()
+}
+
+async fn load_providers(
+    conn: &mut SqliteConnection,
+    only: Option<&str>,
+) -> Result<Vec<StoredProvider>> {
+    let (items, keys) = fetch_providers(conn, only).await?;
+    parse_providers(items, keys)
+}
+
+async fn load_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<StoredRoute>> {
+    parse_routes(fetch_routes(conn, only).await?)
 }
