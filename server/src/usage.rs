@@ -1,6 +1,7 @@
 //! The one internal usage record (prompt, completion, cached prompt, reasoning tokens), filled from
 //! every protocol, streaming included, and where finished requests report it.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -13,8 +14,75 @@ pub struct Usage {
     pub reasoning_tokens: u64,
 }
 
-fn count(value: &Value, pointer: &str) -> u64 {
-    value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+/// A count at a path of object keys (`Value::pointer` would allocate to unescape the path).
+fn count(value: &Value, path: &[&str]) -> u64 {
+    path.iter()
+        .try_fold(value, |value, key| value.get(key))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// OpenAI's `usage` object, read without building a JSON tree (non-streaming bodies).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OpenAiUsageJson {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<CachedTokensJson>,
+    completion_tokens_details: Option<ReasoningTokensJson>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CachedTokensJson {
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReasoningTokensJson {
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<OpenAiUsageJson> for Usage {
+    fn from(json: OpenAiUsageJson) -> Usage {
+        Usage {
+            prompt_tokens: json.prompt_tokens.unwrap_or(0),
+            completion_tokens: json.completion_tokens.unwrap_or(0),
+            cached_prompt_tokens: json
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            reasoning_tokens: json
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Anthropic's `usage` object, read without building a JSON tree.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AnthropicUsageJson {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+}
+
+impl From<AnthropicUsageJson> for Usage {
+    fn from(json: AnthropicUsageJson) -> Usage {
+        let cache_read = json.cache_read_input_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: json.input_tokens.unwrap_or(0)
+                + cache_read
+                + json.cache_creation_input_tokens.unwrap_or(0),
+            completion_tokens: json.output_tokens.unwrap_or(0),
+            cached_prompt_tokens: cache_read,
+            reasoning_tokens: 0,
+        }
+    }
 }
 
 impl Usage {
@@ -24,10 +92,10 @@ impl Usage {
             return None;
         }
         Some(Usage {
-            prompt_tokens: count(usage, "/prompt_tokens"),
-            completion_tokens: count(usage, "/completion_tokens"),
-            cached_prompt_tokens: count(usage, "/prompt_tokens_details/cached_tokens"),
-            reasoning_tokens: count(usage, "/completion_tokens_details/reasoning_tokens"),
+            prompt_tokens: count(usage, &["prompt_tokens"]),
+            completion_tokens: count(usage, &["completion_tokens"]),
+            cached_prompt_tokens: count(usage, &["prompt_tokens_details", "cached_tokens"]),
+            reasoning_tokens: count(usage, &["completion_tokens_details", "reasoning_tokens"]),
         })
     }
 
@@ -45,11 +113,11 @@ impl Usage {
     /// Reads Anthropic's `usage` object, where cache reads and writes are counted apart from
     /// `input_tokens`; OpenAI counts them in the prompt.
     pub fn from_anthropic(usage: &Value) -> Usage {
-        let cache_read = count(usage, "/cache_read_input_tokens");
-        let cache_write = count(usage, "/cache_creation_input_tokens");
+        let cache_read = count(usage, &["cache_read_input_tokens"]);
+        let cache_write = count(usage, &["cache_creation_input_tokens"]);
         Usage {
-            prompt_tokens: count(usage, "/input_tokens") + cache_read + cache_write,
-            completion_tokens: count(usage, "/output_tokens"),
+            prompt_tokens: count(usage, &["input_tokens"]) + cache_read + cache_write,
+            completion_tokens: count(usage, &["output_tokens"]),
             cached_prompt_tokens: cache_read,
             reasoning_tokens: 0,
         }
@@ -67,11 +135,11 @@ impl Usage {
 
     /// Reads Gemini's `usageMetadata`; thoughts are billed as output, so they join completion.
     pub fn from_gemini(meta: &Value) -> Usage {
-        let thoughts = count(meta, "/thoughtsTokenCount");
+        let thoughts = count(meta, &["thoughtsTokenCount"]);
         Usage {
-            prompt_tokens: count(meta, "/promptTokenCount"),
-            completion_tokens: count(meta, "/candidatesTokenCount") + thoughts,
-            cached_prompt_tokens: count(meta, "/cachedContentTokenCount"),
+            prompt_tokens: count(meta, &["promptTokenCount"]),
+            completion_tokens: count(meta, &["candidatesTokenCount"]) + thoughts,
+            cached_prompt_tokens: count(meta, &["cachedContentTokenCount"]),
             reasoning_tokens: thoughts,
         }
     }
@@ -116,6 +184,23 @@ pub fn report(context: &UsageContext, usage: Usage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_reads_match_the_value_reads() {
+        let body = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":2}}}"#;
+        #[derive(Deserialize)]
+        struct With {
+            usage: Option<OpenAiUsageJson>,
+        }
+        let typed: Usage = serde_json::from_slice::<With>(body)
+            .expect("parses")
+            .usage
+            .expect("usage")
+            .into();
+        let value: Value = serde_json::from_slice(body).expect("parses");
+        assert_eq!(Some(typed), Usage::from_openai(&value["usage"]));
+        assert_eq!(typed.reasoning_tokens, 2);
+    }
 
     #[test]
     fn normalises_every_protocol() {

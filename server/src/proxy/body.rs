@@ -10,20 +10,24 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use serde_json::Value;
 use tokio::time::{Instant, Sleep};
 
 use super::error::ProxyError;
 use super::stages::SseStage;
 use crate::sse::{SseEvent, SseParser};
-use crate::usage::{self, Usage, UsageContext};
+use crate::usage::{self, AnthropicUsageJson, OpenAiUsageJson, Usage, UsageContext};
 
 /// The provider's response body, with the idle timeout between chunks and the total deadline.
+///
+/// The timer is lazy: a chunk only records when it arrived, and the `Sleep` (created on the first
+/// wait, not per request) is re-armed when it fires early. Resetting a timer on every chunk would
+/// cost a timer-wheel update per chunk for a deadline that almost never fires.
 pub struct UpstreamBody {
     inner: Incoming,
     idle: Duration,
     deadline: Instant,
-    timer: Pin<Box<Sleep>>,
+    last_data: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
     finished: bool,
 }
 
@@ -33,11 +37,15 @@ impl UpstreamBody {
             inner,
             idle,
             deadline,
-            timer: Box::pin(tokio::time::sleep_until(
-                (Instant::now() + idle).min(deadline),
-            )),
+            last_data: Instant::now(),
+            timer: None,
             finished: false,
         }
+    }
+
+    /// When the body times out if nothing more arrives.
+    fn due(&self) -> Instant {
+        (self.last_data + self.idle).min(self.deadline)
     }
 
     /// The next data chunk; trailers are skipped.
@@ -48,8 +56,7 @@ impl UpstreamBody {
             }
             match Pin::new(&mut self.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
-                    let next = (Instant::now() + self.idle).min(self.deadline);
-                    self.timer.as_mut().reset(next);
+                    self.last_data = Instant::now();
                     if let Ok(data) = frame.into_data() {
                         return Poll::Ready(Some(Ok(data)));
                     }
@@ -65,7 +72,20 @@ impl UpstreamBody {
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {
-                    ready!(self.timer.as_mut().poll(cx));
+                    let due = self.due();
+                    let timer = self
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                    // The timer may hold an older deadline: when it fires, data that came since
+                    // moves the real one later, and it is re-armed once, not on every chunk.
+                    loop {
+                        ready!(timer.as_mut().poll(cx));
+                        let due = (self.last_data + self.idle).min(self.deadline);
+                        if Instant::now() >= due {
+                            break;
+                        }
+                        timer.as_mut().reset(due);
+                    }
                     self.finished = true;
                     let what = if Instant::now() >= self.deadline {
                         "total time exceeded"
@@ -181,15 +201,28 @@ impl UsageTap {
         if self.size > MAX_TAPPED || self.chunks.is_empty() {
             return None;
         }
-        let whole: Vec<u8> = self.chunks.concat();
+        // Most answers arrive in one chunk; only several need joining.
+        let joined;
+        let body: &[u8] = match self.chunks.as_slice() {
+            [only] => only,
+            chunks => {
+                joined = chunks.concat();
+                &joined
+            }
+        };
         #[derive(serde::Deserialize)]
-        struct WithUsage {
-            usage: Option<Value>,
+        struct WithUsage<T> {
+            usage: Option<T>,
         }
-        let usage = serde_json::from_slice::<WithUsage>(&whole).ok()?.usage?;
         match self.format {
-            UsageFormat::OpenAi => Usage::from_openai(&usage),
-            UsageFormat::Anthropic => Some(Usage::from_anthropic(&usage)),
+            UsageFormat::OpenAi => serde_json::from_slice::<WithUsage<OpenAiUsageJson>>(body)
+                .ok()?
+                .usage
+                .map(Usage::from),
+            UsageFormat::Anthropic => serde_json::from_slice::<WithUsage<AnthropicUsageJson>>(body)
+                .ok()?
+                .usage
+                .map(Usage::from),
         }
     }
 }
