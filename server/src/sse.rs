@@ -95,6 +95,11 @@ impl SseParser {
         }
     }
 
+    /// Whether no partial event is waiting for more bytes.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Ends the stream: a final event the upstream left without its blank line still counts,
     /// because some servers end that way and dropping their last event would lose the answer.
     pub fn finish(&mut self) -> Option<SseEvent> {

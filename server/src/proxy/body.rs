@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::error::ProxyError;
-use super::stages::SseStage;
+use super::stages::{SseStage, Verdict};
 use crate::sse::{SseEvent, SseParser};
 use crate::usage::{self, AnthropicUsageJson, OpenAiUsageJson, Usage, UsageContext};
 
@@ -291,7 +291,10 @@ pub struct SseBody {
     parser: SseParser,
     stage: Box<dyn SseStage>,
     events: Vec<SseEvent>,
+    /// What the client gets next, when it is not the upstream's chunk itself.
     out: BytesMut,
+    /// A stage's replacement for one event, before it is appended to `out`.
+    scratch: BytesMut,
     finished: bool,
     context: UsageContext,
 }
@@ -310,6 +313,7 @@ impl SseBody {
             stage,
             events: Vec::new(),
             out: BytesMut::new(),
+            scratch: BytesMut::new(),
             finished: false,
             context,
         }
@@ -318,6 +322,44 @@ impl SseBody {
     fn flush(&mut self) -> Option<Frame<Bytes>> {
         (!self.out.is_empty()).then(|| Frame::data(self.out.split().freeze()))
     }
+
+    /// Runs one upstream chunk through the stage. When the chunk holds whole events only and the
+    /// stage forwards them all untouched — the usual case — the chunk itself is the client's
+    /// frame, with nothing copied; otherwise the frame is assembled in `out`.
+    fn process(&mut self, chunk: Bytes) -> Option<Frame<Bytes>> {
+        let started_clean = self.parser.is_empty();
+        self.parser.push(chunk.clone(), &mut self.events);
+        let mut zero_copy = started_clean && self.parser.is_empty() && self.out.is_empty();
+        let mut forwarded: usize = 0;
+        for event in std::mem::take(&mut self.events) {
+            match self.stage.event(&event, &mut self.scratch) {
+                Verdict::Forward if zero_copy => forwarded += 1,
+                Verdict::Forward => self.out.put_slice(&event.raw),
+                Verdict::Replace => {
+                    if zero_copy {
+                        // The events forwarded so far are the chunk's beginning.
+                        zero_copy = false;
+                        let prefix_len = forwarded_len(&chunk, forwarded);
+                        self.out.put_slice(&chunk[..prefix_len]);
+                    }
+                    self.out.put_slice(&self.scratch);
+                    self.scratch.clear();
+                }
+            }
+        }
+        if zero_copy && !chunk.is_empty() {
+            return Some(Frame::data(chunk));
+        }
+        self.flush()
+    }
+}
+
+/// The length of the first `events` whole events of `chunk` (which holds whole events only).
+fn forwarded_len(chunk: &Bytes, events: usize) -> usize {
+    let mut parser = SseParser::default();
+    let mut parsed = Vec::new();
+    parser.push(chunk.clone(), &mut parsed);
+    parsed.iter().take(events).map(|e| e.raw.len()).sum()
 }
 
 impl Body for SseBody {
@@ -331,33 +373,34 @@ impl Body for SseBody {
         let this = self.get_mut();
         loop {
             if this.finished {
-                return Poll::Ready(None);
+                return Poll::Ready(this.flush().map(Ok));
             }
             let next = match this.preread.next() {
                 Some(chunk) => Some(Ok(chunk)),
                 None => ready!(this.upstream.poll_chunk(cx)),
             };
-            match next {
-                Some(Ok(chunk)) => {
-                    this.parser.push(chunk, &mut this.events);
-                    for event in this.events.drain(..) {
-                        this.stage.event(&event, &mut this.out);
-                    }
-                }
+            let frame = match next {
+                Some(Ok(chunk)) => this.process(chunk),
                 Some(Err(error)) => {
                     tracing::warn!(%error, "upstream stream failed after it started");
                     this.finished = true;
                     this.stage.end(Some(error), &mut this.out);
+                    this.flush()
                 }
                 None => {
-                    if let Some(event) = this.parser.finish() {
-                        this.stage.event(&event, &mut this.out);
+                    if let Some(event) = this.parser.finish()
+                        && this.stage.event(&event, &mut this.scratch) == Verdict::Forward
+                    {
+                        this.out.put_slice(&event.raw);
                     }
+                    this.out.put_slice(&this.scratch);
+                    this.scratch.clear();
                     this.finished = true;
                     this.stage.end(None, &mut this.out);
+                    this.flush()
                 }
-            }
-            if let Some(frame) = this.flush() {
+            };
+            if let Some(frame) = frame {
                 return Poll::Ready(Some(Ok(frame)));
             }
         }

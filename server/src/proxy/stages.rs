@@ -12,8 +12,18 @@ use crate::sse::SseEvent;
 use crate::stream::{Decoder, Encoder, StreamItem, truncated};
 use crate::usage::Usage;
 
+/// What a stage did with one upstream event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the event to the client exactly as it came (the caller may do so without copying).
+    Forward,
+    /// The event is replaced by what the stage wrote to `out` (possibly nothing).
+    Replace,
+}
+
 pub trait SseStage: Send {
-    fn event(&mut self, event: &SseEvent, out: &mut BytesMut);
+    /// Handles one upstream event; a replacement, if any, is written to `out`.
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) -> Verdict;
     /// The upstream ended (`None`) or failed; writes what the client must see last.
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut);
     fn usage(&self) -> Option<Usage>;
@@ -44,11 +54,11 @@ fn write_data(out: &mut BytesMut, value: &Value) {
 }
 
 impl SseStage for OpenAiPassthrough {
-    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) -> Verdict {
         // Only events that mention usage or an error are parsed; the rest pass untouched.
         let mentions = |needle: &[u8]| memchr::memmem::find(&event.raw, needle).is_some();
         if self.done {
-            return;
+            return Verdict::Replace;
         }
         if mentions(b"[DONE]") && event.data().trim() == "[DONE]" {
             self.done = true;
@@ -57,7 +67,7 @@ impl SseStage for OpenAiPassthrough {
             // garbage that a later [DONE] would make look complete.
             self.done = true;
             write_data(out, &json!({"error": malformed()}));
-            return;
+            return Verdict::Replace;
         } else if (mentions(b"\"usage\"") || mentions(b"\"error\""))
             && let Ok(mut chunk) = serde_json::from_str::<Value>(&event.data())
         {
@@ -75,11 +85,11 @@ impl SseStage for OpenAiPassthrough {
                         object.remove("usage");
                         write_data(out, &chunk);
                     }
-                    return;
+                    return Verdict::Replace;
                 }
             }
         }
-        out.put_slice(&event.raw);
+        Verdict::Forward
     }
 
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
@@ -122,9 +132,9 @@ pub struct AnthropicPassthrough {
 }
 
 impl SseStage for AnthropicPassthrough {
-    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) -> Verdict {
         if self.done {
-            return;
+            return Verdict::Replace;
         }
         if !is_json_or_empty(&event.data()) {
             self.done = true;
@@ -132,7 +142,7 @@ impl SseStage for AnthropicPassthrough {
                 out,
                 "The upstream sent a malformed stream event; the answer is incomplete.",
             );
-            return;
+            return Verdict::Replace;
         }
         match event.name() {
             Some("message_start" | "message_delta") => {
@@ -148,7 +158,7 @@ impl SseStage for AnthropicPassthrough {
             Some("message_stop" | "error") => self.done = true,
             _ => {}
         }
-        out.put_slice(&event.raw);
+        Verdict::Forward
     }
 
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
@@ -211,12 +221,12 @@ impl Translated {
 }
 
 impl SseStage for Translated {
-    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) {
-        if self.decoder.finished() {
-            return;
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) -> Verdict {
+        if !self.decoder.finished() {
+            self.decoder.event(event, &mut self.items);
+            self.emit(out);
         }
-        self.decoder.event(event, &mut self.items);
-        self.emit(out);
+        Verdict::Replace
     }
 
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
