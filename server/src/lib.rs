@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod admin;
+pub mod background;
 pub mod cli;
 pub mod config_file;
 pub mod health;

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::background;
 use crate::health::HealthRegistry;
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
@@ -89,15 +90,14 @@ pub async fn prepare(
 ) -> Result<Snapshot, String> {
     let started = Instant::now();
     let raw = store.load_raw().await.map_err(|e| e.to_string())?;
-    // Parsing and compiling a large configuration takes milliseconds of CPU; on a blocking thread
-    // it does not hold up the async workers that are serving requests meanwhile.
+    // Parsing and compiling a large configuration takes milliseconds of CPU; on the low-priority
+    // background thread it never takes the CPU from requests being served meanwhile.
     let registry = Arc::clone(registry);
-    let mut snapshot = tokio::task::spawn_blocking(move || {
+    let mut snapshot = background::run(move || {
         let config = raw.parse().map_err(|e| e.to_string())?;
         Snapshot::build(config, version, &registry).map_err(|e| e.to_string())
     })
-    .await
-    .map_err(|e| format!("building the snapshot panicked: {e}"))??;
+    .await??;
     snapshot.build_time = started.elapsed();
     Ok(snapshot)
 }
@@ -164,8 +164,8 @@ async fn reload_once(
             let (provider_ids, key_ids) = snapshot.health_ids();
             let previous = current.swap(Arc::new(snapshot));
             // Freeing a large snapshot is CPU work too; when no request holds it any more, it is
-            // freed on a blocking thread.
-            tokio::task::spawn_blocking(move || drop(previous));
+            // freed on the background thread.
+            background::drop_later(previous);
             // Health of deleted providers and keys goes; everything kept keeps its state.
             registry.retain(&provider_ids, &key_ids);
             status.set(None);
