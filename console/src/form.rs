@@ -124,6 +124,39 @@ pub fn remap_index(field: &str, list: &str, map: &[usize]) -> String {
     }
 }
 
+/// The shortest password the console accepts; the server checks it again.
+pub const MIN_PASSWORD: usize = 8;
+
+/// Checks a new username (when one is being chosen) and password pair before it is sent.
+pub fn check_new_password(
+    username: Option<&str>,
+    password: &str,
+    confirm: &str,
+    password_field: &str,
+    confirm_field: &str,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut add = |field: &str, message: &str| {
+        errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    if username.is_some_and(str::is_empty) {
+        add("username", "must not be empty");
+    }
+    if password.chars().count() < MIN_PASSWORD {
+        add(
+            password_field,
+            &format!("must be at least {MIN_PASSWORD} characters"),
+        );
+    }
+    if confirm != password {
+        add(confirm_field, "does not match the password");
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +193,28 @@ mod tests {
         assert_eq!(remap_index("api_keys", "api_keys", &[0, 2]), "api_keys");
         assert_eq!(remap_index("name", "api_keys", &[0]), "name");
         assert_eq!(remap_index("api_keys[7]", "api_keys", &[0]), "api_keys[7]");
+    }
+
+    #[test]
+    fn checks_a_new_password_and_its_confirmation() {
+        let fields =
+            |errors: Vec<FieldError>| errors.into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert!(
+            check_new_password(Some("admin"), "long enough", "long enough", "p", "c").is_empty()
+        );
+        assert_eq!(
+            fields(check_new_password(Some(""), "short", "other", "p", "c")),
+            ["username", "p", "c"]
+        );
+        assert_eq!(
+            fields(check_new_password(
+                None,
+                "long enough",
+                "long enoug",
+                "p",
+                "c"
+            )),
+            ["c"]
+        );
     }
 }

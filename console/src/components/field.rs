@@ -33,6 +33,17 @@ impl FormErrors {
         self.errors.set(errors);
     }
 
+    /// Shows a submit's client-side errors and focuses the first invalid input, so the operator
+    /// sees what to fix; returns whether there were any, which means the submit must stop.
+    pub fn reject(&self, errors: Vec<FieldError>) -> bool {
+        if errors.is_empty() {
+            return false;
+        }
+        self.set(errors);
+        crate::util::focus_first_invalid();
+        true
+    }
+
     pub fn set_general(&self, message: Option<String>) {
         self.general.set(message);
     }

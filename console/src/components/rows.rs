@@ -97,14 +97,10 @@ pub fn PairRows(
                                     prop:value=move || row.right.get()
                                     on:input=move |ev| row.right.set(event_target_value(&ev))
                                 />
-                                <button
-                                    type="button"
-                                    class="icon-btn"
-                                    aria-label=format!("Remove row {n}")
-                                    on:click=move |_| rows.update(|list| list.retain(|r| r.id != row.id))
-                                >
-                                    <Icon name="close" size=16 />
-                                </button>
+                                <RemoveRowButton
+                                    label=format!("Remove row {n}")
+                                    on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
+                                />
                                 <div class="pair-error">
                                     <FieldErr path=Signal::derive(path) />
                                 </div>
@@ -113,15 +109,11 @@ pub fn PairRows(
                     })
                     .collect_view()
             }}
-            <button
-                type="button"
-                class="btn btn-small btn-dashed"
-                data-testid=format!("{prefix}-add")
-                on:click=move |_| rows.update(|list| list.push(PairRow::new("", "")))
-            >
-                <Icon name="plus" size=14 />
-                {add_label}
-            </button>
+            <AddRowButton
+                testid=format!("{prefix}-add")
+                label=add_label
+                on_add=move |()| rows.update(|list| list.push(PairRow::new("", "")))
+            />
             <FieldErr path=prefix.to_owned() />
         </div>
     }
@@ -231,6 +223,40 @@ pub fn TagList(
             }}
             <FieldErr path=prefix.to_owned() />
         </div>
+    }
+}
+
+/// The dashed "+ Add …" button under a list of rows.
+#[component]
+pub fn AddRowButton(
+    #[prop(into)] testid: String,
+    #[prop(into)] label: String,
+    #[prop(into)] on_add: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="btn btn-small btn-dashed"
+            data-testid=testid
+            on:click=move |_| on_add.run(())
+        >
+            <Icon name="plus" size=14 />
+            {label}
+        </button>
+    }
+}
+
+/// The × button at the end of a row; `label` names the row, since the icon alone says nothing
+/// to a screen reader.
+#[component]
+pub fn RemoveRowButton(
+    #[prop(into)] label: String,
+    #[prop(into)] on_remove: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <button type="button" class="icon-btn" aria-label=label on:click=move |_| on_remove.run(())>
+            <Icon name="close" size=16 />
+        </button>
     }
 }
 

@@ -9,7 +9,7 @@ use crate::api::{self, types::PasswordChange};
 use crate::components::field::{FormErrorList, FormErrors, TextField};
 use crate::components::page::{Card, PageHeader};
 use crate::components::toast::use_toasts;
-use crate::pages::setup::check_new_password;
+use crate::form::check_new_password;
 use crate::session::use_session;
 
 #[component]
@@ -31,7 +31,7 @@ pub fn AccountPage() -> impl IntoView {
         let current_password = current.get_untracked();
         let new_password = new.get_untracked();
         let mut errors = check_new_password(
-            "-",
+            None,
             &new_password,
             &confirm.get_untracked(),
             "new_password",
@@ -43,9 +43,7 @@ pub fn AccountPage() -> impl IntoView {
                 message: "must not be empty".into(),
             });
         }
-        if !errors.is_empty() {
-            form.set(errors);
-            crate::util::focus_first_invalid();
+        if form.reject(errors) {
             return;
         }
         busy.set(true);

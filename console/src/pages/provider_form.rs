@@ -6,21 +6,24 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 use switchyard_shared::secret::is_masked;
 use switchyard_shared::validate::validate_provider;
 use switchyard_shared::{
     FieldError, HealthCheck, Protocol, ProviderSpec, ProviderType, Timeouts, TokenFailover,
 };
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::components::field::{
     Checkbox, FieldErr, FormErrorList, FormErrors, SelectField, TextField, invalid_attr,
     use_form_errors,
 };
 use crate::components::icons::Icon;
-use crate::components::page::{LoadError, Loading, PageHeader};
-use crate::components::rows::{PairRow, PairRows, TagList, commit_draft, rows_to_map};
+use crate::components::item::EditPage;
+use crate::components::page::PageHeader;
+use crate::components::rows::{
+    AddRowButton, PairRow, PairRows, TagList, commit_draft, rows_to_map,
+};
 use crate::components::toast::use_toasts;
 use crate::form::{Parse, format_statuses, non_empty, opt_text, remap_index};
 use crate::util::{focus_first_invalid, next_id};
@@ -30,43 +33,16 @@ pub fn NewProviderPage() -> impl IntoView {
     view! { <ProviderForm spec=None /> }
 }
 
-/// Loads the provider named in the path, then shows the form; a change of name in the path
-/// (from one provider's page to another's) loads afresh.
+/// Loads the provider named in the path, then shows the form.
 #[component]
 pub fn EditProviderPage() -> impl IntoView {
-    let params = use_params_map();
-    move || {
-        let name = params.with(|p| p.get("name")).unwrap_or_default();
-        view! { <LoadProvider name=name /> }
-    }
-}
-
-#[component]
-fn LoadProvider(name: String) -> impl IntoView {
-    let loaded = RwSignal::new(None::<Result<ProviderSpec, ApiError>>);
-    let path = format!("/api/providers/{}", api::segment(&name));
-    let load = move || {
-        let path = path.clone();
-        spawn_local(async move { loaded.set(Some(api::get::<ProviderSpec>(&path).await)) });
-    };
-    load();
-    move || match loaded.get() {
-        None => view! { <Loading /> }.into_any(),
-        Some(Err(error)) => {
-            let message = if error.status == 404 {
-                format!("There is no provider named {name}.")
-            } else {
-                error.message
-            };
-            let load = load.clone();
-            view! {
-                <PageHeader title="Edit provider" />
-                <LoadError message=message on_retry=move |()| load() />
-                <a href="/providers">"Back to the providers"</a>
-            }
-            .into_any()
-        }
-        Some(Ok(spec)) => view! { <ProviderForm spec=Some(spec) /> }.into_any(),
+    view! {
+        <EditPage
+            api_prefix="/api/providers"
+            noun="provider"
+            back_href="/providers"
+            form=Callback::new(|spec: ProviderSpec| view! { <ProviderForm spec=Some(spec) /> }.into_any())
+        />
     }
 }
 
@@ -458,9 +434,7 @@ fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
         commit_draft(inputs.models, inputs.model_draft);
         let (spec, parse_errors, key_rows) = inputs.build();
         let errors = check(&spec, parse_errors, &key_rows);
-        if !errors.is_empty() {
-            form.set(errors);
-            focus_first_invalid();
+        if form.reject(errors) {
             return;
         }
         busy.set(true);
@@ -817,15 +791,11 @@ fn KeysSection(inputs: ProviderInputs) -> impl IntoView {
                         .collect_view()
                 }}
             </div>
-            <button
-                type="button"
-                class="btn btn-small btn-dashed"
-                data-testid="provider-key-add"
-                on:click=move |_| keys.update(|list| list.push(KeyRow::new(String::new(), false)))
-            >
-                <Icon name="plus" size=14 />
-                "Add API key"
-            </button>
+            <AddRowButton
+                testid="provider-key-add"
+                label="Add API key"
+                on_add=move |()| keys.update(|list| list.push(KeyRow::new(String::new(), false)))
+            />
             <FieldErr path="api_keys".to_owned() />
         </section>
     }

@@ -9,13 +9,11 @@ use crate::api::types::{Health, ProviderHealth};
 use crate::api::{self, ApiError};
 use crate::components::badge::StateBadge;
 use crate::components::icons::Icon;
-use crate::components::modal::ConfirmDialog;
+use crate::components::item::DeleteItem;
 use crate::components::page::{LoadError, Loading, PageHeader};
-use crate::components::toast::{saved_text, use_toasts};
 
 #[component]
 pub fn ProvidersPage() -> impl IntoView {
-    let toasts = use_toasts();
     let providers = RwSignal::new(None::<Result<Vec<ProviderSpec>, ApiError>>);
     let health = RwSignal::new(None::<Health>);
     let load = move || {
@@ -32,32 +30,6 @@ pub fn ProvidersPage() -> impl IntoView {
     load();
 
     let deleting = RwSignal::new(None::<String>);
-    let delete_busy = RwSignal::new(false);
-    let delete_error = RwSignal::new(None::<ApiError>);
-    let close = move |()| {
-        deleting.set(None);
-        delete_error.set(None);
-    };
-    let confirm = move |()| {
-        let Some(name) = deleting.get_untracked() else {
-            return;
-        };
-        delete_busy.set(true);
-        delete_error.set(None);
-        spawn_local(async move {
-            let path = format!("/api/providers/{}", api::segment(&name));
-            match api::delete(&path).await {
-                Ok(reply) => {
-                    let saved = saved_text(reply.snapshot_version());
-                    toasts.success(format!("Provider {name} deleted. {saved}"));
-                    deleting.set(None);
-                    load();
-                }
-                Err(error) => delete_error.set(Some(error)),
-            }
-            delete_busy.set(false);
-        });
-    };
 
     view! {
         <PageHeader
@@ -122,25 +94,17 @@ pub fn ProvidersPage() -> impl IntoView {
                 .into_any(),
             }}
         </section>
-        {move || {
-            deleting
-                .get()
-                .map(|name| {
-                    view! {
-                        <ConfirmDialog
-                            title=format!("Delete provider {name}?")
-                            message=format!(
-                                "The gateway stops calling {name} at once and forgets its API keys. This cannot be undone.",
-                            )
-                            confirm_label="Delete"
-                            busy=delete_busy
-                            error=delete_error
-                            on_confirm=confirm
-                            on_close=close
-                        />
-                    }
-                })
-        }}
+        <DeleteItem
+            target=deleting
+            api_prefix="/api/providers"
+            noun="provider"
+            message=|name| {
+                format!(
+                    "The gateway stops calling {name} at once and forgets its API keys. This cannot be undone.",
+                )
+            }
+            on_deleted=move |()| load()
+        />
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 use switchyard_shared::config::DEFAULT_WEIGHT;
 use switchyard_shared::validate::{validate_route, validate_route_references};
 use switchyard_shared::{
@@ -14,13 +14,14 @@ use switchyard_shared::{
     Retry, RouteSpec, RouteUpstream,
 };
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::components::field::{
     Checkbox, FieldErr, FormErrorList, FormErrors, SelectField, TextField, invalid_attr,
     use_form_errors,
 };
-use crate::components::icons::Icon;
-use crate::components::page::{LoadError, Loading, PageHeader};
+use crate::components::item::EditPage;
+use crate::components::page::PageHeader;
+use crate::components::rows::{AddRowButton, RemoveRowButton};
 use crate::components::toast::use_toasts;
 use crate::form::{Parse, format_statuses, non_empty, opt_text};
 use crate::util::{focus_first_invalid, next_id};
@@ -30,41 +31,16 @@ pub fn NewRoutePage() -> impl IntoView {
     view! { <RouteForm spec=None /> }
 }
 
+/// Loads the route named in the path, then shows the form.
 #[component]
 pub fn EditRoutePage() -> impl IntoView {
-    let params = use_params_map();
-    move || {
-        let name = params.with(|p| p.get("name")).unwrap_or_default();
-        view! { <LoadRoute name=name /> }
-    }
-}
-
-#[component]
-fn LoadRoute(name: String) -> impl IntoView {
-    let loaded = RwSignal::new(None::<Result<RouteSpec, ApiError>>);
-    let path = format!("/api/routes/{}", api::segment(&name));
-    let load = move || {
-        let path = path.clone();
-        spawn_local(async move { loaded.set(Some(api::get::<RouteSpec>(&path).await)) });
-    };
-    load();
-    move || match loaded.get() {
-        None => view! { <Loading /> }.into_any(),
-        Some(Err(error)) => {
-            let message = if error.status == 404 {
-                format!("There is no route named {name}.")
-            } else {
-                error.message
-            };
-            let load = load.clone();
-            view! {
-                <PageHeader title="Edit route" />
-                <LoadError message=message on_retry=move |()| load() />
-                <a href="/routes">"Back to the routes"</a>
-            }
-            .into_any()
-        }
-        Some(Ok(spec)) => view! { <RouteForm spec=Some(spec) /> }.into_any(),
+    view! {
+        <EditPage
+            api_prefix="/api/routes"
+            noun="route"
+            back_href="/routes"
+            form=Callback::new(|spec: RouteSpec| view! { <RouteForm spec=Some(spec) /> }.into_any())
+        />
     }
 }
 
@@ -383,9 +359,7 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
         form.clear();
         let (spec, parse_errors) = inputs.build();
         let errors = check(&spec, parse_errors, providers.get_untracked().as_deref());
-        if !errors.is_empty() {
-            form.set(errors);
-            focus_first_invalid();
+        if form.reject(errors) {
             return;
         }
         busy.set(true);
@@ -634,14 +608,10 @@ fn MatchSection(rows: RwSignal<Vec<MatchRow>>) -> impl IntoView {
                                         prop:value=move || row.value.get()
                                         on:input=move |ev| row.value.set(event_target_value(&ev))
                                     />
-                                    <button
-                                        type="button"
-                                        class="icon-btn"
-                                        aria-label=format!("Remove rule {n}")
-                                        on:click=move |_| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    >
-                                        <Icon name="close" size=16 />
-                                    </button>
+                                    <RemoveRowButton
+                                        label=format!("Remove rule {n}")
+                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
+                                    />
                                     <div class="pair-error">
                                         <FieldErr path=value_path />
                                     </div>
@@ -651,15 +621,11 @@ fn MatchSection(rows: RwSignal<Vec<MatchRow>>) -> impl IntoView {
                         .collect_view()
                 }}
             </div>
-            <button
-                type="button"
-                class="btn btn-small btn-dashed"
-                data-testid="route-match-add"
-                on:click=move |_| rows.update(|l| l.push(MatchRow::new(MatchKind::Prefix, "")))
-            >
-                <Icon name="plus" size=14 />
-                "Add match rule"
-            </button>
+            <AddRowButton
+                testid="route-match-add"
+                label="Add match rule"
+                on_add=move |()| rows.update(|l| l.push(MatchRow::new(MatchKind::Prefix, "")))
+            />
             <FieldErr path="match".to_owned() />
         </section>
     }
@@ -769,14 +735,10 @@ fn UpstreamSection(
                                         prop:value=move || row.model.get()
                                         on:input=move |ev| row.model.set(event_target_value(&ev))
                                     />
-                                    <button
-                                        type="button"
-                                        class="icon-btn"
-                                        aria-label=format!("Remove upstream {n}")
-                                        on:click=move |_| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    >
-                                        <Icon name="close" size=16 />
-                                    </button>
+                                    <RemoveRowButton
+                                        label=format!("Remove upstream {n}")
+                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
+                                    />
                                     <div class="pair-error">
                                         <FieldErr path=p("provider") />
                                         <FieldErr path=weight_path />
@@ -790,15 +752,11 @@ fn UpstreamSection(
                         .collect_view()
                 }}
             </div>
-            <button
-                type="button"
-                class="btn btn-small btn-dashed"
-                data-testid="route-upstream-add"
-                on:click=move |_| rows.update(|l| l.push(UpstreamRow::new(None)))
-            >
-                <Icon name="plus" size=14 />
-                "Add upstream"
-            </button>
+            <AddRowButton
+                testid="route-upstream-add"
+                label="Add upstream"
+                on_add=move |()| rows.update(|l| l.push(UpstreamRow::new(None)))
+            />
             <FieldErr path="upstreams".to_owned() />
         </section>
     }
@@ -871,14 +829,10 @@ fn FallbackSection(
                                         prop:value=move || row.model.get()
                                         on:input=move |ev| row.model.set(event_target_value(&ev))
                                     />
-                                    <button
-                                        type="button"
-                                        class="icon-btn"
-                                        aria-label=format!("Remove fallback {n}")
-                                        on:click=move |_| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    >
-                                        <Icon name="close" size=16 />
-                                    </button>
+                                    <RemoveRowButton
+                                        label=format!("Remove fallback {n}")
+                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
+                                    />
                                     <div class="pair-error">
                                         <FieldErr path=format!("fallback.upstreams[{i}].provider") />
                                         <FieldErr path=model_path />
@@ -890,15 +844,11 @@ fn FallbackSection(
                         .collect_view()
                 }}
             </div>
-            <button
-                type="button"
-                class="btn btn-small btn-dashed"
-                data-testid="route-fallback-add"
-                on:click=move |_| rows.update(|l| l.push(FallbackRow::new(None)))
-            >
-                <Icon name="plus" size=14 />
-                "Add fallback upstream"
-            </button>
+            <AddRowButton
+                testid="route-fallback-add"
+                label="Add fallback upstream"
+                on_add=move |()| rows.update(|l| l.push(FallbackRow::new(None)))
+            />
             <FieldErr path="fallback.upstreams".to_owned() />
             <FieldErr path="fallback".to_owned() />
         </section>

@@ -10,13 +10,12 @@ use switchyard_shared::{MatchKind, RouteSpec};
 use crate::api::{self, ApiError};
 use crate::components::badge::Badge;
 use crate::components::icons::Icon;
-use crate::components::modal::{ConfirmDialog, Modal};
+use crate::components::item::DeleteItem;
+use crate::components::modal::Modal;
 use crate::components::page::{LoadError, Loading, PageHeader};
-use crate::components::toast::{saved_text, use_toasts};
 
 #[component]
 pub fn RoutesPage() -> impl IntoView {
-    let toasts = use_toasts();
     let routes = RwSignal::new(None::<Result<Vec<RouteSpec>, ApiError>>);
     let load = move || {
         spawn_local(
@@ -27,31 +26,6 @@ pub fn RoutesPage() -> impl IntoView {
 
     let usage = RwSignal::new(None::<RouteSpec>);
     let deleting = RwSignal::new(None::<String>);
-    let delete_busy = RwSignal::new(false);
-    let delete_error = RwSignal::new(None::<ApiError>);
-    let close_delete = move |()| {
-        deleting.set(None);
-        delete_error.set(None);
-    };
-    let confirm_delete = move |()| {
-        let Some(name) = deleting.get_untracked() else {
-            return;
-        };
-        delete_busy.set(true);
-        delete_error.set(None);
-        spawn_local(async move {
-            match api::delete(&format!("/api/routes/{}", api::segment(&name))).await {
-                Ok(reply) => {
-                    let saved = saved_text(reply.snapshot_version());
-                    toasts.success(format!("Route {name} deleted. {saved}"));
-                    deleting.set(None);
-                    load();
-                }
-                Err(error) => delete_error.set(Some(error)),
-            }
-            delete_busy.set(false);
-        });
-    };
 
     view! {
         <PageHeader
@@ -114,25 +88,17 @@ pub fn RoutesPage() -> impl IntoView {
         {move || {
             usage.get().map(|route| view! { <UsageDialog route=route on_close=move |()| usage.set(None) /> })
         }}
-        {move || {
-            deleting
-                .get()
-                .map(|name| {
-                    view! {
-                        <ConfirmDialog
-                            title=format!("Delete route {name}?")
-                            message=format!(
-                                "Requests that only {name} matches will get 404 from the gateway at once. This cannot be undone.",
-                            )
-                            confirm_label="Delete"
-                            busy=delete_busy
-                            error=delete_error
-                            on_confirm=confirm_delete
-                            on_close=close_delete
-                        />
-                    }
-                })
-        }}
+        <DeleteItem
+            target=deleting
+            api_prefix="/api/routes"
+            noun="route"
+            message=|name| {
+                format!(
+                    "Requests that only {name} matches will get 404 from the gateway at once. This cannot be undone.",
+                )
+            }
+            on_deleted=move |()| load()
+        />
     }
 }
 

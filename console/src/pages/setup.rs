@@ -5,16 +5,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
-use switchyard_shared::FieldError;
 
 use crate::api::{self, types::Credentials, types::Me};
 use crate::components::field::{FormErrorList, FormErrors, TextField};
 use crate::components::shell::AuthFrame;
 use crate::components::toast::use_toasts;
+use crate::form::check_new_password;
 use crate::session::use_session;
-
-/// The shortest password the console accepts; the server checks it again.
-pub const MIN_PASSWORD: usize = 8;
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
@@ -52,15 +49,13 @@ pub fn SetupPage() -> impl IntoView {
         let name = username.get_untracked().trim().to_owned();
         let pass = password.get_untracked();
         let errors = check_new_password(
-            &name,
+            Some(&name),
             &pass,
             &confirm.get_untracked(),
             "password",
             "confirm",
         );
-        if !errors.is_empty() {
-            form.set(errors);
-            crate::util::focus_first_invalid();
+        if form.reject(errors) {
             return;
         }
         busy.set(true);
@@ -142,31 +137,4 @@ pub fn SetupPage() -> impl IntoView {
             </form>
         </AuthFrame>
     }
-}
-
-/// Checks a new username (when given) and password pair before it is sent.
-pub fn check_new_password(
-    username: &str,
-    password: &str,
-    confirm: &str,
-    password_field: &str,
-    confirm_field: &str,
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let mut add = |field: &str, message: &str| {
-        errors.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        })
-    };
-    if username.is_empty() {
-        add("username", "must not be empty");
-    }
-    if password.chars().count() < MIN_PASSWORD {
-        add(password_field, "must be at least 8 characters");
-    }
-    if confirm != password {
-        add(confirm_field, "does not match the password");
-    }
-    errors
 }
