@@ -6,7 +6,7 @@ mod stream;
 
 use serde_json::{Map, Value, json};
 
-pub use stream::AnthropicEncoder;
+pub use stream::{AnthropicEncoder, write_event};
 
 use crate::usage::Usage;
 

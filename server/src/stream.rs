@@ -85,7 +85,8 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn write_data(out: &mut BytesMut, value: &Value) {
+/// Writes one `data: {json}` event.
+pub fn write_data(out: &mut BytesMut, value: &Value) {
     out.put_slice(b"data: ");
     // Writing JSON into a Vec cannot fail.
     let _ = serde_json::to_writer((&mut *out).writer(), value);

@@ -21,6 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use crate::providers::authority;
 use crate::snapshot::Snapshot;
 
 pub type UpstreamClient = Client<TimeoutConnector, Full<Bytes>>;
@@ -77,7 +78,7 @@ impl Service<Uri> for TimeoutConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let timeout = authority_key(&uri)
+        let timeout = authority(&uri)
             .and_then(|key| self.snapshot.load().connect_timeout(&key))
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let connecting = self.inner.call(uri);
@@ -88,13 +89,4 @@ impl Service<Uri> for TimeoutConnector {
             }
         })
     }
-}
-
-fn authority_key(uri: &Uri) -> Option<String> {
-    let host = uri.host()?;
-    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
-        Some("https") => 443,
-        _ => 80,
-    });
-    Some(format!("{host}:{port}"))
 }

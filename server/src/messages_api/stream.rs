@@ -175,7 +175,8 @@ impl AnthropicEncoder {
     }
 }
 
-fn write_event(out: &mut BytesMut, name: &str, data: &Value) {
+/// Writes one `event: name` / `data: {json}` event in Anthropic's stream format.
+pub fn write_event(out: &mut BytesMut, name: &str, data: &Value) {
     out.put_slice(b"event: ");
     out.put_slice(name.as_bytes());
     out.put_slice(b"\ndata: ");

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 pub use stream::AnthropicDecoder;
 
-use super::UpstreamErrorBody;
+use super::{ImageSource, UpstreamErrorBody, content_text, image_source, push_turn};
 use crate::stream::now_secs;
 use crate::usage::Usage;
 
@@ -59,44 +59,12 @@ fn part_block(part: &Value) -> Result<Value, String> {
 
 /// An image URL as an Anthropic image block: data URLs inline, http(s) URLs by reference.
 pub fn image_block(url: &str) -> Result<Value, String> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or("a data URL needs a comma")?;
-        let media_type = meta
-            .strip_suffix(";base64")
-            .ok_or("image data URLs must be base64")?;
-        return Ok(
-            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}),
-        );
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return Ok(json!({"type": "image", "source": {"type": "url", "url": url}}));
-    }
-    Err("image URLs must be data: or http(s): URLs".into())
-}
-
-/// Text of an OpenAI content value, for places that take only text (system prompts, tool results).
-pub fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// Appends blocks to the conversation, merging into the previous message when the role repeats
-/// (Anthropic requires alternating roles).
-fn push_blocks(messages: &mut Vec<(String, Vec<Value>)>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    match messages.last_mut() {
-        Some((last, existing)) if last == role => existing.extend(blocks),
-        _ => messages.push((role.to_owned(), blocks)),
-    }
+    Ok(match image_source(url)? {
+        ImageSource::Inline { media_type, data } => {
+            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
+        }
+        ImageSource::Url(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
+    })
 }
 
 fn tool_use_blocks(tool_calls: Option<&Value>) -> Result<Vec<Value>, String> {
@@ -143,11 +111,11 @@ pub fn request(openai: &Value, model: &str, default_max_tokens: u32) -> Result<V
                     system.push(json!({"type": "text", "text": text}));
                 }
             }
-            Some("user") => push_blocks(&mut messages, "user", content_blocks(content)?),
+            Some("user") => push_turn(&mut messages, "user", content_blocks(content)?),
             Some("assistant") => {
                 let mut blocks = content_blocks(content)?;
                 blocks.extend(tool_use_blocks(message.get("tool_calls"))?);
-                push_blocks(&mut messages, "assistant", blocks);
+                push_turn(&mut messages, "assistant", blocks);
             }
             Some("tool") => {
                 let block = json!({
@@ -155,7 +123,7 @@ pub fn request(openai: &Value, model: &str, default_max_tokens: u32) -> Result<V
                     "tool_use_id": message.get("tool_call_id").cloned().unwrap_or(Value::from("")),
                     "content": content_text(content),
                 });
-                push_blocks(&mut messages, "user", vec![block]);
+                push_turn(&mut messages, "user", vec![block]);
             }
             Some(other) => {
                 return Err(format!(

@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 
 pub use stream::GeminiDecoder;
 
-use super::UpstreamErrorBody;
-use super::anthropic::content_text;
+use super::{ImageSource, UpstreamErrorBody, content_text, image_source, push_turn};
 use crate::stream::now_secs;
 use crate::usage::Usage;
 
@@ -27,27 +26,25 @@ pub fn finish_reason(reason: &str, has_tool_calls: bool) -> &'static str {
 }
 
 fn image_part(url: &str) -> Result<Value, String> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or("a data URL needs a comma")?;
-        let mime = meta
-            .strip_suffix(";base64")
-            .ok_or("image data URLs must be base64")?;
-        return Ok(json!({"inlineData": {"mimeType": mime, "data": data}}));
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        let lower = url.to_ascii_lowercase();
-        let mime = if lower.ends_with(".png") {
-            "image/png"
-        } else if lower.ends_with(".webp") {
-            "image/webp"
-        } else if lower.ends_with(".gif") {
-            "image/gif"
-        } else {
-            "image/jpeg"
-        };
-        return Ok(json!({"fileData": {"mimeType": mime, "fileUri": url}}));
-    }
-    Err("image URLs must be data: or http(s): URLs".into())
+    Ok(match image_source(url)? {
+        ImageSource::Inline { media_type, data } => {
+            json!({"inlineData": {"mimeType": media_type, "data": data}})
+        }
+        ImageSource::Url(url) => {
+            // Gemini wants a MIME type for a file it fetches; the extension is the only hint.
+            let lower = url.to_ascii_lowercase();
+            let mime = if lower.ends_with(".png") {
+                "image/png"
+            } else if lower.ends_with(".webp") {
+                "image/webp"
+            } else if lower.ends_with(".gif") {
+                "image/gif"
+            } else {
+                "image/jpeg"
+            };
+            json!({"fileData": {"mimeType": mime, "fileUri": url}})
+        }
+    })
 }
 
 fn content_parts(content: Option<&Value>) -> Result<Vec<Value>, String> {
@@ -74,16 +71,6 @@ fn content_parts(content: Option<&Value>) -> Result<Vec<Value>, String> {
             })
             .collect(),
         Some(_) => Err("message content must be a string or an array of parts".into()),
-    }
-}
-
-fn push_parts(contents: &mut Vec<(String, Vec<Value>)>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    match contents.last_mut() {
-        Some((last, existing)) if last == role => existing.extend(parts),
-        _ => contents.push((role.to_owned(), parts)),
     }
 }
 
@@ -129,7 +116,7 @@ pub fn request(openai: &Value) -> Result<Value, String> {
                     system.push(json!({"text": text}));
                 }
             }
-            Some("user") => push_parts(&mut contents, "user", content_parts(content)?),
+            Some("user") => push_turn(&mut contents, "user", content_parts(content)?),
             Some("assistant") => {
                 let mut parts = content_parts(content)?;
                 for call in message
@@ -152,7 +139,7 @@ pub fn request(openai: &Value) -> Result<Value, String> {
                     let args: Value = serde_json::from_str(arguments).unwrap_or_else(|_| json!({}));
                     parts.push(json!({"functionCall": {"name": name, "args": args}}));
                 }
-                push_parts(&mut contents, "model", parts);
+                push_turn(&mut contents, "model", parts);
             }
             Some("tool") => {
                 let id = message
@@ -165,7 +152,7 @@ pub fn request(openai: &Value) -> Result<Value, String> {
                     Ok(Value::Object(object)) => Value::Object(object),
                     _ => json!({"content": text}),
                 };
-                push_parts(
+                push_turn(
                     &mut contents,
                     "user",
                     vec![json!({"functionResponse": {"name": name, "response": response}})],

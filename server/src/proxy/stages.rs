@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::error::ProxyError;
 use crate::messages_api;
 use crate::sse::SseEvent;
-use crate::stream::{Decoder, Encoder, StreamItem, truncated};
+use crate::stream::{Decoder, Encoder, StreamItem, truncated, write_data};
 use crate::usage::Usage;
 
 /// What a stage did with one upstream event.
@@ -45,12 +45,6 @@ impl OpenAiPassthrough {
             usage: None,
         }
     }
-}
-
-fn write_data(out: &mut BytesMut, value: &Value) {
-    out.put_slice(b"data: ");
-    let _ = serde_json::to_writer((&mut *out).writer(), value);
-    out.put_slice(b"\n\n");
 }
 
 impl SseStage for OpenAiPassthrough {
@@ -184,12 +178,11 @@ impl SseStage for AnthropicPassthrough {
 }
 
 fn write_anthropic_error(out: &mut BytesMut, message: &str) {
-    out.put_slice(b"event: error\ndata: ");
-    let _ = serde_json::to_writer(
-        (&mut *out).writer(),
+    messages_api::write_event(
+        out,
+        "error",
         &messages_api::error_body("api_error", message),
     );
-    out.put_slice(b"\n\n");
 }
 
 /// A provider's events decoded into stream items and encoded for the client's protocol.
