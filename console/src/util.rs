@@ -24,11 +24,11 @@ pub fn fmt_int(value: u64) -> String {
 }
 
 /// A latency: `—` when unknown, milliseconds below ten seconds, else seconds.
-pub fn fmt_ms(value: Option<f64>) -> String {
+pub fn fmt_ms(value: Option<u64>) -> String {
     match value {
         None => "—".into(),
-        Some(ms) if ms < 10_000.0 => format!("{} ms", ms.round()),
-        Some(ms) => format!("{:.1} s", ms / 1000.0),
+        Some(ms) if ms < 10_000 => format!("{ms} ms"),
+        Some(ms) => format!("{:.1} s", ms as f64 / 1000.0),
     }
 }
 
@@ -170,8 +170,8 @@ mod tests {
         assert_eq!(fmt_int(0), "0");
         assert_eq!(fmt_int(1234), "1,234");
         assert_eq!(fmt_int(1234567), "1,234,567");
-        assert_eq!(fmt_ms(Some(12.4)), "12 ms");
-        assert_eq!(fmt_ms(Some(12_500.0)), "12.5 s");
+        assert_eq!(fmt_ms(Some(12)), "12 ms");
+        assert_eq!(fmt_ms(Some(12_500)), "12.5 s");
         assert_eq!(fmt_rate(Some(0.9876)), "98.8%");
         assert_eq!(fmt_rate(None), "—");
         assert_eq!(fmt_duration(5_000), "5 s");

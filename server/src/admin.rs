@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use switchyard_shared::admin::{ReloadErrorView, StatusView};
+use switchyard_shared::admin::{FailureView, HealthView, ProviderHealthView, StatusView};
 use switchyard_shared::{ProviderSpec, RouteSpec};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -113,32 +113,25 @@ async fn api_not_found() -> Response {
 }
 
 /// `GET /api/health`: every provider's circuit and every key's place in its pool (keys masked).
-async fn health(State(state): State<AdminState>) -> Json<serde_json::Value> {
+async fn health(State(state): State<AdminState>) -> Json<HealthView> {
     let snapshot = state.snapshot.load_full();
     let now = tokio::time::Instant::now();
-    let providers: Vec<serde_json::Value> = snapshot
+    let providers = snapshot
         .providers()
         .iter()
-        .map(|provider| {
-            let keys: Vec<serde_json::Value> = provider
+        .map(|provider| ProviderHealthView {
+            name: provider.name.to_string(),
+            kind: provider.kind.as_str().to_owned(),
+            token_failover: provider.key_policy.enabled,
+            keys: provider
                 .keys
                 .iter()
-                .map(|key| {
-                    let mut view = serde_json::to_value(key.health.view(now, &provider.key_policy))
-                        .unwrap_or_default();
-                    view["key"] = serde_json::Value::from(key.masked.as_str());
-                    view
-                })
-                .collect();
-            let mut view = serde_json::to_value(provider.health.view(now)).unwrap_or_default();
-            view["name"] = serde_json::Value::from(&*provider.name);
-            view["type"] = serde_json::Value::from(provider.kind.as_str());
-            view["token_failover"] = serde_json::Value::Bool(provider.key_policy.enabled);
-            view["keys"] = serde_json::Value::Array(keys);
-            view
+                .map(|key| key.health.view(now, &provider.key_policy, &key.masked))
+                .collect(),
+            ..provider.health.view(now)
         })
         .collect();
-    Json(serde_json::json!({ "providers": providers }))
+    Json(HealthView { providers })
 }
 
 #[derive(serde::Deserialize)]
@@ -150,7 +143,7 @@ struct MetricsQuery {
 async fn metrics(
     State(state): State<AdminState>,
     axum::extract::Query(query): axum::extract::Query<MetricsQuery>,
-) -> Json<crate::metrics::MetricsView> {
+) -> Json<switchyard_shared::admin::MetricsView> {
     Json(state.metrics.summary(query.minutes.unwrap_or(60)))
 }
 
@@ -168,7 +161,7 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
         last_reload_error: state
             .reload_status
             .last_error()
-            .map(|(message, at)| ReloadErrorView {
+            .map(|(message, at)| FailureView {
                 message,
                 at: rfc3339(at),
             }),

@@ -10,20 +10,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use switchyard_shared::admin::{FailureView, KeyHealthView, ProviderHealthView};
 use switchyard_shared::{HealthCheck, StatusPattern, TokenFailover};
 use tokio::time::Instant;
 
 /// The last failure of a key or provider.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Failure {
     pub message: String,
-    #[serde(serialize_with = "rfc3339")]
     pub at: SystemTime,
 }
 
-fn rfc3339<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&humantime::format_rfc3339_millis(*at))
+impl Failure {
+    fn view(&self) -> FailureView {
+        FailureView {
+            message: self.message.clone(),
+            at: humantime::format_rfc3339_millis(self.at).to_string(),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -218,19 +222,22 @@ impl KeyHealth {
         }
     }
 
-    pub fn view(&self, now: Instant, policy: &KeyPolicy) -> KeyView {
+    /// The key's entry in `GET /api/health`, under its masked form.
+    pub fn view(&self, now: Instant, policy: &KeyPolicy, masked: &str) -> KeyHealthView {
         let available = self.available(now, policy);
         let state = lock(&self.state);
-        KeyView {
+        KeyHealthView {
+            key: masked.to_owned(),
             state: if state.ejected_at.is_some() {
                 "ejected"
             } else if !available {
                 "cooling_down"
             } else {
                 "healthy"
-            },
+            }
+            .to_owned(),
             consecutive_failures: state.consecutive_failures,
-            last_error: state.last_error.clone(),
+            last_error: state.last_error.as_ref().map(Failure::view),
             next_probe_in_ms: state
                 .next_probe
                 .filter(|_| state.ejected_at.is_some())
@@ -253,14 +260,6 @@ impl std::fmt::Debug for ProviderHealth {
             self.tripped.load(Ordering::Relaxed)
         )
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct KeyView {
-    pub state: &'static str,
-    pub consecutive_failures: u32,
-    pub last_error: Option<Failure>,
-    pub next_probe_in_ms: Option<u64>,
 }
 
 #[derive(Default)]
@@ -443,7 +442,8 @@ impl ProviderHealth {
         self.tripped.store(tripped, Ordering::Release);
     }
 
-    pub fn view(&self, now: Instant) -> ProviderView {
+    /// The provider's circuit for `GET /api/health`; the caller adds its name, type and keys.
+    pub fn view(&self, now: Instant) -> ProviderHealthView {
         let state = lock(&self.state);
         let circuit = if state.actively_down {
             "down"
@@ -455,23 +455,16 @@ impl ProviderHealth {
                 Some(_) => "half_open",
             }
         };
-        ProviderView {
-            state: circuit,
+        ProviderHealthView {
+            state: circuit.to_owned(),
             consecutive_failures: state.consecutive_failures,
-            last_error: state.last_error.clone(),
+            last_error: state.last_error.as_ref().map(Failure::view),
             next_probe_in_ms: state
                 .open_until
                 .map(|at| at.saturating_duration_since(now).as_millis() as u64),
+            ..ProviderHealthView::default()
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProviderView {
-    pub state: &'static str,
-    pub consecutive_failures: u32,
-    pub last_error: Option<Failure>,
-    pub next_probe_in_ms: Option<u64>,
 }
 
 /// All health state, by stable id.

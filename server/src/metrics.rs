@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use switchyard_shared::admin::{MetricsView, MinuteView, SeriesView};
 
 use crate::usage::Usage;
 
@@ -174,38 +174,6 @@ impl Metrics {
             by_route: sorted(by_route),
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct SeriesView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub requests: u64,
-    pub errors: u64,
-    pub success_rate: Option<f64>,
-    pub p50_ms: Option<u64>,
-    pub p95_ms: Option<u64>,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MinuteView {
-    /// The minute's start, in Unix seconds.
-    pub minute: u64,
-    pub requests: u64,
-    pub errors: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MetricsView {
-    pub window_minutes: usize,
-    pub totals: SeriesView,
-    pub per_minute: Vec<MinuteView>,
-    pub by_provider: Vec<SeriesView>,
-    pub by_route: Vec<SeriesView>,
 }
 
 #[cfg(test)]

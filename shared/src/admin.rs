@@ -17,19 +17,11 @@ pub struct StatusView {
     /// How long loading, validating, compiling and swapping in the current snapshot took.
     pub build_ms: f64,
     /// The last reload that failed after the current snapshot was installed, if any.
-    pub last_reload_error: Option<ReloadErrorView>,
+    pub last_reload_error: Option<FailureView>,
     pub providers: usize,
     pub routes: usize,
     /// The port the proxy listens on, for clients that build URLs (the console's usage snippets).
     pub proxy_port: u16,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ReloadErrorView {
-    pub message: String,
-    /// RFC 3339.
-    pub at: String,
 }
 
 /// Every admin API error: `{"error": {...}}`.
@@ -74,4 +66,101 @@ pub struct ConfigDiff {
     pub valid: bool,
     pub providers: SectionDiff,
     pub routes: SectionDiff,
+}
+
+/// `GET /api/auth/me`, and the body of a successful setup or login.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MeView {
+    pub setup_required: bool,
+    pub authenticated: bool,
+    pub username: Option<String>,
+    pub csrf_token: Option<String>,
+}
+
+/// A failure (of a reload, a provider, a key): what and when (RFC 3339).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailureView {
+    pub message: String,
+    pub at: String,
+}
+
+/// `GET /api/health`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthView {
+    pub providers: Vec<ProviderHealthView>,
+}
+
+impl HealthView {
+    pub fn provider(&self, name: &str) -> Option<&ProviderHealthView> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderHealthView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `closed`, `open`, `half_open`, `down` or `cooling_down`.
+    pub state: String,
+    pub consecutive_failures: u32,
+    pub last_error: Option<FailureView>,
+    pub next_probe_in_ms: Option<u64>,
+    pub token_failover: bool,
+    pub keys: Vec<KeyHealthView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyHealthView {
+    /// The key, masked.
+    pub key: String,
+    /// `healthy`, `ejected` or `cooling_down`.
+    pub state: String,
+    pub consecutive_failures: u32,
+    pub last_error: Option<FailureView>,
+    pub next_probe_in_ms: Option<u64>,
+}
+
+/// `GET /api/metrics?minutes=N`: totals, per minute, by provider and by route.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetricsView {
+    pub window_minutes: usize,
+    pub totals: SeriesView,
+    pub per_minute: Vec<MinuteView>,
+    pub by_provider: Vec<SeriesView>,
+    pub by_route: Vec<SeriesView>,
+}
+
+/// Traffic of everything, one provider or one route.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SeriesView {
+    /// The provider's or route's name; absent on the totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub requests: u64,
+    pub errors: u64,
+    /// Between 0 and 1; absent without requests.
+    pub success_rate: Option<f64>,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MinuteView {
+    /// The minute's start, in Unix seconds.
+    pub minute: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }

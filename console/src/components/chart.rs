@@ -24,7 +24,7 @@ pub fn minute_slots(buckets: &[MinuteBucket], end: i64, count: usize) -> Vec<Slo
             let minute = first + 60 * i;
             let (requests, errors) = buckets
                 .iter()
-                .filter(|b| b.minute - b.minute.rem_euclid(60) == minute)
+                .filter(|b| b.minute as i64 - (b.minute as i64).rem_euclid(60) == minute)
                 .fold((0, 0), |(r, e), b| (r + b.requests, e + b.errors));
             Slot {
                 minute,

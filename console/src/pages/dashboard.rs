@@ -118,15 +118,15 @@ pub fn DashboardPage() -> impl IntoView {
 fn MetricsView(metrics: Metrics) -> impl IntoView {
     let t = &metrics.totals;
     let minutes = metrics.window_minutes.max(1);
-    let per_minute = t.requests as f64 / f64::from(minutes);
+    let per_minute = t.requests as f64 / minutes as f64;
     let end = metrics
         .per_minute
         .iter()
-        .map(|b| b.minute)
+        .map(|b| b.minute as i64)
         .max()
         .unwrap_or(0)
         .max(now_unix());
-    let slots = minute_slots(&metrics.per_minute, end, minutes.min(180) as usize);
+    let slots = minute_slots(&metrics.per_minute, end, minutes.min(180));
     view! {
         <div class="stats">
             <Stat

@@ -16,10 +16,11 @@ use axum::{Extension, Json};
 use base64::Engine;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use switchyard_shared::ValidationErrors;
+use switchyard_shared::admin::MeView;
 
 use super::AdminState;
 use super::error::AdminApiError;
@@ -168,15 +169,6 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-/// `GET /api/auth/me` and the body of a successful setup or login.
-#[derive(Serialize)]
-pub struct Me {
-    setup_required: bool,
-    authenticated: bool,
-    username: Option<String>,
-    csrf_token: Option<String>,
-}
-
 fn check_new_password(field: &str, password: &str) -> Result<(), ValidationErrors> {
     let length = password.chars().count();
     if length < 8 {
@@ -283,26 +275,26 @@ pub async fn require_auth(
 pub async fn me(
     State(state): State<AdminState>,
     headers: HeaderMap,
-) -> Result<Json<Me>, AdminApiError> {
+) -> Result<Json<MeView>, AdminApiError> {
     let setup_required = !state.store.admin_exists().await?;
     let me = match principal(&state, &headers).await? {
         Some(Principal::Session {
             username,
             csrf_token,
             ..
-        }) => Me {
+        }) => MeView {
             setup_required,
             authenticated: true,
             username: Some(username),
             csrf_token: Some(csrf_token),
         },
-        Some(Principal::Token) => Me {
+        Some(Principal::Token) => MeView {
             setup_required,
             authenticated: true,
             username: None,
             csrf_token: None,
         },
-        None => Me {
+        None => MeView {
             setup_required,
             authenticated: false,
             username: None,
@@ -328,7 +320,7 @@ async fn sign_in(
         .store
         .create_session(&digest(&token), user_id, &csrf, ttl_ms)
         .await?;
-    let body = Me {
+    let body = MeView {
         setup_required: false,
         authenticated: true,
         username: Some(username),

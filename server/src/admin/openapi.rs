@@ -3,7 +3,10 @@
 //! Schemas come from the shared types' derives; the paths are built here in code, because the
 //! providers and routes collections are one generic set of handlers.
 
-use switchyard_shared::admin::{AdminErrorBody, ReloadErrorView, StatusView};
+use switchyard_shared::admin::{
+    AdminErrorBody, FailureView, HealthView, KeyHealthView, MeView, MetricsView, MinuteView,
+    ProviderHealthView, SeriesView, StatusView,
+};
 use switchyard_shared::validate::FieldError;
 use switchyard_shared::{
     ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, MatchKind, MatchRule,
@@ -187,13 +190,23 @@ pub fn document() -> OpenApi {
         (FallbackUpstream::name().into(), FallbackUpstream::schema()),
         (ConfigDocument::name().into(), ConfigDocument::schema()),
         (StatusView::name().into(), StatusView::schema()),
-        (ReloadErrorView::name().into(), ReloadErrorView::schema()),
+        (FailureView::name().into(), FailureView::schema()),
         (AdminErrorBody::name().into(), AdminErrorBody::schema()),
         (
             switchyard_shared::admin::AdminError::name().into(),
             switchyard_shared::admin::AdminError::schema(),
         ),
         (FieldError::name().into(), FieldError::schema()),
+        (MeView::name().into(), MeView::schema()),
+        (HealthView::name().into(), HealthView::schema()),
+        (
+            ProviderHealthView::name().into(),
+            ProviderHealthView::schema(),
+        ),
+        (KeyHealthView::name().into(), KeyHealthView::schema()),
+        (MetricsView::name().into(), MetricsView::schema()),
+        (SeriesView::name().into(), SeriesView::schema()),
+        (MinuteView::name().into(), MinuteView::schema()),
     ];
     let components = ComponentsBuilder::new()
         .schemas_from_iter(schemas)
