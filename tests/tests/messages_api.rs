@@ -26,7 +26,7 @@ async fn openai_setup() -> (Gateway, MockUpstream) {
 
 /// A gateway with an Anthropic mock serving `claude-sonnet-4-5` as is, and `my-claude` renamed.
 async fn anthropic_setup() -> (Gateway, AnthropicMock) {
-    let mock = AnthropicMock::start("anthropic-up").await;
+    let mock = anthropic::mock("anthropic-up").await;
     let gateway = Gateway::start().await;
     gateway.add_provider(&mock.spec()).await;
     let direct = route(

@@ -1,17 +1,13 @@
 //! A mock of Anthropic's Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`) that
 //! checks `x-api-key` and `anthropic-version` and answers in Anthropic's exact wire format.
 
-use std::ops::Deref;
-use std::sync::Arc;
-
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::fake::{MockServer, json_body, json_reply, sse_reply};
+use super::fake::{ProviderMock, json_body, json_reply, sse_reply};
 use super::{Answer, Finish, Script, fragments, words};
 use crate::ApiResponse;
-use crate::fixtures::test_key;
 use crate::mock::RecordedRequest;
 
 /// The `anthropic-version` the gateway sends unless the provider sets another.
@@ -19,53 +15,12 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 /// What the mock's `count_tokens` answers, a number the gateway could not have estimated.
 pub const COUNTED_TOKENS: u64 = 1187;
 
-/// A mock Anthropic server; its key is [`test_key`] of its name.
-pub struct AnthropicMock {
-    server: MockServer,
-    name: String,
-    key: String,
-}
+/// A mock Anthropic server; its key is the `test_key` of its name.
+pub type AnthropicMock = ProviderMock;
 
-impl AnthropicMock {
-    pub async fn start(name: &str) -> AnthropicMock {
-        let key = test_key(name);
-        let (expected, owner) = (key.clone(), name.to_owned());
-        let server = MockServer::start(Arc::new(move |request, script| {
-            respond(&owner, &expected, request, script)
-        }))
-        .await;
-        AnthropicMock {
-            server,
-            name: name.to_owned(),
-            key,
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// `http://127.0.0.1:<port>/v1`, as the provider's `base_url`.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.server.port())
-    }
-
-    /// The provider to register for this mock.
-    pub fn spec(&self) -> Value {
-        json!({"name": self.name, "type": "anthropic", "base_url": self.base_url(), "api_keys": [self.key]})
-    }
-}
-
-impl Deref for AnthropicMock {
-    type Target = MockServer;
-
-    fn deref(&self) -> &MockServer {
-        &self.server
-    }
+/// Starts a mock Anthropic server named `name`.
+pub async fn mock(name: &str) -> AnthropicMock {
+    ProviderMock::start(name, "anthropic", "/v1", respond).await
 }
 
 /// Anthropic's error body.

@@ -8,7 +8,7 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::StreamSummary;
-use super::{AnthropicMock, AzureMock, GeminiMock, Script, anthropic, azure, openai};
+use super::{AnthropicMock, AzureMock, GeminiMock, Script, anthropic, azure, gemini, openai};
 use crate::fixtures::{provider, test_key};
 use crate::mock::{RecordedRequest, Reply};
 use crate::{ApiResponse, Gateway, MockUpstream};
@@ -102,13 +102,13 @@ impl Harness {
                 (Fake::OpenAi(mock), spec)
             }
             Kind::Anthropic => {
-                let mock = AnthropicMock::start(name).await;
+                let mock = anthropic::mock(name).await;
                 let mut spec = mock.spec();
                 spec["default_max_tokens"] = json!(ANTHROPIC_DEFAULT_MAX_TOKENS);
                 (Fake::Anthropic(mock), spec)
             }
             Kind::Gemini => {
-                let mock = GeminiMock::start(name).await;
+                let mock = gemini::mock(name).await;
                 let spec = mock.spec();
                 (Fake::Gemini(mock), spec)
             }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::Script;
+use crate::fixtures::test_key;
 use crate::mock::RecordedRequest;
 
 /// Answers one recorded request, given the scripted reply for it (`None`: the default answer).
@@ -26,6 +27,69 @@ struct ServerState {
     queue: Mutex<VecDeque<Script>>,
     default: Mutex<Option<Script>>,
     responder: Responder,
+}
+
+/// A protocol's responder, given the mock's name and expected key, a request and its script.
+pub type ProtocolResponder = fn(&str, &str, &RecordedRequest, Option<Script>) -> Response;
+
+/// A mock provider of one protocol: a recording server, its name and key (the [`test_key`] of
+/// its name), and the provider spec that registers it with the gateway.
+pub struct ProviderMock {
+    server: MockServer,
+    name: String,
+    key: String,
+    kind: &'static str,
+    base_path: &'static str,
+}
+
+impl ProviderMock {
+    /// Starts a mock whose provider type is `kind`, served under `base_path` (e.g. `/v1`).
+    pub async fn start(
+        name: &str,
+        kind: &'static str,
+        base_path: &'static str,
+        respond: ProtocolResponder,
+    ) -> ProviderMock {
+        let key = test_key(name);
+        let (expected, owner) = (key.clone(), name.to_owned());
+        let server = MockServer::start(Arc::new(move |request, script| {
+            respond(&owner, &expected, request, script)
+        }))
+        .await;
+        ProviderMock {
+            server,
+            name: name.to_owned(),
+            key,
+            kind,
+            base_path,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// `http://127.0.0.1:<port><base_path>`, as the provider's `base_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}{}", self.server.port(), self.base_path)
+    }
+
+    /// The provider to register for this mock.
+    pub fn spec(&self) -> Value {
+        serde_json::json!({"name": self.name, "type": self.kind, "base_url": self.base_url(), "api_keys": [self.key]})
+    }
+}
+
+impl std::ops::Deref for ProviderMock {
+    type Target = MockServer;
+
+    fn deref(&self) -> &MockServer {
+        &self.server
+    }
 }
 
 /// A loopback HTTP server that records requests and answers through a protocol's responder.

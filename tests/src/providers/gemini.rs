@@ -1,65 +1,20 @@
 //! A mock of Google's Gemini API (`models/{model}:generateContent`, `:streamGenerateContent?alt=sse`,
 //! `:batchEmbedContents`) that checks `x-goog-api-key` and reads the model from the URL.
 
-use std::ops::Deref;
-use std::sync::Arc;
-
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::fake::{MockServer, json_body, json_reply, split_query, sse_reply};
+use super::fake::{ProviderMock, json_body, json_reply, split_query, sse_reply};
 use super::{Answer, Finish, Script, words};
-use crate::fixtures::test_key;
 use crate::mock::RecordedRequest;
 
-/// A mock Gemini server; its key is [`test_key`] of its name.
-pub struct GeminiMock {
-    server: MockServer,
-    name: String,
-    key: String,
-}
+/// A mock Gemini server; its key is the `test_key` of its name.
+pub type GeminiMock = ProviderMock;
 
-impl GeminiMock {
-    pub async fn start(name: &str) -> GeminiMock {
-        let key = test_key(name);
-        let (expected, owner) = (key.clone(), name.to_owned());
-        let server = MockServer::start(Arc::new(move |request, script| {
-            respond(&owner, &expected, request, script)
-        }))
-        .await;
-        GeminiMock {
-            server,
-            name: name.to_owned(),
-            key,
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// `http://127.0.0.1:<port>/v1beta`, as the provider's `base_url`.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1beta", self.server.port())
-    }
-
-    /// The provider to register for this mock.
-    pub fn spec(&self) -> Value {
-        json!({"name": self.name, "type": "gemini", "base_url": self.base_url(), "api_keys": [self.key]})
-    }
-}
-
-impl Deref for GeminiMock {
-    type Target = MockServer;
-
-    fn deref(&self) -> &MockServer {
-        &self.server
-    }
+/// Starts a mock Gemini server named `name`.
+pub async fn mock(name: &str) -> GeminiMock {
+    ProviderMock::start(name, "gemini", "/v1beta", respond).await
 }
 
 /// Gemini's error body: the HTTP status, a message and the gRPC status name.
