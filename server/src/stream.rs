@@ -38,12 +38,21 @@ pub fn stream_error(message: &str, kind: &str, code: &str) -> Value {
 }
 
 /// The error for an upstream stream that ended without its final event.
-pub fn truncated() -> StreamItem {
-    StreamItem::Error(stream_error(
+pub fn truncated() -> Value {
+    stream_error(
         "The upstream stream ended before its final event; the answer is incomplete.",
         "api_error",
         "stream_truncated",
-    ))
+    )
+}
+
+/// The error for an upstream stream event that is not what its protocol promises.
+pub fn malformed() -> Value {
+    stream_error(
+        "The upstream sent a malformed stream event; the answer is incomplete.",
+        "api_error",
+        "malformed_chunk",
+    )
 }
 
 /// Builds `chat.completion.chunk` objects that share an id, model and creation time.
@@ -114,11 +123,7 @@ impl Decoder for OpenAiDecoder {
         }
         let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
             self.done = true;
-            out.push(StreamItem::Error(stream_error(
-                "The upstream sent a malformed stream event.",
-                "api_error",
-                "malformed_chunk",
-            )));
+            out.push(StreamItem::Error(malformed()));
             return;
         };
         if let Some(error) = chunk.get("error") {

@@ -68,7 +68,7 @@ fn run_stream(
         decoder.event(event, &mut items);
     }
     if !decoder.finished() {
-        items.push(switchyard::stream::truncated());
+        items.push(StreamItem::Error(switchyard::stream::truncated()));
     }
     let mut out = BytesMut::new();
     for item in items {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::error::ProxyError;
 use crate::messages_api;
 use crate::sse::SseEvent;
-use crate::stream::{Decoder, Encoder, StreamItem, truncated, write_data};
+use crate::stream::{Decoder, Encoder, StreamItem, malformed, truncated, write_data};
 use crate::usage::Usage;
 
 /// What a stage did with one upstream event.
@@ -89,10 +89,7 @@ impl SseStage for OpenAiPassthrough {
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
         let error = match error {
             Some(error) => error.error_object(),
-            None if !self.done => match truncated() {
-                StreamItem::Error(error) => error,
-                _ => return,
-            },
+            None if !self.done => truncated(),
             None => return,
         };
         write_data(out, &json!({"error": error}));
@@ -107,14 +104,6 @@ impl SseStage for OpenAiPassthrough {
 fn is_json_or_empty(data: &str) -> bool {
     let data = data.trim();
     data.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
-}
-
-fn malformed() -> Value {
-    crate::stream::stream_error(
-        "The upstream sent a malformed stream event; the answer is incomplete.",
-        "api_error",
-        "malformed_chunk",
-    )
 }
 
 /// Anthropic events to an Anthropic client, untouched; usage is read from `message_start` and
@@ -225,7 +214,7 @@ impl SseStage for Translated {
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
         match error {
             Some(error) => self.items.push(StreamItem::Error(error.error_object())),
-            None if !self.decoder.finished() => self.items.push(truncated()),
+            None if !self.decoder.finished() => self.items.push(StreamItem::Error(truncated())),
             None => {}
         }
         self.emit(out);

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::finish_reason;
 use crate::sse::SseEvent;
-use crate::stream::{ChunkBuilder, Decoder, StreamItem, now_secs, stream_error};
+use crate::stream::{ChunkBuilder, Decoder, StreamItem, malformed, now_secs, stream_error};
 use crate::usage::Usage;
 
 #[derive(Default)]
@@ -25,11 +25,7 @@ impl Decoder for AnthropicDecoder {
         let Ok(data) = serde_json::from_str::<Value>(&data) else {
             if event.name().is_some_and(|n| n != "ping") {
                 self.done = true;
-                out.push(StreamItem::Error(stream_error(
-                    "The upstream sent a malformed stream event.",
-                    "api_error",
-                    "malformed_chunk",
-                )));
+                out.push(StreamItem::Error(malformed()));
             }
             return;
         };

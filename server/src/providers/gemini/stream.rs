@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{candidate_message, finish_reason};
 use crate::sse::SseEvent;
-use crate::stream::{ChunkBuilder, Decoder, StreamItem, now_secs, stream_error};
+use crate::stream::{ChunkBuilder, Decoder, StreamItem, malformed, now_secs, stream_error};
 use crate::usage::Usage;
 
 pub struct GeminiDecoder {
@@ -44,11 +44,7 @@ impl Decoder for GeminiDecoder {
         }
         let Ok(data) = serde_json::from_str::<Value>(&data) else {
             self.done = true;
-            out.push(StreamItem::Error(stream_error(
-                "The upstream sent a malformed stream event.",
-                "api_error",
-                "malformed_chunk",
-            )));
+            out.push(StreamItem::Error(malformed()));
             return;
         };
         if let Some(error) = data.get("error") {
