@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 mod console;
+mod consumers;
 mod error;
 mod json;
 mod openapi;
@@ -21,7 +22,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use switchyard_shared::admin::{FailureView, HealthView, ProviderHealthView, StatusView};
-use switchyard_shared::{ProviderSpec, RouteSpec};
+use switchyard_shared::{ConsumerSpec, ProviderSpec, RouteSpec};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -46,6 +47,35 @@ pub struct AdminState {
     /// Where the proxy listens (`http://host:port`), for the playground.
     pub proxy_url: String,
     pub client: UpstreamClient,
+    /// State that outlives snapshots (health, limit counters and last use).
+    pub registry: Arc<crate::health::HealthRegistry>,
+    pub gateway: GatewayFacts,
+}
+
+/// Facts about how this process was started that decide what client-auth settings may be stored.
+#[derive(Clone, Copy, Debug)]
+pub struct GatewayFacts {
+    /// `--client-auth`, overriding the stored setting.
+    pub client_auth_flag: Option<switchyard_shared::ClientAuth>,
+    pub proxy_loopback: bool,
+    pub allow_open_proxy: bool,
+}
+
+impl GatewayFacts {
+    /// The client-auth mode in force when `stored` is the stored one.
+    pub fn effective(
+        &self,
+        stored: switchyard_shared::ClientAuth,
+    ) -> switchyard_shared::ClientAuth {
+        self.client_auth_flag.unwrap_or(stored)
+    }
+
+    /// Whether `stored` would leave a non-loopback proxy open without `--allow-open-proxy`.
+    pub fn refuses(&self, stored: switchyard_shared::ClientAuth) -> bool {
+        self.effective(stored) == switchyard_shared::ClientAuth::Off
+            && !self.proxy_loopback
+            && !self.allow_open_proxy
+    }
 }
 
 pub fn router(state: AdminState) -> Router {
@@ -67,6 +97,32 @@ pub fn router(state: AdminState) -> Router {
             get(fetch::<RouteSpec>)
                 .put(replace::<RouteSpec>)
                 .delete(delete::<RouteSpec>),
+        )
+        .route(
+            "/consumers",
+            get(list::<ConsumerSpec>).post(create::<ConsumerSpec>),
+        )
+        .route(
+            "/consumers/{name}",
+            get(fetch::<ConsumerSpec>)
+                .put(replace::<ConsumerSpec>)
+                .delete(delete::<ConsumerSpec>),
+        )
+        .route(
+            "/consumers/{name}/keys",
+            get(consumers::list_keys).post(consumers::create_key),
+        )
+        .route(
+            "/consumers/{name}/keys/{id}",
+            axum::routing::put(consumers::update_key).delete(consumers::delete_key),
+        )
+        .route(
+            "/consumers/{name}/keys/{id}/rotate",
+            post(consumers::rotate_key),
+        )
+        .route(
+            "/settings",
+            get(consumers::get_settings).put(consumers::put_settings),
         )
         .route("/status", get(status))
         .route("/health", get(health))

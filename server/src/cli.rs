@@ -94,6 +94,17 @@ pub struct ServeArgs {
         global = true
     )]
     pub shutdown_grace_ms: u64,
+
+    /// Whether proxy requests need a client key: `off` or `required`. Overrides the stored
+    /// setting (`PUT /api/settings`), so a public gateway can require keys from its first request.
+    #[arg(long, env = "SWITCHYARD_CLIENT_AUTH", global = true)]
+    pub client_auth: Option<switchyard_shared::ClientAuth>,
+
+    /// Allow the proxy to listen on a non-loopback address while client keys are not required.
+    /// Without it the server refuses to start that way: anyone who can reach it would spend the
+    /// provider keys.
+    #[arg(long, env = "SWITCHYARD_ALLOW_OPEN_PROXY", global = true)]
+    pub allow_open_proxy: bool,
 }
 
 impl Cli {

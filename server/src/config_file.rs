@@ -52,7 +52,7 @@ pub fn parse_document(text: &str) -> Result<ConfigDocument, ValidationErrors> {
 pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::Result<String> {
     match store.apply(doc, prune).await {
         Ok(s) => Ok(format!(
-            "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted",
+            "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted; consumers {} created, {} updated, {} unchanged, {} deleted{}",
             s.providers_created,
             s.providers_updated,
             s.providers_unchanged,
@@ -60,7 +60,16 @@ pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::R
             s.routes_created,
             s.routes_updated,
             s.routes_unchanged,
-            s.routes_deleted
+            s.routes_deleted,
+            s.consumers_created,
+            s.consumers_updated,
+            s.consumers_unchanged,
+            s.consumers_deleted,
+            if s.settings_changed {
+                "; settings changed"
+            } else {
+                ""
+            }
         )),
         Err(StoreError::Invalid(errors)) => {
             let lines: Vec<String> = errors

@@ -467,11 +467,13 @@ impl ProviderHealth {
     }
 }
 
-/// All health state, by stable id.
+/// All state that outlives snapshots, by stable id: provider and key health here, and the limit
+/// counters of consumers, client keys and routes in `limits`.
 #[derive(Default)]
 pub struct HealthRegistry {
     providers: Mutex<HashMap<i64, Arc<ProviderHealth>>>,
     keys: Mutex<HashMap<i64, Arc<KeyHealth>>>,
+    pub limits: crate::limits::LimitRegistry,
 }
 
 impl HealthRegistry {

@@ -5,12 +5,16 @@
 pub mod admin;
 pub mod background;
 pub mod cli;
+pub mod client_key;
 pub mod config_file;
+pub mod consumers;
 pub mod health;
 pub mod health_check;
+pub mod limits;
 pub mod messages_api;
 pub mod metrics;
 pub mod model_mapping;
+pub mod pipeline;
 pub mod providers;
 pub mod proxy;
 pub mod reload;

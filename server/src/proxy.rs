@@ -26,12 +26,16 @@ use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use attempts::Attempts;
-pub use error::ProxyError;
-use exchange::{Exchange, Inbound};
+pub use error::{ProxyError, retry_after_seconds};
+use exchange::Exchange;
+pub use exchange::Inbound;
+use switchyard_shared::ClientAuth;
 use tokio::time::Instant;
 
+use crate::health::HealthRegistry;
 use crate::messages_api;
 use crate::metrics::Metrics;
+use crate::pipeline::{self, Finish, FinishBody};
 use crate::providers::Provider;
 use crate::snapshot::{Route, Snapshot};
 use crate::upstream::UpstreamClient;
@@ -49,6 +53,10 @@ pub struct ProxyState {
     pub client: UpstreamClient,
     pub max_body_bytes: usize,
     pub metrics: Arc<Metrics>,
+    /// State that outlives snapshots: health, and the limit counters admission uses.
+    pub registry: Arc<HealthRegistry>,
+    /// `--client-auth`, which overrides the stored setting when given.
+    pub client_auth: Option<ClientAuth>,
 }
 
 pub fn router(state: ProxyState) -> Router {
@@ -119,6 +127,9 @@ fn error_response(inbound: Inbound, error: ProxyError) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            if let Some(value) = error.retry_after() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
             response
         }
     }
@@ -151,11 +162,46 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
     };
     // One Arc for the whole request: it finishes on this snapshot whatever reloads happen.
     let snapshot = state.snapshot.load_full();
+    let mode = state.client_auth.unwrap_or(snapshot.consumers.client_auth);
+    let caller = match pipeline::authenticate(
+        &parts.headers,
+        &snapshot.consumers,
+        mode,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(caller) => caller,
+        Err(error) => return error_response(inbound, error),
+    };
     let Some(route) = snapshot.route(&peeked.model) else {
         return error_response(
             inbound,
             ProxyError::ModelNotFound(peeked.model.into_owned()),
         );
+    };
+    if let Err(error) = pipeline::authorize(&caller, route, &peeked.model) {
+        return error_response(inbound, error);
+    }
+    let admitted = match pipeline::admit(
+        &state.registry.limits,
+        &caller,
+        route,
+        inbound,
+        body.len(),
+        peeked.max_tokens,
+    ) {
+        Ok(admitted) => admitted,
+        Err((error, budgets)) => {
+            let mut response = error_response(inbound, error);
+            pipeline::rate_limit_headers(&budgets, inbound, response.headers_mut());
+            return response;
+        }
+    };
+    let (finish, budgets) = match admitted {
+        Some(admitted) => {
+            let finish = Arc::new(Finish::new(Arc::clone(&state.registry), admitted.admission));
+            (Some(finish), Some(admitted.budgets))
+        }
+        None => (None, None),
     };
     let anthropic_headers = anthropic_headers(inbound, &parts.headers);
     let deadline = route.timeout.map(|timeout| Instant::now() + timeout);
@@ -186,6 +232,7 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
                 provider: Arc::clone(&provider.name),
                 model: target.into(),
                 metrics: Arc::clone(&state.metrics),
+                finish: finish.clone(),
             },
         };
         let result = match deadline {
@@ -203,7 +250,14 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
                     .metrics
                     .record_request(&route.name, &provider.name, true, started.elapsed());
                 add_headers(&mut response, route, provider, target, &attempts);
-                return response;
+                if let Some(budgets) = &budgets {
+                    pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
+                }
+                // The body holds the finish phase until it ends or the client goes away.
+                return match finish {
+                    Some(finish) => response.map(|body| Body::new(FinishBody::new(body, finish))),
+                    None => response,
+                };
             }
             Err(error) => {
                 tracing::debug!(route = %route.name, provider = %provider.name, %error, "attempt failed");
@@ -211,6 +265,9 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
                 last = Some((error, provider, target));
             }
         }
+    }
+    if let Some(finish) = &finish {
+        finish.mark_failed();
     }
     let Some((error, provider, target)) = last else {
         return error_response(
@@ -223,6 +280,9 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
         .record_request(&route.name, &provider.name, false, started.elapsed());
     let mut response = error_response(inbound, error);
     add_headers(&mut response, route, provider, target, &attempts);
+    if let Some(budgets) = &budgets {
+        pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
+    }
     response
 }
 

@@ -162,12 +162,14 @@ async fn reload_once(
                 snapshot.build_time.as_secs_f64() * 1000.0,
             );
             let (provider_ids, key_ids) = snapshot.health_ids();
+            let limit_ids = snapshot.limit_ids();
             let previous = current.swap(Arc::new(snapshot));
             // Freeing a large snapshot is CPU work too; when no request holds it any more, it is
             // freed on the background thread.
             background::drop_later(previous);
             // Health of deleted providers and keys goes; everything kept keeps its state.
             registry.retain(&provider_ids, &key_ids);
+            registry.limits.retain(|id| limit_ids.contains(id));
             status.set(None);
             tracing::info!(
                 ?trigger,

@@ -12,8 +12,9 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin::{self, AdminState, AuthState};
+use crate::admin::{self, AdminState, AuthState, GatewayFacts};
 use crate::cli::ServeArgs;
+use crate::consumers;
 use crate::health::HealthRegistry;
 use crate::health_check;
 use crate::metrics::Metrics;
@@ -30,6 +31,17 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     let first = reload::prepare(&store, 1, &registry)
         .await
         .map_err(|e| anyhow::anyhow!("the stored configuration is invalid: {e}"))?;
+    let open = GatewayFacts {
+        client_auth_flag: args.client_auth,
+        proxy_loopback: args.listen.ip().is_loopback(),
+        allow_open_proxy: args.allow_open_proxy,
+    };
+    if open.refuses(first.consumers.client_auth) {
+        anyhow::bail!(
+            "refusing to start: the proxy would listen on {} (not loopback) with client_auth              \"off\", so anyone who reaches it could spend the provider keys. Require client keys              (--client-auth required, or PUT /api/settings {{\"client_auth\":\"required\"}} on a              loopback start), or pass --allow-open-proxy if a network control in front already              restricts who can reach it.",
+            args.listen
+        );
+    }
     let snapshot = Arc::new(ArcSwap::from_pointee(first));
     let reload_status = Arc::new(ReloadStatus::default());
     let reloader = reload::spawn(
@@ -63,7 +75,10 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         client: client.clone(),
         max_body_bytes: args.max_body_bytes,
         metrics: Arc::clone(&metrics),
+        registry: Arc::clone(&registry),
+        client_auth: args.client_auth,
     });
+    consumers::spawn_last_used_writer(store.clone(), Arc::clone(&registry));
     let admin_app = admin::router(AdminState {
         store: store.clone(),
         reloader,
@@ -76,6 +91,8 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         metrics,
         proxy_url: loopback_url(proxy_addr),
         client,
+        registry,
+        gateway: open,
     });
 
     let admin_addr = admin_listener.local_addr()?;

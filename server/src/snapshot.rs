@@ -13,12 +13,15 @@ use http::HeaderValue;
 use std::ops::Range;
 use switchyard_shared::validate::{validate_provider, validate_route};
 
+use switchyard_shared::config::DEFAULT_RESERVED_COMPLETION_TOKENS;
 use switchyard_shared::{
     FallbackStrategy, MatchKind, Retry, RouteSpec, RouteUpstream, StatusPattern,
 };
 use tokio::time::Instant;
 
+use crate::consumers::Consumers;
 use crate::health::HealthRegistry;
+use crate::limits::{Scope, ScopeId};
 
 use crate::providers::Provider;
 use crate::store::LoadedConfig;
@@ -43,6 +46,8 @@ impl Upstream {
 
 #[derive(Debug)]
 pub struct Route {
+    /// The stored id, stable across edits.
+    pub id: i64,
     pub name: Arc<str>,
     /// The route's name as a header value, for `x-switchyard-route`.
     pub name_header: HeaderValue,
@@ -57,6 +62,12 @@ pub struct Route {
     pub fallback_on: Vec<StatusPattern>,
     pub retry: Retry,
     pub timeout: Option<Duration>,
+    /// The consumers allowed on this route; `None` allows everyone.
+    pub allowed_consumers: Option<HashSet<String>>,
+    /// The route's own limits (all callers together), when it has any.
+    pub scope: Option<Scope>,
+    /// Completion tokens a token limit reserves for a request without `max_tokens`.
+    pub reserve_completion_tokens: u64,
     /// The stored spec.
     pub spec: RouteSpec,
 }
@@ -124,6 +135,8 @@ pub struct Snapshot {
     models_body: Bytes,
     /// Connect timeout per upstream `host:port`, the shortest any provider there asks for.
     connect_timeouts: HashMap<String, Duration>,
+    /// Consumers, their keys by digest, and whether a key is required.
+    pub consumers: Consumers,
 }
 
 impl Snapshot {
@@ -195,6 +208,7 @@ impl Snapshot {
                 fallback.push(resolve(&upstream.provider, 0, &upstream.model)?);
             }
             routes.push(Route {
+                id: stored.id,
                 name: Arc::from(spec.name.as_str()),
                 name_header: HeaderValue::try_from(spec.name.as_str())
                     .map_err(|_| fail("name is not a valid header value".into()))?,
@@ -209,6 +223,20 @@ impl Snapshot {
                     .unwrap_or_default(),
                 retry: spec.retry.unwrap_or_default(),
                 timeout: spec.timeout_ms.map(Duration::from_millis),
+                allowed_consumers: spec
+                    .auth
+                    .as_ref()
+                    .filter(|auth| !auth.allowed_consumers.is_empty())
+                    .map(|auth| auth.allowed_consumers.iter().cloned().collect()),
+                scope: (!spec.limits.is_unset()).then(|| Scope {
+                    state: registry.limits.state(ScopeId::Route(stored.id)),
+                    limits: spec.limits,
+                    label: Arc::from(format!("route '{}'", spec.name)),
+                }),
+                reserve_completion_tokens: u64::from(
+                    spec.reserve_completion_tokens
+                        .unwrap_or(DEFAULT_RESERVED_COMPLETION_TOKENS),
+                ),
                 spec: spec.clone(),
             });
         }
@@ -237,6 +265,17 @@ impl Snapshot {
         prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
         prefix_lengths.dedup();
 
+        let consumers = Consumers::build(
+            &config.consumers,
+            config.settings.client_auth,
+            &registry.limits,
+        )
+        .map_err(|(name, message)| BuildError {
+            what: "consumer",
+            name,
+            message,
+        })?;
+
         let mut providers: Vec<Arc<Provider>> = providers_by_name.into_values().collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         let models_body = models_body(&routes, &exact, loaded_at);
@@ -252,6 +291,7 @@ impl Snapshot {
             prefix_lengths,
             models_body,
             connect_timeouts,
+            consumers,
         })
     }
 
@@ -287,6 +327,13 @@ impl Snapshot {
             .flat_map(|p| p.keys.iter().map(|k| k.id))
             .collect();
         (providers, keys)
+    }
+
+    /// The ids of every consumer, client key and route whose limit counters must be kept.
+    pub fn limit_ids(&self) -> HashSet<ScopeId> {
+        let mut ids = self.consumers.scope_ids();
+        ids.extend(self.routes.iter().map(|route| ScopeId::Route(route.id)));
+        ids
     }
 
     pub fn connect_timeout(&self, authority: &str) -> Option<Duration> {
@@ -337,6 +384,70 @@ impl Route {
             .iter()
             .max_by_key(|u| u.weight)
             .unwrap_or(&self.upstreams[0])
+    }
+}
+
+/// A route with one provider and no limits, for the pipeline's unit tests.
+#[cfg(test)]
+pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>) -> Route {
+    use switchyard_shared::{MatchRule, ProviderSpec, ProviderType};
+    let spec = RouteSpec {
+        name: name.into(),
+        priority: 0,
+        matches: vec![MatchRule {
+            kind: MatchKind::Prefix,
+            value: "m".into(),
+        }],
+        upstreams: vec![RouteUpstream {
+            provider: "p".into(),
+            weight: 100,
+            model: None,
+            priority: 0,
+        }],
+        fallback: None,
+        retry: None,
+        timeout_ms: None,
+        auth: None,
+        limits: Default::default(),
+        reserve_completion_tokens: None,
+    };
+    let provider = ProviderSpec {
+        name: "p".into(),
+        kind: ProviderType::Deepseek,
+        base_url: None,
+        api_keys: Some(vec!["sk-test".into()]),
+        models: vec![],
+        model_mapping: Default::default(),
+        headers: Default::default(),
+        timeouts: Default::default(),
+        api_version: None,
+        deployments: Default::default(),
+        default_max_tokens: None,
+        token_failover: None,
+        health_check: None,
+    };
+    let registry = HealthRegistry::default();
+    let provider = Provider::build(1, &provider, &[1], &registry).unwrap_or_else(|e| panic!("{e}"));
+    Route {
+        id: 1,
+        name: Arc::from(name),
+        name_header: HeaderValue::from_static("test"),
+        priority: 0,
+        upstreams: vec![Upstream {
+            provider: Arc::new(provider),
+            weight: 100,
+            model: None,
+        }],
+        groups: std::iter::once(0..1).collect(),
+        fallback: Vec::new(),
+        fallback_random: false,
+        fallback_on: Vec::new(),
+        retry: Retry::default(),
+        timeout: None,
+        allowed_consumers,
+        scope: None,
+        reserve_completion_tokens: u64::from(DEFAULT_RESERVED_COMPLETION_TOKENS),
+        spec,
     }
 }
 
@@ -399,6 +510,9 @@ mod tests {
                 fallback: None,
                 retry: None,
                 timeout_ms: None,
+                auth: None,
+                limits: Default::default(),
+                reserve_completion_tokens: None,
             },
         }
     }
@@ -409,6 +523,8 @@ mod tests {
                 revision: 1,
                 providers: vec![provider("p")],
                 routes,
+                consumers: Vec::new(),
+                settings: Default::default(),
             },
             1,
             &HealthRegistry::default(),
@@ -483,6 +599,8 @@ mod tests {
                 revision: 1,
                 providers: vec![provider("p")],
                 routes: vec![bad],
+                consumers: Vec::new(),
+                settings: Default::default(),
             },
             1,
             &HealthRegistry::default(),

@@ -8,8 +8,10 @@
 
 mod auth;
 mod config;
+mod consumers;
 
 pub use auth::SessionRow;
+pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
-use switchyard_shared::{ConfigDocument, ProviderSpec, RouteSpec, ValidationErrors};
+use switchyard_shared::{ConfigDocument, ProviderSpec, RouteSpec, Settings, ValidationErrors};
 
 /// The database file's name inside the data dir.
 pub const DB_FILE: &str = "switchyard.db";
@@ -79,6 +81,8 @@ pub struct LoadedConfig {
     pub revision: i64,
     pub providers: Vec<StoredProvider>,
     pub routes: Vec<StoredRoute>,
+    pub consumers: Vec<StoredConsumer>,
+    pub settings: Settings,
 }
 
 /// What `apply` changed.
@@ -92,6 +96,11 @@ pub struct ApplySummary {
     pub routes_updated: usize,
     pub routes_unchanged: usize,
     pub routes_deleted: usize,
+    pub consumers_created: usize,
+    pub consumers_updated: usize,
+    pub consumers_unchanged: usize,
+    pub consumers_deleted: usize,
+    pub settings_changed: bool,
 }
 
 #[derive(Clone)]
@@ -150,12 +159,17 @@ impl Store {
             .await?;
         let (providers, keys) = fetch_providers(&mut tx, None).await?;
         let routes = fetch_routes(&mut tx, None).await?;
+        let (consumers, consumer_keys) = consumers::fetch_consumers(&mut tx, None).await?;
+        let settings = consumers::fetch_settings(&mut tx).await?;
         tx.commit().await?;
         Ok(RawConfig {
             revision,
             providers,
             keys,
             routes,
+            consumers,
+            consumer_keys,
+            settings,
         })
     }
 
@@ -165,6 +179,8 @@ impl Store {
         Ok(ConfigDocument {
             providers: loaded.providers.into_iter().map(|p| p.spec).collect(),
             routes: loaded.routes.into_iter().map(|r| r.spec).collect(),
+            consumers: loaded.consumers.iter().map(|c| c.exported()).collect(),
+            settings: Some(loaded.settings),
         })
     }
 }
@@ -207,6 +223,9 @@ pub struct RawConfig {
     providers: Vec<RawItem>,
     keys: Vec<RawKey>,
     routes: Vec<RawItem>,
+    consumers: Vec<consumers::RawConsumer>,
+    consumer_keys: Vec<consumers::RawKey>,
+    settings: String,
 }
 
 impl RawConfig {
@@ -215,6 +234,8 @@ impl RawConfig {
             revision: self.revision,
             providers: parse_providers(self.providers, self.keys)?,
             routes: parse_routes(self.routes)?,
+            consumers: consumers::parse_consumers(self.consumers, self.consumer_keys)?,
+            settings: consumers::parse_settings(&self.settings)?,
         })
     }
 }

@@ -161,11 +161,16 @@ pub struct UsageContext {
     pub provider: std::sync::Arc<str>,
     pub model: Box<str>,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The request's finish phase, which settles token limits with this usage.
+    pub finish: Option<std::sync::Arc<crate::pipeline::Finish>>,
 }
 
 /// Reports the usage of a finished request: into the live metrics, and to the log at debug
-/// level. (The metering work will also store it.)
+/// level, and to the request's finish phase. (The metering work will also store it.)
 pub fn report(context: &UsageContext, usage: Usage) {
+    if let Some(finish) = &context.finish {
+        finish.record_usage(usage);
+    }
     context
         .metrics
         .record_usage(&context.route, &context.provider, usage);

@@ -66,6 +66,11 @@ pub struct ConfigDiff {
     pub valid: bool,
     pub providers: SectionDiff,
     pub routes: SectionDiff,
+    #[serde(default)]
+    pub consumers: SectionDiff,
+    /// Whether the document's `settings:` differ from the stored ones.
+    #[serde(default)]
+    pub settings_changed: bool,
 }
 
 /// `GET /api/auth/me`, and the body of a successful setup or login.

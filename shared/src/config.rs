@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::consumer::{ConsumerSpec, Limits, Settings};
 use crate::provider_type::ProviderType;
 use crate::secret::mask_secret;
 
@@ -270,6 +271,29 @@ pub struct RouteSpec {
     /// The whole request, all attempts included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Which consumers may use this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RouteAuth>,
+    /// Limits on all callers of this route together, protecting its upstreams.
+    #[serde(default, skip_serializing_if = "Limits::is_unset")]
+    pub limits: Limits,
+    /// The completion tokens a token limit reserves for a request that sets no `max_tokens`
+    /// (default [`DEFAULT_RESERVED_COMPLETION_TOKENS`]); the real count replaces it at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_completion_tokens: Option<u32>,
+}
+
+/// The completion tokens reserved for a request without `max_tokens`, unless the route says.
+pub const DEFAULT_RESERVED_COMPLETION_TOKENS: u32 = 1024;
+
+/// A route's access rule (Higress's AI-route auth): only the listed consumers may use it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RouteAuth {
+    /// Consumer names; empty allows every consumer (and anonymous callers when keys are off).
+    #[serde(default)]
+    pub allowed_consumers: Vec<String>,
 }
 
 /// Retry settings of a route.
@@ -471,6 +495,11 @@ pub struct ConfigDocument {
     pub providers: Vec<ProviderSpec>,
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<ConsumerSpec>,
+    /// Absent leaves the stored settings as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Settings>,
 }
 
 #[cfg(test)]

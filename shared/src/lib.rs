@@ -6,14 +6,19 @@
 
 pub mod admin;
 pub mod config;
+pub mod consumer;
 pub mod provider_type;
 pub mod secret;
 pub mod validate;
 
 pub use config::{
     ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, HealthCheck, MatchKind,
-    MatchRule, ProviderSpec, Retry, RouteSpec, RouteUpstream, StatusPattern, Timeouts,
+    MatchRule, ProviderSpec, Retry, RouteAuth, RouteSpec, RouteUpstream, StatusPattern, Timeouts,
     TokenFailover,
+};
+pub use consumer::{
+    ClientAuth, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, RotateKey, Settings,
+    SettingsView,
 };
 pub use provider_type::{Protocol, ProviderType};
 pub use validate::{FieldError, ValidationErrors};

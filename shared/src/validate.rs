@@ -11,6 +11,7 @@ use crate::config::{
     ConfigDocument, Fallback, HealthCheck, MAX_ATTEMPTS, MAX_WEIGHT, MatchRule, ProviderSpec,
     RouteSpec, RouteUpstream, Timeouts, TokenFailover,
 };
+use crate::consumer::{ConsumerSpec, Limits, NewKey};
 use crate::provider_type::Protocol;
 use crate::secret::is_masked;
 
@@ -488,6 +489,117 @@ pub fn validate_route(spec: &RouteSpec) -> Result<(), ValidationErrors> {
     if let Some(timeout) = spec.timeout_ms {
         check_range(&mut errors, "timeout_ms", timeout, 1..=Timeouts::MAX_MS);
     }
+    if let Some(auth) = &spec.auth {
+        check_names(
+            &mut errors,
+            "auth.allowed_consumers",
+            &auth.allowed_consumers,
+        );
+    }
+    check_limits(&mut errors, "limits", &spec.limits);
+    if let Some(tokens) = spec.reserve_completion_tokens {
+        check_range(
+            &mut errors,
+            "reserve_completion_tokens",
+            u64::from(tokens),
+            0..=10_000_000,
+        );
+    }
+    errors.into_result()
+}
+
+/// Each limit, when set, is a whole number from 1 to [`Limits::MAX`] (to refuse everything,
+/// disable the consumer or key instead).
+pub fn check_limits(errors: &mut ValidationErrors, prefix: &str, limits: &Limits) {
+    let fields = [
+        ("rpm", limits.rpm),
+        ("rpd", limits.rpd),
+        ("tpm", limits.tpm),
+        ("tpd", limits.tpd),
+        ("max_concurrent", limits.max_concurrent),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            check_range(errors, &format!("{prefix}.{name}"), value, 1..=Limits::MAX);
+        }
+    }
+}
+
+/// A list of slugs (consumer or route names), each listed once.
+fn check_names(errors: &mut ValidationErrors, field: &str, names: &[String]) {
+    let mut seen = HashSet::new();
+    for (i, name) in names.iter().enumerate() {
+        check_slug(errors, &format!("{field}[{i}]"), name);
+        if !seen.insert(name) {
+            errors.add(format!("{field}[{i}]"), "is listed twice");
+        }
+    }
+}
+
+/// Model globs: model names in which `*` stands for any run of characters.
+fn check_globs(errors: &mut ValidationErrors, field: &str, globs: &[String]) {
+    for (i, glob) in globs.iter().enumerate() {
+        check_model_name(errors, &format!("{field}[{i}]"), glob);
+    }
+}
+
+/// The longest consumer description accepted.
+pub const MAX_DESCRIPTION_LEN: usize = 1024;
+/// The most keys one consumer may hold.
+pub const MAX_CONSUMER_KEYS: usize = 100;
+
+/// Validates a consumer on its own (its keys' fields included, not their plaintext or digests).
+pub fn validate_consumer(spec: &ConsumerSpec) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_slug(&mut errors, "name", &spec.name);
+    if spec.description.len() > MAX_DESCRIPTION_LEN {
+        errors.add(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_LEN} bytes"),
+        );
+    }
+    check_globs(&mut errors, "allowed_models", &spec.allowed_models);
+    check_names(&mut errors, "allowed_routes", &spec.allowed_routes);
+    check_limits(&mut errors, "limits", &spec.limits);
+    if serde_json::to_string(&spec.metadata).map_or(0, |json| json.len()) > 16 * 1024 {
+        errors.add("metadata", "must be at most 16 KiB as JSON");
+    }
+    if spec.keys.len() > MAX_CONSUMER_KEYS {
+        errors.add(
+            "keys",
+            format!("a consumer holds at most {MAX_CONSUMER_KEYS} keys"),
+        );
+    }
+    for (i, key) in spec.keys.iter().enumerate() {
+        let prefix = format!("keys[{i}]");
+        check_key_name(&mut errors, &format!("{prefix}.name"), &key.name);
+        check_globs(
+            &mut errors,
+            &format!("{prefix}.allowed_models"),
+            &key.allowed_models,
+        );
+        check_limits(&mut errors, &format!("{prefix}.limits"), &key.limits);
+    }
+    errors.into_result()
+}
+
+/// A key's label: 1 to 64 printable characters.
+pub fn check_key_name(errors: &mut ValidationErrors, field: &str, name: &str) {
+    if name.trim().is_empty() {
+        errors.add(field, "must not be empty");
+    } else if name.chars().count() > 64 {
+        errors.add(field, "must be at most 64 characters");
+    } else if name.chars().any(char::is_control) {
+        errors.add(field, "must not contain control characters");
+    }
+}
+
+/// Validates a new key's fields (the expiry's format is checked by the server).
+pub fn validate_new_key(key: &NewKey) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_key_name(&mut errors, "name", &key.name);
+    check_globs(&mut errors, "allowed_models", &key.allowed_models);
+    check_limits(&mut errors, "limits", &key.limits);
     errors.into_result()
 }
 
@@ -621,6 +733,27 @@ pub fn validate_document(
             errors.absorb(&prefix, e);
         }
     }
+    let mut consumer_names = HashSet::new();
+    for (i, consumer) in doc.consumers.iter().enumerate() {
+        let prefix = format!("consumers[{i}]");
+        if let Err(e) = validate_consumer(consumer) {
+            errors.absorb(&prefix, e);
+        }
+        if !consumer_names.insert(&consumer.name) {
+            errors.add(
+                format!("{prefix}.name"),
+                "is used by another consumer in this document",
+            );
+        }
+        for (k, key) in consumer.keys.iter().enumerate() {
+            if key.key.is_none() && key.key_sha256.is_none() {
+                errors.add(
+                    format!("{prefix}.keys[{k}]"),
+                    "needs `key_sha256` (as export writes it) or a plaintext `key`",
+                );
+            }
+        }
+    }
     errors.into_result()
 }
 
@@ -665,6 +798,9 @@ mod tests {
             fallback: None,
             retry: None,
             timeout_ms: None,
+            auth: None,
+            limits: crate::consumer::Limits::default(),
+            reserve_completion_tokens: None,
         }
     }
 
@@ -760,6 +896,7 @@ mod tests {
         let doc = ConfigDocument {
             providers: vec![provider("a"), provider("a")],
             routes: vec![route("r", "a"), route("r2", "missing")],
+            ..ConfigDocument::default()
         };
         assert_eq!(
             fields(validate_document(&doc, &BTreeSet::new())),
@@ -769,6 +906,7 @@ mod tests {
         let doc = ConfigDocument {
             providers: vec![provider("a")],
             routes: vec![route("r2", "missing")],
+            ..ConfigDocument::default()
         };
         assert!(validate_document(&doc, &known).is_ok());
     }

@@ -76,6 +76,11 @@ pub async fn apply(
         "routes_updated": summary.routes_updated,
         "routes_unchanged": summary.routes_unchanged,
         "routes_deleted": summary.routes_deleted,
+        "consumers_created": summary.consumers_created,
+        "consumers_updated": summary.consumers_updated,
+        "consumers_unchanged": summary.consumers_unchanged,
+        "consumers_deleted": summary.consumers_deleted,
+        "settings_changed": summary.settings_changed,
     }))
     .into_response();
     if let Some(version) = version {

@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_shared::admin::SNAPSHOT_VERSION_HEADER;
-use switchyard_shared::{ProviderSpec, RouteSpec};
+use switchyard_shared::{ConsumerSpec, ProviderSpec, RouteSpec};
 
 use super::AdminState;
 use super::error::AdminApiError;
@@ -84,6 +84,32 @@ impl Resource for RouteSpec {
     }
 }
 
+impl Resource for ConsumerSpec {
+    fn view(self) -> Self {
+        self
+    }
+    async fn list(store: &Store) -> StoreResult<Vec<Self>> {
+        Ok(store
+            .list_consumers()
+            .await?
+            .iter()
+            .map(|c| c.view())
+            .collect())
+    }
+    async fn get(store: &Store, name: &str) -> StoreResult<Self> {
+        Ok(store.get_consumer(name).await?.view())
+    }
+    async fn create(store: &Store, item: Self) -> StoreResult<Self> {
+        Ok(store.create_consumer(item).await?.view())
+    }
+    async fn replace(store: &Store, name: &str, item: Self) -> StoreResult<Self> {
+        Ok(store.replace_consumer(name, item).await?.view())
+    }
+    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
+        store.delete_consumer(name)
+    }
+}
+
 pub async fn list<R: Resource>(State(state): State<AdminState>) -> Result<Response, AdminApiError> {
     let items: Vec<R> = R::list(&state.store).await?;
     let views: Vec<R> = items.into_iter().map(R::view).collect();
@@ -124,7 +150,11 @@ pub async fn delete<R: Resource>(
 
 /// Answers a successful write once the change is live: the reload it triggers has finished, and
 /// the snapshot version it produced is in the response header.
-async fn written<R: Resource>(state: &AdminState, status: StatusCode, item: Option<R>) -> Response {
+pub(super) async fn written<R: Serialize>(
+    state: &AdminState,
+    status: StatusCode,
+    item: Option<R>,
+) -> Response {
     let version = state.reloader.reload(Trigger::AdminWrite).await;
     let mut response = match item {
         Some(item) => (status, Json(item)).into_response(),

@@ -45,6 +45,28 @@ pub enum ProxyError {
     UpstreamUnreachable(String),
     #[error("The upstream provider did not answer in time ({0}).")]
     UpstreamTimeout(&'static str),
+    /// The client's key is missing (when one is required), malformed, unknown, disabled or
+    /// expired; the message says which and never repeats the key.
+    #[error("{0}")]
+    InvalidApiKey(String),
+    #[error("The model `{model}` is not allowed for consumer '{consumer}'.")]
+    ModelNotAllowed { model: String, consumer: String },
+    #[error("{0}")]
+    RouteNotAllowed(String),
+    /// A limit refused the request before it reached any provider.
+    #[error("Rate limit reached for {message}. Retry after {}s.", retry_after_seconds(*.retry_after))]
+    RateLimited {
+        message: String,
+        /// `requests`, `tokens` or `concurrent_requests`, as OpenAI's error `type`.
+        kind: &'static str,
+        retry_after: std::time::Duration,
+    },
+}
+
+/// A wait in whole seconds, rounded up and never 0, as `Retry-After` carries it.
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
 }
 
 /// An error status from the upstream, reduced to OpenAI's error fields.
@@ -77,6 +99,11 @@ impl ProxyError {
             ProxyError::Upstream(upstream) => upstream.status,
             ProxyError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::InvalidApiKey(_) => StatusCode::UNAUTHORIZED,
+            ProxyError::ModelNotAllowed { .. } | ProxyError::RouteNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -90,6 +117,10 @@ impl ProxyError {
             | ProxyError::UpstreamUnreachable(_)
             | ProxyError::BadUpstreamResponse(_)
             | ProxyError::UpstreamTimeout(_) => "api_error",
+            ProxyError::ModelNotAllowed { .. } | ProxyError::RouteNotAllowed(_) => {
+                "permission_error"
+            }
+            ProxyError::RateLimited { kind, .. } => kind,
             _ => "invalid_request_error",
         }
     }
@@ -107,6 +138,10 @@ impl ProxyError {
             ProxyError::Untranslatable(_) => "untranslatable_request",
             ProxyError::Unsupported(_) => "unsupported_operation",
             ProxyError::BadUpstreamResponse(_) => "bad_upstream_response",
+            ProxyError::InvalidApiKey(_) => "invalid_api_key",
+            ProxyError::ModelNotAllowed { .. } => "model_not_allowed",
+            ProxyError::RouteNotAllowed(_) => "route_not_allowed",
+            ProxyError::RateLimited { .. } => "rate_limit_exceeded",
             ProxyError::MalformedJson(_)
             | ProxyError::NotAnObject(_)
             | ProxyError::MissingModel
@@ -122,7 +157,8 @@ impl ProxyError {
             ProxyError::Upstream(upstream) => upstream.param.clone().unwrap_or(Value::Null),
             ProxyError::MissingModel
             | ProxyError::ModelNotString
-            | ProxyError::ModelNotFound(_) => Value::from("model"),
+            | ProxyError::ModelNotFound(_)
+            | ProxyError::ModelNotAllowed { .. } => Value::from("model"),
             ProxyError::StreamNotBool => Value::from("stream"),
             _ => Value::Null,
         }
@@ -177,11 +213,23 @@ impl IntoResponse for ProxyError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let ProxyError::Upstream(upstream) = self
-            && let Some(value) = upstream.retry_after
-        {
+        if let Some(value) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+impl ProxyError {
+    /// The `Retry-After` an answer with this error carries: the upstream's, or the gateway's own
+    /// for a refused request.
+    pub fn retry_after(&self) -> Option<HeaderValue> {
+        match self {
+            ProxyError::Upstream(upstream) => upstream.retry_after.clone(),
+            ProxyError::RateLimited { retry_after, .. } => {
+                Some(HeaderValue::from(retry_after_seconds(*retry_after)))
+            }
+            _ => None,
+        }
     }
 }

@@ -21,6 +21,9 @@ pub struct Peeked<'a> {
     pub include_usage: bool,
     /// Whether the body has a `stream_options` field at all.
     pub has_stream_options: bool,
+    /// The completion budget the client set (`max_completion_tokens`, else `max_tokens`), for
+    /// token-limit reservations; a value that is not a whole number counts as unset.
+    pub max_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +34,10 @@ struct Fields<'a> {
     stream: Option<&'a RawValue>,
     #[serde(borrow)]
     stream_options: Option<&'a RawValue>,
+    #[serde(borrow)]
+    max_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    max_completion_tokens: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -66,12 +73,14 @@ pub fn peek(body: &[u8]) -> Result<Peeked<'_>, ProxyError> {
         .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
         .and_then(|options| options.include_usage)
         .unwrap_or(false);
+    let whole = |raw: Option<&RawValue>| raw.and_then(|raw| raw.get().parse::<u64>().ok());
     Ok(Peeked {
         model,
         model_span,
         stream,
         include_usage,
         has_stream_options: fields.stream_options.is_some_and(|raw| raw.get() != "null"),
+        max_tokens: whole(fields.max_completion_tokens).or(whole(fields.max_tokens)),
     })
 }
 
@@ -120,6 +129,19 @@ mod tests {
         assert_eq!(peeked.model, "gpt-4o");
         assert!(peeked.stream);
         assert_eq!(&body[peeked.model_span.clone()], br#""gpt-4o""#);
+        assert_eq!(peeked.max_tokens, None);
+    }
+
+    #[test]
+    fn peeks_the_completion_budget() {
+        let peek_max = |body: &str| peek(body.as_bytes()).expect("valid").max_tokens;
+        assert_eq!(peek_max(r#"{"model":"m","max_tokens":50}"#), Some(50));
+        assert_eq!(
+            peek_max(r#"{"model":"m","max_tokens":50,"max_completion_tokens":70}"#),
+            Some(70)
+        );
+        assert_eq!(peek_max(r#"{"model":"m","max_tokens":"many"}"#), None);
+        assert_eq!(peek_max(r#"{"model":"m","max_tokens":-3}"#), None);
     }
 
     #[test]

@@ -11,8 +11,9 @@ use switchyard_shared::validate::{
     referenced_providers, validate_document, validate_provider, validate_route,
     validate_route_references,
 };
-use switchyard_shared::{ConfigDocument, ProviderSpec, RouteSpec, ValidationErrors};
+use switchyard_shared::{ConfigDocument, ConsumerSpec, ProviderSpec, RouteSpec, ValidationErrors};
 
+use super::consumers;
 use super::{
     ApplySummary, Result, Store, StoreError, StoredProvider, load_providers, load_routes, now_ms,
 };
@@ -191,6 +192,14 @@ impl Store {
             stored.keys().map(|name| (*name).to_owned()).collect()
         };
         validate_document(&doc, &known)?;
+        normalise_consumers(&mut doc.consumers)?;
+        let consumers: HashMap<&str, ConsumerSpec> = loaded
+            .consumers
+            .iter()
+            .map(|c| (c.spec.name.as_str(), c.exported()))
+            .collect();
+        let consumers: HashMap<&str, &ConsumerSpec> =
+            consumers.iter().map(|(name, spec)| (*name, spec)).collect();
         let routes: HashMap<&str, &RouteSpec> = loaded
             .routes
             .iter()
@@ -208,6 +217,15 @@ impl Store {
                 doc.routes.iter().map(|r| (r.name.as_str(), r)),
                 prune,
             ),
+            consumers: section_diff(
+                &consumers,
+                doc.consumers.iter().map(|c| (c.name.as_str(), c)),
+                prune,
+            ),
+            settings_changed: doc
+                .settings
+                .as_ref()
+                .is_some_and(|settings| *settings != loaded.settings),
         })
     }
 
@@ -229,6 +247,7 @@ impl Store {
             stored.keys().cloned().collect()
         };
         validate_document(&doc, &known)?;
+        normalise_consumers(&mut doc.consumers)?;
 
         let mut summary = ApplySummary::default();
         for spec in &doc.providers {
@@ -280,10 +299,50 @@ impl Store {
                 summary.providers_deleted += 1;
             }
         }
+        [
+            summary.consumers_created,
+            summary.consumers_updated,
+            summary.consumers_unchanged,
+            summary.consumers_deleted,
+        ] = consumers::apply_consumers(&mut tx, &doc.consumers, prune).await?;
+        if let Some(settings) = &doc.settings {
+            let stored = consumers::parse_settings(&consumers::fetch_settings(&mut tx).await?)?;
+            if stored != *settings {
+                consumers::write_settings(&mut tx, settings).await?;
+                summary.settings_changed = true;
+            }
+        }
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(summary)
     }
+}
+
+/// Normalises every consumer of a document (see `normalise_document_consumer`), reporting
+/// errors with their paths in the document.
+fn normalise_consumers(consumers: &mut [ConsumerSpec]) -> Result<()> {
+    let mut errors = ValidationErrors::default();
+    for (i, consumer) in consumers.iter_mut().enumerate() {
+        if let Err(e) = consumers::normalise_document_consumer(consumer) {
+            for error in e.0 {
+                errors.add(format!("consumers[{i}].{}", error.field), error.message);
+            }
+        }
+    }
+    let mut seen = HashMap::new();
+    for (i, consumer) in consumers.iter().enumerate() {
+        for (k, key) in consumer.keys.iter().enumerate() {
+            if let Some(digest) = &key.key_sha256
+                && seen.insert(digest.clone(), i).is_some()
+            {
+                errors.add(
+                    format!("consumers[{i}].keys[{k}]"),
+                    "the same key is listed twice in this document",
+                );
+            }
+        }
+    }
+    Ok(errors.into_result()?)
 }
 
 /// Sorts the names of one section into create, update, delete (with prune) and unchanged.
@@ -341,7 +400,7 @@ fn resolve_keys(spec: &mut ProviderSpec, existing: Option<&ProviderSpec>) {
     }
 }
 
-async fn bump_revision(conn: &mut SqliteConnection) -> Result<()> {
+pub(super) async fn bump_revision(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1")
         .execute(conn)
         .await?;

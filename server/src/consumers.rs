@@ -1,0 +1,271 @@
+//! The compiled consumers and client keys of a snapshot: keys indexed by digest, each pointing at
+//! its consumer and at the limit counters of both, so authenticating a request is one hash of the
+//! key and one map lookup.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchyard_shared::consumer::glob_match;
+use switchyard_shared::validate::validate_consumer;
+use switchyard_shared::{ClientAuth, Limits};
+
+use crate::client_key::{self, KeyDigest};
+use crate::limits::{LimitRegistry, Scope, ScopeId};
+use crate::store::StoredConsumer;
+
+#[derive(Debug)]
+pub struct Consumer {
+    pub id: i64,
+    pub name: Arc<str>,
+    pub disabled: bool,
+    /// Model globs; empty allows every model.
+    pub allowed_models: Vec<String>,
+    /// Route names; empty allows every route.
+    pub allowed_routes: HashSet<String>,
+    /// The consumer's limits, when it has any.
+    pub scope: Option<Scope>,
+}
+
+#[derive(Debug)]
+pub struct ClientKey {
+    pub id: i64,
+    pub name: Arc<str>,
+    pub consumer: Arc<Consumer>,
+    pub disabled: bool,
+    pub expires_at: Option<SystemTime>,
+    pub allowed_models: Vec<String>,
+    /// The key's own limits, when it has any.
+    pub scope: Option<Scope>,
+    /// Where its last use is counted (even without limits), for `last_used_at`.
+    pub usage: Arc<crate::limits::LimitState>,
+}
+
+impl ClientKey {
+    /// Whether the key or its consumer allows `model`: both lists must allow it.
+    pub fn allows_model(&self, model: &str) -> bool {
+        let allows =
+            |globs: &[String]| globs.is_empty() || globs.iter().any(|g| glob_match(g, model));
+        allows(&self.allowed_models) && allows(&self.consumer.allowed_models)
+    }
+
+    pub fn expired(&self, now: SystemTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// Every consumer's keys, by digest, and the client-auth setting.
+#[derive(Debug, Default)]
+pub struct Consumers {
+    keys: HashMap<KeyDigest, Arc<ClientKey>>,
+    pub client_auth: ClientAuth,
+    count: usize,
+}
+
+fn scope(
+    registry: &LimitRegistry,
+    id: ScopeId,
+    limits: Limits,
+    label: String,
+) -> (Option<Scope>, Arc<crate::limits::LimitState>) {
+    let state = registry.state(id);
+    let scope = (!limits.is_unset()).then(|| Scope {
+        state: Arc::clone(&state),
+        limits,
+        label: Arc::from(label),
+    });
+    (scope, state)
+}
+
+impl Consumers {
+    /// Compiles the stored consumers; fails on a consumer that does not validate or a digest
+    /// that is not one.
+    pub fn build(
+        stored: &[StoredConsumer],
+        client_auth: ClientAuth,
+        registry: &LimitRegistry,
+    ) -> Result<Consumers, (String, String)> {
+        let mut keys = HashMap::new();
+        for consumer in stored {
+            let fail = |message: String| (consumer.spec.name.clone(), message);
+            validate_consumer(&consumer.spec).map_err(|e| fail(e.to_string()))?;
+            let name = &consumer.spec.name;
+            let (consumer_scope, _) = scope(
+                registry,
+                ScopeId::Consumer(consumer.id),
+                consumer.spec.limits,
+                format!("consumer '{name}'"),
+            );
+            let compiled = Arc::new(Consumer {
+                id: consumer.id,
+                name: Arc::from(name.as_str()),
+                disabled: consumer.spec.disabled,
+                allowed_models: consumer.spec.allowed_models.clone(),
+                allowed_routes: consumer.spec.allowed_routes.iter().cloned().collect(),
+                scope: consumer_scope,
+            });
+            for key in &consumer.keys {
+                let digest = client_key::from_hex(&key.digest_hex)
+                    .ok_or_else(|| fail(format!("key {} has an invalid digest", key.id)))?;
+                let (key_scope, usage) = scope(
+                    registry,
+                    ScopeId::Key(key.id),
+                    key.limits,
+                    format!("key '{}' of consumer '{name}'", key.name),
+                );
+                let expires_at = key
+                    .expires_at_ms
+                    .map(|ms| UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+                keys.insert(
+                    digest,
+                    Arc::new(ClientKey {
+                        id: key.id,
+                        name: Arc::from(key.name.as_str()),
+                        consumer: Arc::clone(&compiled),
+                        disabled: key.disabled,
+                        expires_at,
+                        allowed_models: key.allowed_models.clone(),
+                        scope: key_scope,
+                        usage,
+                    }),
+                );
+            }
+        }
+        Ok(Consumers {
+            keys,
+            client_auth,
+            count: stored.len(),
+        })
+    }
+
+    /// The key with this digest, whatever its state.
+    pub fn key(&self, digest: &KeyDigest) -> Option<&Arc<ClientKey>> {
+        self.keys.get(digest)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The registry ids of every consumer and key, whose counters must be kept.
+    pub fn scope_ids(&self) -> HashSet<ScopeId> {
+        let mut ids = HashSet::new();
+        for key in self.keys.values() {
+            ids.insert(ScopeId::Key(key.id));
+            ids.insert(ScopeId::Consumer(key.consumer.id));
+        }
+        ids
+    }
+}
+
+/// How often keys' last use is written from memory to the store.
+const LAST_USED_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Writes keys' `last_used_at` to the store every few seconds, from the counters the admit phase
+/// touches: the request path never writes to the database.
+pub fn spawn_last_used_writer(
+    store: crate::store::Store,
+    registry: Arc<crate::health::HealthRegistry>,
+) {
+    tokio::spawn(async move {
+        let mut written: HashMap<i64, SystemTime> = HashMap::new();
+        let mut ticks = tokio::time::interval(LAST_USED_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let mut uses = Vec::new();
+            for (id, state) in registry.limits.all() {
+                let (ScopeId::Key(id), Some(at)) = (id, state.last_used()) else {
+                    continue;
+                };
+                if written.get(&id) != Some(&at) {
+                    let ms = at
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                    uses.push((id, ms));
+                    written.insert(id, at);
+                }
+            }
+            if let Err(error) = store.record_key_use(&uses).await {
+                tracing::warn!(%error, "could not record when client keys were last used");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredKey;
+    use switchyard_shared::ConsumerSpec;
+
+    fn stored(models: &[&str], key_models: &[&str]) -> StoredConsumer {
+        StoredConsumer {
+            id: 7,
+            spec: ConsumerSpec {
+                name: "team-a".into(),
+                allowed_models: models.iter().map(|m| (*m).to_owned()).collect(),
+                limits: Limits {
+                    rpm: Some(60),
+                    ..Limits::default()
+                },
+                ..ConsumerSpec::default()
+            },
+            keys: vec![StoredKey {
+                id: 3,
+                consumer_id: 7,
+                name: "ci".into(),
+                digest_hex: client_key::digest_hex("sy-test"),
+                last4: None,
+                allowed_models: key_models.iter().map(|m| (*m).to_owned()).collect(),
+                limits: Limits::default(),
+                disabled: false,
+                expires_at_ms: Some(1_000),
+                created_at_ms: 0,
+                last_used_ms: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn keys_are_found_by_digest_and_narrow_their_consumer() {
+        let registry = LimitRegistry::default();
+        let consumers = Consumers::build(
+            &[stored(&["deepseek-*", "qwen-*"], &["qwen-*"])],
+            ClientAuth::Required,
+            &registry,
+        )
+        .expect("builds");
+        let key = consumers
+            .key(&client_key::digest("sy-test"))
+            .expect("found");
+        assert!(key.allows_model("qwen-max"));
+        assert!(!key.allows_model("deepseek-chat"), "the key narrows");
+        assert!(!key.allows_model("gpt-4o"));
+        assert!(key.expired(UNIX_EPOCH + Duration::from_secs(1)));
+        assert!(!key.expired(UNIX_EPOCH));
+        assert!(key.scope.is_none());
+        let scope = key.consumer.scope.as_ref().expect("consumer limits");
+        assert_eq!(&*scope.label, "consumer 'team-a'");
+        assert!(consumers.key(&client_key::digest("sy-other")).is_none());
+        assert_eq!(
+            consumers.scope_ids(),
+            HashSet::from([ScopeId::Key(3), ScopeId::Consumer(7)])
+        );
+    }
+
+    #[test]
+    fn counters_survive_a_rebuild() {
+        let registry = LimitRegistry::default();
+        let first = Consumers::build(&[stored(&[], &[])], ClientAuth::Off, &registry).expect("1");
+        let second = Consumers::build(&[stored(&[], &[])], ClientAuth::Off, &registry).expect("2");
+        let digest = client_key::digest("sy-test");
+        let a = first.key(&digest).expect("a");
+        let b = second.key(&digest).expect("b");
+        assert!(Arc::ptr_eq(&a.usage, &b.usage));
+    }
+}

@@ -1,0 +1,574 @@
+//! Request, token and concurrency limits: counter state that outlives reloads, and admission.
+//!
+//! Every window is a GCRA cell (the generic cell rate algorithm, as `governor` uses): one atomic
+//! "theoretical arrival time" per window, updated by compare-and-swap, so admission takes no lock
+//! and concurrent requests can never together pass more than the limit. `governor` itself is not
+//! used because token limits must *reserve* an estimate at admission and hand back (or charge) the
+//! difference when the real usage is known, and governor has no way to return capacity.
+//!
+//! State lives in a [`LimitRegistry`] keyed by stable ids (consumer, key, route), like the health
+//! registry: the snapshot holds `Arc`s to the entries, an unrelated reload keeps them, and editing
+//! a limit changes only the numbers the next admission reads from the new snapshot. The
+//! registry's [`Limiter`] interface (admit, settle) is what a shared backend would implement.
+//!
+//! Time is passed in (nanoseconds since the registry's start), so every rule here is tested with
+//! a fake clock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchyard_shared::Limits;
+use tokio::time::Instant;
+
+const MINUTE: u64 = 60 * 1_000_000_000;
+const DAY: u64 = 24 * 60 * MINUTE;
+
+/// One GCRA cell: when the bucket would be full again if nothing else arrived.
+#[derive(Debug, Default)]
+struct Gcra {
+    tat: AtomicU64,
+}
+
+/// The nanoseconds of a window that `units` of a `limit` per `window` cost.
+fn cost(units: u64, limit: u64, window: u64) -> u64 {
+    let nanos = u128::from(units) * u128::from(window) / u128::from(limit.max(1));
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+impl Gcra {
+    /// Takes `units` if they fit; otherwise says how long until they would.
+    fn acquire(&self, now: u64, units: u64, limit: u64, window: u64) -> Result<(), Duration> {
+        let cost = cost(units, limit, window);
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let next = tat.max(now).saturating_add(cost);
+            let ahead = next - now;
+            if ahead > window {
+                return Err(Duration::from_nanos(ahead - window));
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(current) => tat = current,
+            }
+        }
+    }
+
+    /// Gives back `units` taken earlier (a rolled-back admission, or a reservation that was too
+    /// large). A cell whose time is already past is full, so nothing is lost by the saturation.
+    fn give_back(&self, units: u64, limit: u64, window: u64) {
+        let cost = cost(units, limit, window);
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(tat.saturating_sub(cost))
+            });
+    }
+
+    /// Charges `units` beyond what was reserved, even past the limit: they were used.
+    fn charge(&self, now: u64, units: u64, limit: u64, window: u64) {
+        let cost = cost(units, limit, window);
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(tat.max(now).saturating_add(cost))
+            });
+    }
+
+    /// What is left now, and how long until the bucket is full again.
+    fn status(&self, now: u64, limit: u64, window: u64) -> (u64, Duration) {
+        let ahead = self.tat.load(Ordering::Acquire).saturating_sub(now);
+        let free = window.saturating_sub(ahead);
+        let remaining = u128::from(free) * u128::from(limit) / u128::from(window.max(1));
+        (
+            u64::try_from(remaining).unwrap_or(u64::MAX),
+            Duration::from_nanos(ahead),
+        )
+    }
+}
+
+/// The counters of one scope (a consumer, a key or a route).
+#[derive(Debug, Default)]
+pub struct LimitState {
+    rpm: Gcra,
+    rpd: Gcra,
+    tpm: Gcra,
+    tpd: Gcra,
+    in_flight: AtomicU64,
+    /// Milliseconds since the Unix epoch of the last admitted request; 0 for never.
+    last_used_ms: AtomicU64,
+}
+
+impl LimitState {
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// When this scope last admitted a request.
+    pub fn last_used(&self) -> Option<SystemTime> {
+        match self.last_used_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    pub fn touch(&self) {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.last_used_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// Which kind of thing a limit belongs to; with the stored id it keys the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScopeId {
+    Consumer(i64),
+    Key(i64),
+    Route(i64),
+}
+
+/// Limit state for every scope, outliving snapshots.
+pub struct LimitRegistry {
+    entries: Mutex<HashMap<ScopeId, Arc<LimitState>>>,
+    /// The origin of the nanosecond clock the cells use.
+    start: Instant,
+}
+
+impl Default for LimitRegistry {
+    fn default() -> Self {
+        LimitRegistry {
+            entries: Mutex::default(),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl LimitRegistry {
+    /// The state of a scope, created on first use. Called while building a snapshot, never on the
+    /// request path.
+    pub fn state(&self, id: ScopeId) -> Arc<LimitState> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(entries.entry(id).or_default())
+    }
+
+    /// Drops the state of scopes that no longer exist (after a swap).
+    pub fn retain(&self, live: impl Fn(&ScopeId) -> bool) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|id, _| live(id));
+    }
+
+    /// Every known scope's state, for writing `last_used_at` back to the store.
+    pub fn all(&self) -> Vec<(ScopeId, Arc<LimitState>)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.iter().map(|(id, s)| (*id, Arc::clone(s))).collect()
+    }
+
+    /// Now, on the cells' clock.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One scope a request is checked against: its counters, its limits, and how to name it.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub state: Arc<LimitState>,
+    pub limits: Limits,
+    /// `consumer 'team-a'`, `key 'ci' of consumer 'team-a'`, `route 'chat'`.
+    pub label: Arc<str>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `consumer 'team-a': 60 requests per minute`.
+    pub message: String,
+    /// `requests`, `tokens` or `concurrent_requests`.
+    pub kind: &'static str,
+    pub retry_after: Duration,
+}
+
+/// What an admitted request holds until it finishes.
+#[derive(Debug, Default)]
+pub struct Admission {
+    scopes: Vec<Scope>,
+    /// The tokens reserved in every scope with a token limit.
+    reserved_tokens: u64,
+    settled: bool,
+}
+
+/// The tightest remaining budget of one kind (requests or tokens), for the rate-limit headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: Duration,
+}
+
+/// The rate-limit headers' content: the tightest request and token budgets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budgets {
+    pub requests: Option<Budget>,
+    pub tokens: Option<Budget>,
+}
+
+/// Admission and settlement; the local implementation counts in this process's memory.
+pub trait Limiter {
+    /// Checks every scope and takes one request, a concurrency slot and `tokens` from each, or
+    /// nothing at all.
+    fn admit(&self, scopes: Vec<Scope>, tokens: u64) -> Result<Admission, Refusal>;
+    /// Releases the slots and replaces the reservation with the tokens really used.
+    fn settle(&self, admission: &mut Admission, used_tokens: u64);
+    /// The tightest budgets over `scopes`, now.
+    fn budgets(&self, scopes: &[Scope]) -> Budgets;
+}
+
+impl Limiter for LimitRegistry {
+    fn admit(&self, scopes: Vec<Scope>, tokens: u64) -> Result<Admission, Refusal> {
+        let now = self.now();
+        let mut admission = Admission {
+            scopes: Vec::with_capacity(scopes.len()),
+            reserved_tokens: tokens,
+            settled: false,
+        };
+        for scope in scopes {
+            if let Err(refusal) = admit_one(&scope, now, tokens) {
+                // Nothing was taken from the refusing scope; give back what the others took.
+                for taken in &admission.scopes {
+                    roll_back(taken, tokens);
+                }
+                admission.settled = true;
+                return Err(refusal);
+            }
+            scope.state.touch();
+            admission.scopes.push(scope);
+        }
+        Ok(admission)
+    }
+
+    fn settle(&self, admission: &mut Admission, used_tokens: u64) {
+        if admission.settled {
+            return;
+        }
+        admission.settled = true;
+        let now = self.now();
+        let reserved = admission.reserved_tokens;
+        for scope in &admission.scopes {
+            let state = &scope.state;
+            let limits = &scope.limits;
+            if limits.max_concurrent.is_some() {
+                state.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            for (cell, limit, window) in [
+                (&state.tpm, limits.tpm, MINUTE),
+                (&state.tpd, limits.tpd, DAY),
+            ] {
+                let Some(limit) = limit else { continue };
+                let reserved = reserved.min(limit);
+                match used_tokens.cmp(&reserved) {
+                    std::cmp::Ordering::Less => {
+                        cell.give_back(reserved - used_tokens, limit, window);
+                    }
+                    std::cmp::Ordering::Greater => {
+                        cell.charge(now, used_tokens - reserved, limit, window);
+                    }
+                    std::cmp::Ordering::Equal => {}
+                }
+            }
+        }
+    }
+
+    fn budgets(&self, scopes: &[Scope]) -> Budgets {
+        let now = self.now();
+        let mut budgets = Budgets::default();
+        for scope in scopes {
+            let state = &scope.state;
+            let limits = &scope.limits;
+            let kinds = [
+                (&state.rpm, limits.rpm, MINUTE, false),
+                (&state.rpd, limits.rpd, DAY, false),
+                (&state.tpm, limits.tpm, MINUTE, true),
+                (&state.tpd, limits.tpd, DAY, true),
+            ];
+            for (cell, limit, window, tokens) in kinds {
+                let Some(limit) = limit else { continue };
+                let (remaining, reset) = cell.status(now, limit, window);
+                let budget = Budget {
+                    limit,
+                    remaining,
+                    reset,
+                };
+                let slot = if tokens {
+                    &mut budgets.tokens
+                } else {
+                    &mut budgets.requests
+                };
+                if slot.is_none_or(|tightest| remaining < tightest.remaining) {
+                    *slot = Some(budget);
+                }
+            }
+        }
+        budgets
+    }
+}
+
+/// Undoes a scope's admission: its slot, its request and its token reservation.
+fn roll_back(scope: &Scope, tokens: u64) {
+    let state = &scope.state;
+    let limits = &scope.limits;
+    if limits.max_concurrent.is_some() {
+        state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+    let windows = [
+        (&state.rpm, limits.rpm, MINUTE, 1),
+        (&state.rpd, limits.rpd, DAY, 1),
+        (&state.tpm, limits.tpm, MINUTE, tokens),
+        (&state.tpd, limits.tpd, DAY, tokens),
+    ];
+    for (cell, limit, window, units) in windows {
+        if let Some(limit) = limit {
+            cell.give_back(units.min(limit), limit, window);
+        }
+    }
+}
+
+/// Admits one scope entirely or not at all.
+fn admit_one(scope: &Scope, now: u64, tokens: u64) -> Result<(), Refusal> {
+    let state = &scope.state;
+    let limits = &scope.limits;
+    let refuse = |what: String, kind: &'static str, retry_after: Duration| Refusal {
+        message: format!("{}: {what}", scope.label),
+        kind,
+        retry_after,
+    };
+    if let Some(max) = limits.max_concurrent {
+        let taken = state
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        if taken.is_err() {
+            return Err(refuse(
+                format!("{max} concurrent requests"),
+                "concurrent_requests",
+                Duration::from_secs(1),
+            ));
+        }
+    }
+    let release_slot = || {
+        if limits.max_concurrent.is_some() {
+            state.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    };
+    // Requests first, then tokens; each taken cell is given back if a later one refuses.
+    let mut taken: Vec<(&Gcra, u64, u64, u64)> = Vec::new();
+    let windows = [
+        (&state.rpm, limits.rpm, MINUTE, 1, "requests", "minute"),
+        (&state.rpd, limits.rpd, DAY, 1, "requests", "day"),
+        (&state.tpm, limits.tpm, MINUTE, tokens, "tokens", "minute"),
+        (&state.tpd, limits.tpd, DAY, tokens, "tokens", "day"),
+    ];
+    for (cell, limit, window, units, kind, per) in windows {
+        let Some(limit) = limit else { continue };
+        // A request larger than a whole window's budget could never pass; it may go when the
+        // bucket is full, and what it really uses is charged at the end.
+        let units = units.min(limit);
+        if units == 0 {
+            continue;
+        }
+        if let Err(wait) = cell.acquire(now, units, limit, window) {
+            for (cell, units, limit, window) in taken {
+                cell.give_back(units, limit, window);
+            }
+            release_slot();
+            return Err(refuse(format!("{limit} {kind} per {per}"), kind, wait));
+        }
+        taken.push((cell, units, limit, window));
+    }
+    Ok(())
+}
+
+impl Admission {
+    pub fn scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+
+    /// The tokens reserved in every scope with a token limit.
+    pub fn reserved_tokens(&self) -> u64 {
+        self.reserved_tokens
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    #[test]
+    fn gcra_allows_exactly_the_limit_in_a_quiet_window() {
+        let cell = Gcra::default();
+        let now = 10 * MINUTE;
+        for i in 0..60 {
+            assert!(cell.acquire(now, 1, 60, MINUTE).is_ok(), "request {i}");
+        }
+        let wait = cell.acquire(now, 1, 60, MINUTE).expect_err("61st refused");
+        assert_eq!(wait, Duration::from_secs(1), "one request's worth of time");
+        assert!(cell.acquire(now + SECOND, 1, 60, MINUTE).is_ok());
+        assert!(cell.acquire(now + SECOND, 1, 60, MINUTE).is_err());
+    }
+
+    #[test]
+    fn gcra_status_counts_down_and_refills() {
+        let cell = Gcra::default();
+        let now = MINUTE;
+        assert_eq!(cell.status(now, 60, MINUTE), (60, Duration::ZERO));
+        for _ in 0..10 {
+            cell.acquire(now, 1, 60, MINUTE).expect("fits");
+        }
+        assert_eq!(cell.status(now, 60, MINUTE), (50, Duration::from_secs(10)));
+        assert_eq!(cell.status(now + 5 * SECOND, 60, MINUTE).0, 55);
+        cell.give_back(10, 60, MINUTE);
+        assert_eq!(cell.status(now, 60, MINUTE).0, 60);
+    }
+
+    fn scope(registry: &LimitRegistry, id: i64, limits: Limits) -> Scope {
+        Scope {
+            state: registry.state(ScopeId::Consumer(id)),
+            limits,
+            label: Arc::from(format!("consumer 'c{id}'")),
+        }
+    }
+
+    #[test]
+    fn a_refusing_scope_leaves_the_others_untouched() {
+        let registry = LimitRegistry::default();
+        let loose = Limits {
+            rpm: Some(100),
+            max_concurrent: Some(10),
+            ..Limits::default()
+        };
+        let tight = Limits {
+            rpm: Some(1),
+            ..Limits::default()
+        };
+        let a = scope(&registry, 1, loose);
+        let b = scope(&registry, 2, tight);
+        registry
+            .admit(vec![b.clone()], 0)
+            .expect("first request fits");
+        let refusal = registry
+            .admit(vec![a.clone(), b.clone()], 0)
+            .expect_err("b is spent");
+        assert_eq!(refusal.message, "consumer 'c2': 1 requests per minute");
+        assert!(refusal.retry_after > Duration::from_secs(59));
+        assert_eq!(a.state.in_flight(), 0, "a's slot was given back");
+        assert_eq!(
+            registry.budgets(std::slice::from_ref(&a)).requests,
+            Some(Budget {
+                limit: 100,
+                remaining: 100,
+                reset: Duration::ZERO
+            }),
+            "a's request was given back"
+        );
+    }
+
+    #[test]
+    fn concurrency_slots_are_held_until_settled() {
+        let registry = LimitRegistry::default();
+        let limits = Limits {
+            max_concurrent: Some(2),
+            ..Limits::default()
+        };
+        let s = scope(&registry, 1, limits);
+        let mut first = registry.admit(vec![s.clone()], 0).expect("1");
+        let _second = registry.admit(vec![s.clone()], 0).expect("2");
+        let refusal = registry.admit(vec![s.clone()], 0).expect_err("3");
+        assert!(refusal.message.ends_with("2 concurrent requests"));
+        registry.settle(&mut first, 0);
+        registry.settle(&mut first, 0);
+        assert_eq!(s.state.in_flight(), 1, "settling twice releases once");
+        registry.admit(vec![s], 0).expect("a slot is free again");
+    }
+
+    #[test]
+    fn token_reservations_are_reconciled() {
+        let registry = LimitRegistry::default();
+        let limits = Limits {
+            tpm: Some(1000),
+            ..Limits::default()
+        };
+        let s = scope(&registry, 1, limits);
+        let mut a = registry.admit(vec![s.clone()], 600).expect("600 of 1000");
+        registry
+            .admit(vec![s.clone()], 600)
+            .expect_err("only 400 are left while 600 are reserved");
+        registry.settle(&mut a, 100);
+        let left = registry
+            .budgets(std::slice::from_ref(&s))
+            .tokens
+            .expect("set");
+        assert!((895..=900).contains(&left.remaining), "{left:?}");
+        let mut b = registry
+            .admit(vec![s.clone()], 600)
+            .expect("fits after the refund");
+        registry.settle(&mut b, 2000);
+        let left = registry
+            .budgets(std::slice::from_ref(&s))
+            .tokens
+            .expect("set");
+        assert_eq!(left.remaining, 0, "usage beyond the reservation is charged");
+    }
+
+    #[test]
+    fn concurrent_reservations_never_overshoot() {
+        let registry = Arc::new(LimitRegistry::default());
+        let limits = Limits {
+            tpm: Some(10_000),
+            ..Limits::default()
+        };
+        let s = scope(&registry, 1, limits);
+        let admitted = std::thread::scope(|threads| {
+            let handles: Vec<_> = (0..20)
+                .map(|_| {
+                    let registry = Arc::clone(&registry);
+                    let s = s.clone();
+                    threads.spawn(move || registry.admit(vec![s], 1500).is_ok())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(false))
+                .filter(|ok| *ok)
+                .count()
+        });
+        assert_eq!(admitted, 6, "6 × 1500 fit in 10,000, a 7th does not");
+    }
+
+    #[test]
+    fn oversized_requests_pass_on_a_full_bucket() {
+        let registry = LimitRegistry::default();
+        let limits = Limits {
+            tpm: Some(100),
+            ..Limits::default()
+        };
+        let s = scope(&registry, 1, limits);
+        let mut big = registry.admit(vec![s.clone()], 5000).expect("clamped");
+        registry
+            .admit(vec![s.clone()], 1)
+            .expect_err("bucket spent");
+        registry.settle(&mut big, 5000);
+        let left = registry
+            .budgets(std::slice::from_ref(&s))
+            .tokens
+            .expect("set");
+        assert_eq!(left.remaining, 0);
+        assert!(left.reset > Duration::from_secs(60 * 49), "{left:?}");
+    }
+}
