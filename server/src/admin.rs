@@ -14,7 +14,6 @@ mod resources;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use arc_swap::ArcSwap;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -32,7 +31,7 @@ pub use error::AdminApiError;
 
 use crate::metrics::Metrics;
 use crate::reload::{ReloadStatus, Reloader};
-use crate::snapshot::Snapshot;
+use crate::reload::CurrentSnapshot;
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
 
@@ -40,7 +39,7 @@ use crate::upstream::UpstreamClient;
 pub struct AdminState {
     pub store: Store,
     pub reloader: Reloader,
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub snapshot: Arc<CurrentSnapshot>,
     pub reload_status: Arc<ReloadStatus>,
     pub auth: Arc<AuthState>,
     pub metrics: Arc<Metrics>,

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 use http_body_util::{BodyExt, Full};
@@ -15,13 +14,13 @@ use switchyard_shared::Protocol;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini};
-use crate::snapshot::Snapshot;
+use crate::reload::CurrentSnapshot;
 use crate::upstream::UpstreamClient;
 
 /// How often the prober looks for due checks; intervals are at least 100 ms.
 const TICK: Duration = Duration::from_millis(100);
 
-pub fn spawn(snapshot: Arc<ArcSwap<Snapshot>>, client: UpstreamClient) {
+pub fn spawn(snapshot: Arc<CurrentSnapshot>, client: UpstreamClient) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);

@@ -15,7 +15,6 @@ mod stages;
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -37,7 +36,8 @@ use crate::messages_api;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Finish, FinishBody};
 use crate::providers::Provider;
-use crate::snapshot::{Route, Snapshot};
+use crate::reload::CurrentSnapshot;
+use crate::snapshot::Route;
 use crate::upstream::UpstreamClient;
 use crate::usage::UsageContext;
 
@@ -49,7 +49,7 @@ pub const FALLBACK_HEADER: HeaderName = HeaderName::from_static("x-switchyard-fa
 
 #[derive(Clone)]
 pub struct ProxyState {
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub snapshot: Arc<CurrentSnapshot>,
     pub client: UpstreamClient,
     pub max_body_bytes: usize,
     pub metrics: Arc<Metrics>,

@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+#[allow(clippy::disallowed_types)]
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,6 +17,33 @@ use crate::background;
 use crate::health::HealthRegistry;
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
+
+/// The snapshot in force. Anyone may read it; only this module's reload task replaces it, which
+/// is why `ArcSwap` itself is a disallowed type everywhere else (see `clippy.toml`).
+#[allow(clippy::disallowed_types)]
+pub struct CurrentSnapshot(ArcSwap<Snapshot>);
+
+impl CurrentSnapshot {
+    pub fn new(first: Snapshot) -> CurrentSnapshot {
+        #[allow(clippy::disallowed_types)]
+        CurrentSnapshot(ArcSwap::from_pointee(first))
+    }
+
+    /// The snapshot as one `Arc`, to keep for a whole request (it may be held across `.await`).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+
+    /// A cheap guard for a short synchronous read; never hold it across an `.await`.
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.0.load()
+    }
+
+    /// The *swap* step: installs `next` and returns the previous snapshot.
+    fn replace(&self, next: Arc<Snapshot>) -> Arc<Snapshot> {
+        self.0.swap(next)
+    }
+}
 
 /// Why a reload was asked for; logged, and decides whether an unchanged revision may skip it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +133,7 @@ pub async fn prepare(
 /// Starts the reload task; it runs until every [`Reloader`] is dropped.
 pub fn spawn(
     store: Store,
-    current: Arc<ArcSwap<Snapshot>>,
+    current: Arc<CurrentSnapshot>,
     status: Arc<ReloadStatus>,
     registry: Arc<HealthRegistry>,
 ) -> Reloader {
@@ -130,7 +158,7 @@ pub fn spawn(
 
 async fn reload_once(
     store: &Store,
-    current: &ArcSwap<Snapshot>,
+    current: &CurrentSnapshot,
     status: &ReloadStatus,
     registry: &Arc<HealthRegistry>,
     batch: &[Request],
@@ -163,7 +191,7 @@ async fn reload_once(
             );
             let (provider_ids, key_ids) = snapshot.health_ids();
             let limit_ids = snapshot.limit_ids();
-            let previous = current.swap(Arc::new(snapshot));
+            let previous = current.replace(Arc::new(snapshot));
             // Freeing a large snapshot is CPU work too; when no request holds it any more, it is
             // freed on the background thread.
             background::drop_later(previous);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,7 +18,7 @@ use crate::health::HealthRegistry;
 use crate::health_check;
 use crate::metrics::Metrics;
 use crate::proxy::{self, ProxyState};
-use crate::reload::{self, ReloadStatus, Trigger};
+use crate::reload::{self, CurrentSnapshot, ReloadStatus, Trigger};
 use crate::store::Store;
 use crate::{upstream, watch as file_watch};
 
@@ -42,7 +41,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             args.listen
         );
     }
-    let snapshot = Arc::new(ArcSwap::from_pointee(first));
+    let snapshot = Arc::new(CurrentSnapshot::new(first));
     let reload_status = Arc::new(ReloadStatus::default());
     let reloader = reload::spawn(
         store.clone(),

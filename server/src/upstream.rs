@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::Uri;
 use http_body_util::Full;
@@ -22,7 +21,7 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::providers::authority;
-use crate::snapshot::Snapshot;
+use crate::reload::CurrentSnapshot;
 
 pub type UpstreamClient = Client<TimeoutConnector, Full<Bytes>>;
 
@@ -33,7 +32,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds the shared client.
-pub fn client(snapshot: Arc<ArcSwap<Snapshot>>) -> UpstreamClient {
+pub fn client(snapshot: Arc<CurrentSnapshot>) -> UpstreamClient {
     // Installing the process-wide crypto provider fails only if one is installed already,
     // which is the state we want either way.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -60,7 +59,7 @@ pub fn client(snapshot: Arc<ArcSwap<Snapshot>>) -> UpstreamClient {
 #[derive(Clone)]
 pub struct TimeoutConnector {
     inner: HttpsConnector<HttpConnector>,
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: Arc<CurrentSnapshot>,
 }
 
 /// Marks a connect attempt that ran out of time, so the proxy can report a timeout.
