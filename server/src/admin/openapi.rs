@@ -9,8 +9,9 @@ use switchyard_shared::admin::{
 };
 use switchyard_shared::validate::FieldError;
 use switchyard_shared::{
-    ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, MatchKind, MatchRule,
-    ProviderSpec, ProviderType, RouteSpec, RouteUpstream, Timeouts,
+    ClientAuth, ConfigDocument, ConsumerKey, ConsumerSpec, Fallback, FallbackStrategy,
+    FallbackUpstream, KeyUpdate, Limits, MatchKind, MatchRule, NewKey, ProviderSpec, ProviderType,
+    RotateKey, RouteAuth, RouteSpec, RouteUpstream, Settings, SettingsView, Timeouts,
 };
 use utoipa::openapi::path::{Operation, OperationBuilder, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -131,6 +132,7 @@ fn collection(paths: PathsBuilder, plural: &str, schema: &str) -> PathsBuilder {
 pub fn document() -> OpenApi {
     let mut paths = collection(PathsBuilder::new(), "providers", "ProviderSpec");
     paths = collection(paths, "routes", "RouteSpec");
+    paths = collection(paths, "consumers", "ConsumerSpec");
     let status = operation(
         "system",
         "What the proxy serves now, and the last reload error",
@@ -173,6 +175,22 @@ pub fn document() -> OpenApi {
         .path("/api/config/apply", described(HttpMethod::Post, "config", "Import the body in one transaction (`?prune=`)", "Counts created/updated/deleted; live when answered", false))
         .path("/api/playground/models", described(HttpMethod::Get, "playground", "The proxy's /v1/models", "OpenAI model list", false))
         .path("/api/playground/chat/completions", described(HttpMethod::Post, "playground", "A chat sent through the proxy listener, streamed back with the x-switchyard-* headers", "The proxy's answer", false))
+        .path("/api/consumers/{name}/keys", {
+            let mut item = described(HttpMethod::Get, "consumers", "A consumer's keys, masked (`sy-…k3Qz`) with created_at, expires_at, last_used_at, disabled", "`[ConsumerKey]`", false);
+            item.post = described(HttpMethod::Post, "consumers", "Issue a key (`NewKey`: name, expires_at, allowed_models, limits)", "201 with the full `key`: this answer only; never shown again", false).post;
+            item
+        })
+        .path("/api/consumers/{name}/keys/{id}", {
+            let mut item = described(HttpMethod::Put, "consumers", "Change a key (`KeyUpdate`: only the fields given; `expires_at: null` clears)", "The key, masked; live when answered", false);
+            item.delete = described(HttpMethod::Delete, "consumers", "Revoke a key: refused from the next request on", "204", false).delete;
+            item
+        })
+        .path("/api/consumers/{name}/keys/{id}/rotate", described(HttpMethod::Post, "consumers", "Issue a successor (`{grace_seconds}`); the old key works until the grace period ends", "201 with the new full `key`, shown once", false))
+        .path("/api/settings", {
+            let mut item = described(HttpMethod::Get, "settings", "Gateway settings and what is in force (`SettingsView`)", "`{client_auth, effective_client_auth, client_auth_from_flag, proxy_loopback}`", false);
+            item.put = described(HttpMethod::Put, "settings", "Change settings (`Settings`: `{client_auth: off|required}`); `off` is refused on a non-loopback proxy without --allow-open-proxy", "The SettingsView; live when answered", false).put;
+            item
+        })
         .path("/api/health", PathItem::new(HttpMethod::Get, health))
         .path("/api/status", PathItem::new(HttpMethod::Get, status))
         .path("/api/health/live", PathItem::new(HttpMethod::Get, live));
@@ -189,6 +207,16 @@ pub fn document() -> OpenApi {
         (FallbackStrategy::name().into(), FallbackStrategy::schema()),
         (FallbackUpstream::name().into(), FallbackUpstream::schema()),
         (ConfigDocument::name().into(), ConfigDocument::schema()),
+        (ConsumerSpec::name().into(), ConsumerSpec::schema()),
+        (ConsumerKey::name().into(), ConsumerKey::schema()),
+        (NewKey::name().into(), NewKey::schema()),
+        (KeyUpdate::name().into(), KeyUpdate::schema()),
+        (RotateKey::name().into(), RotateKey::schema()),
+        (Limits::name().into(), Limits::schema()),
+        (ClientAuth::name().into(), ClientAuth::schema()),
+        (Settings::name().into(), Settings::schema()),
+        (SettingsView::name().into(), SettingsView::schema()),
+        (RouteAuth::name().into(), RouteAuth::schema()),
         (StatusView::name().into(), StatusView::schema()),
         (FailureView::name().into(), FailureView::schema()),
         (AdminErrorBody::name().into(), AdminErrorBody::schema()),
@@ -221,7 +249,7 @@ pub fn document() -> OpenApi {
                 .title("Switchyard admin API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "Configure providers and AI routes. Every write is live on the proxy when it returns.",
+                    "Configure providers, AI routes, consumers and their keys, and settings. Every write is live on the proxy when it returns.",
                 ))
                 .build(),
         )

@@ -156,6 +156,38 @@ impl Gateway {
         Ok(Admin(Conn::open(&Arc::new(target)).await?))
     }
 
+    /// The gateway as a consumer with a client key calls it: consumer `bench` gets limits far
+    /// above what the bench sends (so admission runs in full but never refuses) and a key.
+    pub async fn keyed_target(&self) -> anyhow::Result<Arc<Target>> {
+        let mut admin = self.admin().await?;
+        let consumer = serde_json::json!({
+            "name": "bench",
+            "limits": {"rpm": 1_000_000_000u64, "tpm": 1_000_000_000_000u64, "max_concurrent": 100_000},
+        });
+        let (status, body) = admin
+            .call(Method::POST, "/api/consumers", Some(&consumer))
+            .await?;
+        if status != StatusCode::CREATED {
+            bail!("creating the bench consumer answered {status}: {body}");
+        }
+        let (status, body) = admin
+            .call(
+                Method::POST,
+                "/api/consumers/bench/keys",
+                Some(&serde_json::json!({"name": "bench"})),
+            )
+            .await?;
+        let key = body["key"].as_str().filter(|_| status == StatusCode::CREATED);
+        let Some(key) = key else {
+            bail!("creating the bench key answered {status}: {body}");
+        };
+        Ok(Arc::new(Target {
+            name: "switchyard+key".into(),
+            authorization: Some(HeaderValue::from_str(&format!("Bearer {key}"))?),
+            ..(*self.target()).clone()
+        }))
+    }
+
     pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
         cpu_ticks(self.pid)
     }

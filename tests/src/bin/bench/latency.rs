@@ -17,6 +17,9 @@ pub struct LatencyResult {
     pub arms: Vec<ArmLatency>,
     /// Switchyard over the null relay: the gateway's own share of the added latency.
     pub own_over_relay: Added,
+    /// Switchyard with a client key and limits over Switchyard without: what authentication and
+    /// admission add.
+    pub keyed_over_open: Added,
     /// The gateway's CPU time over this arm divided by the requests it served: the cost per
     /// request when it is idle in between, which includes waking up for each one.
     pub gateway_cpu_us_per_request: f64,
@@ -36,6 +39,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         ctx.gateway.target(),
         Arc::clone(&ctx.direct),
         Arc::clone(&ctx.relay.target),
+        Arc::clone(&ctx.keyed),
     ];
     targets.extend(ctx.compares.iter().cloned());
     let mut conns = Vec::with_capacity(targets.len());
@@ -70,6 +74,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
 
     let direct = hists[1].summary();
     let own_over_relay = Added::between(&hists[0].summary(), &hists[2].summary());
+    let keyed_over_open = Added::between(&hists[3].summary(), &hists[0].summary());
     let arms = targets
         .iter()
         .zip(&hists)
@@ -90,6 +95,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         warmup_per_arm: ctx.plan.latency_warmup,
         arms,
         own_over_relay,
+        keyed_over_open,
         gateway_cpu_us_per_request: round2(ctx.ticks_to_us(cpu_ticks) / measured as f64),
     })
 }

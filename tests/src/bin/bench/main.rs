@@ -215,6 +215,7 @@ async fn run_arms(
         .spawn(&data_dir, "127.0.0.1:0".parse()?)?
         .ready(Duration::from_secs(30))
         .await?;
+    let keyed = gateway.keyed_target().await?;
     let direct = Target::new("direct", mock.addr, "/v1/chat/completions");
     let relay = relay::spawn(launch.cpu, mock.addr).await?;
     let ctx = Ctx {
@@ -227,6 +228,7 @@ async fn run_arms(
         direct,
         relay,
         compares,
+        keyed,
         ticks_per_sec: gateway::clock_ticks_per_sec(),
     };
     // The reload arm goes last: it leaves the gateway with the large configuration.

@@ -121,6 +121,9 @@ pub struct Ctx {
     /// The null relay in front of the mock: the floor any proxy pays on this machine.
     pub relay: Relay,
     pub compares: Vec<Arc<Target>>,
+    /// The gateway called with a consumer's client key, under request and token limits too high
+    /// to refuse anything: what authentication and admission cost.
+    pub keyed: Arc<Target>,
     pub ticks_per_sec: u64,
 }
 
