@@ -30,8 +30,8 @@ pub use console::built as console_built;
 pub use error::AdminApiError;
 
 use crate::metrics::Metrics;
-use crate::reload::{ReloadStatus, Reloader};
 use crate::reload::CurrentSnapshot;
+use crate::reload::{ReloadStatus, Reloader};
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
 

@@ -49,6 +49,11 @@ impl ClientKey {
         allows(&self.allowed_models) && allows(&self.consumer.allowed_models)
     }
 
+    /// Whether the key or its consumer lists allowed models at all.
+    pub fn restricts_models(&self) -> bool {
+        !self.allowed_models.is_empty() || !self.consumer.allowed_models.is_empty()
+    }
+
     pub fn expired(&self, now: SystemTime) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
@@ -149,6 +154,19 @@ impl Consumers {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Every consumer's and key's limited scope (a consumer once, however many keys it has).
+    pub fn scopes(&self) -> Vec<&Scope> {
+        let mut seen = HashSet::new();
+        let mut scopes = Vec::new();
+        for key in self.keys.values() {
+            scopes.extend(key.scope.as_ref());
+            if seen.insert(key.consumer.id) {
+                scopes.extend(key.consumer.scope.as_ref());
+            }
+        }
+        scopes
     }
 
     /// The registry ids of every consumer and key, whose counters must be kept.

@@ -79,6 +79,18 @@ impl Gcra {
             });
     }
 
+    /// Re-expresses what was used under limit `old` in the terms of limit `new`, so that an edited
+    /// limit counts the requests (or tokens) already made instead of the time they took up.
+    fn rescale(&self, now: u64, old: u64, new: u64) {
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                let ahead = u128::from(tat.saturating_sub(now));
+                let scaled = ahead * u128::from(old) / u128::from(new.max(1));
+                Some(now.saturating_add(u64::try_from(scaled).unwrap_or(u64::MAX)))
+            });
+    }
+
     /// What is left now, and how long until the bucket is full again.
     fn status(&self, now: u64, limit: u64, window: u64) -> (u64, Duration) {
         let ahead = self.tat.load(Ordering::Acquire).saturating_sub(now);
@@ -101,6 +113,9 @@ pub struct LimitState {
     in_flight: AtomicU64,
     /// Milliseconds since the Unix epoch of the last admitted request; 0 for never.
     last_used_ms: AtomicU64,
+    /// The limits the cells were last counted under. Only the reload task reads or writes it,
+    /// never a request.
+    configured: Mutex<Option<Limits>>,
 }
 
 impl LimitState {
@@ -114,6 +129,29 @@ impl LimitState {
             0 => None,
             ms => Some(UNIX_EPOCH + Duration::from_millis(ms)),
         }
+    }
+
+    /// Records the limits this scope now has; when one changed, what was already used is
+    /// carried over as a count of requests or tokens under the new limit. Called by the reload
+    /// task after a swap.
+    pub fn reconfigure(&self, limits: &Limits, now: u64) {
+        let mut configured = self.configured.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = configured.as_ref() {
+            let windows = [
+                (&self.rpm, old.rpm, limits.rpm),
+                (&self.rpd, old.rpd, limits.rpd),
+                (&self.tpm, old.tpm, limits.tpm),
+                (&self.tpd, old.tpd, limits.tpd),
+            ];
+            for (cell, old, new) in windows {
+                if let (Some(old), Some(new)) = (old, new)
+                    && old != new
+                {
+                    cell.rescale(now, old, new);
+                }
+            }
+        }
+        *configured = Some(*limits);
     }
 
     pub fn touch(&self) {
@@ -477,6 +515,39 @@ mod tests {
             }),
             "a's request was given back"
         );
+    }
+
+    #[test]
+    fn an_edited_limit_counts_what_was_used() {
+        let state = LimitState::default();
+        let now = MINUTE;
+        state.reconfigure(
+            &Limits {
+                rpm: Some(5),
+                ..Limits::default()
+            },
+            now,
+        );
+        for _ in 0..5 {
+            state.rpm.acquire(now, 1, 5, MINUTE).expect("fits");
+        }
+        let raised = Limits {
+            rpm: Some(10),
+            ..Limits::default()
+        };
+        state.reconfigure(&raised, now);
+        assert_eq!(state.rpm.status(now, 10, MINUTE).0, 5, "5 of 10 used");
+        for _ in 0..5 {
+            state.rpm.acquire(now, 1, 10, MINUTE).expect("the raised limit applies");
+        }
+        assert!(state.rpm.acquire(now, 1, 10, MINUTE).is_err());
+        let lowered = Limits {
+            rpm: Some(4),
+            ..Limits::default()
+        };
+        state.reconfigure(&lowered, now);
+        assert_eq!(state.rpm.status(now, 4, MINUTE).0, 0, "10 used is over 4");
+        assert!(state.rpm.acquire(now, 1, 4, MINUTE).is_err());
     }
 
     #[test]

@@ -95,9 +95,38 @@ async fn count_tokens(State(state): State<ProxyState>, request: Request) -> Resp
     proxy(&state, Inbound::CountTokens, request).await
 }
 
-async fn models(State(state): State<ProxyState>) -> Response {
-    let body = state.snapshot.load().models_body();
+/// `GET /v1/models`: authenticated like every proxy request; a caller whose key or consumer is
+/// limited to some models sees only those.
+async fn models(State(state): State<ProxyState>, headers: HeaderMap) -> Response {
+    let snapshot = state.snapshot.load_full();
+    let mode = state.client_auth.unwrap_or(snapshot.consumers.client_auth);
+    let caller = match pipeline::authenticate(
+        &headers,
+        &snapshot.consumers,
+        mode,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    let body = match caller.key() {
+        Some(key) if key.restricts_models() => {
+            filtered_models(&snapshot.models_body(), |model| key.allows_model(model))
+        }
+        _ => snapshot.models_body(),
+    };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The model list with only the models `allowed` keeps.
+fn filtered_models(body: &Bytes, allowed: impl Fn(&str) -> bool) -> Bytes {
+    let Ok(mut list) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    if let Some(data) = list.get_mut("data").and_then(|d| d.as_array_mut()) {
+        data.retain(|model| model["id"].as_str().is_some_and(&allowed));
+    }
+    Bytes::from(list.to_string())
 }
 
 async fn method_not_allowed(request: Request) -> Response {

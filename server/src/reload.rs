@@ -198,6 +198,8 @@ async fn reload_once(
             // Health of deleted providers and keys goes; everything kept keeps its state.
             registry.retain(&provider_ids, &key_ids);
             registry.limits.retain(|id| limit_ids.contains(id));
+            // Edited limits count what was already used under the old ones.
+            record_limits(&current.load_full(), registry);
             status.set(None);
             tracing::info!(
                 ?trigger,
@@ -210,6 +212,14 @@ async fn reload_once(
             );
         }
         Err(message) => record_failure(status, trigger, message),
+    }
+}
+
+/// Tells every limited scope of `snapshot` the limits it now has.
+pub fn record_limits(snapshot: &Snapshot, registry: &HealthRegistry) {
+    let now = registry.limits.now();
+    for scope in snapshot.limit_scopes() {
+        scope.state.reconfigure(&scope.limits, now);
     }
 }
 

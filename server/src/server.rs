@@ -41,6 +41,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             args.listen
         );
     }
+    reload::record_limits(&first, &registry);
     let snapshot = Arc::new(CurrentSnapshot::new(first));
     let reload_status = Arc::new(ReloadStatus::default());
     let reloader = reload::spawn(

@@ -329,6 +329,13 @@ impl Snapshot {
         (providers, keys)
     }
 
+    /// Every limited scope (consumers, keys, routes), to record its limits after a swap.
+    pub fn limit_scopes(&self) -> Vec<&Scope> {
+        let mut scopes = self.consumers.scopes();
+        scopes.extend(self.routes.iter().filter_map(|route| route.scope.as_ref()));
+        scopes
+    }
+
     /// The ids of every consumer, client key and route whose limit counters must be kept.
     pub fn limit_ids(&self) -> HashSet<ScopeId> {
         let mut ids = self.consumers.scope_ids();

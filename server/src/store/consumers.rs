@@ -375,7 +375,7 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (id, at) in uses {
             sqlx::query(
                 "UPDATE consumer_keys SET last_used_at = ?

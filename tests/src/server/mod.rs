@@ -23,7 +23,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Environment variables the gateway reads; they are cleared so the developer's shell cannot leak
 /// into a test.
-const GATEWAY_ENV: [&str; 7] = [
+const GATEWAY_ENV: [&str; 9] = [
+    "SWITCHYARD_CLIENT_AUTH",
+    "SWITCHYARD_ALLOW_OPEN_PROXY",
     "SWITCHYARD_LISTEN",
     "SWITCHYARD_ADMIN_LISTEN",
     "SWITCHYARD_DATA_DIR",
