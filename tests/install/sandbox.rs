@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
+
 use switchyard_tests::http_client::{ApiResponse, new_client};
 use switchyard_tests::{switchyard_bin, workspace_root};
 use tempfile::TempDir;
@@ -53,6 +55,8 @@ pub struct Sandbox {
     root: TempDir,
     pub port: u16,
     pub console_port: u16,
+    /// The data dir the installation uses: the installer's default unless the test chose one.
+    data_dir: PathBuf,
     client: reqwest::Client,
 }
 
@@ -78,12 +82,22 @@ impl Sandbox {
             .iter()
             .map(|l| l.local_addr().expect("a bound address").port())
             .collect();
+        let data_dir = root.path().join("data").join("switchyard");
         Sandbox {
             root,
             port: ports[0],
             console_port: ports[1],
+            data_dir,
             client: new_client(),
         }
+    }
+
+    /// A sandbox whose installation is told to use `<root>/srv/sy` (`--data-dir`, which the test
+    /// passes) instead of the default data dir.
+    pub fn with_custom_data_dir() -> Sandbox {
+        let mut sandbox = Sandbox::new();
+        sandbox.data_dir = sandbox.root().join("srv").join("sy");
+        sandbox
     }
 
     pub fn root(&self) -> &Path {
@@ -98,9 +112,22 @@ impl Sandbox {
         self.root().join("tmp")
     }
 
-    /// The data dir the installer picks by default: `$XDG_DATA_HOME/switchyard`.
+    /// The installation's data dir: by default the installer's `$XDG_DATA_HOME/switchyard`.
     pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone()
+    }
+
+    /// The installer's default data dir, whichever the installation uses.
+    pub fn default_data_dir(&self) -> PathBuf {
         self.root().join("data").join("switchyard")
+    }
+
+    /// Where the installer records the installation: `$XDG_CONFIG_HOME/switchyard/install.env`.
+    pub fn record_file(&self) -> PathBuf {
+        self.root()
+            .join("config")
+            .join("switchyard")
+            .join("install.env")
     }
 
     pub fn installed_bin(&self) -> PathBuf {
@@ -125,6 +152,16 @@ impl Sandbox {
     pub fn supervisor_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.data_dir().join("switchyard.pid")).ok()?;
         Some(text.trim().parse().expect("the pid file holds a number"))
+    }
+
+    /// The gateway's pid as its supervisor recorded it, if the file exists.
+    pub fn gateway_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data_dir().join("switchyard-gateway.pid")).ok()?;
+        Some(
+            text.trim()
+                .parse()
+                .expect("the gateway pid file holds a number"),
+        )
     }
 
     /// A command with the sandbox's environment: the test's own, with HOME, the XDG dirs and
@@ -161,13 +198,21 @@ impl Sandbox {
     /// `bash install.sh ARGS --no-systemd` in a new session, so that it has no terminal to ask
     /// on (as in CI) and never touches a real user systemd.
     fn installer_command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = self.bare_installer_command(args);
+        command.arg("--no-systemd");
+        command
+    }
+
+    /// `bash install.sh ARGS` exactly as given, in a new session. Without `--no-systemd` this is
+    /// still kept off the user's systemd: the sandbox moves XDG_RUNTIME_DIR (where `systemctl
+    /// --user` finds its manager) and removes DBUS_SESSION_BUS_ADDRESS, so systemd is unreachable.
+    fn bare_installer_command(&self, args: &[&str]) -> std::process::Command {
         let mut command = self.std_command("setsid");
         command
             .arg("--wait")
             .arg("bash")
             .arg(workspace_root().join("install.sh"))
-            .args(args)
-            .arg("--no-systemd");
+            .args(args);
         command
     }
 
@@ -194,6 +239,43 @@ impl Sandbox {
         let mut command = self.installer_command(args);
         command.envs(env.iter().copied());
         run(command, &format!("install.sh {}", args.join(" "))).await
+    }
+
+    /// Runs `install.sh ARGS` with no option added (not even `--no-systemd`), as a user types a
+    /// day-to-day command.
+    pub async fn installer_bare(&self, args: &[&str]) -> Run {
+        let command = self.bare_installer_command(args);
+        run(command, &format!("install.sh {}", args.join(" "))).await
+    }
+
+    /// Runs `install.sh ARGS` with extra environment variables and `input` on its standard input.
+    pub async fn installer_with_input(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        input: &[u8],
+    ) -> Run {
+        let mut command = self.installer_command(args);
+        command.envs(env.iter().copied());
+        run_with_input(command, input, &format!("install.sh {}", args.join(" "))).await
+    }
+
+    /// Starts `install.sh ARGS` with `input` on its standard input (then closed) and returns it
+    /// running, as the leader of its own process group, with its output piped.
+    pub fn spawn_installer(&self, args: &[&str], input: &[u8]) -> tokio::process::Child {
+        let mut command = tokio::process::Command::from(self.installer_command(args));
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("install.sh starts");
+        let mut stdin = child.stdin.take().expect("a piped stdin");
+        let input = input.to_vec();
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+        });
+        child
     }
 
     /// Runs `install.sh --non-interactive` with the installation options and `extra`, and
@@ -297,6 +379,34 @@ pub async fn run(command: std::process::Command, what: &str) -> Run {
     let mut command = tokio::process::Command::from(command);
     command.kill_on_drop(true);
     let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {COMMAND_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("{what} could not be run: {e}"));
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Like [`run`], with `input` written to the command's standard input, which is then closed.
+pub async fn run_with_input(command: std::process::Command, input: &[u8], what: &str) -> Run {
+    let mut command = tokio::process::Command::from(command);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} could not be run: {e}"));
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    stdin
+        .write_all(input)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: writing its standard input failed: {e}"));
+    drop(stdin);
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish within {COMMAND_TIMEOUT:?}"))
         .unwrap_or_else(|e| panic!("{what} could not be run: {e}"));
