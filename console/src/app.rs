@@ -10,6 +10,7 @@ use crate::components::shell::Shell;
 use crate::components::toast::{ToastHost, Toasts};
 use crate::pages;
 use crate::session::Session;
+use crate::settings::GatewaySettings;
 use crate::theme::ThemeState;
 
 #[component]
@@ -18,6 +19,7 @@ pub fn App() -> impl IntoView {
     provide_context(session);
     provide_context(Toasts::new());
     provide_context(ThemeState::new());
+    provide_context(GatewaySettings::new());
     // A 401 from any call means the session ended (expired, or logged out elsewhere): asking the
     // server again tells the shell whether to show the login or the setup page.
     api::set_unauthorized_handler(move || session.refresh());
@@ -36,8 +38,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("routes") view=pages::routes::RoutesPage />
                     <Route path=path!("routes/new") view=pages::route_form::NewRoutePage />
                     <Route path=path!("routes/:name") view=pages::route_form::EditRoutePage />
+                    <Route path=path!("consumers") view=pages::consumers::ConsumersPage />
+                    <Route path=path!("consumers/new") view=pages::consumer_form::NewConsumerPage />
+                    <Route path=path!("consumers/:name") view=pages::consumer_form::EditConsumerPage />
                     <Route path=path!("playground") view=pages::playground::PlaygroundPage />
                     <Route path=path!("config") view=pages::config::ConfigPage />
+                    <Route path=path!("settings") view=pages::settings::SettingsPage />
                     <Route path=path!("account") view=pages::account::AccountPage />
                     <Route path=path!("*any") view=pages::not_found::NotFound />
                 </ParentRoute>

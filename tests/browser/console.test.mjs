@@ -8,6 +8,7 @@
 //   MOCK_BASE_URL   the mock upstream's OpenAI-compatible base URL (it answers "hello from mock")
 //   SCREENSHOT_DIR  where every visited page is saved as a PNG, at 1280×800
 //   CHROMIUM        the browser to drive (Debian's chromium; playwright-core downloads none)
+//   SETUP_CODE      the first-run setup code the gateway printed (`setup code: …`), if any
 //   MOCK_API_KEY, ADMIN_PASSWORD, ADMIN_NEW_PASSWORD   optional; the Rust test checks the key
 //                   reached the upstream and that none of them appears in the gateway's logs
 //
@@ -44,6 +45,8 @@ const MOCK_API_KEY = process.env.MOCK_API_KEY || 'sk-browser-mock-7d3f91c2a8e45b
 const USERNAME = 'admin';
 const PASSWORD = process.env.ADMIN_PASSWORD || 'browser-test-pass-1';
 const NEW_PASSWORD = process.env.ADMIN_NEW_PASSWORD || 'browser-test-pass-2';
+/// The first-run setup code the gateway printed; empty when it printed none.
+const SETUP_CODE = process.env.SETUP_CODE || '';
 /// The README's picture of the console.
 // The README's picture is refreshed only on request (UPDATE_README_SCREENSHOT=1), so an ordinary
 // test run never changes a tracked file.
@@ -122,11 +125,14 @@ async function refusedBaseUrl() {
   return `http://127.0.0.1:${port}/v1`;
 }
 
-/// A chat completion sent straight to the proxy listener, as an application would send it.
-async function proxyChat(model) {
+/// A chat completion sent straight to the proxy listener, as an application would send it; with
+/// `apiKey`, as a consumer's bearer token.
+async function proxyChat(model, apiKey = null) {
+  const headers = { 'content-type': 'application/json' };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   const response = await fetch(`${PROXY_URL}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers,
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello from the browser test' }] }),
   });
   const text = await response.text();
@@ -282,6 +288,8 @@ async function scenario() {
   });
 
   await step('setup refuses a confirmation that does not match', async () => {
+    // The code the gateway printed at start (`setup code: …`), when it asks for one.
+    if (SETUP_CODE) await id('setup-code').fill(SETUP_CODE);
     await id('setup-username').fill(USERNAME);
     await id('setup-password').fill(PASSWORD);
     await id('setup-confirm').fill(`${PASSWORD}-typo`);
@@ -477,7 +485,7 @@ async function scenario() {
     await id('route-row-mock-route').filter({ hasText: /on\s*backup/ }).waitFor();
   });
 
-  await step('edit provider "mock" to point at a closed port (the stored key is kept)', async () => {
+  await step('edit provider "mock" to point at a closed port (another host needs its key again)', async () => {
     refusedUrl = await refusedBaseUrl();
     await nav('nav-providers', '/providers');
     await click('provider-edit-mock');
@@ -487,6 +495,12 @@ async function scenario() {
     assert.ok(storedKey.includes('…') && !storedKey.includes(MOCK_API_KEY), `the stored key shows masked: ${storedKey}`);
     assert.equal(await id('provider-key-0').getAttribute('readonly'), '');
     await id('provider-base-url').fill(refusedUrl);
+    await click('provider-save');
+    // The stored key would go to a host it was never sent to: the server wants it typed again.
+    await page.getByText('send this provider').first().waitFor();
+    await click('provider-key-remove-0');
+    await click('provider-key-add');
+    await id('provider-key-0').fill(MOCK_API_KEY);
     await click('provider-save');
     await savedToast();
     await atPath('/providers');
@@ -554,7 +568,11 @@ async function scenario() {
     assert.ok(!exported.includes(MOCK_API_KEY), 'the export masks API keys');
 
     // The change: mock points at the mock upstream again (update), and a new route (create).
+    // Moving a provider to another host needs its key in full: the masked one is replaced.
+    const mockKey = /(- name: mock\n(?:  .*\n)*?  api_keys:\n  - )(\S+)/;
+    assert.match(exported, mockKey, 'the export lists mock\'s masked key');
     const modified = exported
+      .replace(mockKey, `$1${MOCK_API_KEY}`)
       .replace(refusedUrl, MOCK_BASE_URL)
       .replace(
         /^routes:\n/m,
@@ -607,6 +625,197 @@ async function scenario() {
     await id('route-row-mock-route').waitFor();
     const chat = await proxyChat('backup-chat');
     assert.equal(chat.status, 404, `no route takes backup-chat any more: ${chat.text}`);
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Consumers, their keys, and requiring keys on the proxy.
+
+  let consumerKey = '';
+
+  await step('create consumer "team-a" with limits and allowed models', async () => {
+    await nav('nav-consumers', '/consumers');
+    await page.getByText('No consumers yet').waitFor();
+    await id('client-auth-banner').filter({ hasText: 'Client keys are off' }).waitFor();
+    await click('consumer-new');
+    await atPath('/consumers/new');
+    await id('consumer-name').fill('team-a');
+    await id('consumer-description').fill('The browser test');
+    for (const glob of ['mock-chat', 'qwen-*']) {
+      await id('consumer-models-input').fill(glob);
+      await id('consumer-models-input').press('Enter');
+    }
+    await page.locator('.tag').filter({ hasText: 'qwen-*' }).waitFor();
+    // The shared validation runs before anything is sent: a limit of 0 is refused in place.
+    await id('consumer-limits-rpm').fill('0');
+    await click('consumer-save');
+    await id('field-error-limits.rpm').waitFor();
+    assert.equal(await id('consumer-limits-rpm').getAttribute('aria-invalid'), 'true');
+    assert.equal(new URL(page.url()).pathname, '/consumers/new', 'nothing was saved');
+    await id('consumer-limits-rpm').fill('60');
+    await id('consumer-limits-tpm').fill('100000');
+    await id('consumer-limits-max_concurrent').fill('4');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('consumer-form');
+    await click('consumer-save');
+    await savedToast();
+    // A new consumer's own page comes next, where its first key is made.
+    await atPath('/consumers/team-a');
+    await id('consumer-keys').getByText('No keys yet').waitFor();
+    assert.equal(await inputValueOf('consumer-limits-rpm'), '60');
+  });
+
+  await step('create a key: the full key is shown once, with a copy button and snippets', async () => {
+    await click('key-new');
+    await page.getByRole('dialog', { name: 'Create key' }).waitFor();
+    await id('key-name').fill('ci');
+    await click('key-create-submit');
+    const reveal = page.getByRole('dialog', { name: 'Key ci created' });
+    await reveal.waitFor();
+    consumerKey = await inputValueOf('key-reveal-value');
+    assert.match(consumerKey, /^sy-[0-9A-Za-z]{36,}$/, `a Switchyard key: ${consumerKey.slice(0, 5)}…`);
+    const curl = (await id('key-curl').textContent()).trim();
+    const python = (await id('key-python').textContent()).trim();
+    assert.ok(curl.includes(`curl ${PROXY_URL}/v1/chat/completions`), `curl calls the real proxy port: ${curl}`);
+    assert.ok(curl.includes(`Authorization: Bearer ${consumerKey}`), 'curl sends the key');
+    assert.match(curl, /"model": "mock-chat"/, 'the example model is one the consumer may call');
+    assert.ok(
+      python.includes(`OpenAI(base_url="${PROXY_URL}/v1", api_key="${consumerKey}")`),
+      `the Python snippet uses the proxy and the key: ${python}`,
+    );
+    await click('key-reveal-copy');
+    await id('key-reveal-copy').filter({ hasText: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), consumerKey);
+    // The only view of the key does not close by accident.
+    await page.keyboard.press('Escape');
+    assert.equal(await reveal.isVisible(), true, 'Escape leaves the reveal dialog open');
+    await shot('key-reveal');
+    await click('key-reveal-done');
+    await reveal.waitFor({ state: 'detached' });
+  });
+
+  await step('after the dialog, only the masked key is shown', async () => {
+    const row = page.locator('[data-key-name="ci"]');
+    await row.waitFor();
+    const masked = (await row.locator('code').textContent()).trim();
+    assert.equal(masked, `sy-…${consumerKey.slice(-4)}`);
+    await row.getByText('active').waitFor();
+    assert.ok(!(await page.content()).includes(consumerKey), 'the full key is gone from the page');
+    await page.reload();
+    await page.locator('[data-key-name="ci"]').waitFor();
+    assert.ok(!(await page.content()).includes(consumerKey), 'and the server never sends it again');
+    await shot('consumer-keys');
+  });
+
+  await step('the key calls the proxy: 200 with rate-limit headers; other models get 403', async () => {
+    const chat = await proxyChat('mock-chat', consumerKey);
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-route'), 'mock-route');
+    assert.equal(chat.body?.choices?.[0]?.message?.content, MOCK_ANSWER);
+    proxyCalls.ok += 1;
+    soft(
+      chat.header('x-ratelimit-limit-requests') === '60',
+      `a limited consumer's answer carries x-ratelimit-limit-requests: 60 (got ${chat.header('x-ratelimit-limit-requests')})`,
+    );
+    const denied = await proxyChat('mock-other', consumerKey);
+    assert.equal(denied.status, 403, denied.text);
+    assert.equal(denied.body?.error?.code, 'model_not_allowed', denied.text);
+    const last = consumerKey.at(-1) === 'a' ? 'b' : 'a';
+    const mistyped = await proxyChat('mock-chat', `${consumerKey.slice(0, -1)}${last}`);
+    assert.equal(mistyped.status, 401, `a mistyped key is refused: ${mistyped.text}`);
+    assert.ok(!mistyped.text.includes(consumerKey.slice(3, 20)), 'the refusal does not echo the key');
+  });
+
+  await step('rotate the key with a grace period; deleting the old key refuses it at once', async () => {
+    const oldRow = page.locator('[data-key-name="ci"]');
+    const oldId = (await oldRow.getAttribute('data-testid')).replace('key-row-', '');
+    await click(`key-rotate-${oldId}`);
+    await page.getByRole('dialog', { name: /^Rotate key ci/ }).waitFor();
+    await id('key-rotate-grace').selectOption('3600');
+    await click('key-rotate-confirm');
+    const reveal = page.getByRole('dialog', { name: 'New key for ci' });
+    await reveal.waitFor();
+    const newKey = await inputValueOf('key-reveal-value');
+    assert.match(newKey, /^sy-/);
+    assert.notEqual(newKey, consumerKey);
+    await click('key-reveal-done');
+    await reveal.waitFor({ state: 'detached' });
+    await until('two keys named ci', async () => (await page.locator('[data-key-name="ci"]').count()) === 2);
+    await id(`key-row-${oldId}`).getByText('expires').waitFor();
+    for (const key of [consumerKey, newKey]) {
+      const chat = await proxyChat('mock-chat', key);
+      assert.equal(chat.status, 200, `both keys work during the grace period: ${chat.text}`);
+      proxyCalls.ok += 1;
+    }
+    await click(`key-delete-${oldId}`);
+    await page.getByRole('dialog', { name: /^Delete key ci/ }).waitFor();
+    await click('confirm-dialog-ok');
+    await savedToast(/Key ci deleted\. Saved — live on the gateway \(snapshot v\d+\)/);
+    await id(`key-row-${oldId}`).waitFor({ state: 'detached' });
+    const revoked = await proxyChat('mock-chat', consumerKey);
+    assert.equal(revoked.status, 401, `a deleted key is refused on the next request: ${revoked.text}`);
+    consumerKey = newKey;
+  });
+
+  await step('the consumers list shows team-a, its key and its limits', async () => {
+    await nav('nav-consumers', '/consumers');
+    const row = id('consumer-row-team-a');
+    await row.filter({ hasText: 'enabled' }).waitFor();
+    await row.filter({ hasText: '60 rpm · 100,000 tpm · 4 concurrent' }).waitFor();
+    assert.equal((await row.locator('td.num').textContent()).trim(), '1');
+    await shot('consumers');
+  });
+
+  await step('Settings: require client keys; the warning goes and keyless calls get 401', async () => {
+    await nav('nav-settings', '/settings');
+    await id('settings-auth-warning').waitFor();
+    assert.match(await id('settings-effective').textContent(), /In force on the proxy:\s*off/);
+    assert.equal(await id('client-auth-banner').count(), 0, 'the page shows its own warning, not the banner');
+    assert.equal(await id('settings-client-auth-off').isChecked(), true);
+    await id('settings-client-auth-required').check();
+    await shot('settings');
+    await click('settings-save');
+    await savedToast();
+    await id('settings-auth-warning').waitFor({ state: 'detached' });
+    assert.match(await id('settings-effective').textContent(), /In force on the proxy:\s*required/);
+    await nav('nav-dashboard', '/');
+    await id('dashboard-metrics').waitFor();
+    assert.equal(await id('client-auth-banner').count(), 0, 'no warning once keys are required');
+    const anonymous = await proxyChat('mock-chat');
+    assert.equal(anonymous.status, 401, anonymous.text);
+    assert.equal(anonymous.body?.error?.code, 'invalid_api_key', anonymous.text);
+    const keyed = await proxyChat('mock-chat', consumerKey);
+    assert.equal(keyed.status, 200, keyed.text);
+    proxyCalls.ok += 1;
+  });
+
+  await step('the route form keeps what it does not show, and edits who may call', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    await id('route-allowed-consumers-input').fill('team-b');
+    await id('route-allowed-consumers-input').press('Enter');
+    await id('route-limits-rpm').fill('1000');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    await id('route-row-mock-route').filter({ hasText: 'Only team-b' }).waitFor();
+    await id('route-row-mock-route').filter({ hasText: '1,000 rpm' }).waitFor();
+    await id('route-row-mock-route').filter({ hasText: /on\s*backup/ }).waitFor();
+    const other = await proxyChat('mock-chat', consumerKey);
+    assert.equal(other.status, 403, `team-a may not use a route only team-b may: ${other.text}`);
+    assert.equal(other.body?.error?.code, 'route_not_allowed', other.text);
+    // Back to every caller: the list is emptied and the limit cleared.
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    await page.getByRole('button', { name: 'Remove team-b' }).click();
+    await id('route-limits-rpm').fill('');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    await id('route-row-mock-route').filter({ hasText: 'Every caller' }).waitFor();
+    const again = await proxyChat('mock-chat', consumerKey);
+    assert.equal(again.status, 200, again.text);
+    proxyCalls.ok += 1;
   });
 
   await step('the account page changes the password', async () => {

@@ -2,7 +2,8 @@
 //!
 //! The test starts a gateway without an admin token (so the console opens on first-run setup) and
 //! a mock upstream, then runs the Node script, which walks one browser session through setup,
-//! login, providers, routes, fallback, the playground, configuration import and the dashboard,
+//! login, providers, routes, fallback, the playground, configuration import, consumers and their
+//! keys, requiring client keys in Settings, and the dashboard,
 //! saving a screenshot of every page into `tests/browser/screenshots/`. The script's output is
 //! streamed into this test's output; afterwards the test checks what reached the mock upstream
 //! and that no secret typed into the browser appears in the gateway's logs.
@@ -114,6 +115,7 @@ async fn run_script(
         .env("PROXY_URL", gateway.proxy_url())
         .env("MOCK_BASE_URL", mock.base_url())
         .env("MOCK_API_KEY", MOCK_API_KEY)
+        .env("SETUP_CODE", gateway.setup_code().unwrap_or_default())
         .env("ADMIN_PASSWORD", ADMIN_PASSWORDS[0])
         .env("ADMIN_NEW_PASSWORD", ADMIN_PASSWORDS[1])
         .env("SCREENSHOT_DIR", &needs.screenshots)
@@ -189,4 +191,20 @@ async fn the_console_walks_through_setup_configuration_and_traffic_in_chromium()
             "a secret typed into the console appears in the gateway's logs"
         );
     }
+    assert!(
+        !contains_client_key(&logs),
+        "a consumer key created in the console appears in the gateway's logs"
+    );
+}
+
+/// Whether `text` holds something shaped like a Switchyard client key: `sy-` and 36 or more
+/// letters and digits.
+fn contains_client_key(text: &str) -> bool {
+    text.match_indices("sy-").any(|(at, _)| {
+        text[at + 3..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .count()
+            >= 36
+    })
 }

@@ -13,6 +13,14 @@ pub struct Credentials<'a> {
     pub password: &'a str,
 }
 
+/// The body of `POST /api/auth/setup`: the account and the code the server printed at start.
+#[derive(Serialize)]
+pub struct SetupRequest<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub setup_code: &'a str,
+}
+
 /// The body of `POST /api/auth/password`.
 #[derive(Serialize)]
 pub struct PasswordChange<'a> {

@@ -1,53 +1,33 @@
-//! What the provider and route pages share about one named item: the edit page's loader, which
-//! fetches the item before its form can show, and the list page's delete confirmation.
+//! What the pages of every named resource share about one item: the edit page's loader, which
+//! fetches the item before its form can show, and the delete confirmation.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use serde::de::DeserializeOwned;
 
 use crate::api::{self, ApiError};
 use crate::components::modal::ConfirmDialog;
 use crate::components::page::{LoadError, Loading, PageHeader};
 use crate::components::toast::{saved_text, use_toasts};
+use crate::resource::{Resource, capitalized};
 
-/// An edit page: loads the item named by the path's `:name` from `{api_prefix}/{name}` and hands
-/// it to `form`. A change of name in the path (from one item's page to another's) loads afresh.
-/// `noun` ("provider") words the failure, and `back_href` is the list to go back to.
+/// An edit page: loads the item named by the path's `:name` and hands it to `form`. A change of
+/// name in the path (from one item's page to another's) loads afresh.
 #[component]
-pub fn EditPage<T>(
-    api_prefix: &'static str,
-    noun: &'static str,
-    back_href: &'static str,
-    form: Callback<T, AnyView>,
-) -> impl IntoView
-where
-    T: DeserializeOwned + Clone + Send + Sync + 'static,
-{
+pub fn EditPage<T: Resource>(form: Callback<T, AnyView>) -> impl IntoView {
     let params = use_params_map();
     move || {
         let name = params.with(|p| p.get("name")).unwrap_or_default();
-        view! {
-            <LoadItem name=name api_prefix=api_prefix noun=noun back_href=back_href form=form />
-        }
+        view! { <LoadItem name=name form=form /> }
     }
 }
 
 /// Shows a spinner while the item loads, the form once it has, and otherwise the failure with a
 /// retry and a link back to the list.
 #[component]
-fn LoadItem<T>(
-    name: String,
-    api_prefix: &'static str,
-    noun: &'static str,
-    back_href: &'static str,
-    form: Callback<T, AnyView>,
-) -> impl IntoView
-where
-    T: DeserializeOwned + Clone + Send + Sync + 'static,
-{
+fn LoadItem<T: Resource>(name: String, form: Callback<T, AnyView>) -> impl IntoView {
     let loaded = RwSignal::new(None::<Result<T, ApiError>>);
-    let path = format!("{api_prefix}/{}", api::segment(&name));
+    let path = T::api_path(&name);
     let load = move || {
         let path = path.clone();
         spawn_local(async move { loaded.set(Some(api::get::<T>(&path).await)) });
@@ -57,15 +37,15 @@ where
         None => view! { <Loading /> }.into_any(),
         Some(Err(error)) => {
             let message = if error.status == 404 {
-                format!("There is no {noun} named {name}.")
+                format!("There is no {} named {name}.", T::NOUN)
             } else {
                 error.message
             };
             let load = load.clone();
             view! {
-                <PageHeader title=format!("Edit {noun}") />
+                <PageHeader title=format!("Edit {}", T::NOUN) />
                 <LoadError message=message on_retry=move |()| load() />
-                <a href=back_href>{format!("Back to the {noun}s")}</a>
+                <a href=T::PAGE>{format!("Back to the {}s", T::NOUN)}</a>
             }
             .into_any()
         }
@@ -73,7 +53,7 @@ where
     }
 }
 
-/// A list page's delete confirmation, open while `target` names an item. Confirming deletes
+/// A delete confirmation, open while `target` names an item. Confirming deletes
 /// `{api_prefix}/{name}`, says so in a toast and calls `on_deleted` so the list reloads; a
 /// failure stays in the dialog so the operator can read why (such as the routes still using it).
 #[component]
@@ -125,26 +105,5 @@ pub fn DeleteItem(
                 />
             }
         })
-    }
-}
-
-/// The word with its first letter upper-cased, so one noun serves mid-sentence and at the start.
-fn capitalized(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn capitalizes_the_first_letter() {
-        assert_eq!(capitalized("provider"), "Provider");
-        assert_eq!(capitalized("route"), "Route");
-        assert_eq!(capitalized(""), "");
     }
 }

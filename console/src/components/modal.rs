@@ -10,12 +10,15 @@ use crate::components::icons::Icon;
 use crate::util::next_id;
 
 /// A modal dialog. The parent decides when it exists; `on_close` asks the parent to remove it.
+/// A dialog that is not `dismissable` (one showing a secret for the only time) ignores Escape
+/// and clicks beside it, and closes only by its own buttons.
 #[component]
 pub fn Modal(
     #[prop(into)] title: String,
     #[prop(into)] on_close: Callback<()>,
     children: Children,
     #[prop(optional)] wide: bool,
+    #[prop(default = true)] dismissable: bool,
 ) -> impl IntoView {
     let title_id = format!("dialog-title-{}", next_id());
     let labelled_by = title_id.clone();
@@ -34,7 +37,7 @@ pub fn Modal(
     // Escape is heard on the window, because focus may have left the dialog (a button that
     // became disabled while working drops it to the page body).
     let escape = window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.key() == "Escape" {
+        if dismissable && ev.key() == "Escape" {
             on_close.run(());
         }
     });
@@ -63,7 +66,14 @@ pub fn Modal(
     });
     let class = if wide { "modal modal-wide" } else { "modal" };
     view! {
-        <div class="modal-backdrop" on:click=move |_| on_close.run(())></div>
+        <div
+            class="modal-backdrop"
+            on:click=move |_| {
+                if dismissable {
+                    on_close.run(());
+                }
+            }
+        ></div>
         <div
             class=class
             role="dialog"

@@ -145,7 +145,8 @@ pub fn commit_draft(tags: RwSignal<Vec<String>>, draft: RwSignal<String>) {
 }
 
 /// A list of tags with an input that adds more (Enter or the Add button) and a remove button on
-/// each; errors are reported as `<prefix>[i]`.
+/// each; errors are reported as `<prefix>[i]`. Test ids are `<testid>-input` and `<testid>-add`,
+/// with the prefix as the test id unless one is given.
 #[component]
 pub fn TagList(
     tags: RwSignal<Vec<String>>,
@@ -154,9 +155,11 @@ pub fn TagList(
     #[prop(into)] label: String,
     #[prop(into)] id: String,
     #[prop(optional)] placeholder: &'static str,
-    #[prop(optional, into)] hint: Option<String>,
+    #[prop(optional, into)] hint: MaybeProp<String>,
+    #[prop(optional, into)] testid: Option<String>,
 ) -> impl IntoView {
     let add = move || commit_draft(tags, draft);
+    let testid = testid.unwrap_or_else(|| prefix.to_owned());
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -194,7 +197,7 @@ pub fn TagList(
                 <input
                     id=id
                     class="input mono"
-                    data-testid=format!("{prefix}-input")
+                    data-testid=format!("{testid}-input")
                     placeholder=placeholder
                     prop:value=move || draft.get()
                     on:input=move |ev| draft.set(event_target_value(&ev))
@@ -209,13 +212,13 @@ pub fn TagList(
                 <button
                     type="button"
                     class="btn btn-small"
-                    data-testid=format!("{prefix}-add")
+                    data-testid=format!("{testid}-add")
                     on:click=move |_| add()
                 >
                     "Add"
                 </button>
             </div>
-            {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
+            {move || hint.get().map(|hint| view! { <p class="hint">{hint}</p> })}
             {move || {
                 (0..tags.with(Vec::len))
                     .map(|i| view! { <FieldErr path=format!("{prefix}[{i}]") /> })

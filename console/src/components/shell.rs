@@ -9,6 +9,7 @@ use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::api;
+use crate::components::client_auth_banner::ClientAuthBanner;
 use crate::components::icons::Icon;
 use crate::components::page::Loading;
 use crate::session::use_session;
@@ -114,16 +115,22 @@ fn Frame() -> impl IntoView {
                         />
                         <NavLink href="/routes" label="AI routes" icon="routes" testid="nav-routes" />
                         <NavLink
+                            href="/consumers"
+                            label="Consumers"
+                            icon="consumers"
+                            testid="nav-consumers"
+                        />
+                        <NavLink
                             href="/playground"
                             label="Playground"
                             icon="playground"
                             testid="nav-playground"
                         />
                         <NavLink href="/config" label="Configuration" icon="config" testid="nav-config" />
+                        <NavLink href="/settings" label="Settings" icon="settings" testid="nav-settings" />
                     </ul>
                     <p class="nav-heading">"Coming soon"</p>
                     <ul class="nav">
-                        <SoonItem label="Consumers" icon="consumers" />
                         <SoonItem label="Usage" icon="usage" />
                         <SoonItem label="Logs" icon="logs" />
                     </ul>
@@ -158,6 +165,7 @@ fn Frame() -> impl IntoView {
                     <UserMenu />
                 </header>
                 <main class="content" id="main">
+                    <ClientAuthBanner />
                     <Outlet />
                 </main>
             </div>

@@ -176,7 +176,7 @@ pub fn ConfigPage() -> impl IntoView {
         </Card>
         <div class="grid-2 align-start">
             <Card title="Export">
-                <p class="hint">"The current providers and routes, with API keys masked."</p>
+                <p class="hint">"The current providers, routes and consumers, with API keys masked (consumer keys as digests)."</p>
                 <div class="form-actions start">
                     <button
                         type="button"
@@ -214,7 +214,7 @@ pub fn ConfigPage() -> impl IntoView {
             </Card>
             <Card title="Import">
                 <p class="hint">
-                    "Paste a YAML (or JSON) document with providers and routes, or pick a file. Preview shows what would change; nothing changes until Apply."
+                    "Paste a YAML (or JSON) document with providers, routes and consumers, or pick a file. Preview shows what would change; nothing changes until Apply."
                 </p>
                 <div class="field">
                     <label for="config-import-file">"File"</label>
@@ -342,13 +342,36 @@ fn StatusView(status: Status) -> impl IntoView {
 
 #[component]
 fn DiffView(diff: ConfigDiff) -> impl IntoView {
-    let nothing = [&diff.providers, &diff.routes]
-        .iter()
-        .all(|s| s.create.is_empty() && s.update.is_empty() && s.delete.is_empty());
+    let nothing = !diff.settings_changed
+        && [&diff.providers, &diff.routes, &diff.consumers]
+            .iter()
+            .all(|s| s.create.is_empty() && s.update.is_empty() && s.delete.is_empty());
+    // Consumers appear once there are any, in the document or on the gateway.
+    let consumers = &diff.consumers;
+    let has_consumers = [
+        &consumers.create,
+        &consumers.update,
+        &consumers.delete,
+        &consumers.unchanged,
+    ]
+    .iter()
+    .any(|names| !names.is_empty());
     view! {
         {nothing.then(|| view! { <p class="alert alert-info">"Nothing would change: the gateway already runs this configuration."</p> })}
         <DiffSection title="Providers" diff=diff.providers />
         <DiffSection title="Routes" diff=diff.routes />
+        {has_consumers.then(|| view! { <DiffSection title="Consumers" diff=diff.consumers /> })}
+        {diff
+            .settings_changed
+            .then(|| {
+                view! {
+                    <h3 class="sub-title">"Settings"</h3>
+                    <p class="diff-line diff-update" data-testid="config-diff-settings">
+                        <span class="diff-label">"~ update"</span>
+                        "The document's settings differ from the gateway's (client keys)."
+                    </p>
+                }
+            })}
     }
 }
 

@@ -2,7 +2,12 @@
 
 pub mod account;
 pub mod config;
+pub mod consumer_form;
+pub mod consumer_keys;
+pub mod consumers;
 pub mod dashboard;
+pub mod key_dialogs;
+pub mod key_reveal;
 pub mod login;
 pub mod not_found;
 pub mod playground;
@@ -10,4 +15,5 @@ pub mod provider_form;
 pub mod providers;
 pub mod route_form;
 pub mod routes;
+pub mod settings;
 pub mod setup;

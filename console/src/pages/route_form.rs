@@ -1,12 +1,10 @@
 //! Create and edit an AI route (`/routes/new`, `/routes/:name`): match rules, weighted upstreams
-//! with priorities, the fallback, retries and the overall timeout. Checked with the shared
-//! validation (and against the provider list) before it is sent.
+//! with priorities, the fallback, retries, the overall timeout, and who may call it with which
+//! limits. Checked with the shared validation (and against the provider list) before it is sent.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::use_navigate;
 use switchyard_shared::config::DEFAULT_WEIGHT;
 use switchyard_shared::validate::{validate_route, validate_route_references};
 use switchyard_shared::{
@@ -15,16 +13,18 @@ use switchyard_shared::{
 };
 
 use crate::api;
-use crate::components::field::{
-    Checkbox, FieldErr, FormErrorList, FormErrors, SelectField, TextField, invalid_attr,
-    use_form_errors,
-};
+use crate::components::field::{FieldErr, TextField};
+use crate::components::form_page::{FormFooter, FormHeader, SaveForm};
 use crate::components::item::EditPage;
-use crate::components::page::PageHeader;
-use crate::components::rows::{AddRowButton, RemoveRowButton};
-use crate::components::toast::use_toasts;
+use crate::components::rows::commit_draft;
 use crate::form::{Parse, format_statuses, non_empty, opt_text};
-use crate::util::{focus_first_invalid, next_id};
+use crate::util::next_id;
+
+mod access;
+mod sections;
+
+use access::{AccessInputs, AccessSection};
+use sections::{FallbackSection, MatchSection, UpstreamSection};
 
 #[component]
 pub fn NewRoutePage() -> impl IntoView {
@@ -35,12 +35,7 @@ pub fn NewRoutePage() -> impl IntoView {
 #[component]
 pub fn EditRoutePage() -> impl IntoView {
     view! {
-        <EditPage
-            api_prefix="/api/routes"
-            noun="route"
-            back_href="/routes"
-            form=Callback::new(|spec: RouteSpec| view! { <RouteForm spec=Some(spec) /> }.into_any())
-        />
+        <EditPage form=Callback::new(|spec: RouteSpec| view! { <RouteForm spec=Some(spec) /> }.into_any()) />
     }
 }
 
@@ -126,6 +121,7 @@ struct RouteInputs {
     backoff_base_ms: RwSignal<String>,
     backoff_max_ms: RwSignal<String>,
     retry_after_max_ms: RwSignal<String>,
+    access: AccessInputs,
 }
 
 /// The statuses a fallback reacts to when none are written, as the shared crate's serde default
@@ -191,6 +187,7 @@ impl RouteInputs {
             backoff_base_ms: text(retry.map(|r| r.backoff_base_ms.to_string())),
             backoff_max_ms: text(retry.map(|r| r.backoff_max_ms.to_string())),
             retry_after_max_ms: text(retry.map(|r| r.retry_after_max_ms.to_string())),
+            access: AccessInputs::new(spec),
         }
     }
 
@@ -283,6 +280,10 @@ impl RouteInputs {
                 ),
             }
         });
+        let (auth, limits, reserve_completion_tokens) =
+            self.access.build(&mut parse, original.as_ref());
+        // Every field is listed (no `..original`): a field added to RouteSpec later fails to
+        // compile here until the form either edits it or deliberately keeps the original's.
         let spec = RouteSpec {
             name: t(self.name).trim().to_owned(),
             priority: parse.i32_or("priority", &t(self.priority), 0),
@@ -291,6 +292,9 @@ impl RouteInputs {
             fallback,
             retry,
             timeout_ms: parse.opt_u64("timeout_ms", &t(self.timeout_ms)),
+            auth,
+            limits,
+            reserve_completion_tokens,
         };
         (spec, parse.errors)
     }
@@ -335,58 +339,27 @@ fn check(
 
 #[component]
 fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
-    let toasts = use_toasts();
-    let navigate = use_navigate();
-    let form = FormErrors::provide();
     let inputs = RouteInputs::new(spec.as_ref());
-    let busy = RwSignal::new(false);
-    let original_name = spec.as_ref().map(|s| s.name.clone());
+    let save = SaveForm::<RouteSpec>::new(spec.as_ref().map(|s| s.name.clone()));
 
     // The provider pickers list the providers that exist now.
     let providers = RwSignal::new(None::<Vec<String>>);
     spawn_local(async move {
         if let Ok(list) = api::get::<Vec<ProviderSpec>>("/api/providers").await {
-            providers.set(Some(list.into_iter().map(|p| p.name).collect()));
+            providers.try_set(Some(list.into_iter().map(|p| p.name).collect()));
         }
     });
     let provider_names = Signal::derive(move || providers.get().unwrap_or_default());
 
     let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if busy.get_untracked() {
+        if !save.begin(&ev) {
             return;
         }
-        form.clear();
+        // A consumer typed but not yet added is surely meant to be saved too.
+        commit_draft(inputs.access.consumers, inputs.access.consumer_draft);
         let (spec, parse_errors) = inputs.build();
         let errors = check(&spec, parse_errors, providers.get_untracked().as_deref());
-        if form.reject(errors) {
-            return;
-        }
-        busy.set(true);
-        let navigate = navigate.clone();
-        let original_name = original_name.clone();
-        spawn_local(async move {
-            let result = match &original_name {
-                Some(name) => api::put(&format!("/api/routes/{}", api::segment(name)), &spec).await,
-                None => api::post("/api/routes", &spec).await,
-            };
-            match result {
-                Ok(reply) => {
-                    toasts.saved(reply.snapshot_version());
-                    navigate("/routes", NavigateOptions::default());
-                }
-                Err(error) if error.is_validation() => {
-                    form.set(error.fields);
-                    focus_first_invalid();
-                }
-                Err(error) if error.status == 409 => form.set(vec![FieldError {
-                    field: "name".into(),
-                    message: error.message,
-                }]),
-                Err(error) => form.set_general(Some(error.message)),
-            }
-            busy.set(false);
-        });
+        save.send(spec, errors, |fields| fields);
     };
 
     let title = match &spec {
@@ -403,12 +376,7 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
     let retry_defaults = Retry::default();
 
     view! {
-        <nav class="breadcrumb" aria-label="Breadcrumb">
-            <a href="/routes">"AI routes"</a>
-            <span aria-hidden="true">" / "</span>
-            <span>{if inputs.editing { "Edit" } else { "Create" }}</span>
-        </nav>
-        <PageHeader title=title subtitle="Match requests by model name and send them to providers." />
+        <FormHeader save=save title=title subtitle="Match requests by model name and send them to providers." />
         <form class="form form-page" on:submit=submit novalidate>
             <section class="card">
                 <h2 class="card-title">"Basics"</h2>
@@ -497,361 +465,10 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
                 <FieldErr path="retry".to_owned() />
             </section>
 
-            <div class="form-footer">
-                <FormErrorList />
-                <div class="form-actions">
-                    <a class="btn" href="/routes">
-                        "Cancel"
-                    </a>
-                    <button
-                        type="submit"
-                        class="btn btn-primary"
-                        data-testid="route-save"
-                        disabled=move || busy.get()
-                    >
-                        {move || if busy.get() { "Saving…" } else { "Save route" }}
-                    </button>
-                </div>
-            </div>
+            <AccessSection inputs=inputs.access />
+
+            <FormFooter save=save />
         </form>
-    }
-}
-
-/// A provider picker: the existing providers, plus the current value if it names none of them.
-#[component]
-fn ProviderSelect(
-    value: RwSignal<String>,
-    providers: Signal<Vec<String>>,
-    #[prop(into)] label: String,
-    testid: String,
-    path: String,
-) -> impl IntoView {
-    let form = use_form_errors();
-    let invalid_path = path.clone();
-    view! {
-        <select
-            class="input"
-            aria-label=label
-            data-testid=testid
-            aria-invalid=invalid_attr(form, move || invalid_path.clone())
-            on:change=move |ev| value.set(event_target_value(&ev))
-        >
-            {move || {
-                let current = value.get();
-                let mut names = providers.get();
-                if !current.is_empty() && !names.contains(&current) {
-                    names.insert(0, current.clone());
-                }
-                let placeholder_selected = current.is_empty();
-                let options = names
-                    .into_iter()
-                    .map(|name| {
-                        let selected = name == current;
-                        let value = name.clone();
-                        view! {
-                            <option value=value selected=selected>
-                                {name}
-                            </option>
-                        }
-                    })
-                    .collect_view();
-                view! {
-                    <option value="" selected=placeholder_selected disabled=true>
-                        "Choose a provider…"
-                    </option>
-                    {options}
-                }
-            }}
-        </select>
-    }
-}
-
-#[component]
-fn MatchSection(rows: RwSignal<Vec<MatchRow>>) -> impl IntoView {
-    let form = use_form_errors();
-    view! {
-        <section class="card">
-            <h2 class="card-title">"Match"</h2>
-            <p class="hint">
-                "A request belongs to this route when its model name equals an exact value or starts with a prefix."
-            </p>
-            <div class="grid-rows">
-                {move || {
-                    rows.get()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, row)| {
-                            let n = i + 1;
-                            let value_path = format!("match[{i}].value");
-                            let invalid_path = value_path.clone();
-                            view! {
-                                <div class="match-row">
-                                    <select
-                                        class="input"
-                                        aria-label=format!("Match type, rule {n}")
-                                        data-testid=format!("route-match-type-{i}")
-                                        on:change=move |ev| row.kind.set(event_target_value(&ev))
-                                    >
-                                        <option value="prefix" selected=move || row.kind.get() == "prefix">
-                                            "prefix"
-                                        </option>
-                                        <option value="exact" selected=move || row.kind.get() == "exact">
-                                            "exact"
-                                        </option>
-                                    </select>
-                                    <input
-                                        class="input mono"
-                                        aria-label=format!("Model name or prefix, rule {n}")
-                                        data-testid=format!("route-match-value-{i}")
-                                        placeholder="e.g. deepseek-"
-                                        aria-invalid=invalid_attr(form, move || invalid_path.clone())
-                                        prop:value=move || row.value.get()
-                                        on:input=move |ev| row.value.set(event_target_value(&ev))
-                                    />
-                                    <RemoveRowButton
-                                        label=format!("Remove rule {n}")
-                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    />
-                                    <div class="pair-error">
-                                        <FieldErr path=value_path />
-                                    </div>
-                                </div>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </div>
-            <AddRowButton
-                testid="route-match-add"
-                label="Add match rule"
-                on_add=move |()| rows.update(|l| l.push(MatchRow::new(MatchKind::Prefix, "")))
-            />
-            <FieldErr path="match".to_owned() />
-        </section>
-    }
-}
-
-/// The share of traffic each upstream gets within its priority group, in percent.
-fn shares(rows: &[(i32, u32)]) -> Vec<Option<f64>> {
-    rows.iter()
-        .map(|(priority, weight)| {
-            let group: u32 = rows
-                .iter()
-                .filter(|(p, _)| p == priority)
-                .map(|(_, w)| *w)
-                .sum();
-            (group > 0).then(|| f64::from(*weight) * 100.0 / f64::from(group))
-        })
-        .collect()
-}
-
-#[component]
-fn UpstreamSection(
-    rows: RwSignal<Vec<UpstreamRow>>,
-    providers: Signal<Vec<String>>,
-) -> impl IntoView {
-    let form = use_form_errors();
-    // Recomputed as weights are typed, so operators see what a weight means.
-    let share_of = Memo::new(move |_| {
-        let parsed: Vec<(i32, u32)> = rows
-            .get()
-            .iter()
-            .map(|r| {
-                (
-                    r.priority.get().trim().parse().unwrap_or(0),
-                    r.weight.get().trim().parse().unwrap_or(0),
-                )
-            })
-            .collect();
-        shares(&parsed)
-    });
-    view! {
-        <section class="card">
-            <h2 class="card-title">"Upstreams"</h2>
-            <p class="hint">
-                "Traffic is split by weight (0–1000) among the healthy upstreams of the highest priority; lower priorities take over when those fail."
-            </p>
-            <div class="upstream-head" aria-hidden="true">
-                <span>"Provider"</span>
-                <span>"Weight"</span>
-                <span>"Priority"</span>
-                <span>"Target model"</span>
-                <span></span>
-            </div>
-            <div class="grid-rows">
-                {move || {
-                    rows.get()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, row)| {
-                            let n = i + 1;
-                            let p = |field: &str| format!("upstreams[{i}].{field}");
-                            let (weight_path, priority_path, model_path) = (p("weight"), p("priority"), p("model"));
-                            let (wp, pp, mp) = (weight_path.clone(), priority_path.clone(), model_path.clone());
-                            view! {
-                                <div class="upstream-row">
-                                    <ProviderSelect
-                                        value=row.provider
-                                        providers=providers
-                                        label=format!("Provider, upstream {n}")
-                                        testid=format!("route-upstream-provider-{i}")
-                                        path=p("provider")
-                                    />
-                                    <div class="weight-cell">
-                                        <input
-                                            class="input"
-                                            inputmode="numeric"
-                                            aria-label=format!("Weight, upstream {n}")
-                                            data-testid=format!("route-upstream-weight-{i}")
-                                            aria-invalid=invalid_attr(form, move || wp.clone())
-                                            prop:value=move || row.weight.get()
-                                            on:input=move |ev| row.weight.set(event_target_value(&ev))
-                                        />
-                                        <span class="share muted small">
-                                            {move || {
-                                                share_of
-                                                    .with(|s| s.get(i).copied().flatten())
-                                                    .map(|s| format!("{s:.0}%"))
-                                                    .unwrap_or_default()
-                                            }}
-                                        </span>
-                                    </div>
-                                    <input
-                                        class="input"
-                                        inputmode="numeric"
-                                        placeholder="0"
-                                        aria-label=format!("Priority, upstream {n}")
-                                        data-testid=format!("route-upstream-priority-{i}")
-                                        aria-invalid=invalid_attr(form, move || pp.clone())
-                                        prop:value=move || row.priority.get()
-                                        on:input=move |ev| row.priority.set(event_target_value(&ev))
-                                    />
-                                    <input
-                                        class="input mono"
-                                        placeholder="unchanged"
-                                        aria-label=format!("Target model, upstream {n}")
-                                        data-testid=format!("route-upstream-model-{i}")
-                                        aria-invalid=invalid_attr(form, move || mp.clone())
-                                        prop:value=move || row.model.get()
-                                        on:input=move |ev| row.model.set(event_target_value(&ev))
-                                    />
-                                    <RemoveRowButton
-                                        label=format!("Remove upstream {n}")
-                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    />
-                                    <div class="pair-error">
-                                        <FieldErr path=p("provider") />
-                                        <FieldErr path=weight_path />
-                                        <FieldErr path=priority_path />
-                                        <FieldErr path=model_path />
-                                        <FieldErr path=format!("upstreams[{i}]") />
-                                    </div>
-                                </div>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </div>
-            <AddRowButton
-                testid="route-upstream-add"
-                label="Add upstream"
-                on_add=move |()| rows.update(|l| l.push(UpstreamRow::new(None)))
-            />
-            <FieldErr path="upstreams".to_owned() />
-        </section>
-    }
-}
-
-#[component]
-fn FallbackSection(
-    inputs: RouteInputs,
-    providers: Signal<Vec<String>>,
-    strategy_options: Vec<(String, String)>,
-) -> impl IntoView {
-    let form = use_form_errors();
-    let rows = inputs.fallback_upstreams;
-    view! {
-        <section class="card">
-            <h2 class="card-title">"Fallback"</h2>
-            <p class="hint">
-                "When every upstream fails with one of these statuses, the request moves on to the fallback upstreams."
-            </p>
-            <Checkbox
-                label="Enable fallback"
-                id="route-fallback-enabled"
-                checked=inputs.fallback_enabled
-                testid="route-fallback-enabled"
-            />
-            <div class="grid-2">
-                <SelectField
-                    label="Strategy"
-                    id="route-fallback-strategy"
-                    value=inputs.fallback_strategy
-                    options=strategy_options
-                    testid="route-fallback-strategy"
-                    path="fallback.strategy"
-                />
-                <TextField
-                    label="On status"
-                    id="route-fallback-on-status"
-                    value=inputs.fallback_on_status
-                    testid="route-fallback-on-status"
-                    path="fallback.on_status"
-                    placeholder=format_statuses(&default_fallback_statuses())
-                    hint="Status codes or classes, comma-separated, e.g. 401,403,429,5xx."
-                />
-            </div>
-            <h3 class="sub-title">"Fallback upstreams"</h3>
-            <div class="grid-rows">
-                {move || {
-                    rows.get()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, row)| {
-                            let n = i + 1;
-                            let model_path = format!("fallback.upstreams[{i}].model");
-                            let mp = model_path.clone();
-                            view! {
-                                <div class="fallback-row">
-                                    <ProviderSelect
-                                        value=row.provider
-                                        providers=providers
-                                        label=format!("Provider, fallback {n}")
-                                        testid=format!("route-fallback-provider-{i}")
-                                        path=format!("fallback.upstreams[{i}].provider")
-                                    />
-                                    <input
-                                        class="input mono"
-                                        placeholder="model (unchanged if empty)"
-                                        aria-label=format!("Model, fallback {n}")
-                                        data-testid=format!("route-fallback-model-{i}")
-                                        aria-invalid=invalid_attr(form, move || mp.clone())
-                                        prop:value=move || row.model.get()
-                                        on:input=move |ev| row.model.set(event_target_value(&ev))
-                                    />
-                                    <RemoveRowButton
-                                        label=format!("Remove fallback {n}")
-                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    />
-                                    <div class="pair-error">
-                                        <FieldErr path=format!("fallback.upstreams[{i}].provider") />
-                                        <FieldErr path=model_path />
-                                        <FieldErr path=format!("fallback.upstreams[{i}]") />
-                                    </div>
-                                </div>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </div>
-            <AddRowButton
-                testid="route-fallback-add"
-                label="Add fallback upstream"
-                on_add=move |()| rows.update(|l| l.push(FallbackRow::new(None)))
-            />
-            <FieldErr path="fallback.upstreams".to_owned() />
-            <FieldErr path="fallback".to_owned() />
-        </section>
     }
 }
 
@@ -859,10 +476,56 @@ fn FallbackSection(
 mod tests {
     use super::*;
 
+    /// Editing a route and saving it unchanged sends back exactly what was loaded: no setting the
+    /// form shows (or does not) is dropped.
     #[test]
-    fn shares_are_per_priority_group() {
-        let s = shares(&[(0, 100), (0, 300), (1, 50), (2, 0)]);
-        assert_eq!(s, vec![Some(25.0), Some(75.0), Some(100.0), None]);
+    fn the_form_keeps_every_field_of_a_route() {
+        let spec = RouteSpec {
+            name: "r".into(),
+            priority: 3,
+            matches: vec![MatchRule {
+                kind: MatchKind::Exact,
+                value: "gpt-4o".into(),
+            }],
+            upstreams: vec![RouteUpstream {
+                provider: "p".into(),
+                weight: 70,
+                model: Some("m".into()),
+                priority: 1,
+            }],
+            fallback: Some(Fallback {
+                enabled: false,
+                strategy: FallbackStrategy::Random,
+                on_status: default_fallback_statuses(),
+                upstreams: vec![FallbackUpstream {
+                    provider: "q".into(),
+                    model: None,
+                }],
+            }),
+            retry: Some(Retry {
+                max_attempts: 2,
+                ..Retry::default()
+            }),
+            timeout_ms: Some(30_000),
+            auth: Some(switchyard_shared::RouteAuth {
+                allowed_consumers: vec!["team-a".into()],
+            }),
+            limits: switchyard_shared::Limits {
+                rpm: Some(600),
+                max_concurrent: Some(8),
+                ..Default::default()
+            },
+            reserve_completion_tokens: Some(256),
+        };
+        let (built, errors) = RouteInputs::new(Some(&spec)).build();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(built, spec);
+
+        // An emptied consumer list keeps the route's `auth`; a new route gets none.
+        let inputs = RouteInputs::new(Some(&spec));
+        inputs.access.consumers.set(Vec::new());
+        assert_eq!(inputs.build().0.auth, Some(Default::default()));
+        assert_eq!(RouteInputs::new(None).build().0.auth, None);
     }
 
     #[test]

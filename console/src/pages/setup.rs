@@ -1,4 +1,6 @@
 //! System setup: the first visit, before any admin exists, creates the admin account and signs in.
+//! It asks for the one-time setup code the server printed at start, which proves the visitor is
+//! the operator.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -6,7 +8,7 @@ use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{self, types::Credentials, types::Me};
+use crate::api::{self, types::Me, types::SetupRequest};
 use crate::components::field::{FormErrorList, FormErrors, TextField};
 use crate::components::shell::AuthFrame;
 use crate::components::toast::use_toasts;
@@ -18,6 +20,7 @@ pub fn SetupPage() -> impl IntoView {
     let session = use_session();
     let toasts = use_toasts();
     let form = FormErrors::provide();
+    let code = RwSignal::new(String::new());
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
@@ -48,6 +51,7 @@ pub fn SetupPage() -> impl IntoView {
         form.clear();
         let name = username.get_untracked().trim().to_owned();
         let pass = password.get_untracked();
+        let setup_code = code.get_untracked().trim().to_owned();
         let errors = check_new_password(
             Some(&name),
             &pass,
@@ -60,9 +64,10 @@ pub fn SetupPage() -> impl IntoView {
         }
         busy.set(true);
         spawn_local(async move {
-            let body = Credentials {
+            let body = SetupRequest {
                 username: &name,
                 password: &pass,
+                setup_code: &setup_code,
             };
             match api::post("/api/auth/setup", &body)
                 .await
@@ -94,6 +99,17 @@ pub fn SetupPage() -> impl IntoView {
             subtitle="Welcome! Create the administrator account to start configuring the gateway."
         >
             <form class="form" on:submit=submit novalidate>
+                <TextField
+                    label="Setup code"
+                    id="setup-code"
+                    value=code
+                    testid="setup-code"
+                    path="setup_code"
+                    placeholder="XXXX-XXXX-XXXX"
+                    autocomplete="off"
+                    hint="Printed by the server when it started (`setup code: …` in its output or log; the installer shows it)."
+                    required=true
+                />
                 <TextField
                     label="Username"
                     id="setup-username"
