@@ -25,7 +25,7 @@ use switchyard_shared::{ConsumerSpec, ProviderSpec, RouteSpec};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::AuthState;
+pub use auth::{AuthState, MIN_ADMIN_TOKEN_LEN, new_setup_code};
 pub use console::built as console_built;
 pub use error::AdminApiError;
 
@@ -49,6 +49,8 @@ pub struct AdminState {
     /// State that outlives snapshots (health, limit counters and last use).
     pub registry: Arc<crate::health::HealthRegistry>,
     pub gateway: GatewayFacts,
+    /// The `Host` names the admin API answers to.
+    pub hosts: crate::guard::HostPolicy,
 }
 
 /// Facts about how this process was started that decide what client-auth settings may be stored.
@@ -147,9 +149,59 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .nest("/api", api)
         .fallback(console::serve)
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The checks every admin request passes first: a `Host` this server answers to (DNS
+/// rebinding), and on the API a body type that a cross-site form cannot send; then the headers
+/// every answer carries.
+async fn edge(
+    State(state): State<AdminState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let host = crate::guard::request_host(request.headers(), request.uri());
+    if !state.hosts.allows(host) {
+        return AdminApiError::Forbidden(format!(
+            "this server does not answer to the host '{}'; start it with --allowed-hosts to add it",
+            host.unwrap_or_default()
+        ))
+        .into_response();
+    }
+    let path = request.uri().path();
+    let api = path.starts_with("/api/");
+    let yaml = matches!(path, "/api/config/diff" | "/api/config/apply");
+    if api && !crate::guard::admin_content_type_ok(request.method(), request.headers(), yaml) {
+        let expected = if yaml {
+            "application/json or YAML (text/yaml)"
+        } else {
+            "application/json"
+        };
+        return AdminApiError::UnsupportedMediaType(format!(
+            "the request body must be sent with Content-Type: {expected}"
+        ))
+        .into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        http::HeaderValue::from_static("no-referrer"),
+    );
+    if api {
+        headers.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
 }
 
 async fn live() -> Json<serde_json::Value> {

@@ -1,4 +1,5 @@
-//! Command-line interface: `serve` (the default) and `config export|apply`, with env fallbacks.
+//! Command-line interface: `serve` (the default), `config export|apply` and
+//! `secrets seal|unseal|new-key`, with env fallbacks.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,22 @@ pub enum Command {
     /// Export or apply the declarative configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Seal or unseal the stored provider secrets with the master key.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Encrypt every plaintext provider key and header value in the database with the master key,
+    /// in one transaction (run it with the gateway stopped, so the old plaintext is also wiped
+    /// from the database's free pages and its write-ahead log).
+    Seal,
+    /// Decrypt them back to plaintext: to stop using a master key, or to change it (unseal with
+    /// the old key, then seal with the new one).
+    Unseal,
+    /// Print a new random master key (64 hex characters) for SWITCHYARD_MASTER_KEY or a key file.
+    NewKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +86,8 @@ pub struct ServeArgs {
     )]
     pub admin_listen: SocketAddr,
 
-    /// Bearer token for the admin API. Without one the admin API answers 401 to everything.
+    /// Bearer token for the admin API (at least 32 characters). Prefer the environment variable
+    /// or `--admin-token-file`: a command-line argument is visible to every user in `ps`.
     #[arg(
         long,
         env = "SWITCHYARD_ADMIN_TOKEN",
@@ -77,6 +95,66 @@ pub struct ServeArgs {
         global = true
     )]
     pub admin_token: Option<String>,
+
+    /// A file holding the admin token (surrounding white space ignored); wins over
+    /// `--admin-token`.
+    #[arg(long, env = "SWITCHYARD_ADMIN_TOKEN_FILE", global = true)]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Host names (optionally `name:port`) the proxy and admin API answer to, besides IP
+    /// addresses and `localhost`; `*` turns the check off. Refusing other `Host` headers stops DNS
+    /// rebinding from reaching the gateway through a browser.
+    #[arg(
+        long,
+        env = "SWITCHYARD_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser origins (`https://app.example.com`) allowed to call the proxy; other cross-site
+    /// browser requests are refused with 403. Non-browser clients send no `Origin` and are
+    /// unaffected.
+    #[arg(
+        long,
+        env = "SWITCHYARD_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Allow the console's first-run setup from addresses other than loopback (it still needs
+    /// the setup code or the admin token).
+    #[arg(long, env = "SWITCHYARD_ALLOW_REMOTE_SETUP", global = true)]
+    pub allow_remote_setup: bool,
+
+    /// How long a client may take to send a request's headers, and then its body, in
+    /// milliseconds; slower connections are closed.
+    #[arg(
+        long,
+        env = "SWITCHYARD_REQUEST_READ_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub request_read_timeout_ms: u64,
+
+    /// The most client connections the proxy keeps open at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "SWITCHYARD_MAX_CONNECTIONS",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub max_connections: usize,
+
+    /// The most proxy requests in flight at once (streams count until they end); more get 503.
+    #[arg(
+        long,
+        env = "SWITCHYARD_MAX_IN_FLIGHT",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_in_flight: usize,
 
     /// Largest request body the proxy accepts, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
@@ -105,6 +183,23 @@ pub struct ServeArgs {
     /// provider keys.
     #[arg(long, env = "SWITCHYARD_ALLOW_OPEN_PROXY", global = true)]
     pub allow_open_proxy: bool,
+
+    /// A file holding the master key (64 hex characters) that seals provider keys and header
+    /// values in the database; or set SWITCHYARD_MASTER_KEY to the key itself. The key is never
+    /// accepted as a command-line argument. Without one, secrets are stored in plaintext.
+    #[arg(long, env = "SWITCHYARD_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+
+    /// The master key from SWITCHYARD_MASTER_KEY (the flag exists only to read the variable; a
+    /// value given as an argument is refused).
+    #[arg(
+        long = "master-key",
+        env = "SWITCHYARD_MASTER_KEY",
+        hide_env_values = true,
+        hide = true,
+        global = true
+    )]
+    pub master_key: Option<crate::secrets::MasterKeyText>,
 }
 
 impl Cli {

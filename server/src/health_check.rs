@@ -151,7 +151,30 @@ async fn get_probe(
     exchange(client, request, timeout).await
 }
 
-/// Sends a probe and reads its answer whole (so the connection can be reused); success is a 2xx.
+/// The most of a probe's answer that is read (and thrown away), like error bodies on the proxy.
+const MAX_PROBE_BODY: usize = 64 * 1024;
+
+/// Reads and discards a body so its connection can be reused, stopping after `limit` bytes (the
+/// connection is then closed): a check only needs the status, and must not read an endless
+/// answer until its timeout. Whether the body ended within the limit.
+async fn drain<B: http_body::Body + Unpin>(mut body: B, limit: usize) -> bool {
+    let mut read = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        if let Some(data) = frame.data_ref() {
+            read = read.saturating_add(bytes::Buf::remaining(data));
+            if read > limit {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Sends a probe and reads its answer (bounded, so the connection can be reused); success is a
+/// 2xx.
 async fn exchange(
     client: &UpstreamClient,
     request: Request<Full<Bytes>>,
@@ -163,7 +186,7 @@ async fn exchange(
             .await
             .map_err(|e| format!("unreachable: {e}"))?;
         let status = response.status();
-        let _ = response.into_body().collect().await;
+        drain(response.into_body(), MAX_PROBE_BODY).await;
         if status.is_success() {
             Ok(())
         } else {
@@ -173,4 +196,44 @@ async fn exchange(
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use http_body::Frame;
+
+    use super::*;
+
+    /// A body that never ends, counting the chunks it was asked for.
+    struct Endless {
+        polled: usize,
+    }
+
+    impl http_body::Body for Endless {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.polled += 1;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&[b'x'; 1024])))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_probe_answer_is_read_only_up_to_the_limit() {
+        let mut endless = Endless { polled: 0 };
+        assert!(!drain(&mut endless, MAX_PROBE_BODY).await);
+        assert_eq!(endless.polled, MAX_PROBE_BODY / 1024 + 1);
+
+        let small = Full::new(Bytes::from_static(b"{\"ok\":true}"));
+        assert!(drain(small, MAX_PROBE_BODY).await);
+        let exact = Full::new(Bytes::from(vec![b'x'; MAX_PROBE_BODY]));
+        assert!(drain(exact, MAX_PROBE_BODY).await);
+    }
 }

@@ -8,9 +8,11 @@ pub mod cli;
 pub mod client_key;
 pub mod config_file;
 pub mod consumers;
+pub mod guard;
 pub mod health;
 pub mod health_check;
 pub mod limits;
+pub mod listener;
 pub mod messages_api;
 pub mod metrics;
 pub mod model_mapping;
@@ -18,6 +20,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod proxy;
 pub mod reload;
+pub mod secrets;
 pub mod server;
 pub mod snapshot;
 pub mod sse;
@@ -29,7 +32,7 @@ pub mod watch;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ConfigCommand};
+use cli::{Cli, Command, ConfigCommand, SecretsCommand};
 
 /// The `switchyard` binary's entry point.
 pub fn main() -> anyhow::Result<()> {
@@ -46,20 +49,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         None | Some(Command::Serve) => server::run(&cli.serve, &data_dir).await,
         Some(Command::Config(ConfigCommand::Export { with_secrets })) => {
-            let store = store::Store::open(&data_dir).await?;
+            let store = open_store(&cli, &data_dir).await?;
             print!("{}", config_file::export(&store, *with_secrets).await?);
             store.close().await;
             Ok(())
         }
         Some(Command::Config(ConfigCommand::Apply { file, prune })) => {
             let doc = config_file::read_document(file)?;
-            let store = store::Store::open(&data_dir).await?;
+            let store = open_store(&cli, &data_dir).await?;
             let result = config_file::apply(&store, doc, *prune).await;
             store.close().await;
             println!("{}", result?);
             Ok(())
         }
+        Some(Command::Secrets(command)) => secrets_command(&cli, &data_dir, command).await,
     }
+}
+
+/// Opens the store with the master key the arguments name, if any.
+async fn open_store(cli: &Cli, data_dir: &std::path::Path) -> anyhow::Result<store::Store> {
+    let key = secrets::master_key(&cli.serve)?;
+    Ok(store::Store::open_with_key(data_dir, key).await?)
+}
+
+/// `switchyard secrets seal|unseal|new-key`.
+async fn secrets_command(
+    cli: &Cli,
+    data_dir: &std::path::Path,
+    command: &SecretsCommand,
+) -> anyhow::Result<()> {
+    if let SecretsCommand::NewKey = command {
+        println!("{}", secrets::MasterKey::generate_hex());
+        return Ok(());
+    }
+    if secrets::master_key(&cli.serve)?.is_none() {
+        anyhow::bail!(
+            "this needs the master key: set {} or --master-key-file",
+            secrets::MASTER_KEY_ENV
+        );
+    }
+    let store = open_store(cli, data_dir).await?;
+    let result = match command {
+        SecretsCommand::Unseal => store.unseal_secrets().await,
+        _ => store.seal_secrets().await,
+    };
+    store.close().await;
+    let changed = result?;
+    let verb = if let SecretsCommand::Unseal = command {
+        "unsealed"
+    } else {
+        "sealed"
+    };
+    println!(
+        "{verb}: {} provider keys and {} header values changed; every provider secret is {verb}",
+        changed.keys, changed.headers
+    );
+    Ok(())
 }
 
 /// Logs go to stderr, filtered by `SWITCHYARD_LOG` (or `RUST_LOG`), `info` by default.

@@ -538,7 +538,10 @@ mod tests {
         state.reconfigure(&raised, now);
         assert_eq!(state.rpm.status(now, 10, MINUTE).0, 5, "5 of 10 used");
         for _ in 0..5 {
-            state.rpm.acquire(now, 1, 10, MINUTE).expect("the raised limit applies");
+            state
+                .rpm
+                .acquire(now, 1, 10, MINUTE)
+                .expect("the raised limit applies");
         }
         assert!(state.rpm.acquire(now, 1, 10, MINUTE).is_err());
         let lowered = Limits {

@@ -93,8 +93,11 @@ impl Counts {
     fn add(&mut self, other: &Counts) {
         self.requests += other.requests;
         self.errors += other.errors;
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
+        // Token counts come from upstreams and may be huge: they saturate.
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
     }
 }
 
@@ -297,8 +300,11 @@ impl Metrics {
 
     fn record_usage_at(&self, minute: u64, route: &Arc<str>, provider: &Arc<str>, usage: Usage) {
         self.record_at(minute, route, provider, |series| {
-            series.counts.prompt_tokens += usage.prompt_tokens;
-            series.counts.completion_tokens += usage.completion_tokens;
+            let counts = &mut series.counts;
+            counts.prompt_tokens = counts.prompt_tokens.saturating_add(usage.prompt_tokens);
+            counts.completion_tokens = counts
+                .completion_tokens
+                .saturating_add(usage.completion_tokens);
         });
     }
 
@@ -400,6 +406,18 @@ mod tests {
             reported.abs_diff(exact) * 32 <= exact,
             "reported {reported} for {exact}"
         );
+    }
+
+    #[test]
+    fn huge_upstream_usage_saturates_the_sums() {
+        let metrics = Metrics::default();
+        let (route, a, b) = names();
+        metrics.record_usage_at(M, &route, &a, usage(u64::MAX, u64::MAX));
+        metrics.record_usage_at(M, &route, &a, usage(u64::MAX, 1));
+        metrics.record_usage_at(M, &route, &b, usage(1, u64::MAX));
+        let view = metrics.summary_at(M, 60);
+        assert_eq!(view.totals.prompt_tokens, u64::MAX);
+        assert_eq!(view.totals.completion_tokens, u64::MAX);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub use admit::{Admitted, admit, estimate_tokens, rate_limit_headers};
 pub use authenticate::{authenticate, presented_key};
 pub use authorize::authorize;
-pub use finish::{Finish, FinishBody};
+pub use finish::{Finish, GuardedBody, InFlight, InFlightLimit};
 
 use crate::consumers::ClientKey;
 

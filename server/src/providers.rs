@@ -97,6 +97,8 @@ pub struct Provider {
     deployments: HashMap<String, String>,
     /// Anthropic's `max_tokens` for requests without one.
     pub default_max_tokens: u32,
+    /// Anthropic: the client `anthropic-beta` names forwarded.
+    pub anthropic_betas: anthropic::BetaAllowList,
     pub health: Arc<ProviderHealth>,
     pub key_policy: KeyPolicy,
     pub circuit: CircuitPolicy,
@@ -210,6 +212,7 @@ impl Provider {
             default_max_tokens: spec
                 .default_max_tokens
                 .unwrap_or(anthropic::DEFAULT_MAX_TOKENS),
+            anthropic_betas: anthropic::BetaAllowList::new(spec.anthropic_betas.as_deref()),
             health: registry.provider(id),
             key_policy: KeyPolicy::new(spec.token_failover.as_ref()),
             circuit: CircuitPolicy::new(spec.health_check.as_ref()),
@@ -240,6 +243,16 @@ impl Provider {
         if let Some(uri) = fixed {
             return Ok(uri.clone());
         }
+        // The model is one path segment from here on: percent-encoded, so `/`, `?`, `#` and `%`
+        // stay inside it, and never a segment that is empty or a dot-segment (which `%2E` would
+        // still be), so the request cannot climb out of its path.
+        // (On Azure the segment is the model's deployment; only Azure has deployments.)
+        let segment = self.deployments.get(model).map_or(model, String::as_str);
+        if segment.is_empty() || switchyard_shared::validate::is_dot_segment(segment) {
+            return Err(format!(
+                "the model name '{segment}' cannot be used in the upstream URL"
+            ));
+        }
         let path = match (self.protocol, operation) {
             (Protocol::Gemini, Operation::Chat { stream: false }) => {
                 format!("/models/{}:generateContent", encode_path_segment(model))
@@ -254,13 +267,12 @@ impl Provider {
                 format!("/models/{}:batchEmbedContents", encode_path_segment(model))
             }
             (Protocol::AzureOpenAi, Operation::Chat { .. } | Operation::Embeddings) => {
-                let deployment = self.deployments.get(model).map_or(model, String::as_str);
                 let what = if operation == Operation::Embeddings {
                     "embeddings"
                 } else {
                     "chat/completions"
                 };
-                azure::path(deployment, what, &self.api_version)
+                azure::path(segment, what, &self.api_version)
             }
             _ => return Err(unsupported()),
         };
@@ -306,6 +318,18 @@ impl Provider {
     /// The key that failed least recently, ignoring what this request tried (for retries).
     pub fn least_recently_failed_key(&self) -> Option<&ApiKey> {
         self.keys.iter().min_by_key(|k| k.health.last_failure_at())
+    }
+
+    /// The client's Anthropic headers as this provider forwards them: `anthropic-beta` names it
+    /// does not allow are removed (see [`anthropic::BetaAllowList`]).
+    pub fn anthropic_headers(
+        &self,
+        client: &[(HeaderName, HeaderValue)],
+    ) -> Vec<(HeaderName, HeaderValue)> {
+        if client.is_empty() {
+            return Vec::new();
+        }
+        anthropic::forwarded_headers(&self.anthropic_betas, client)
     }
 
     /// Adds the authentication and configured headers to an upstream request.
@@ -429,5 +453,82 @@ pub fn parse_error_body(protocol: Protocol, body: &[u8]) -> UpstreamErrorBody {
         Protocol::OpenAi | Protocol::AzureOpenAi => openai::parse_error_body(body),
         Protocol::Anthropic => anthropic::parse_error_body(body),
         Protocol::Gemini => gemini::parse_error_body(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_reserves_the_header_each_protocol_sends_its_key_in() {
+        for protocol in [
+            Protocol::OpenAi,
+            Protocol::AzureOpenAi,
+            Protocol::Anthropic,
+            Protocol::Gemini,
+        ] {
+            assert_eq!(
+                auth_header_name(protocol).as_str(),
+                switchyard_shared::validate::key_header_name(protocol)
+            );
+        }
+    }
+
+    fn provider(spec: serde_json::Value) -> Provider {
+        let spec: ProviderSpec = serde_json::from_value(spec).expect("a provider spec");
+        Provider::build(1, &spec, &[1], &HealthRegistry::default()).expect("builds")
+    }
+
+    fn uri(provider: &Provider, operation: Operation, model: &str) -> Result<String, String> {
+        provider.uri(operation, model).map(|uri| uri.to_string())
+    }
+
+    #[test]
+    fn model_names_stay_inside_their_path_segment() {
+        let gemini =
+            provider(serde_json::json!({"name": "g", "type": "gemini", "api_keys": ["k"]}));
+        let azure = provider(serde_json::json!({"name": "a", "type": "azure",
+            "base_url": "https://x.openai.azure.com", "api_keys": ["k"],
+            "deployments": {"gpt-4o": "prod/4o"}}));
+        let chat = Operation::Chat { stream: false };
+        assert_eq!(
+            uri(&gemini, chat, "a/../b?c#d%2F").expect("encoded"),
+            "https://generativelanguage.googleapis.com/v1beta/models/a%2F..%2Fb%3Fc%23d%252F:generateContent"
+        );
+        assert_eq!(
+            uri(&azure, chat, "../../admin?x=1#").expect("encoded"),
+            "https://x.openai.azure.com/openai/deployments/..%2F..%2Fadmin%3Fx%3D1%23/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            uri(&azure, Operation::Embeddings, "gpt-4o").expect("a deployment"),
+            "https://x.openai.azure.com/openai/deployments/prod%2F4o/embeddings?api-version=2024-10-21"
+        );
+        for model in ["..", ".", ""] {
+            for (provider, operation) in [
+                (&gemini, chat),
+                (&gemini, Operation::Chat { stream: true }),
+                (&gemini, Operation::Embeddings),
+                (&azure, chat),
+                (&azure, Operation::Embeddings),
+            ] {
+                let error = uri(provider, operation, model).expect_err("a dot-segment");
+                assert!(
+                    error.contains("cannot be used in the upstream URL"),
+                    "{error}"
+                );
+            }
+        }
+        // Names with dots that are not dot-segments are ordinary names.
+        assert!(uri(&gemini, chat, "gemini-1.5-pro").is_ok());
+        assert!(uri(&azure, chat, "...").is_ok());
+    }
+
+    #[test]
+    fn fixed_paths_ignore_the_model() {
+        let openai =
+            provider(serde_json::json!({"name": "o", "type": "openai", "api_keys": ["k"]}));
+        let chat = uri(&openai, Operation::Chat { stream: true }, "..").expect("fixed");
+        assert!(chat.ends_with("/chat/completions"), "{chat}");
     }
 }

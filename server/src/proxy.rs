@@ -10,8 +10,11 @@ mod body;
 mod error;
 mod exchange;
 mod forward;
-mod request;
-mod stages;
+// Public only for the fuzz tests (`tests/fuzz.rs`): both read untrusted bytes.
+#[doc(hidden)]
+pub mod request;
+#[doc(hidden)]
+pub mod stages;
 
 use std::sync::Arc;
 
@@ -31,10 +34,11 @@ pub use exchange::Inbound;
 use switchyard_shared::ClientAuth;
 use tokio::time::Instant;
 
+use crate::guard::{self, HostPolicy};
 use crate::health::HealthRegistry;
 use crate::messages_api;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Finish, FinishBody};
+use crate::pipeline::{self, Finish, GuardedBody, InFlightLimit};
 use crate::providers::Provider;
 use crate::reload::CurrentSnapshot;
 use crate::snapshot::Route;
@@ -57,6 +61,31 @@ pub struct ProxyState {
     pub registry: Arc<HealthRegistry>,
     /// `--client-auth`, which overrides the stored setting when given.
     pub client_auth: Option<ClientAuth>,
+    /// The `Host` names the proxy answers to.
+    pub hosts: HostPolicy,
+    /// Browser origins allowed to call the proxy.
+    pub allowed_origins: Arc<[String]>,
+    pub in_flight: Arc<InFlightLimit>,
+    /// How long reading a request body may take.
+    pub body_read_timeout: std::time::Duration,
+}
+
+impl ProxyState {
+    /// Refuses requests for a foreign `Host` and cross-site browser requests.
+    fn check_origin(&self, headers: &HeaderMap, uri: &http::Uri) -> Result<(), ProxyError> {
+        let host = guard::request_host(headers, uri);
+        if !self.hosts.allows(host) {
+            return Err(ProxyError::HostNotAllowed(format!(
+                "This gateway does not answer to the host '{}'; the operator can add it with \
+                 --allowed-hosts.",
+                host.unwrap_or_default()
+            )));
+        }
+        match guard::cross_site_refusal(headers, host, &self.allowed_origins) {
+            Some(message) => Err(ProxyError::CrossSite(message)),
+            None => Ok(()),
+        }
+    }
 }
 
 pub fn router(state: ProxyState) -> Router {
@@ -97,7 +126,10 @@ async fn count_tokens(State(state): State<ProxyState>, request: Request) -> Resp
 
 /// `GET /v1/models`: authenticated like every proxy request; a caller whose key or consumer is
 /// limited to some models sees only those.
-async fn models(State(state): State<ProxyState>, headers: HeaderMap) -> Response {
+async fn models(State(state): State<ProxyState>, uri: http::Uri, headers: HeaderMap) -> Response {
+    if let Err(error) = state.check_origin(&headers, &uri) {
+        return error.into_response();
+    }
     let snapshot = state.snapshot.load_full();
     let mode = state.client_auth.unwrap_or(snapshot.consumers.client_auth);
     let caller = match pipeline::authenticate(
@@ -180,8 +212,20 @@ fn anthropic_headers(inbound: Inbound, headers: &HeaderMap) -> Vec<(HeaderName, 
 
 async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Response {
     let started = Instant::now();
+    if let Err(error) = state.check_origin(request.headers(), request.uri()) {
+        return error_response(inbound, error);
+    }
+    let Some(in_flight) = state.in_flight.enter() else {
+        return error_response(inbound, ProxyError::Overloaded(state.in_flight.max()));
+    };
     let (parts, body) = request.into_parts();
-    let body = match read_body(body, state.max_body_bytes).await {
+    let read = tokio::time::timeout(
+        state.body_read_timeout,
+        read_body(body, state.max_body_bytes),
+    );
+    let body = match read.await.unwrap_or(Err(ProxyError::BodyUnreadable(
+        "the client did not send the whole body in time".into(),
+    ))) {
         Ok(body) => body,
         Err(error) => return error_response(inbound, error),
     };
@@ -255,7 +299,7 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
             target,
             body: &body,
             peeked: &peeked,
-            anthropic_headers: anthropic_headers.clone(),
+            anthropic_headers: provider.anthropic_headers(&anthropic_headers),
             usage: UsageContext {
                 route: Arc::clone(&route.name),
                 provider: Arc::clone(&provider.name),
@@ -282,11 +326,9 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
                 if let Some(budgets) = &budgets {
                     pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
                 }
-                // The body holds the finish phase until it ends or the client goes away.
-                return match finish {
-                    Some(finish) => response.map(|body| Body::new(FinishBody::new(body, finish))),
-                    None => response,
-                };
+                // The body holds the finish phase and the in-flight slot until it ends or the
+                // client goes away.
+                return response.map(|body| Body::new(GuardedBody::new(body, finish, in_flight)));
             }
             Err(error) => {
                 tracing::debug!(route = %route.name, provider = %provider.name, %error, "attempt failed");

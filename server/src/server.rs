@@ -7,23 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState, AuthState, GatewayFacts};
 use crate::cli::ServeArgs;
 use crate::consumers;
+use crate::guard::HostPolicy;
 use crate::health::HealthRegistry;
 use crate::health_check;
+use crate::listener;
 use crate::metrics::Metrics;
+use crate::pipeline::InFlightLimit;
 use crate::proxy::{self, ProxyState};
 use crate::reload::{self, CurrentSnapshot, ReloadStatus, Trigger};
 use crate::store::Store;
 use crate::{upstream, watch as file_watch};
 
 pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let store = Store::open(data_dir)
+    let store = Store::open_with_key(data_dir, crate::secrets::master_key(args)?)
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let registry = Arc::new(HealthRegistry::default());
@@ -54,19 +56,24 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         .context("cannot watch the data dir for changes")?;
     spawn_sighup(reloader.clone());
 
-    let proxy_listener = bind(args.listen, "proxy").await?;
-    let admin_listener = bind(args.admin_listen, "admin API").await?;
-    let proxy_addr = proxy_listener.local_addr()?;
-    let token = args
-        .admin_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(Arc::from);
+    let token = admin_token(args)?;
     if token.is_none() {
         tracing::info!(
             "no admin token set: the admin API takes console sessions only (set SWITCHYARD_ADMIN_TOKEN for automation)"
         );
     }
+    raise_open_files_limit(args.max_connections);
+    let proxy_listener = bind(args.listen, "proxy").await?;
+    let admin_listener = bind(args.admin_listen, "admin API").await?;
+    let proxy_addr = proxy_listener.local_addr()?;
+    // Until an admin account exists, the console's first-run setup needs proof of being the
+    // operator: this code, which only whoever sees the server's output has.
+    let setup_code = if store.admin_exists().await? {
+        None
+    } else {
+        Some(admin::new_setup_code())
+    };
+    let hosts = HostPolicy::new(&args.allowed_hosts);
     let client = upstream::client(Arc::clone(&snapshot));
     health_check::spawn(Arc::clone(&snapshot), client.clone());
     let metrics = Arc::new(Metrics::default());
@@ -77,6 +84,10 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         metrics: Arc::clone(&metrics),
         registry: Arc::clone(&registry),
         client_auth: args.client_auth,
+        hosts: hosts.clone(),
+        allowed_origins: args.allowed_origins.clone().into(),
+        in_flight: InFlightLimit::new(args.max_in_flight),
+        body_read_timeout: Duration::from_millis(args.request_read_timeout_ms),
     });
     consumers::spawn_last_used_writer(store.clone(), Arc::clone(&registry));
     let admin_app = admin::router(AdminState {
@@ -85,41 +96,39 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         snapshot: Arc::clone(&snapshot),
         reload_status,
         auth: Arc::new(AuthState::new(
-            token,
+            token.as_deref(),
             Duration::from_secs(args.session_ttl_secs),
+            setup_code.clone(),
+            args.allow_remote_setup,
         )),
         metrics,
         proxy_url: loopback_url(proxy_addr),
         client,
         registry,
         gateway: open,
+        hosts,
     });
 
     let admin_addr = admin_listener.local_addr()?;
+    if let Some(code) = &setup_code {
+        // On stdout only (not in the structured log): the installer and the operator read it.
+        println!("setup code: {code}");
+        tracing::info!(
+            "no admin account yet: open the console and complete the setup with the setup code printed above"
+        );
+    }
     // One machine-readable line on stdout once both sockets accept: scripts and tests wait for it.
     println!("listening proxy=http://{proxy_addr} admin=http://{admin_addr}");
     tracing::info!(%proxy_addr, %admin_addr, data_dir = %data_dir.display(), "switchyard is ready");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+    let limits = listener::Limits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_millis(args.request_read_timeout_ms),
     };
-    let proxy_server = axum::serve(
-        proxy_listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        }),
-        proxy_app,
-    )
-    .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let admin_server = axum::serve(
-        admin_listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        }),
-        admin_app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped(stop_rx));
-    let serving =
-        async { tokio::try_join!(proxy_server.into_future(), admin_server.into_future()) };
+    let proxy_server = listener::serve(proxy_listener, proxy_app, limits, stop_rx.clone());
+    let admin_server = listener::serve(admin_listener, admin_app, limits, stop_rx);
+    let serving = async { tokio::try_join!(proxy_server, admin_server) };
 
     let grace = Duration::from_millis(args.shutdown_grace_ms);
     let shutdown = async {
@@ -137,6 +146,59 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// The admin token from `--admin-token-file` or `--admin-token` / `SWITCHYARD_ADMIN_TOKEN`;
+/// refuses one shorter than [`admin::MIN_ADMIN_TOKEN_LEN`], and warns when it was given on the
+/// command line, where every user sees it in `ps`.
+fn admin_token(args: &ServeArgs) -> anyhow::Result<Option<String>> {
+    let token = match &args.admin_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the admin token file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => args.admin_token.clone().filter(|t| !t.is_empty()),
+    };
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let length = token.chars().count();
+    if length < admin::MIN_ADMIN_TOKEN_LEN {
+        anyhow::bail!(
+            "the admin token is {length} characters long; it must have at least {} (for example \
+             `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`)",
+            admin::MIN_ADMIN_TOKEN_LEN
+        );
+    }
+    let on_command_line =
+        std::env::args().any(|arg| arg == "--admin-token" || arg.starts_with("--admin-token="));
+    if on_command_line {
+        tracing::warn!(
+            "the admin token was given with --admin-token, where any user can read it in `ps`; \
+             use SWITCHYARD_ADMIN_TOKEN or --admin-token-file"
+        );
+    }
+    Ok(Some(token))
+}
+
+/// Lifts the soft open-files limit towards the hard one, so the connection cap decides how many
+/// clients are served, not a low default of 1024.
+fn raise_open_files_limit(max_connections: usize) {
+    let wanted = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(2)
+        .saturating_add(1024);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-files limit is below what --max-connections needs; raise it (ulimit -n)"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::debug!(%error, "cannot raise the open-files limit"),
+    }
 }
 
 /// The proxy's URL as reachable from this process (a wildcard address becomes loopback).

@@ -432,6 +432,7 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
         default_max_tokens: None,
         token_failover: None,
         health_check: None,
+        anthropic_betas: None,
     };
     let registry = HealthRegistry::default();
     let provider = Provider::build(1, &provider, &[1], &registry).unwrap_or_else(|e| panic!("{e}"));
@@ -481,6 +482,7 @@ mod tests {
                 default_max_tokens: None,
                 token_failover: None,
                 health_check: None,
+                anthropic_betas: None,
             },
             key_ids: vec![1],
         }

@@ -5,12 +5,18 @@
 //! or in another) can tell from one integer whether anything changed. The writes are in
 //! `store/config.rs`; console accounts and sessions are in `store/auth.rs` (they are not
 //! configuration and do not bump the revision).
+//!
+//! The data dir is private: on every open it is made 0700 and every file in it 0600 (the database,
+//! its `-wal` and `-shm`, token files), and SQLite zeroes deleted content (`secure_delete`). With a
+//! master key, provider keys and header values are sealed before they are written and unsealed
+//! when they are parsed (see `secrets.rs`).
 
 mod auth;
 mod config;
 mod consumers;
 
 pub use auth::SessionRow;
+pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
 
 use std::collections::HashMap;
@@ -20,6 +26,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use switchyard_shared::{ConfigDocument, ProviderSpec, RouteSpec, Settings, ValidationErrors};
+
+use crate::secrets::{MasterKey, Sealer, SecretsError, is_sealed};
 
 /// The database file's name inside the data dir.
 pub const DB_FILE: &str = "switchyard.db";
@@ -47,6 +55,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Secrets(#[from] SecretsError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -107,27 +117,84 @@ pub struct ApplySummary {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// Seals secrets before they are written and unseals them when they are read.
+    sealer: Sealer,
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) the database in `data_dir`, creating the directory
-    /// with mode 0700 because the database holds provider keys.
+    /// Opens (creating and migrating if needed) the database in `data_dir`, without a master key:
+    /// secrets are written in plaintext, and a sealed database is refused.
     pub async fn open(data_dir: &Path) -> Result<Store> {
+        Store::open_with_key(data_dir, None).await
+    }
+
+    /// Opens the database in `data_dir`, keeping the directory (0700) and every file in it (0600)
+    /// private, and checks the master key: a sealed database needs the key it was sealed with,
+    /// and a key given for a database not sealed yet is recorded as its key from now on.
+    pub async fn open_with_key(data_dir: &Path, key: Option<MasterKey>) -> Result<Store> {
         create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
+        // Created private before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database file's permissions.
+        create_private_file(&path)?;
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted and overwritten rows (old keys) are zeroed, not left in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool, path })
+        restrict_permissions(data_dir);
+        let store = Store {
+            pool,
+            path,
+            sealer: Sealer::new(key),
+        };
+        if let Err(error) = store.check_master_key().await {
+            store.close().await;
+            return Err(error);
+        }
+        Ok(store)
+    }
+
+    /// A sealed database (one with `meta.key_check`) opens only with its key; a key given for an
+    /// unsealed one becomes its key.
+    async fn check_master_key(&self) -> Result<()> {
+        let stored: Option<String> = sqlx::query_scalar("SELECT key_check FROM meta WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        if let Some(check) = stored {
+            return Ok(self.sealer.verify(&check)?);
+        }
+        let Some(check) = self.sealer.key_check()? else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1 AND key_check IS NULL")
+            .bind(&check)
+            .execute(&mut *tx)
+            .await?;
+        // Another process may have sealed the database first, with another key.
+        let check: String = sqlx::query_scalar("SELECT key_check FROM meta WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        self.sealer.verify(&check)?;
+        let plaintext = config::count_plaintext_secrets(&mut tx).await?;
+        tx.commit().await?;
+        if plaintext > 0 {
+            tracing::warn!(
+                plaintext,
+                "a master key is set but this database still holds provider secrets in plaintext; new writes are sealed, and `switchyard secrets seal` seals the rest"
+            );
+        }
+        Ok(())
     }
 
     /// The database file, for the watcher.
@@ -151,7 +218,7 @@ impl Store {
         self.load_raw().await?.parse()
     }
 
-    /// Reads the whole configuration as rows, leaving the parsing to the caller.
+    /// Reads the whole configuration as rows, leaving the parsing (and unsealing) to the caller.
     pub async fn load_raw(&self) -> Result<RawConfig> {
         let mut tx = self.pool.begin().await?;
         let revision = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
@@ -170,6 +237,7 @@ impl Store {
             consumers,
             consumer_keys,
             settings,
+            sealer: self.sealer.clone(),
         })
     }
 
@@ -193,10 +261,76 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|source| StoreError::DataDir {
+    let error = |source| StoreError::DataDir {
         path: dir.to_owned(),
         source,
-    })
+    };
+    builder.create(dir).map_err(error)?;
+    // An existing directory keeps the mode it was made with: tighten it.
+    #[cfg(unix)]
+    set_mode(dir, 0o700).map_err(error)?;
+    Ok(())
+}
+
+/// Creates `path` (empty) with mode 0600 unless it exists.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::DataDir {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Makes every file under `dir` 0600 and every directory 0700, whatever created them (SQLite,
+/// an older version, another tool, a generous umask). Symbolic links are left alone, and what
+/// cannot be changed (a file owned by someone else) is logged, not fatal.
+fn restrict_permissions(dir: &Path) {
+    #[cfg(unix)]
+    {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let result = if meta.is_dir() {
+                let result = set_mode(&path, 0o700);
+                restrict_permissions(&path);
+                result
+            } else if meta.is_file() {
+                set_mode(&path, 0o600)
+            } else {
+                Ok(())
+            };
+            if let Err(error) = result {
+                tracing::warn!(file = %path.display(), %error, "cannot make this file private to the gateway's user");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Sets the permission bits of `path` unless they already are `mode`.
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    if current == mode {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -226,13 +360,15 @@ pub struct RawConfig {
     consumers: Vec<consumers::RawConsumer>,
     consumer_keys: Vec<consumers::RawKey>,
     settings: String,
+    sealer: Sealer,
 }
 
 impl RawConfig {
+    /// Parses the rows and unseals the secrets: CPU work for the background thread.
     pub fn parse(self) -> Result<LoadedConfig> {
         Ok(LoadedConfig {
             revision: self.revision,
-            providers: parse_providers(self.providers, self.keys)?,
+            providers: parse_providers(self.providers, self.keys, &self.sealer)?,
             routes: parse_routes(self.routes)?,
             consumers: consumers::parse_consumers(self.consumers, self.consumer_keys)?,
             settings: consumers::parse_settings(&self.settings)?,
@@ -290,11 +426,15 @@ fn raw_item(row: &sqlx::sqlite::SqliteRow) -> Result<RawItem> {
     })
 }
 
-fn parse_providers(items: Vec<RawItem>, keys: Vec<RawKey>) -> Result<Vec<StoredProvider>> {
+fn parse_providers(
+    items: Vec<RawItem>,
+    keys: Vec<RawKey>,
+    sealer: &Sealer,
+) -> Result<Vec<StoredProvider>> {
     let mut by_provider: HashMap<i64, (Vec<String>, Vec<i64>)> = HashMap::new();
     for (provider_id, key_id, secret) in keys {
         let entry = by_provider.entry(provider_id).or_default();
-        entry.0.push(secret);
+        entry.0.push(sealer.unseal(&secret)?.into_owned());
         entry.1.push(key_id);
     }
     items
@@ -307,6 +447,11 @@ fn parse_providers(items: Vec<RawItem>, keys: Vec<RawKey>) -> Result<Vec<StoredP
                     source,
                 })?;
             let (secrets, key_ids) = by_provider.remove(&item.id).unwrap_or_default();
+            for value in spec.headers.values_mut() {
+                if is_sealed(value) {
+                    *value = sealer.unseal(value)?.into_owned();
+                }
+            }
             spec.name = item.name;
             spec.api_keys = Some(secrets);
             Ok(StoredProvider {
@@ -337,9 +482,10 @@ fn parse_routes(items: Vec<RawItem>) -> Result<Vec<StoredRoute>> {
 async fn load_providers(
     conn: &mut SqliteConnection,
     only: Option<&str>,
+    sealer: &Sealer,
 ) -> Result<Vec<StoredProvider>> {
     let (items, keys) = fetch_providers(conn, only).await?;
-    parse_providers(items, keys)
+    parse_providers(items, keys, sealer)
 }
 
 async fn load_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<StoredRoute>> {

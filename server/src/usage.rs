@@ -1,5 +1,6 @@
 //! The one internal usage record (prompt, completion, cached prompt, reasoning tokens), filled from
-//! every protocol, streaming included, and where finished requests report it.
+//! every protocol, streaming included, and where finished requests report it. Counts come from the
+//! upstream and may be anything up to `u64::MAX`: they are only ever added with saturation.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -75,9 +76,11 @@ impl From<AnthropicUsageJson> for Usage {
     fn from(json: AnthropicUsageJson) -> Usage {
         let cache_read = json.cache_read_input_tokens.unwrap_or(0);
         Usage {
-            prompt_tokens: json.input_tokens.unwrap_or(0)
-                + cache_read
-                + json.cache_creation_input_tokens.unwrap_or(0),
+            prompt_tokens: json
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(cache_read)
+                .saturating_add(json.cache_creation_input_tokens.unwrap_or(0)),
             completion_tokens: json.output_tokens.unwrap_or(0),
             cached_prompt_tokens: cache_read,
             reasoning_tokens: 0,
@@ -104,7 +107,7 @@ impl Usage {
         json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "total_tokens": self.prompt_tokens.saturating_add(self.completion_tokens),
             "prompt_tokens_details": {"cached_tokens": self.cached_prompt_tokens},
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         })
@@ -116,7 +119,9 @@ impl Usage {
         let cache_read = count(usage, &["cache_read_input_tokens"]);
         let cache_write = count(usage, &["cache_creation_input_tokens"]);
         Usage {
-            prompt_tokens: count(usage, &["input_tokens"]) + cache_read + cache_write,
+            prompt_tokens: count(usage, &["input_tokens"])
+                .saturating_add(cache_read)
+                .saturating_add(cache_write),
             completion_tokens: count(usage, &["output_tokens"]),
             cached_prompt_tokens: cache_read,
             reasoning_tokens: 0,
@@ -138,7 +143,7 @@ impl Usage {
         let thoughts = count(meta, &["thoughtsTokenCount"]);
         Usage {
             prompt_tokens: count(meta, &["promptTokenCount"]),
-            completion_tokens: count(meta, &["candidatesTokenCount"]) + thoughts,
+            completion_tokens: count(meta, &["candidatesTokenCount"]).saturating_add(thoughts),
             cached_prompt_tokens: count(meta, &["cachedContentTokenCount"]),
             reasoning_tokens: thoughts,
         }
@@ -233,5 +238,42 @@ mod tests {
 
         let gemini = json!({"promptTokenCount": 10, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "cachedContentTokenCount": 4});
         assert_eq!(Usage::from_gemini(&gemini), usage);
+    }
+
+    #[test]
+    fn huge_counts_from_an_upstream_saturate() {
+        let max = u64::MAX;
+        let anthropic = json!({"input_tokens": max, "output_tokens": max,
+            "cache_read_input_tokens": max, "cache_creation_input_tokens": max});
+        let usage = Usage::from_anthropic(&anthropic);
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (max, max));
+        assert_eq!(usage.to_anthropic()["input_tokens"], 0);
+        assert_eq!(usage.to_openai()["total_tokens"], max);
+
+        #[derive(Deserialize)]
+        struct With {
+            usage: Option<AnthropicUsageJson>,
+        }
+        let body = format!(
+            r#"{{"usage":{{"input_tokens":{max},"cache_read_input_tokens":{max},"cache_creation_input_tokens":1}}}}"#
+        );
+        let typed: Usage = serde_json::from_str::<With>(&body)
+            .expect("parses")
+            .usage
+            .expect("usage")
+            .into();
+        assert_eq!(typed.prompt_tokens, max);
+
+        let gemini = json!({"promptTokenCount": max, "candidatesTokenCount": max,
+            "thoughtsTokenCount": max});
+        let usage = Usage::from_gemini(&gemini);
+        assert_eq!(
+            (usage.completion_tokens, usage.reasoning_tokens),
+            (max, max)
+        );
+
+        let openai = json!({"prompt_tokens": max, "completion_tokens": max});
+        let usage = Usage::from_openai(&openai).expect("object");
+        assert_eq!(usage.to_openai()["total_tokens"], max);
     }
 }

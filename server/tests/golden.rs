@@ -60,7 +60,9 @@ fn run_stream(
     let mut events = Vec::new();
     for chunk in input["chunks"].as_array().expect("chunks") {
         let chunk = chunk.as_str().expect("chunk text");
-        parser.push(Bytes::copy_from_slice(chunk.as_bytes()), &mut events);
+        parser
+            .push(Bytes::copy_from_slice(chunk.as_bytes()), &mut events)
+            .expect("events within the size limit");
     }
     events.extend(parser.finish());
     let mut items = Vec::new();
@@ -76,7 +78,9 @@ fn run_stream(
     }
     let mut client_parser = SseParser::default();
     let mut client_events = Vec::new();
-    client_parser.push(out.freeze(), &mut client_events);
+    client_parser
+        .push(out.freeze(), &mut client_events)
+        .expect("events within the size limit");
     Value::Array(
         client_events
             .iter()
@@ -201,10 +205,10 @@ fn usage_items_are_reported_by_every_decoder() {
     // A stream item list must carry usage for metering whatever the client asked.
     let mut parser = SseParser::default();
     let mut events = Vec::new();
-    parser.push(
-        Bytes::from_static(b"data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"),
-        &mut events,
-    );
+    let stream = Bytes::from_static(b"data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n");
+    parser
+        .push(stream, &mut events)
+        .expect("events within the size limit");
     let mut decoder = OpenAiDecoder::default();
     let mut items = Vec::new();
     for event in &events {

@@ -34,7 +34,9 @@ pub struct ProviderSpec {
     /// an empty value keeps the name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub model_mapping: BTreeMap<String, String>,
-    /// Extra headers sent with every upstream request.
+    /// Extra headers sent with every upstream request. Their values often carry credentials, so
+    /// they are treated like `api_keys`: reads return them masked, and a masked value sent back
+    /// keeps the stored one. The header the protocol sends the key in cannot be set here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Timeouts::is_unset")]
@@ -55,7 +57,41 @@ pub struct ProviderSpec {
     /// Active health checks of the provider as a whole (passive checks are always on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
+    /// Anthropic: the `anthropic-beta` names a client may switch on with this provider's keys
+    /// (`"*"` allows every one). Unset: [`DEFAULT_ANTHROPIC_BETAS`], the betas Claude Code uses;
+    /// other names are removed from the header before it is forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_betas: Option<Vec<String>>,
 }
+
+/// The `anthropic-beta` names forwarded to an Anthropic provider that sets no `anthropic_betas`:
+/// what Claude Code sends for its own features. Betas that add charges of their own (web search
+/// and fetch, code execution, the advisor tool, fast mode, the 1M-token context at long-context
+/// prices, the Files API, MCP connectors) are left out: a client may turn those on only where
+/// the operator lists them.
+pub const DEFAULT_ANTHROPIC_BETAS: &[&str] = &[
+    // Claude Code's own marker.
+    "claude-code-20250219",
+    // Thinking between tool calls.
+    "interleaved-thinking-2025-05-14",
+    // Tool arguments streamed without buffering.
+    "fine-grained-tool-streaming-2025-05-14",
+    // Context editing (clearing old tool results and thinking).
+    "context-management-2025-06-27",
+    // Prompt-cache scoping.
+    "prompt-caching-scope-2026-01-05",
+    // The `effort` setting.
+    "effort-2025-11-24",
+    // Tool search (deferred MCP tools) and tool-use examples.
+    "advanced-tool-use-2025-11-20",
+    // Smaller tool-call encodings.
+    "token-efficient-tools-2025-02-19",
+    // Longer outputs.
+    "output-128k-2025-02-19",
+    // Former beta names of features now generally available, still sent by older SDKs.
+    "prompt-caching-2024-07-31",
+    "token-counting-2024-11-01",
+];
 
 /// Key failover: a key that fails `failure_threshold` times in a row (with a status in
 /// `on_status`) leaves the pool; background probes bring it back after `success_threshold`
@@ -175,15 +211,28 @@ fn default_key_statuses() -> Vec<StatusPattern> {
 }
 
 impl ProviderSpec {
-    /// A copy safe to show: every API key masked.
+    /// A copy safe to show: every API key and every header value masked (header values carry
+    /// credentials such as `x-api-key` as often as not, so none is shown in full).
     pub fn masked(&self) -> ProviderSpec {
         ProviderSpec {
             api_keys: self
                 .api_keys
                 .as_ref()
                 .map(|keys| keys.iter().map(|k| mask_secret(k)).collect()),
+            headers: self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), mask_secret(value)))
+                .collect(),
             ..self.clone()
         }
+    }
+
+    /// The base URL requests go to: the one set, else the type's default.
+    pub fn effective_base_url(&self) -> Option<&str> {
+        self.base_url
+            .as_deref()
+            .or_else(|| self.kind.default_base_url())
     }
 }
 
@@ -198,13 +247,14 @@ impl std::fmt::Debug for ProviderSpec {
             .field("api_keys", &masked.api_keys)
             .field("models", &masked.models)
             .field("model_mapping", &masked.model_mapping)
-            .field("headers", &masked.headers.keys().collect::<Vec<_>>())
+            .field("headers", &masked.headers)
             .field("timeouts", &masked.timeouts)
             .field("api_version", &masked.api_version)
             .field("deployments", &masked.deployments)
             .field("default_max_tokens", &masked.default_max_tokens)
             .field("token_failover", &masked.token_failover)
             .field("health_check", &masked.health_check)
+            .field("anthropic_betas", &masked.anthropic_betas)
             .finish()
     }
 }
@@ -531,7 +581,7 @@ mod tests {
 
     #[test]
     fn debug_output_masks_keys() {
-        let spec = ProviderSpec {
+        let mut spec = ProviderSpec {
             name: "p".into(),
             kind: ProviderType::Openai,
             base_url: None,
@@ -545,10 +595,34 @@ mod tests {
             default_max_tokens: None,
             token_failover: None,
             health_check: None,
+            anthropic_betas: None,
         };
+        spec.headers
+            .insert("x-api-key".into(), "hdr-secretheadervalue9876".into());
         let printed = format!("{spec:?}");
         assert!(!printed.contains("supersecret"), "{printed}");
         assert!(printed.contains("sk-…1234"), "{printed}");
+        assert!(!printed.contains("secretheader"), "{printed}");
+        assert!(printed.contains("hdr…9876"), "{printed}");
+    }
+
+    #[test]
+    fn masked_views_mask_header_values() {
+        let spec: ProviderSpec = serde_json::from_value(serde_json::json!({
+            "name": "p", "type": "openai-compatible", "base_url": "https://llm.example.com/v1",
+            "api_keys": ["sk-supersecretvalue1234"],
+            "headers": {"x-api-key": "hdr-secretheadervalue9876", "x-team": "search"}
+        }))
+        .expect("a valid provider");
+        let masked = spec.masked();
+        assert_eq!(masked.headers["x-api-key"], "hdr…9876");
+        // Short values show nothing at all.
+        assert_eq!(masked.headers["x-team"], "…");
+        assert_eq!(masked.api_keys, Some(vec!["sk-…1234".to_owned()]));
+        assert_eq!(
+            spec.effective_base_url(),
+            Some("https://llm.example.com/v1")
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub struct ConsumerKey {
     /// Stable id (read-only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// A label such as `ci` or `laptop`; unique within the consumer.
+    /// A label such as `ci` or `laptop`; a rotated key and its successor share it.
     pub name: String,
     /// The plaintext key: only in the answer that creates it, or in a document being applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -25,6 +25,12 @@ pub fn is_masked(value: &str) -> bool {
     value.contains(MASK_MARK)
 }
 
+/// Whether `shown` is the masked form of `secret`: a masked value sent back stands for the
+/// stored secret it masks.
+pub fn is_mask_of(secret: &str, shown: &str) -> bool {
+    is_masked(shown) && mask_secret(secret) == shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +46,7 @@ mod tests {
         assert_eq!(mask_secret("abcdefghij"), "…ghij");
         assert!(is_masked(&mask_secret("whatever-key")));
         assert!(!is_masked("sk-real"));
+        assert!(is_mask_of("sk-abcdefghijklmnopf3a9", "sk-…f3a9"));
+        assert!(!is_mask_of("sk-abcdefghijklmnopf3a9", "sk-…f3a8"));
     }
 }

@@ -103,10 +103,18 @@ fn check_slug(errors: &mut ValidationErrors, field: &str, name: &str) {
     }
 }
 
-/// A model name or match value: printable, no white space, not too long.
+/// Whether a name is `.` or `..`: a model name goes into Azure's and Gemini's URL paths, where
+/// it would be a dot-segment (percent-encoding does not help: `%2E` is the same character).
+pub fn is_dot_segment(name: &str) -> bool {
+    name == "." || name == ".."
+}
+
+/// A model name or match value: printable, no white space, not too long, not `.` or `..`.
 fn check_model_name(errors: &mut ValidationErrors, field: &str, value: &str) {
     if value.is_empty() {
         errors.add(field, "must not be empty");
+    } else if is_dot_segment(value) {
+        errors.add(field, "must not be '.' or '..'");
     } else if value.len() > MAX_MODEL_LEN {
         errors.add(field, format!("must be at most {MAX_MODEL_LEN} bytes"));
     } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -138,6 +146,41 @@ pub fn check_base_url(url: &str) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+/// The origin of a base URL as `scheme://host:port`, lower-cased and with the scheme's default
+/// port filled in: what decides where a provider's keys are sent. `None` when the URL is not one
+/// [`check_base_url`] accepts.
+pub fn base_url_origin(url: &str) -> Option<String> {
+    check_base_url(url).ok()?;
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split('/').next()?.to_ascii_lowercase();
+    // An IPv6 literal keeps its brackets; a port follows the last ':' outside them.
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (&authority[..i], Some(&authority[i + 1..])),
+        _ => (authority.as_str(), None),
+    };
+    let port = match port.filter(|p| !p.is_empty()) {
+        Some(port) => port.to_owned(),
+        None if scheme == "https" => "443".to_owned(),
+        None => "80".to_owned(),
+    };
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+/// The header each protocol sends the provider's API key in. A provider's custom `headers` may
+/// not set it: the key belongs in `api_keys`, where it is masked, sealed and health-checked.
+pub fn key_header_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::OpenAi => "authorization",
+        Protocol::AzureOpenAi => "api-key",
+        Protocol::Anthropic => "x-api-key",
+        Protocol::Gemini => "x-goog-api-key",
+    }
+}
+
+/// The most `anthropic_betas` entries a provider may list.
+pub const MAX_ANTHROPIC_BETAS: usize = 64;
 
 /// Header names that the gateway manages itself and so cannot be configured.
 const RESERVED_HEADERS: [&str; 8] = [
@@ -238,12 +281,24 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
         }
     }
 
+    let key_header = key_header_name(spec.kind.protocol());
     for (name, value) in &spec.headers {
         let field = format!("headers.{name}");
         if !is_header_name(name) {
             errors.add(field, "is not a valid HTTP header name");
+        } else if name.eq_ignore_ascii_case(key_header) && key_header != "authorization" {
+            errors.add(
+                field,
+                format!(
+                    "is the header {} providers send their API key in; put the key in api_keys",
+                    spec.kind
+                ),
+            );
         } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             errors.add(field, "is set by the gateway and cannot be configured");
+        } else if is_masked(value) {
+            // A masked value stands for the stored one: the server resolves it when it writes,
+            // and refuses one that matches nothing stored.
         } else if !is_header_value(value) {
             errors.add(field, "value must be printable ASCII");
         }
@@ -406,6 +461,36 @@ fn check_protocol_settings(errors: &mut ValidationErrors, spec: &ProviderSpec) {
     for (model, deployment) in &spec.deployments {
         check_model_name(errors, &format!("deployments.{model}"), model);
         check_model_name(errors, &format!("deployments.{model}"), deployment);
+    }
+    if let Some(betas) = &spec.anthropic_betas {
+        if protocol != Protocol::Anthropic {
+            errors.add(
+                "anthropic_betas",
+                "only anthropic providers take anthropic_betas",
+            );
+        } else if betas.len() > MAX_ANTHROPIC_BETAS {
+            errors.add(
+                "anthropic_betas",
+                format!("at most {MAX_ANTHROPIC_BETAS} names"),
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, beta) in betas.iter().enumerate() {
+            let field = format!("anthropic_betas[{i}]");
+            let name = beta.len() <= 128
+                && !beta.is_empty()
+                && beta
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if beta != "*" && !name {
+                errors.add(
+                    field,
+                    "must be a beta name (letters, digits, '-', '_', '.') or \"*\" for all",
+                );
+            } else if !seen.insert(beta.to_ascii_lowercase()) {
+                errors.add(field, "is listed twice");
+            }
+        }
     }
     if let Some(max) = spec.default_max_tokens {
         if protocol != Protocol::Anthropic {
@@ -778,6 +863,7 @@ mod tests {
             default_max_tokens: None,
             token_failover: None,
             health_check: None,
+            anthropic_betas: None,
         }
     }
 
@@ -821,6 +907,23 @@ mod tests {
         assert!(!is_slug("-a"));
         assert!(!is_slug("Deepseek"));
         assert!(!is_slug(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn dot_segments_are_not_model_names() {
+        for name in [".", ".."] {
+            let mut p = provider("p");
+            p.models = vec![name.into()];
+            p.model_mapping.insert("a".into(), name.into());
+            assert_eq!(
+                fields(validate_provider(&p)),
+                vec!["models[0]", "model_mapping.a"],
+                "{name}"
+            );
+        }
+        let mut p = provider("p");
+        p.models = vec!["...".into(), "v1.5".into(), ".x".into()];
+        assert!(validate_provider(&p).is_ok());
     }
 
     #[test]
@@ -870,6 +973,72 @@ mod tests {
         p.base_url = Some("https://example.openai.azure.com".into());
         p.default_max_tokens = None;
         assert!(validate_provider(&p).is_ok());
+    }
+
+    #[test]
+    fn the_protocols_key_header_is_reserved() {
+        let cases = [
+            (ProviderType::Deepseek, "Authorization"),
+            (ProviderType::Anthropic, "x-api-key"),
+            (ProviderType::Gemini, "X-Goog-Api-Key"),
+            (ProviderType::Azure, "api-key"),
+        ];
+        for (kind, header) in cases {
+            let mut p = provider("p");
+            p.kind = kind;
+            p.base_url = Some("https://llm.example.com/v1".into());
+            p.headers.insert(header.into(), "secret-value".into());
+            assert_eq!(
+                fields(validate_provider(&p)),
+                vec![format!("headers.{header}")],
+                "{kind}"
+            );
+        }
+        // Another protocol's key header is an ordinary (masked) header.
+        let mut p = provider("p");
+        p.headers.insert("x-api-key".into(), "secret-value".into());
+        assert!(validate_provider(&p).is_ok());
+        // A masked value is left for the server to resolve against the stored one.
+        p.headers.insert("x-api-key".into(), "sec…alue".into());
+        assert!(validate_provider(&p).is_ok());
+    }
+
+    #[test]
+    fn anthropic_betas_belong_to_anthropic() {
+        let mut p = provider("p");
+        p.anthropic_betas = Some(vec!["claude-code-20250219".into()]);
+        assert_eq!(fields(validate_provider(&p)), vec!["anthropic_betas"]);
+        p.kind = ProviderType::Anthropic;
+        assert!(validate_provider(&p).is_ok());
+        p.anthropic_betas = Some(vec!["*".into(), "a b".into(), "*".into()]);
+        assert_eq!(
+            fields(validate_provider(&p)),
+            vec!["anthropic_betas[1]", "anthropic_betas[2]"]
+        );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let origin = |url: &str| base_url_origin(url).expect("a valid base URL");
+        assert_eq!(
+            origin("https://API.openai.com/v1"),
+            "https://api.openai.com:443"
+        );
+        assert_eq!(
+            origin("https://api.openai.com:443/v2/"),
+            origin("https://api.openai.com")
+        );
+        assert_ne!(
+            origin("http://api.openai.com/v1"),
+            origin("https://api.openai.com/v1")
+        );
+        assert_ne!(
+            origin("https://api.openai.com:8443/v1"),
+            origin("https://api.openai.com/v1")
+        );
+        assert_eq!(origin("http://[::1]:8080/v1"), "http://[::1]:8080");
+        assert_eq!(origin("http://[::1]/v1"), "http://[::1]:80");
+        assert_eq!(base_url_origin("ftp://x"), None);
     }
 
     #[test]

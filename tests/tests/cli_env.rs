@@ -19,7 +19,7 @@ async fn version_flag_prints_the_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_token_and_body_limit_come_from_the_environment() {
-    let token = "token-from-the-environment-7c1e";
+    let token = "token-from-the-environment-7c1e-0a9b8c7d6e";
     let options = GatewayOptions::default()
         .without_admin_token()
         .env("SWITCHYARD_ADMIN_TOKEN", token)

@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -34,21 +33,106 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Login attempts allowed per client address per minute.
 const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
 
+/// The shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// Addresses the login limiter remembers before it forgets the ones that are back to full.
+const LIMITER_MAX_ADDRESSES: usize = 10_000;
+
 pub struct AuthState {
-    pub token: Option<Arc<str>>,
+    /// The SHA-256 digest of the admin token: presented tokens are hashed and compared in constant
+    /// time, so neither the token's length nor a matching prefix shows in the timing.
+    token_digest: Option<[u8; 32]>,
     pub session_ttl: Duration,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// The one-time code that proves the first-run setup comes from the operator; `None` once an
+    /// admin exists at start.
+    setup_code: Option<String>,
+    /// Whether setup may come from a non-loopback address.
+    allow_remote_setup: bool,
 }
 
 impl AuthState {
-    pub fn new(token: Option<Arc<str>>, session_ttl: Duration) -> AuthState {
+    pub fn new(
+        token: Option<&str>,
+        session_ttl: Duration,
+        setup_code: Option<String>,
+        allow_remote_setup: bool,
+    ) -> AuthState {
         let per_minute = NonZeroU32::new(LOGIN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         AuthState {
-            token,
+            token_digest: token.map(|t| Sha256::digest(t.as_bytes()).into()),
             session_ttl,
             limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            setup_code,
+            allow_remote_setup,
         }
     }
+
+    pub fn has_token(&self) -> bool {
+        self.token_digest.is_some()
+    }
+
+    /// Whether `presented` is the admin token.
+    fn token_matches(&self, presented: &str) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.token_digest
+            .is_some_and(|token| bool::from(presented.ct_eq(&token)))
+    }
+
+    fn setup_code_matches(&self, presented: &str) -> bool {
+        let normalise = |code: &str| -> String {
+            code.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .map(|c| c.to_ascii_uppercase())
+                .collect()
+        };
+        self.setup_code.as_deref().is_some_and(|code| {
+            bool::from(
+                normalise(presented)
+                    .as_bytes()
+                    .ct_eq(normalise(code).as_bytes()),
+            )
+        })
+    }
+}
+
+/// A one-time setup code: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L),
+/// grouped `XXXX-XXXX-XXXX` (about 60 bits).
+pub fn new_setup_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut code = String::with_capacity(14);
+    let mut bytes = [0u8; 64];
+    // The OS random source failing is not recoverable; without it no secret can be made.
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+    // 248 is the largest multiple of 31 below 256: rejection sampling keeps characters uniform.
+    let mut picked = bytes
+        .iter()
+        .filter(|b| **b < 248)
+        .map(|b| ALPHABET[usize::from(*b % 31)]);
+    for group in 0..3 {
+        if group > 0 {
+            code.push('-');
+        }
+        for _ in 0..4 {
+            code.push(char::from(picked.next().unwrap_or(b'A')));
+        }
+    }
+    code
+}
+
+/// A username as it may appear in a log line: at most 32 characters, control characters escaped,
+/// so a mistyped password pasted into the name field (or a forged log line) is not written out.
+fn loggable(username: &str) -> String {
+    let mut shown: String = username
+        .chars()
+        .take(32)
+        .flat_map(char::escape_debug)
+        .collect();
+    if username.chars().count() > 32 {
+        shown.push('…');
+    }
+    shown
 }
 
 /// Who a request is authenticated as.
@@ -192,12 +276,10 @@ async fn principal(
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, AdminApiError> {
     if let Some(presented) = bearer(headers) {
-        let valid = state
+        return Ok(state
             .auth
-            .token
-            .as_ref()
-            .is_some_and(|token| bool::from(presented.as_bytes().ct_eq(token.as_bytes())));
-        return Ok(valid.then_some(Principal::Token));
+            .token_matches(presented)
+            .then_some(Principal::Token));
     }
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
@@ -227,7 +309,7 @@ pub async fn require_auth(
     };
     let Some(principal) = found else {
         let has_admin = state.store.admin_exists().await.unwrap_or(true);
-        let configured = state.auth.token.is_some();
+        let configured = state.auth.has_token();
         let message = match (bearer(request.headers()).is_some(), configured) {
             (true, true) => "wrong admin token",
             (true, false) => {
@@ -347,11 +429,53 @@ fn check_username(username: &str) -> Result<(), ValidationErrors> {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupBody {
+    username: String,
+    password: String,
+    /// The code the server printed at start; not needed with the admin token.
+    #[serde(default)]
+    setup_code: Option<String>,
+}
+
+/// First-run setup. It needs proof of being the operator — the admin token as a bearer token, or
+/// the one-time code the server printed at start — and, unless `--allow-remote-setup`, a loopback
+/// peer: otherwise whoever reaches the port first would own the gateway.
 pub async fn setup(
     State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<SetupBody>,
 ) -> Result<Response, AdminApiError> {
+    // Checked first, so a finished setup costs no password hashing.
+    if state.store.admin_exists().await? {
+        return Err(AdminApiError::Store(StoreError::Conflict {
+            message: "system setup is already done; log in instead".into(),
+            routes: Vec::new(),
+        }));
+    }
+    let with_token = bearer(&headers).is_some_and(|t| state.auth.token_matches(t));
+    if !with_token {
+        if !peer.ip().is_loopback() && !state.auth.allow_remote_setup {
+            return Err(AdminApiError::Forbidden(
+                "system setup is only accepted from this machine (loopback) unless the server \
+                 runs with --allow-remote-setup; or send the admin token as a bearer token"
+                    .into(),
+            ));
+        }
+        let code_ok = body
+            .setup_code
+            .as_deref()
+            .is_some_and(|code| state.auth.setup_code_matches(code));
+        if !code_ok {
+            return Err(AdminApiError::Invalid(ValidationErrors::single(
+                "setup_code",
+                "missing or wrong: use the setup code the server printed when it started \
+                 (`setup code: XXXX-XXXX-XXXX` in its output or log)",
+            )));
+        }
+    }
     let mut errors = ValidationErrors::default();
     if let Err(e) = check_username(&body.username) {
         errors.0.extend(e.0);
@@ -365,7 +489,7 @@ pub async fn setup(
         .store
         .create_first_admin(&body.username, &hash)
         .await?;
-    tracing::info!(username = %body.username, "system setup done: admin account created");
+    tracing::info!(username = %loggable(&body.username), "system setup done: admin account created");
     sign_in(
         &state,
         &headers,
@@ -382,6 +506,11 @@ pub async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, AdminApiError> {
+    if state.auth.limiter.len() > LIMITER_MAX_ADDRESSES {
+        // Addresses whose allowance is full again carry no information: forget them.
+        state.auth.limiter.retain_recent();
+        state.auth.limiter.shrink_to_fit();
+    }
     if let Err(not_until) = state.auth.limiter.check_key(&peer.ip()) {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
@@ -392,7 +521,7 @@ pub async fn login(
     // Verify against a fixed hash when the user does not exist, so timing does not tell.
     let (user_id, hash) = credentials.unwrap_or((-1, DUMMY_HASH.to_owned()));
     if !verify_password(body.password, hash).await || user_id < 0 {
-        tracing::warn!(username = %body.username, client = %peer.ip(), "failed console login");
+        tracing::warn!(username = %loggable(&body.username), client = %peer.ip(), "failed console login");
         return Err(AdminApiError::Unauthorized(
             "wrong username or password".into(),
         ));
@@ -455,4 +584,46 @@ pub async fn change_password(
         .set_admin_password(user_id, &new_hash, &token_hash)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_codes_are_grouped_and_compared_loosely() {
+        let code = new_setup_code();
+        assert_eq!(code.len(), 14);
+        assert_eq!(code.matches('-').count(), 2);
+        assert_ne!(code, new_setup_code());
+        let state = AuthState::new(None, Duration::from_secs(1), Some(code.clone()), false);
+        assert!(state.setup_code_matches(&code));
+        assert!(state.setup_code_matches(&code.to_lowercase().replace('-', " ")));
+        assert!(!state.setup_code_matches("AAAA-AAAA-AAAA"));
+        assert!(!state.setup_code_matches(""));
+        let done = AuthState::new(None, Duration::from_secs(1), None, false);
+        assert!(!done.setup_code_matches(&code));
+    }
+
+    #[test]
+    fn tokens_are_compared_by_digest() {
+        let state = AuthState::new(
+            Some("a-token-of-at-least-thirty-two-chars"),
+            Duration::from_secs(1),
+            None,
+            false,
+        );
+        assert!(state.token_matches("a-token-of-at-least-thirty-two-chars"));
+        assert!(!state.token_matches("a-token-of-at-least-thirty-two-char"));
+        assert!(!state.token_matches(""));
+        assert!(!AuthState::new(None, Duration::from_secs(1), None, false).token_matches(""));
+    }
+
+    #[test]
+    fn logged_usernames_are_short_and_escaped() {
+        assert_eq!(loggable("admin"), "admin");
+        assert_eq!(loggable("a\nb"), "a\\nb");
+        let long = "x".repeat(100);
+        assert_eq!(loggable(&long).chars().count(), 33);
+    }
 }

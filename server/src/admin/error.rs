@@ -20,6 +20,8 @@ pub enum AdminApiError {
     Internal(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("validation failed: {0}")]
     Invalid(ValidationErrors),
     #[error(transparent)]
@@ -70,6 +72,10 @@ impl IntoResponse for AdminApiError {
             AdminApiError::BadRequest(_) => {
                 error.code = "bad_request".into();
                 StatusCode::BAD_REQUEST
+            }
+            AdminApiError::UnsupportedMediaType(_) => {
+                error.code = "unsupported_media_type".into();
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             AdminApiError::Invalid(errors) | AdminApiError::Store(StoreError::Invalid(errors)) => {
                 error.code = "validation_failed".into();

@@ -4,12 +4,12 @@
 //! replaced by the real usage.
 //!
 //! The proxy holds one `Arc<Finish>` until it returns; the response body holds another (through
-//! [`FinishBody`]), as does the usage tap that reports the provider's counts. Whichever is dropped
+//! [`GuardedBody`]), as does the usage tap that reports the provider's counts. Whichever is dropped
 //! last runs the settlement, so neither an early error nor a stream that outlives the handler can
 //! skip it or run it twice.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -66,22 +66,69 @@ impl Drop for Finish {
     }
 }
 
-/// A response body that keeps its request's [`Finish`] alive until the body is dropped.
-pub struct FinishBody<B> {
-    inner: B,
-    _finish: Arc<Finish>,
+/// The gateway-wide count of proxy requests in flight, with its cap.
+#[derive(Debug)]
+pub struct InFlightLimit {
+    count: AtomicUsize,
+    max: usize,
 }
 
-impl<B> FinishBody<B> {
-    pub fn new(inner: B, finish: Arc<Finish>) -> FinishBody<B> {
-        FinishBody {
+impl InFlightLimit {
+    pub fn new(max: usize) -> Arc<InFlightLimit> {
+        Arc::new(InFlightLimit {
+            count: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    pub fn current(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// A slot, or `None` at the cap.
+    pub fn enter(self: &Arc<Self>) -> Option<InFlight> {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(Arc::clone(self)))
+    }
+}
+
+/// One request's place in the in-flight count, given back when dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<InFlightLimit>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request's [`Finish`] and in-flight slot until the body is
+/// dropped: a stream counts as in flight, and holds its limits, until it ends.
+pub struct GuardedBody<B> {
+    inner: B,
+    _finish: Option<Arc<Finish>>,
+    _in_flight: InFlight,
+}
+
+impl<B> GuardedBody<B> {
+    pub fn new(inner: B, finish: Option<Arc<Finish>>, in_flight: InFlight) -> GuardedBody<B> {
+        GuardedBody {
             inner,
             _finish: finish,
+            _in_flight: in_flight,
         }
     }
 }
 
-impl<B> Body for FinishBody<B>
+impl<B> Body for GuardedBody<B>
 where
     B: Body<Data = Bytes> + Unpin,
 {
@@ -143,7 +190,14 @@ mod tests {
             .admit(vec![scope.clone()], 500)
             .expect("fits");
         let finish = Arc::new(Finish::new(Arc::clone(&registry), admission));
-        let body = FinishBody::new(http_body_util::Empty::<Bytes>::new(), Arc::clone(&finish));
+        let limit = InFlightLimit::new(1);
+        let slot = limit.enter().expect("a slot");
+        assert!(limit.enter().is_none(), "at the cap");
+        let body = GuardedBody::new(
+            http_body_util::Empty::<Bytes>::new(),
+            Some(Arc::clone(&finish)),
+            slot,
+        );
         finish.record_usage(Usage {
             prompt_tokens: 30,
             completion_tokens: 20,
@@ -151,8 +205,10 @@ mod tests {
         });
         drop(finish);
         assert_eq!(scope.state.in_flight(), 1, "the body still holds the slot");
+        assert_eq!(limit.current(), 1);
         drop(body);
         assert_eq!(scope.state.in_flight(), 0);
+        assert_eq!(limit.current(), 0, "the in-flight slot goes with the body");
         let left = remaining(&registry, &scope);
         assert!((949..=950).contains(&left), "50 used, not 500: {left}");
     }

@@ -1,9 +1,12 @@
 //! Anthropic's Messages API behind the OpenAI API: requests, responses and errors translated both
-//! ways. The stream decoder is in `anthropic/stream.rs`.
+//! ways, and the allow-list of the `anthropic-beta` names a client may switch on. The stream
+//! decoder is in `anthropic/stream.rs`.
 
 mod stream;
 
+use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
+use switchyard_shared::config::DEFAULT_ANTHROPIC_BETAS;
 
 pub use stream::AnthropicDecoder;
 
@@ -301,5 +304,142 @@ pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
             }
         }
         None => super::openai::parse_error_body(body),
+    }
+}
+
+/// The `anthropic-beta` names a provider forwards from its clients. A beta can switch on a tool
+/// billed to the operator's key (web search, code execution, …), so only the listed names pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BetaAllowList {
+    /// `"*"`: every name passes.
+    All,
+    /// Only these names (compared ignoring ASCII case).
+    Only(Box<[Box<str>]>),
+}
+
+impl BetaAllowList {
+    /// The provider's `anthropic_betas`, or [`DEFAULT_ANTHROPIC_BETAS`] when it sets none.
+    pub fn new(configured: Option<&[String]>) -> BetaAllowList {
+        match configured {
+            Some(names) if names.iter().any(|name| name == "*") => BetaAllowList::All,
+            Some(names) => BetaAllowList::Only(names.iter().map(|n| n.as_str().into()).collect()),
+            None => {
+                BetaAllowList::Only(DEFAULT_ANTHROPIC_BETAS.iter().map(|&n| n.into()).collect())
+            }
+        }
+    }
+
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            BetaAllowList::All => true,
+            BetaAllowList::Only(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// An `anthropic-beta` value (a comma-separated list) with only the allowed names, or `None`
+    /// when none is left. A value that keeps every name is returned as it came.
+    pub fn filter(&self, value: &HeaderValue) -> Option<HeaderValue> {
+        if *self == BetaAllowList::All {
+            return Some(value.clone());
+        }
+        let text = value.to_str().ok()?;
+        let names = || text.split(',').map(str::trim).filter(|n| !n.is_empty());
+        let allowed = names().filter(|n| self.allows(n)).count();
+        if allowed == 0 {
+            tracing::debug!(
+                betas = text,
+                "anthropic-beta names not allowed for this provider removed"
+            );
+            return None;
+        }
+        if allowed == names().count() {
+            return Some(value.clone());
+        }
+        let kept: Vec<&str> = names().filter(|n| self.allows(n)).collect();
+        tracing::debug!(betas = text, kept = ?kept, "anthropic-beta names not allowed for this provider removed");
+        HeaderValue::try_from(kept.join(",")).ok()
+    }
+}
+
+/// The client's Anthropic headers as forwarded to a provider: `anthropic-beta` reduced to the
+/// names `allowed` (and left out when none is), every other header as it is.
+pub fn forwarded_headers(
+    allowed: &BetaAllowList,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Vec<(HeaderName, HeaderValue)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            if name.as_str() == "anthropic-beta" {
+                allowed.filter(value).map(|value| (name.clone(), value))
+            } else {
+                Some((name.clone(), value.clone()))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod beta_tests {
+    use super::*;
+
+    fn beta(value: &str) -> Vec<(HeaderName, HeaderValue)> {
+        vec![
+            (
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static("2023-06-01"),
+            ),
+            (
+                HeaderName::from_static("anthropic-beta"),
+                HeaderValue::try_from(value).expect("a header value"),
+            ),
+        ]
+    }
+
+    fn forwarded(allowed: &BetaAllowList, value: &str) -> Option<String> {
+        let headers = forwarded_headers(allowed, &beta(value));
+        assert_eq!(headers[0].0, "anthropic-version", "other headers pass");
+        headers
+            .iter()
+            .find(|(name, _)| name == "anthropic-beta")
+            .map(|(_, v)| v.to_str().expect("ASCII").to_owned())
+    }
+
+    #[test]
+    fn the_default_passes_claude_codes_betas_only() {
+        let default = BetaAllowList::new(None);
+        let claude_code = "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14";
+        assert_eq!(
+            forwarded(&default, claude_code).as_deref(),
+            Some(claude_code)
+        );
+        assert_eq!(
+            forwarded(
+                &default,
+                "claude-code-20250219, web-search-2025-03-05 ,code-execution-2025-08-25,context-management-2025-06-27"
+            )
+            .as_deref(),
+            Some("claude-code-20250219,context-management-2025-06-27")
+        );
+        assert_eq!(forwarded(&default, "web-fetch-2025-09-10"), None);
+        assert_eq!(forwarded(&default, " , "), None);
+        assert!(!default.allows("context-1m-2025-08-07"));
+        assert!(!default.allows("fast-mode-2026-02-01"));
+    }
+
+    #[test]
+    fn a_provider_list_replaces_the_default_and_star_allows_all() {
+        let listed = BetaAllowList::new(Some(&["Web-Search-2025-03-05".to_owned()]));
+        assert_eq!(
+            forwarded(&listed, "claude-code-20250219,web-search-2025-03-05").as_deref(),
+            Some("web-search-2025-03-05")
+        );
+        let none = BetaAllowList::new(Some(&[]));
+        assert_eq!(forwarded(&none, "claude-code-20250219"), None);
+        let all = BetaAllowList::new(Some(&["*".to_owned()]));
+        assert_eq!(
+            forwarded(&all, "anything-2030-01-01, x").as_deref(),
+            Some("anything-2030-01-01, x")
+        );
     }
 }

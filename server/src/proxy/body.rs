@@ -113,9 +113,15 @@ impl UpstreamBody {
                 match poll_fn(|cx| self.poll_chunk(cx)).await {
                     Some(Ok(chunk)) => {
                         chunks.push(chunk.clone());
-                        parser.push(chunk, &mut events);
+                        let pushed = parser.push(chunk, &mut events);
                         if let Some(event) = events.drain(..).find(SseEvent::has_fields) {
+                            // An oversized event after it fails the stream in `SseBody`.
                             return Ok(event);
+                        }
+                        pushed.map_err(|e| ProxyError::BadUpstreamResponse(e.to_string()))?;
+                        if parser.is_empty() {
+                            // Only comments so far (keep-alives): not worth keeping unbounded.
+                            chunks.clear();
                         }
                     }
                     Some(Err(error)) => return Err(error),
@@ -328,8 +334,9 @@ impl SseBody {
     /// frame, with nothing copied; otherwise the frame is assembled in `out`.
     fn process(&mut self, chunk: Bytes) -> Option<Frame<Bytes>> {
         let started_clean = self.parser.is_empty();
-        self.parser.push(chunk.clone(), &mut self.events);
-        let mut zero_copy = started_clean && self.parser.is_empty() && self.out.is_empty();
+        let pushed = self.parser.push(chunk.clone(), &mut self.events);
+        let mut zero_copy =
+            started_clean && pushed.is_ok() && self.parser.is_empty() && self.out.is_empty();
         let mut forwarded: usize = 0;
         for event in std::mem::take(&mut self.events) {
             match self.stage.event(&event, &mut self.scratch) {
@@ -347,6 +354,14 @@ impl SseBody {
                 }
             }
         }
+        if let Err(too_large) = pushed {
+            // The events before the oversized one went out; the stream ends as a failed one.
+            tracing::warn!(error = %too_large, "upstream stream event too large");
+            self.finished = true;
+            let error = ProxyError::BadUpstreamResponse(too_large.to_string());
+            self.stage.end(Some(error), &mut self.out);
+            return self.flush();
+        }
         if zero_copy && !chunk.is_empty() {
             return Some(Frame::data(chunk));
         }
@@ -358,7 +373,8 @@ impl SseBody {
 fn forwarded_len(chunk: &Bytes, events: usize) -> usize {
     let mut parser = SseParser::default();
     let mut parsed = Vec::new();
-    parser.push(chunk.clone(), &mut parsed);
+    // The chunk was already parsed once within the limit.
+    let _ = parser.push(chunk.clone(), &mut parsed);
     parsed.iter().take(events).map(|e| e.raw.len()).sum()
 }
 
@@ -416,5 +432,105 @@ impl Drop for SseBody {
         if let Some(usage) = self.stage.usage() {
             usage::report(&self.context, usage);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+    use hyper_util::rt::TokioIo;
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+    use crate::proxy::stages::{AnthropicPassthrough, OpenAiPassthrough};
+    use crate::sse::MAX_EVENT_BYTES;
+
+    /// An upstream that sends `head` and then a partial event one byte over the limit, and then
+    /// holds the connection open as a slow or hostile server would.
+    async fn upstream_with_oversized_event(head: &'static str) -> Incoming {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let address = listener.local_addr().expect("an address");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("a client");
+            let mut body = head.as_bytes().to_vec();
+            body.extend_from_slice(b"data: ");
+            body.resize(body.len() + MAX_EVENT_BYTES + 1, b'x');
+            let response = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n";
+            socket.write_all(response.as_bytes()).await.expect("writes");
+            let _ = socket.write_all(&body).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connects");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        let request = http::Request::new(http_body_util::Empty::<Bytes>::new());
+        sender
+            .send_request(request)
+            .await
+            .expect("a response")
+            .into_body()
+    }
+
+    async fn client_reads(head: &'static str, stage: Box<dyn SseStage>) -> String {
+        let upstream = UpstreamBody::new(
+            upstream_with_oversized_event(head).await,
+            Duration::from_secs(30),
+            Instant::now() + Duration::from_secs(60),
+        );
+        let context = UsageContext {
+            route: Arc::from("r"),
+            provider: Arc::from("p"),
+            model: "m".into(),
+            metrics: Arc::default(),
+            finish: None,
+        };
+        let body = SseBody::new(upstream, Vec::new(), stage, context);
+        // Well before the idle timeout: the limit ends the stream, not the timer.
+        let collected = tokio::time::timeout(Duration::from_secs(20), body.collect())
+            .await
+            .expect("the stream ends at the limit")
+            .expect("the stream ends cleanly");
+        String::from_utf8(collected.to_bytes().to_vec()).expect("text")
+    }
+
+    #[tokio::test]
+    async fn an_oversized_event_ends_the_stream_with_an_error_event() {
+        let read = client_reads(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n",
+            Box::new(OpenAiPassthrough::new(false)),
+        )
+        .await;
+        let (first, rest) = read.split_once("\n\n").expect("two events");
+        assert_eq!(
+            first,
+            "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}"
+        );
+        let error: serde_json::Value = serde_json::from_str(
+            rest.strip_prefix("data: ")
+                .and_then(|r| r.strip_suffix("\n\n"))
+                .expect("one data event"),
+        )
+        .expect("JSON");
+        assert_eq!(error["error"]["code"], "bad_upstream_response");
+        let message = error["error"]["message"].as_str().expect("a message");
+        assert!(message.contains("too large"), "{message}");
+        assert!(!read.contains("[DONE]"));
+
+        let read = client_reads(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n",
+            Box::new(AnthropicPassthrough::default()),
+        )
+        .await;
+        let rest = read.split_once("\n\n").expect("two events").1;
+        assert!(rest.starts_with("event: error\ndata: "), "{rest}");
+        assert!(rest.contains("too large"), "{rest}");
     }
 }

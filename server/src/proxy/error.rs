@@ -15,6 +15,9 @@ pub enum ProxyError {
     MissingModel,
     #[error("The model parameter must be a string.")]
     ModelNotString,
+    /// A model name that cannot be sent anywhere (`.` or `..`, a dot-segment in URL paths).
+    #[error("The model parameter is invalid: {0}")]
+    InvalidModel(String),
     #[error("The stream parameter must be a boolean.")]
     StreamNotBool,
     #[error("The model `{0}` does not exist or no route serves it.")]
@@ -53,6 +56,15 @@ pub enum ProxyError {
     ModelNotAllowed { model: String, consumer: String },
     #[error("{0}")]
     RouteNotAllowed(String),
+    /// The `Host` header names a host this gateway does not answer to (DNS rebinding).
+    #[error("{0}")]
+    HostNotAllowed(String),
+    /// A browser request from another site.
+    #[error("{0}")]
+    CrossSite(String),
+    /// The gateway is at its in-flight limit.
+    #[error("The gateway is at its limit of {0} requests in flight; retry shortly.")]
+    Overloaded(usize),
     /// A limit refused the request before it reached any provider.
     #[error("Rate limit reached for {message}. Retry after {}s.", retry_after_seconds(*.retry_after))]
     RateLimited {
@@ -87,6 +99,7 @@ impl ProxyError {
             | ProxyError::NotAnObject(_)
             | ProxyError::MissingModel
             | ProxyError::ModelNotString
+            | ProxyError::InvalidModel(_)
             | ProxyError::StreamNotBool
             | ProxyError::Untranslatable(_)
             | ProxyError::Unsupported(_)
@@ -104,6 +117,8 @@ impl ProxyError {
                 StatusCode::FORBIDDEN
             }
             ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::HostNotAllowed(_) | ProxyError::CrossSite(_) => StatusCode::FORBIDDEN,
+            ProxyError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -117,9 +132,11 @@ impl ProxyError {
             | ProxyError::UpstreamUnreachable(_)
             | ProxyError::BadUpstreamResponse(_)
             | ProxyError::UpstreamTimeout(_) => "api_error",
-            ProxyError::ModelNotAllowed { .. } | ProxyError::RouteNotAllowed(_) => {
-                "permission_error"
-            }
+            ProxyError::ModelNotAllowed { .. }
+            | ProxyError::RouteNotAllowed(_)
+            | ProxyError::HostNotAllowed(_)
+            | ProxyError::CrossSite(_) => "permission_error",
+            ProxyError::Overloaded(_) => "api_error",
             ProxyError::RateLimited { kind, .. } => kind,
             _ => "invalid_request_error",
         }
@@ -142,10 +159,14 @@ impl ProxyError {
             ProxyError::ModelNotAllowed { .. } => "model_not_allowed",
             ProxyError::RouteNotAllowed(_) => "route_not_allowed",
             ProxyError::RateLimited { .. } => "rate_limit_exceeded",
+            ProxyError::HostNotAllowed(_) => "host_not_allowed",
+            ProxyError::CrossSite(_) => "cross_site_request",
+            ProxyError::Overloaded(_) => "gateway_overloaded",
             ProxyError::MalformedJson(_)
             | ProxyError::NotAnObject(_)
             | ProxyError::MissingModel
             | ProxyError::ModelNotString
+            | ProxyError::InvalidModel(_)
             | ProxyError::StreamNotBool
             | ProxyError::BodyUnreadable(_) => return Value::Null,
         };
@@ -157,6 +178,7 @@ impl ProxyError {
             ProxyError::Upstream(upstream) => upstream.param.clone().unwrap_or(Value::Null),
             ProxyError::MissingModel
             | ProxyError::ModelNotString
+            | ProxyError::InvalidModel(_)
             | ProxyError::ModelNotFound(_)
             | ProxyError::ModelNotAllowed { .. } => Value::from("model"),
             ProxyError::StreamNotBool => Value::from("stream"),
@@ -229,6 +251,7 @@ impl ProxyError {
             ProxyError::RateLimited { retry_after, .. } => {
                 Some(HeaderValue::from(retry_after_seconds(*retry_after)))
             }
+            ProxyError::Overloaded(_) => Some(HeaderValue::from_static("1")),
             _ => None,
         }
     }

@@ -61,6 +61,12 @@ pub fn peek(body: &[u8]) -> Result<Peeked<'_>, ProxyError> {
     let raw = fields.model.ok_or(ProxyError::MissingModel)?;
     let model: Cow<'_, str> =
         serde_json::from_str(raw.get()).map_err(|_| ProxyError::ModelNotString)?;
+    if switchyard_shared::validate::is_dot_segment(&model) {
+        // It would be a dot-segment in Azure's and Gemini's URL paths.
+        return Err(ProxyError::InvalidModel(format!(
+            "`{model}` cannot name a model."
+        )));
+    }
     let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
     let model_span = start..start + raw.get().len();
     let stream = match fields.stream.map(RawValue::get) {
@@ -164,6 +170,33 @@ mod tests {
             peek(br#"{"model":"a","model":"b"}"#),
             Err(ProxyError::NotAnObject(_))
         ));
+    }
+
+    #[test]
+    fn rejects_dot_segment_models() {
+        // Escaped or not, `.` and `..` would climb the Azure and Gemini URL paths.
+        for body in [
+            &br#"{"model":".."}"#[..],
+            br#"{"model":"."}"#,
+            br#"{"model":".."}"#,
+        ] {
+            let error = peek(body).expect_err("a dot-segment model");
+            assert!(matches!(error, ProxyError::InvalidModel(_)), "{error:?}");
+            assert_eq!(error.status(), http::StatusCode::BAD_REQUEST);
+            let body = error.body();
+            assert_eq!(body["error"]["type"], "invalid_request_error");
+            assert_eq!(body["error"]["param"], "model");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("cannot name a model")),
+                "{body}"
+            );
+        }
+        for model in ["...", ".x", "a..b", "v1.5"] {
+            let body = format!(r#"{{"model":"{model}"}}"#);
+            assert_eq!(peek(body.as_bytes()).expect("a model").model, model);
+        }
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! Writing the configuration: providers and routes one at a time, and whole documents (apply and
 //! its preview, diff). Every write validates first, then runs in one `BEGIN IMMEDIATE` transaction
 //! that bumps the revision.
+//!
+//! Secrets (API keys and header values) are write-only: a masked value sent back stands for the
+//! stored one, except when the provider's base URL moves to another host, where every secret must
+//! be sent again in full so that no stored key ever follows an edit to a host it was not meant for.
 
 use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{Row, SqliteConnection};
 use switchyard_shared::admin::{ConfigDiff, SectionDiff};
-use switchyard_shared::secret::{is_masked, mask_secret};
+use switchyard_shared::secret::{is_mask_of, is_masked};
 use switchyard_shared::validate::{
-    referenced_providers, validate_document, validate_provider, validate_route,
+    base_url_origin, referenced_providers, validate_document, validate_provider, validate_route,
     validate_route_references,
 };
 use switchyard_shared::{ConfigDocument, ConsumerSpec, ProviderSpec, RouteSpec, ValidationErrors};
@@ -17,17 +21,25 @@ use super::consumers;
 use super::{
     ApplySummary, Result, Store, StoreError, StoredProvider, load_providers, load_routes, now_ms,
 };
+use crate::secrets::{Sealer, SecretsError, is_sealed};
+
+/// What `seal_secrets` or `unseal_secrets` rewrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResealSummary {
+    pub keys: usize,
+    pub headers: usize,
+}
 
 impl Store {
     pub async fn list_providers(&self) -> Result<Vec<ProviderSpec>> {
         let mut conn = self.pool.acquire().await?;
-        let providers = load_providers(&mut conn, None).await?;
+        let providers = load_providers(&mut conn, None, &self.sealer).await?;
         Ok(providers.into_iter().map(|p| p.spec).collect())
     }
 
     pub async fn get_provider(&self, name: &str) -> Result<ProviderSpec> {
         let mut conn = self.pool.acquire().await?;
-        load_providers(&mut conn, Some(name))
+        load_providers(&mut conn, Some(name), &self.sealer)
             .await?
             .pop()
             .map(|p| p.spec)
@@ -36,8 +48,8 @@ impl Store {
 
     /// Creates a provider; `api_keys: None` means no keys.
     pub async fn create_provider(&self, mut spec: ProviderSpec) -> Result<ProviderSpec> {
-        spec.api_keys.get_or_insert_with(Vec::new);
-        validate_provider(&spec)?;
+        let resolved = resolve_secrets(&mut spec, None);
+        with_validation(resolved, validate_provider(&spec))?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if provider_id(&mut tx, &spec.name).await?.is_some() {
             return Err(StoreError::Conflict {
@@ -45,13 +57,14 @@ impl Store {
                 routes: Vec::new(),
             });
         }
-        insert_provider(&mut tx, &spec).await?;
+        insert_provider(&mut tx, &self.sealer, &spec).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(spec)
     }
 
-    /// Replaces a provider. Keys left out are kept; masked keys that match stored ones keep them.
+    /// Replaces a provider. Keys left out are kept; masked keys and header values that match
+    /// stored ones keep them, unless the base URL moves to another host (see [`resolve_secrets`]).
     pub async fn replace_provider(
         &self,
         name: &str,
@@ -65,15 +78,16 @@ impl Store {
             .into());
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let existing = load_providers(&mut tx, Some(name))
+        let existing = load_providers(&mut tx, Some(name), &self.sealer)
             .await?
             .pop()
             .ok_or_else(|| provider_not_found(name))?;
-        resolve_keys(&mut spec, Some(&existing.spec));
-        validate_provider(&spec)?;
-        update_provider(&mut tx, existing.id, &spec).await?;
+        let resolved = resolve_secrets(&mut spec, Some(&existing.spec));
+        let moved = with_validation(resolved, validate_provider(&spec))?;
+        update_provider(&mut tx, &self.sealer, existing.id, &spec).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
+        log_moves(moved.iter());
         Ok(spec)
     }
 
@@ -183,15 +197,13 @@ impl Store {
             .iter()
             .map(|p| (p.spec.name.as_str(), &p.spec))
             .collect();
-        for spec in &mut doc.providers {
-            resolve_keys(spec, stored.get(spec.name.as_str()).copied());
-        }
+        let resolved = resolve_document_secrets(&mut doc, |name| stored.get(name).copied());
         let known: BTreeSet<String> = if prune {
             BTreeSet::new()
         } else {
             stored.keys().map(|name| (*name).to_owned()).collect()
         };
-        validate_document(&doc, &known)?;
+        with_validation(resolved, validate_document(&doc, &known))?;
         normalise_consumers(&mut doc.consumers)?;
         let consumers: HashMap<&str, ConsumerSpec> = loaded
             .consumers
@@ -233,20 +245,19 @@ impl Store {
     /// first. With `prune`, whatever the document does not name is deleted.
     pub async fn apply(&self, mut doc: ConfigDocument, prune: bool) -> Result<ApplySummary> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut stored: HashMap<String, StoredProvider> = load_providers(&mut tx, None)
-            .await?
-            .into_iter()
-            .map(|p| (p.spec.name.clone(), p))
-            .collect();
-        for spec in &mut doc.providers {
-            resolve_keys(spec, stored.get(&spec.name).map(|p| &p.spec));
-        }
+        let mut stored: HashMap<String, StoredProvider> =
+            load_providers(&mut tx, None, &self.sealer)
+                .await?
+                .into_iter()
+                .map(|p| (p.spec.name.clone(), p))
+                .collect();
+        let resolved = resolve_document_secrets(&mut doc, |name| stored.get(name).map(|p| &p.spec));
         let known: BTreeSet<String> = if prune {
             BTreeSet::new()
         } else {
             stored.keys().cloned().collect()
         };
-        validate_document(&doc, &known)?;
+        let moved = with_validation(resolved, validate_document(&doc, &known))?;
         normalise_consumers(&mut doc.consumers)?;
 
         let mut summary = ApplySummary::default();
@@ -255,11 +266,11 @@ impl Store {
                 // Unchanged items are not rewritten, so the summary agrees with `diff`.
                 Some(existing) if existing.spec == *spec => summary.providers_unchanged += 1,
                 Some(existing) => {
-                    update_provider(&mut tx, existing.id, spec).await?;
+                    update_provider(&mut tx, &self.sealer, existing.id, spec).await?;
                     summary.providers_updated += 1;
                 }
                 None => {
-                    insert_provider(&mut tx, spec).await?;
+                    insert_provider(&mut tx, &self.sealer, spec).await?;
                     summary.providers_created += 1;
                 }
             }
@@ -314,8 +325,200 @@ impl Store {
         }
         bump_revision(&mut tx).await?;
         tx.commit().await?;
+        log_moves(moved.iter());
         Ok(summary)
     }
+
+    /// Seals every plaintext provider key and header value with the master key, in one
+    /// transaction; then compacts the database and truncates its write-ahead log, so the old
+    /// plaintext does not linger in free pages or old log frames.
+    pub async fn seal_secrets(&self) -> Result<ResealSummary> {
+        if !self.sealer.is_active() {
+            return Err(SecretsError::KeyNeeded.into());
+        }
+        self.reseal(true).await
+    }
+
+    /// Turns every sealed provider key and header value back into plaintext and forgets the
+    /// database's key, in one transaction.
+    pub async fn unseal_secrets(&self) -> Result<ResealSummary> {
+        if !self.sealer.is_active() {
+            return Err(SecretsError::KeyNeeded.into());
+        }
+        self.reseal(false).await
+    }
+
+    async fn reseal(&self, seal: bool) -> Result<ResealSummary> {
+        let plain = Sealer::default();
+        let target = if seal { &self.sealer } else { &plain };
+        let mut summary = ResealSummary::default();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query("SELECT id, secret FROM provider_keys")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            let secret: String = row.try_get("secret")?;
+            if is_sealed(&secret) == seal {
+                continue;
+            }
+            let plaintext = self.sealer.unseal(&secret)?;
+            sqlx::query("UPDATE provider_keys SET secret = ? WHERE id = ?")
+                .bind(target.seal(&plaintext)?)
+                .bind(row.try_get::<i64, _>("id")?)
+                .execute(&mut *tx)
+                .await?;
+            summary.keys += 1;
+        }
+        let rows = sqlx::query("SELECT id, name, spec FROM providers")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            let text: String = row.try_get("spec")?;
+            let mut spec: serde_json::Value =
+                serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+                    what: "provider",
+                    name,
+                    source,
+                })?;
+            let Some(headers) = spec
+                .get_mut("headers")
+                .and_then(serde_json::Value::as_object_mut)
+            else {
+                continue;
+            };
+            let mut changed = false;
+            for value in headers.values_mut() {
+                let Some(stored) = value.as_str().filter(|v| is_sealed(v) != seal) else {
+                    continue;
+                };
+                *value = target.seal(&self.sealer.unseal(stored)?)?.into();
+                changed = true;
+                summary.headers += 1;
+            }
+            if changed {
+                sqlx::query("UPDATE providers SET spec = ? WHERE id = ?")
+                    .bind(spec.to_string())
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let check = if seal { self.sealer.key_check()? } else { None };
+        sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1")
+            .bind(check)
+            .execute(&mut *tx)
+            .await?;
+        if summary != ResealSummary::default() {
+            bump_revision(&mut tx).await?;
+        }
+        tx.commit().await?;
+        // `secure_delete` zeroed the overwritten values; VACUUM rebuilds the file without free
+        // pages older writes left, and the checkpoint empties the write-ahead log. A gateway
+        // reading the database meanwhile can keep the log from being emptied.
+        let vacuumed = sqlx::query("VACUUM").execute(&self.pool).await;
+        let checkpoint: std::result::Result<(i64, i64, i64), _> =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await;
+        if vacuumed.is_err() || !matches!(checkpoint, Ok((0, _, _))) {
+            tracing::warn!(
+                "the database is in use, so its write-ahead log could not be emptied: old copies of the secrets may remain in it until the gateway checkpoints; stop the gateway and run this again to be sure"
+            );
+        }
+        Ok(summary)
+    }
+}
+
+/// How many provider keys and header values are stored in plaintext.
+pub(super) async fn count_plaintext_secrets(conn: &mut SqliteConnection) -> Result<usize> {
+    let keys: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM provider_keys WHERE secret NOT LIKE 'sealed:v1:%'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let specs: Vec<String> = sqlx::query_scalar("SELECT spec FROM providers")
+        .fetch_all(&mut *conn)
+        .await?;
+    let headers = specs
+        .iter()
+        .filter_map(|text| serde_json::from_str::<ProviderSpec>(text).ok())
+        .map(|spec| spec.headers.values().filter(|v| !is_sealed(v)).count())
+        .sum::<usize>();
+    Ok(usize::try_from(keys).unwrap_or(0) + headers)
+}
+
+/// A provider whose base URL moved to another host in a write.
+#[derive(Debug, PartialEq, Eq)]
+struct HostMove {
+    provider: String,
+    from: String,
+    to: String,
+}
+
+/// Logs each provider that moved host (names and hosts only, never a secret).
+fn log_moves<'a>(moves: impl Iterator<Item = &'a HostMove>) {
+    for moved in moves {
+        tracing::warn!(
+            provider = %moved.provider,
+            old_host = %moved.from,
+            new_host = %moved.to,
+            "provider base URL moved to another host; its keys and header values were replaced by the ones this write sent"
+        );
+    }
+}
+
+/// The secrets' resolution errors and the validation's, reported together (a field the
+/// resolution explained, such as `api_keys`, is not reported again for its items); the host
+/// moves when both passed.
+fn with_validation<T>(
+    resolved: std::result::Result<T, ValidationErrors>,
+    validated: std::result::Result<(), ValidationErrors>,
+) -> std::result::Result<T, ValidationErrors> {
+    match (resolved, validated) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(errors)) => Err(errors),
+        (Err(errors), Ok(())) => Err(errors),
+        (Err(mut errors), Err(more)) => {
+            let explained = |field: &str| {
+                errors.0.iter().any(|e| {
+                    field.strip_prefix(e.field.as_str()).is_some_and(|rest| {
+                        rest.is_empty() || rest.starts_with('[') || rest.starts_with('.')
+                    })
+                })
+            };
+            let more: Vec<_> = more
+                .0
+                .into_iter()
+                .filter(|e| !explained(&e.field))
+                .collect();
+            errors.0.extend(more);
+            Err(errors)
+        }
+    }
+}
+
+/// [`resolve_secrets`] for every provider of a document, with the error paths under
+/// `providers[i]`.
+fn resolve_document_secrets<'a>(
+    doc: &mut ConfigDocument,
+    stored: impl Fn(&str) -> Option<&'a ProviderSpec>,
+) -> std::result::Result<Vec<HostMove>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut moves = Vec::new();
+    for (i, spec) in doc.providers.iter_mut().enumerate() {
+        let existing = stored(&spec.name);
+        match resolve_secrets(spec, existing) {
+            Ok(moved) => moves.extend(moved),
+            Err(e) => {
+                for error in e.0 {
+                    errors.add(format!("providers[{i}].{}", error.field), error.message);
+                }
+            }
+        }
+    }
+    errors.into_result()?;
+    Ok(moves)
 }
 
 /// Normalises every consumer of a document (see `normalise_document_consumer`), reporting
@@ -380,24 +583,97 @@ fn route_not_found(name: &str) -> StoreError {
     StoreError::NotFound(format!("no route named '{name}'"))
 }
 
-/// Fills in the keys a write leaves implicit: none given keeps the stored ones (or none for a new
-/// provider), and a masked key that matches a stored key's mask stands for that key. A masked key
-/// that matches nothing is left as it is, for validation to reject.
-fn resolve_keys(spec: &mut ProviderSpec, existing: Option<&ProviderSpec>) {
-    let stored = existing.and_then(|e| e.api_keys.as_deref()).unwrap_or(&[]);
-    let Some(keys) = &mut spec.api_keys else {
-        spec.api_keys = Some(stored.to_vec());
-        return;
-    };
-    let mut unused: Vec<&String> = stored.iter().collect();
-    for key in keys.iter_mut() {
-        if !is_masked(key) {
-            continue;
+/// Fills in the secrets a write leaves implicit. No `api_keys` keeps the stored keys (none for a
+/// new provider); a masked key that matches a stored key's mask stands for that key, and a masked
+/// header value for the stored value of the same header. A masked key that matches nothing is
+/// left for validation to reject; a masked header value that matches nothing is rejected here.
+///
+/// When the effective base URL's origin (scheme, host, port) changes, nothing stored is carried
+/// over: keys left out or masked, and masked header values, are refused (`api_keys`,
+/// `headers.<name>`), because a stored secret must never be sent to a host chosen after it was
+/// stored. The move is returned, to be logged once the write commits.
+fn resolve_secrets(
+    spec: &mut ProviderSpec,
+    existing: Option<&ProviderSpec>,
+) -> std::result::Result<Option<HostMove>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let stored_keys = existing.and_then(|e| e.api_keys.as_deref()).unwrap_or(&[]);
+    let moved = existing.and_then(|existing| {
+        let from = base_url_origin(existing.effective_base_url()?)?;
+        let to = base_url_origin(spec.effective_base_url()?)?;
+        (from != to).then(|| HostMove {
+            provider: spec.name.clone(),
+            from,
+            to,
+        })
+    });
+    if let Some(moved) = moved {
+        let why = format!(
+            "the base URL moves from {} to {}: send this provider's API keys again in full (stored keys are never sent to a new host)",
+            moved.from, moved.to
+        );
+        let resent = match &spec.api_keys {
+            None => stored_keys.is_empty(),
+            Some(keys) => !keys.iter().any(|key| is_masked(key)),
+        };
+        if !resent {
+            errors.add("api_keys", why);
         }
-        if let Some(pos) = unused.iter().position(|s| mask_secret(s) == *key) {
-            *key = unused.swap_remove(pos).clone();
+        for (name, value) in &spec.headers {
+            if is_masked(value) {
+                errors.add(
+                    format!("headers.{name}"),
+                    format!(
+                        "the base URL moves from {} to {}: send this header's value again in full (stored values are never sent to a new host)",
+                        moved.from, moved.to
+                    ),
+                );
+            }
+        }
+        errors.into_result()?;
+        spec.api_keys.get_or_insert_with(Vec::new);
+        return Ok(Some(moved));
+    }
+
+    match &mut spec.api_keys {
+        None => spec.api_keys = Some(stored_keys.to_vec()),
+        Some(keys) => {
+            let mut unused: Vec<&String> = stored_keys.iter().collect();
+            for key in keys.iter_mut() {
+                if !is_masked(key) {
+                    continue;
+                }
+                if let Some(pos) = unused.iter().position(|s| is_mask_of(s, key)) {
+                    *key = unused.swap_remove(pos).clone();
+                }
+            }
         }
     }
+    for (name, value) in &mut spec.headers {
+        if !is_masked(value) {
+            continue;
+        }
+        let stored = existing.and_then(|e| {
+            e.headers
+                .get(name)
+                .or_else(|| {
+                    e.headers
+                        .iter()
+                        .find(|(stored, _)| stored.eq_ignore_ascii_case(name))
+                        .map(|(_, value)| value)
+                })
+                .filter(|stored| is_mask_of(stored, value))
+        });
+        match stored {
+            Some(stored) => *value = stored.clone(),
+            None => errors.add(
+                format!("headers.{name}"),
+                "is a masked value that matches no stored value of this header; send the value in full",
+            ),
+        }
+    }
+    errors.into_result()?;
+    Ok(None)
 }
 
 pub(super) async fn bump_revision(conn: &mut SqliteConnection) -> Result<()> {
@@ -432,13 +708,19 @@ async fn provider_ids(conn: &mut SqliteConnection) -> Result<HashMap<String, i64
         .collect()
 }
 
-/// The provider's spec as stored: without its keys, which live in their own table.
-fn provider_spec_json(spec: &ProviderSpec) -> String {
+/// The provider's spec as stored: without its keys, which live in their own table, and with its
+/// header values sealed when there is a master key.
+fn provider_spec_json(sealer: &Sealer, spec: &ProviderSpec) -> Result<String> {
+    let mut headers = spec.headers.clone();
+    for value in headers.values_mut() {
+        *value = sealer.seal(value)?;
+    }
     let keyless = ProviderSpec {
         api_keys: None,
+        headers,
         ..spec.clone()
     };
-    serde_json::to_string(&keyless).unwrap_or_else(|_| unreachable_json())
+    Ok(serde_json::to_string(&keyless).unwrap_or_else(|_| unreachable_json()))
 }
 
 fn route_spec_json(spec: &RouteSpec) -> String {
@@ -451,44 +733,70 @@ fn unreachable_json() -> String {
     "{}".to_owned()
 }
 
-async fn insert_provider(conn: &mut SqliteConnection, spec: &ProviderSpec) -> Result<()> {
+async fn insert_provider(
+    conn: &mut SqliteConnection,
+    sealer: &Sealer,
+    spec: &ProviderSpec,
+) -> Result<()> {
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO providers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
     )
     .bind(&spec.name)
-    .bind(provider_spec_json(spec))
+    .bind(provider_spec_json(sealer, spec)?)
     .bind(now)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    sync_keys(conn, id, spec.api_keys.as_deref().unwrap_or(&[])).await
+    sync_keys(conn, sealer, id, spec.api_keys.as_deref().unwrap_or(&[])).await
 }
 
-async fn update_provider(conn: &mut SqliteConnection, id: i64, spec: &ProviderSpec) -> Result<()> {
+async fn update_provider(
+    conn: &mut SqliteConnection,
+    sealer: &Sealer,
+    id: i64,
+    spec: &ProviderSpec,
+) -> Result<()> {
     sqlx::query("UPDATE providers SET spec = ?, updated_at = ? WHERE id = ?")
-        .bind(provider_spec_json(spec))
+        .bind(provider_spec_json(sealer, spec)?)
         .bind(now_ms())
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    sync_keys(conn, id, spec.api_keys.as_deref().unwrap_or(&[])).await
+    sync_keys(conn, sealer, id, spec.api_keys.as_deref().unwrap_or(&[])).await
 }
 
 /// Makes the stored keys equal `keys`, keeping the row (and so the id) of every key that stays.
-async fn sync_keys(conn: &mut SqliteConnection, provider_id: i64, keys: &[String]) -> Result<()> {
+/// Stored keys are matched by plaintext (a sealed value differs at every sealing); with a master
+/// key, a kept key still stored in plaintext is sealed on the way.
+async fn sync_keys(
+    conn: &mut SqliteConnection,
+    sealer: &Sealer,
+    provider_id: i64,
+    keys: &[String],
+) -> Result<()> {
     let rows = sqlx::query("SELECT id, secret FROM provider_keys WHERE provider_id = ?")
         .bind(provider_id)
         .fetch_all(&mut *conn)
         .await?;
-    let mut existing: HashMap<String, i64> = HashMap::new();
+    let mut existing: HashMap<String, (i64, bool)> = HashMap::new();
     for row in &rows {
-        existing.insert(row.try_get("secret")?, row.try_get("id")?);
+        let stored: String = row.try_get("secret")?;
+        let plaintext = sealer.unseal(&stored)?.into_owned();
+        existing.insert(plaintext, (row.try_get("id")?, is_sealed(&stored)));
     }
     for (position, secret) in keys.iter().enumerate() {
         let position = i64::try_from(position).unwrap_or(i64::MAX);
         match existing.remove(secret) {
-            Some(id) => {
+            Some((id, sealed)) if sealer.is_active() && !sealed => {
+                sqlx::query("UPDATE provider_keys SET position = ?, secret = ? WHERE id = ?")
+                    .bind(position)
+                    .bind(sealer.seal(secret)?)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Some((id, _)) => {
                 sqlx::query("UPDATE provider_keys SET position = ? WHERE id = ?")
                     .bind(position)
                     .bind(id)
@@ -501,13 +809,13 @@ async fn sync_keys(conn: &mut SqliteConnection, provider_id: i64, keys: &[String
                 )
                 .bind(provider_id)
                 .bind(position)
-                .bind(secret)
+                .bind(sealer.seal(secret)?)
                 .execute(&mut *conn)
                 .await?;
             }
         }
     }
-    for id in existing.values() {
+    for (id, _) in existing.values() {
         sqlx::query("DELETE FROM provider_keys WHERE id = ?")
             .bind(id)
             .execute(&mut *conn)
@@ -571,4 +879,249 @@ async fn link_route(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MasterKey;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const OTHER: &str = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const SECRET: &str = "sk-provider-secret-0123456789";
+    const HEADER: &str = "hdr-header-secret-0123456789";
+
+    fn spec(base_url: &str) -> ProviderSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "p", "type": "openai-compatible", "base_url": base_url,
+            "api_keys": [SECRET], "headers": {"x-api-key": HEADER}
+        }))
+        .expect("a valid provider")
+    }
+
+    fn fields(error: ValidationErrors) -> Vec<String> {
+        error.0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn masked_secrets_stand_for_the_stored_ones_on_the_same_host() {
+        let stored = spec("https://llm.example.com/v1");
+        let mut sent = stored.masked();
+        sent.base_url = Some("https://LLM.example.com:443/v2".into());
+        assert_eq!(resolve_secrets(&mut sent, Some(&stored)), Ok(None));
+        assert_eq!(sent.api_keys, stored.api_keys);
+        assert_eq!(sent.headers, stored.headers);
+
+        let mut left_out = stored.masked();
+        left_out.api_keys = None;
+        assert_eq!(resolve_secrets(&mut left_out, Some(&stored)), Ok(None));
+        assert_eq!(left_out.api_keys, stored.api_keys);
+
+        // A masked header value that matches nothing stored is refused.
+        let mut wrong = stored.masked();
+        wrong.headers.insert("x-api-key".into(), "hdr…9999".into());
+        let error = resolve_secrets(&mut wrong, Some(&stored)).expect_err("no match");
+        assert_eq!(fields(error), ["headers.x-api-key"]);
+        let mut new = stored.masked();
+        let error = resolve_secrets(&mut new, None).expect_err("nothing stored");
+        assert_eq!(fields(error), ["headers.x-api-key"]);
+    }
+
+    #[test]
+    fn a_new_host_needs_every_secret_again() {
+        let stored = spec("https://llm.example.com/v1");
+        for moved_to in [
+            "https://evil.example.net/v1",
+            "http://llm.example.com/v1",
+            "https://llm.example.com:8443/v1",
+        ] {
+            let mut masked = stored.masked();
+            masked.base_url = Some(moved_to.into());
+            let error = resolve_secrets(&mut masked, Some(&stored)).expect_err("masked");
+            assert_eq!(
+                fields(error.clone()),
+                ["api_keys", "headers.x-api-key"],
+                "{moved_to}"
+            );
+            assert!(
+                error.0[0]
+                    .message
+                    .contains("send this provider's API keys again")
+            );
+            assert!(!error.to_string().contains(SECRET));
+
+            let mut left_out = spec(moved_to);
+            left_out.api_keys = None;
+            let error = resolve_secrets(&mut left_out, Some(&stored)).expect_err("left out");
+            assert_eq!(fields(error), ["api_keys"]);
+
+            let mut full = spec(moved_to);
+            let moved = resolve_secrets(&mut full, Some(&stored))
+                .expect("sent in full")
+                .expect("a move");
+            assert_eq!(moved.from, "https://llm.example.com:443");
+            assert_eq!(full.api_keys, stored.api_keys);
+        }
+        // A provider without keys may move without sending any.
+        let mut keyless = spec("http://127.0.0.1:11434/v1");
+        keyless.api_keys = Some(vec![]);
+        keyless.headers.clear();
+        let mut sent = keyless.clone();
+        sent.api_keys = None;
+        sent.base_url = Some("http://127.0.0.1:11435/v1".into());
+        assert!(
+            resolve_secrets(&mut sent, Some(&keyless))
+                .expect("nothing to resend")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn resolution_errors_are_not_repeated_by_validation() {
+        let stored = spec("https://llm.example.com/v1");
+        let mut moved = stored.masked();
+        moved.base_url = Some("https://evil.example.net/v1".into());
+        moved.models = vec![String::new()];
+        let resolved = resolve_secrets(&mut moved, Some(&stored));
+        let error = with_validation(resolved, validate_provider(&moved)).expect_err("refused");
+        assert_eq!(
+            fields(error),
+            ["api_keys", "headers.x-api-key", "models[0]"]
+        );
+    }
+
+    #[test]
+    fn document_errors_name_the_provider() {
+        let stored = spec("https://llm.example.com/v1");
+        let mut moved = stored.masked();
+        moved.base_url = Some("https://evil.example.net/v1".into());
+        let mut doc = ConfigDocument {
+            providers: vec![moved],
+            ..ConfigDocument::default()
+        };
+        let error = resolve_document_secrets(&mut doc, |_| Some(&stored)).expect_err("moved");
+        assert_eq!(
+            fields(error),
+            ["providers[0].api_keys", "providers[0].headers.x-api-key"]
+        );
+    }
+
+    async fn raw_contents(dir: &std::path::Path) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(dir).expect("the data dir") {
+            // The -wal and -shm files may go away as the last connection closes.
+            if let Ok(bytes) = std::fs::read(entry.expect("an entry").path()) {
+                all.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        all
+    }
+
+    #[tokio::test]
+    async fn a_sealed_store_keeps_secrets_unreadable_and_needs_its_key() {
+        let dir = tempfile::tempdir().expect("a scratch dir");
+        let key = || Some(MasterKey::from_hex(KEY).expect("a key"));
+        let store = Store::open_with_key(dir.path(), key())
+            .await
+            .expect("opens");
+        store
+            .create_provider(spec("https://llm.example.com/v1"))
+            .await
+            .expect("created");
+        // Kept keys keep their row when the provider is rewritten.
+        let before = store.load().await.expect("loads").providers[0]
+            .key_ids
+            .clone();
+        store
+            .replace_provider("p", spec("https://llm.example.com/v1").masked())
+            .await
+            .expect("replaced");
+        let loaded = store.load().await.expect("loads");
+        assert_eq!(loaded.providers[0].key_ids, before);
+        assert_eq!(loaded.providers[0].spec, spec("https://llm.example.com/v1"));
+        store.close().await;
+        let raw = raw_contents(dir.path()).await;
+        assert!(!raw.contains(SECRET) && !raw.contains(HEADER));
+        assert!(raw.contains("sealed:v1:"));
+
+        let error = Store::open(dir.path()).await.err();
+        assert!(matches!(
+            error,
+            Some(StoreError::Secrets(SecretsError::KeyNeeded))
+        ));
+        let other = Some(MasterKey::from_hex(OTHER).expect("a key"));
+        let error = Store::open_with_key(dir.path(), other).await.err();
+        assert!(matches!(
+            error,
+            Some(StoreError::Secrets(SecretsError::WrongKey))
+        ));
+
+        // Unsealing returns the database to plaintext, readable without a key.
+        let store = Store::open_with_key(dir.path(), key())
+            .await
+            .expect("opens");
+        let summary = store.unseal_secrets().await.expect("unsealed");
+        assert_eq!(
+            summary,
+            ResealSummary {
+                keys: 1,
+                headers: 1
+            }
+        );
+        store.close().await;
+        let store = Store::open(dir.path()).await.expect("opens without a key");
+        assert_eq!(
+            store.get_provider("p").await.expect("loads"),
+            spec("https://llm.example.com/v1")
+        );
+        store.close().await;
+        assert!(raw_contents(dir.path()).await.contains(SECRET));
+
+        // Sealing in place, then once more changes nothing.
+        let store = Store::open_with_key(dir.path(), key())
+            .await
+            .expect("opens");
+        let summary = store.seal_secrets().await.expect("sealed");
+        assert_eq!(
+            summary,
+            ResealSummary {
+                keys: 1,
+                headers: 1
+            }
+        );
+        let again = store.seal_secrets().await.expect("sealed");
+        assert_eq!(again, ResealSummary::default());
+        store.close().await;
+        let raw = raw_contents(dir.path()).await;
+        assert!(!raw.contains(SECRET) && !raw.contains(HEADER), "wiped");
+        assert!(Store::open(dir.path()).await.is_err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_data_dir_and_its_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().expect("a scratch dir");
+        let dir = parent.path().join("data");
+        std::fs::create_dir(&dir).expect("created");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let token = dir.join("admin-token");
+        std::fs::write(&token, "token").expect("written");
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let store = Store::open(&dir).await.expect("opens");
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&dir), 0o700);
+        for entry in std::fs::read_dir(&dir).expect("listed") {
+            let path = entry.expect("an entry").path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        assert!(dir.join("switchyard.db-wal").exists());
+        store.close().await;
+    }
 }

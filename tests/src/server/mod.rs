@@ -16,14 +16,23 @@ use crate::http_client::new_client;
 use crate::switchyard_bin;
 
 /// The admin token every gateway gets unless a test says otherwise.
-pub const DEFAULT_ADMIN_TOKEN: &str = "test-admin-token-5f0c9d1e";
+pub const DEFAULT_ADMIN_TOKEN: &str = "test-admin-token-5f0c9d1e-8a7b6c5d4e3f2a1b";
 
 /// How long the gateway may take to print its `listening` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Environment variables the gateway reads; they are cleared so the developer's shell cannot leak
 /// into a test.
-const GATEWAY_ENV: [&str; 9] = [
+const GATEWAY_ENV: [&str; 18] = [
+    "SWITCHYARD_MASTER_KEY",
+    "SWITCHYARD_MASTER_KEY_FILE",
+    "SWITCHYARD_ADMIN_TOKEN_FILE",
+    "SWITCHYARD_ALLOWED_HOSTS",
+    "SWITCHYARD_ALLOWED_ORIGINS",
+    "SWITCHYARD_ALLOW_REMOTE_SETUP",
+    "SWITCHYARD_REQUEST_READ_TIMEOUT_MS",
+    "SWITCHYARD_MAX_CONNECTIONS",
+    "SWITCHYARD_MAX_IN_FLIGHT",
     "SWITCHYARD_CLIENT_AUTH",
     "SWITCHYARD_ALLOW_OPEN_PROXY",
     "SWITCHYARD_LISTEN",
@@ -111,6 +120,8 @@ pub struct Gateway {
     stderr: Arc<Mutex<String>>,
     drains: Vec<JoinHandle<()>>,
     client: reqwest::Client,
+    /// The first-run setup code the gateway printed, if it printed one.
+    setup_code: Option<String>,
 }
 
 impl Gateway {
@@ -141,6 +152,7 @@ impl Gateway {
             stderr: Arc::new(Mutex::new(String::new())),
             drains: Vec::new(),
             client: new_client(),
+            setup_code: None,
         };
         gateway.spawn().await;
         gateway
@@ -156,12 +168,13 @@ impl Gateway {
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(self.data_dir.path());
-        if let Some(token) = &self.options.admin_token {
-            command.args(["--admin-token", token]);
-        }
         command.args(&self.options.args);
         for key in GATEWAY_ENV {
             command.env_remove(key);
+        }
+        // From the environment, as operators are told to (not argv, which `ps` shows).
+        if let Some(token) = &self.options.admin_token {
+            command.env("SWITCHYARD_ADMIN_TOKEN", token);
         }
         command.envs(self.options.env.iter().map(|(k, v)| (k, v)));
         command
@@ -187,16 +200,21 @@ impl Gateway {
 
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut setup_code = None;
         let announced = tokio::time::timeout(STARTUP_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(urls) = parse_listening_line(&line) {
                     return Some(urls);
+                }
+                if let Some(code) = line.strip_prefix("setup code: ") {
+                    setup_code = Some(code.trim().to_owned());
                 }
                 println!("[switchyard stdout] {line}");
             }
             None
         })
         .await;
+        self.setup_code = setup_code;
         let (proxy_url, admin_url) = match announced {
             Ok(Some(urls)) => urls,
             Ok(None) => {
@@ -229,6 +247,11 @@ impl Gateway {
         }
         self.join_drains().await;
         self.spawn().await;
+    }
+
+    /// The first-run setup code the gateway printed at start (`None` once an admin exists).
+    pub fn setup_code(&self) -> Option<&str> {
+        self.setup_code.as_deref()
     }
 
     /// The proxy's base URL, such as `http://127.0.0.1:41234`.

@@ -122,9 +122,10 @@ pub fn signed_in(response: &ApiResponse, status: u16, username: &str) -> Session
     }
 }
 
-/// `POST /api/auth/setup`.
+/// `POST /api/auth/setup`, with the setup code the gateway printed.
 pub async fn setup(gateway: &Gateway, username: &str, password: &str) -> ApiResponse {
-    let body = json!({"username": username, "password": password});
+    let body =
+        json!({"username": username, "password": password, "setup_code": gateway.setup_code()});
     call(
         gateway,
         Method::POST,

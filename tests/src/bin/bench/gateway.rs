@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::client::{Conn, Target};
 
-pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef0123";
 
 /// How to start a gateway process.
 #[derive(Clone)]
@@ -177,7 +177,9 @@ impl Gateway {
                 Some(&serde_json::json!({"name": "bench"})),
             )
             .await?;
-        let key = body["key"].as_str().filter(|_| status == StatusCode::CREATED);
+        let key = body["key"]
+            .as_str()
+            .filter(|_| status == StatusCode::CREATED);
         let Some(key) = key else {
             bail!("creating the bench key answered {status}: {body}");
         };
