@@ -189,6 +189,16 @@ pub async fn fetch_response(
     path: &str,
     body: Option<Body>,
 ) -> Result<Response, ApiError> {
+    fetch_response_with(method, path, body, &[]).await
+}
+
+/// [`fetch_response`] with extra request headers (the playground's client key).
+pub async fn fetch_response_with(
+    method: &str,
+    path: &str,
+    body: Option<Body>,
+    extra_headers: &[(&str, &str)],
+) -> Result<Response, ApiError> {
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
@@ -198,6 +208,9 @@ pub async fn fetch_response(
         && let Some(token) = csrf_token()
     {
         let _ = headers.set("X-CSRF-Token", &token);
+    }
+    for (name, value) in extra_headers {
+        let _ = headers.set(name, value);
     }
     if let Some(body) = &body {
         let _ = headers.set("Content-Type", body.content_type);

@@ -203,13 +203,16 @@ impl Sandbox {
         command
     }
 
-    /// `bash install.sh ARGS` exactly as given, in a new session. Without `--no-systemd` this is
+    /// `bash install.sh ARGS` exactly as given, in a new session, with SIGINT and SIGTERM at their
+    /// default disposition (a test runner started in the background passes them on ignored, and
+    /// bash cannot trap a signal it started with ignored). Without `--no-systemd` this is
     /// still kept off the user's systemd: the sandbox moves XDG_RUNTIME_DIR (where `systemctl
     /// --user` finds its manager) and removes DBUS_SESSION_BUS_ADDRESS, so systemd is unreachable.
     fn bare_installer_command(&self, args: &[&str]) -> std::process::Command {
         let mut command = self.std_command("setsid");
         command
             .arg("--wait")
+            .args(["env", "--default-signal=INT,TERM"])
             .arg("bash")
             .arg(workspace_root().join("install.sh"))
             .args(args);

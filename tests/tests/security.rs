@@ -419,3 +419,38 @@ async fn requests_beyond_the_in_flight_cap_get_503() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_upstream_event_ends_the_stream_with_an_error() {
+    let (gateway, mock) = gateway_with_route(GatewayOptions::default()).await;
+    // One event that never ends: 2 MiB of a `data:` line, then silence.
+    let endless = format!("data: {}", "x".repeat(2 * 1024 * 1024));
+    let script = Script::sse()
+        .chunk(MODEL, "a")
+        .raw(&endless)
+        .pause(Duration::from_secs(30))
+        .done();
+    mock.enqueue(script.into());
+    let started = Instant::now();
+    let response = gateway.chat_stream(&stream_body(MODEL)).await;
+    assert_eq!(response.status(), 200);
+    let events = tokio::time::timeout(
+        DEADLINE,
+        switchyard_tests::SseReader::new(response).collect_all(),
+    )
+    .await
+    .expect("the stream ends without waiting for the idle timeout");
+    println!("ended after {:?}", started.elapsed());
+    assert_eq!(
+        events.first().and_then(|e| e.delta_content()).as_deref(),
+        Some("a"),
+        "what came before is delivered: {events:?}"
+    );
+    let last = events.last().expect("events");
+    assert!(!last.is_done(), "no end marker after a failure: {events:?}");
+    let text = format!("{events:?}");
+    assert!(
+        text.contains("error"),
+        "the stream ends with an error event: {text}"
+    );
+}

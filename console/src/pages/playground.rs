@@ -1,5 +1,6 @@
 //! The playground: send a prompt through the gateway to any model it serves and watch the answer
-//! stream in, with the route, provider, model, attempts and fallback that served it.
+//! stream in, with the route, provider, model, attempts and fallback that served it. While client
+//! keys are required, a consumer's key typed here goes with the requests, as an app's would.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -43,24 +44,22 @@ pub fn PlaygroundPage() -> impl IntoView {
     let meta = RwSignal::new(None::<Meta>);
     let busy = RwSignal::new(false);
     let stop = RwSignal::new(false);
+    let client_key = RwSignal::new(String::new());
 
-    spawn_local(async move {
-        let result = api::get::<ModelList>("/api/playground/models")
-            .await
-            .map(|list| {
-                let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
-                ids.sort();
-                ids.dedup();
-                ids
-            });
-        if let Ok(ids) = &result
-            && model.get_untracked().is_empty()
-            && let Some(first) = ids.first()
-        {
-            model.set(first.clone());
-        }
-        models.set(Some(result));
-    });
+    let load_models = move || {
+        let key = client_key.get_untracked();
+        spawn_local(async move {
+            let result = load_model_ids(&key).await;
+            if let Ok(ids) = &result
+                && model.get_untracked().is_empty()
+                && let Some(first) = ids.first()
+            {
+                model.set(first.clone());
+            }
+            models.set(Some(result));
+        });
+    };
+    load_models();
 
     let send = move || {
         if busy.get_untracked() {
@@ -77,8 +76,9 @@ pub fn PlaygroundPage() -> impl IntoView {
         meta.set(None);
         stop.set(false);
         busy.set(true);
+        let key = client_key.get_untracked();
         spawn_local(async move {
-            let outcome = chat(&chosen, &text, output, meta, stop).await;
+            let outcome = chat(&chosen, &text, &key, output, meta, stop).await;
             if let Err(message) = outcome {
                 error.try_set(Some(message));
             }
@@ -98,6 +98,24 @@ pub fn PlaygroundPage() -> impl IntoView {
         />
         <div class="playground">
             <form class="card form" on:submit=submit>
+                <div class="field">
+                    <label for="playground-client-key">"Client key (optional)"</label>
+                    <input
+                        id="playground-client-key"
+                        class="input mono"
+                        type="password"
+                        autocomplete="off"
+                        data-testid="playground-client-key"
+                        placeholder="sy-…"
+                        aria-describedby="playground-client-key-hint"
+                        prop:value=move || client_key.get()
+                        on:input=move |ev| client_key.set(event_target_value(&ev))
+                        on:change=move |_| load_models()
+                    />
+                    <p class="hint" id="playground-client-key-hint">
+                        "Needed while client keys are required (Settings): the requests then run as that consumer, with its models and limits. It is not stored."
+                    </p>
+                </div>
                 <div class="field">
                     <label for="playground-model">"Model"</label>
                     {move || match models.get() {
@@ -261,10 +279,40 @@ fn MetaList(meta: Meta) -> impl IntoView {
     }
 }
 
+/// The header the admin API's relay passes to the proxy as the client's key.
+const CLIENT_KEY_HEADER: &str = "x-switchyard-client-key";
+
+/// The extra request headers that carry `key`, if one was typed.
+fn key_headers(key: &str) -> Vec<(&'static str, &str)> {
+    let key = key.trim();
+    if key.is_empty() {
+        Vec::new()
+    } else {
+        vec![(CLIENT_KEY_HEADER, key)]
+    }
+}
+
+/// The models the proxy lists for this caller, sorted.
+async fn load_model_ids(key: &str) -> Result<Vec<String>, ApiError> {
+    let response =
+        api::fetch_response_with("GET", "/api/playground/models", None, &key_headers(key)).await?;
+    let text = api::read_text(&response).await?;
+    if !response.ok() {
+        return Err(ApiError::from_body(response.status(), &text, None));
+    }
+    let list: ModelList = serde_json::from_str(&text)
+        .map_err(|e| ApiError::from_body(502, &format!("unreadable model list: {e}"), None))?;
+    let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Sends the prompt and streams the answer into `output`; an `Err` is the message to show.
 async fn chat(
     model: &str,
     prompt: &str,
+    key: &str,
     output: RwSignal<String>,
     meta: RwSignal<Option<Meta>>,
     stop: RwSignal<bool>,
@@ -275,10 +323,11 @@ async fn chat(
         "messages": [{"role": "user", "content": prompt}],
         "stream": true,
     });
-    let response = api::fetch_response(
+    let response = api::fetch_response_with(
         "POST",
         "/api/playground/chat/completions",
         Some(Body::json(&body)),
+        &key_headers(key),
     )
     .await
     .map_err(|e| e.message)?;

@@ -7,7 +7,8 @@ use switchyard_tests::consumers::{serve_on, serve_on_with_env};
 use switchyard_tests::{Gateway, GatewayOptions};
 
 use super::{
-    DEEPSEEK, MISSING, assert_key_refused, chat, consumer_with_key, gpt_route, setup, setup_with,
+    DEEPSEEK, MISSING, assert_key_refused, assert_no_client_key_upstream, chat, consumer_with_key,
+    gpt_route, setup, setup_with,
 };
 
 /// `GET /api/settings`, asserting 200.
@@ -336,4 +337,72 @@ async fn invalid_consumers_keys_and_limits_are_refused_with_their_fields() {
         .chat_as(Some(&key.key), &chat(DEEPSEEK))
         .await
         .expect_status(200, "the key still works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_playground_relays_a_consumer_key_while_keys_are_required() {
+    let (gateway, mock) = setup().await;
+    // Exact routes are listed by /v1/models: one the consumer may call, one it may not.
+    for (name, model) in [
+        ("listed-deepseek", "deepseek-listed"),
+        ("listed-gpt", "gpt-listed"),
+    ] {
+        gateway
+            .add_route(&switchyard_tests::fixtures::simple_route(
+                name,
+                switchyard_tests::fixtures::exact(model),
+                "up",
+            ))
+            .await
+            .expect_status(201, name);
+    }
+    let key = consumer_with_key(
+        &gateway,
+        json!({"name": "team-a", "allowed_models": ["deepseek-*"]}),
+    )
+    .await;
+    gateway.set_client_auth("required").await;
+    let relay = |path: &str, key: Option<&str>| {
+        let mut request = gateway
+            .client()
+            .request(
+                if path.ends_with("models") {
+                    Method::GET
+                } else {
+                    Method::POST
+                },
+                format!("{}{path}", gateway.admin_url()),
+            )
+            .bearer_auth(switchyard_tests::DEFAULT_ADMIN_TOKEN);
+        if !path.ends_with("models") {
+            request = request.json(&chat(DEEPSEEK));
+        }
+        if let Some(key) = key {
+            request = request.header("x-switchyard-client-key", key);
+        }
+        switchyard_tests::ApiResponse::send(request)
+    };
+    let chat_path = "/api/playground/chat/completions";
+    let refused = relay(chat_path, None).await;
+    assert_key_refused(&refused, MISSING, None);
+    assert_eq!(
+        mock.request_count(),
+        0,
+        "the admin token is not a client key"
+    );
+    relay(chat_path, Some(&key.key))
+        .await
+        .expect_status(200, "the playground with the consumer's key");
+    assert_no_client_key_upstream(&mock);
+    let models = relay("/api/playground/models", Some(&key.key)).await;
+    models.expect_status(200, "models as the consumer sees them");
+    let ids: Vec<String> = models.json()["data"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ids, ["deepseek-listed"], "only the consumer's models");
 }
