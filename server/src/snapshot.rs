@@ -394,10 +394,31 @@ impl Route {
     }
 }
 
+/// A DeepSeek provider with one key, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_provider_spec(name: &str) -> switchyard_shared::ProviderSpec {
+    switchyard_shared::ProviderSpec {
+        name: name.into(),
+        kind: switchyard_shared::ProviderType::Deepseek,
+        base_url: None,
+        api_keys: Some(vec!["sk-test".into()]),
+        models: vec![],
+        model_mapping: Default::default(),
+        headers: Default::default(),
+        timeouts: Default::default(),
+        api_version: None,
+        deployments: Default::default(),
+        default_max_tokens: None,
+        token_failover: None,
+        health_check: None,
+        anthropic_betas: None,
+    }
+}
+
 /// A route with one provider and no limits, for the pipeline's unit tests.
 #[cfg(test)]
 pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>) -> Route {
-    use switchyard_shared::{MatchRule, ProviderSpec, ProviderType};
+    use switchyard_shared::MatchRule;
     let spec = RouteSpec {
         name: name.into(),
         priority: 0,
@@ -418,22 +439,7 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
         limits: Default::default(),
         reserve_completion_tokens: None,
     };
-    let provider = ProviderSpec {
-        name: "p".into(),
-        kind: ProviderType::Deepseek,
-        base_url: None,
-        api_keys: Some(vec!["sk-test".into()]),
-        models: vec![],
-        model_mapping: Default::default(),
-        headers: Default::default(),
-        timeouts: Default::default(),
-        api_version: None,
-        deployments: Default::default(),
-        default_max_tokens: None,
-        token_failover: None,
-        health_check: None,
-        anthropic_betas: None,
-    };
+    let provider = test_provider_spec("p");
     let registry = HealthRegistry::default();
     let provider = Provider::build(1, &provider, &[1], &registry).unwrap_or_else(|e| panic!("{e}"));
     Route {
@@ -463,27 +469,12 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
 mod tests {
     use super::*;
     use crate::store::{StoredProvider, StoredRoute};
-    use switchyard_shared::{MatchRule, ProviderSpec, ProviderType, RouteUpstream};
+    use switchyard_shared::{MatchRule, RouteUpstream};
 
     fn provider(name: &str) -> StoredProvider {
         StoredProvider {
             id: 1,
-            spec: ProviderSpec {
-                name: name.into(),
-                kind: ProviderType::Deepseek,
-                base_url: None,
-                api_keys: Some(vec!["sk-test".into()]),
-                models: vec![],
-                model_mapping: Default::default(),
-                headers: Default::default(),
-                timeouts: Default::default(),
-                api_version: None,
-                deployments: Default::default(),
-                default_max_tokens: None,
-                token_failover: None,
-                health_check: None,
-                anthropic_betas: None,
-            },
+            spec: test_provider_spec(name),
             key_ids: vec![1],
         }
     }

@@ -194,19 +194,6 @@ pub fn rfc3339_in(ahead: Duration) -> String {
     rfc3339(SystemTime::now() + ahead)
 }
 
-/// Environment variables `switchyard serve` reads, cleared for [`serve_on`].
-const SERVE_ENV: [&str; 9] = [
-    "SWITCHYARD_LISTEN",
-    "SWITCHYARD_ADMIN_LISTEN",
-    "SWITCHYARD_DATA_DIR",
-    "SWITCHYARD_ADMIN_TOKEN",
-    "SWITCHYARD_MAX_BODY_BYTES",
-    "SWITCHYARD_SHUTDOWN_GRACE_MS",
-    "SWITCHYARD_LOG",
-    "SWITCHYARD_CLIENT_AUTH",
-    "SWITCHYARD_ALLOW_OPEN_PROXY",
-];
-
 /// How `switchyard serve --listen <addr>` went: it exited, or it is listening.
 pub enum Served {
     Exited {
@@ -332,7 +319,7 @@ pub async fn serve_on_with_env(
         .arg(data_dir)
         .args(["--admin-token", DEFAULT_ADMIN_TOKEN])
         .args(args);
-    for key in SERVE_ENV {
+    for key in crate::server::GATEWAY_ENV {
         command.env_remove(key);
     }
     command.envs(env.iter().copied());

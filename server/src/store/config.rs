@@ -175,14 +175,27 @@ impl Store {
     }
 
     pub async fn delete_route(&self, name: &str) -> Result<()> {
+        self.delete_named(Named::Route, name).await
+    }
+
+    /// Deletes the route or consumer called `name` (what depends on it goes by `CASCADE`) in one
+    /// transaction that bumps the revision.
+    pub(super) async fn delete_named(&self, what: Named, name: &str) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query("DELETE FROM routes WHERE name = ?")
+        let sql = match what {
+            Named::Route => "DELETE FROM routes WHERE name = ?",
+            Named::Consumer => "DELETE FROM consumers WHERE name = ?",
+        };
+        let deleted = sqlx::query(sql)
             .bind(name)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if deleted == 0 {
-            return Err(route_not_found(name));
+            return Err(match what {
+                Named::Route => route_not_found(name),
+                Named::Consumer => StoreError::NotFound(format!("no consumer named '{name}'")),
+            });
         }
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -546,6 +559,13 @@ fn normalise_consumers(consumers: &mut [ConsumerSpec]) -> Result<()> {
         }
     }
     Ok(errors.into_result()?)
+}
+
+/// The kinds of item [`Store::delete_named`] deletes.
+#[derive(Clone, Copy)]
+pub(super) enum Named {
+    Route,
+    Consumer,
 }
 
 /// Sorts the names of one section into create, update, delete (with prune) and unchanged.

@@ -12,7 +12,7 @@ use switchyard_shared::{
     ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, Settings, ValidationErrors,
 };
 
-use super::config::bump_revision;
+use super::config::{Named, bump_revision};
 use super::{Result, Store, StoreError, now_ms};
 use crate::client_key;
 
@@ -233,19 +233,9 @@ impl Store {
         Ok(stored)
     }
 
+    /// Deletes a consumer; its keys go with it.
     pub async fn delete_consumer(&self, name: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query("DELETE FROM consumers WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(consumer_not_found(name));
-        }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.delete_named(Named::Consumer, name).await
     }
 
     /// Issues a new key for a consumer; the plaintext exists only in the answer.

@@ -23,7 +23,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Environment variables the gateway reads; they are cleared so the developer's shell cannot leak
 /// into a test.
-const GATEWAY_ENV: [&str; 18] = [
+pub const GATEWAY_ENV: [&str; 18] = [
     "SWITCHYARD_MASTER_KEY",
     "SWITCHYARD_MASTER_KEY_FILE",
     "SWITCHYARD_ADMIN_TOKEN_FILE",
