@@ -258,8 +258,8 @@ pub struct Budgets {
 /// Admission and settlement; the local implementation counts in this process's memory.
 pub trait Limiter {
     /// Checks every scope and takes one request, a concurrency slot and `tokens` from each, or
-    /// nothing at all.
-    fn admit(&self, scopes: Vec<Scope>, tokens: u64) -> Result<Admission, Refusal>;
+    /// nothing at all; a refusal comes with the budgets of the scopes for its headers.
+    fn admit(&self, scopes: Vec<Scope>, tokens: u64) -> Result<Admission, (Refusal, Budgets)>;
     /// Releases the slots and replaces the reservation with the tokens really used.
     fn settle(&self, admission: &mut Admission, used_tokens: u64);
     /// The tightest budgets over `scopes`, now.
@@ -267,26 +267,22 @@ pub trait Limiter {
 }
 
 impl Limiter for LimitRegistry {
-    fn admit(&self, scopes: Vec<Scope>, tokens: u64) -> Result<Admission, Refusal> {
+    fn admit(&self, scopes: Vec<Scope>, tokens: u64) -> Result<Admission, (Refusal, Budgets)> {
         let now = self.now();
-        let mut admission = Admission {
-            scopes: Vec::with_capacity(scopes.len()),
-            reserved_tokens: tokens,
-            settled: false,
-        };
-        for scope in scopes {
-            if let Err(refusal) = admit_one(&scope, now, tokens) {
+        for (i, scope) in scopes.iter().enumerate() {
+            if let Err(refusal) = admit_one(scope, now, tokens) {
                 // Nothing was taken from the refusing scope; give back what the others took.
-                for taken in &admission.scopes {
+                for taken in &scopes[..i] {
                     roll_back(taken, tokens);
                 }
-                admission.settled = true;
-                return Err(refusal);
+                return Err((refusal, self.budgets(&scopes)));
             }
-            scope.state.touch();
-            admission.scopes.push(scope);
         }
-        Ok(admission)
+        Ok(Admission {
+            scopes,
+            reserved_tokens: tokens,
+            settled: false,
+        })
     }
 
     fn settle(&self, admission: &mut Admission, used_tokens: u64) {
@@ -500,7 +496,7 @@ mod tests {
         registry
             .admit(vec![b.clone()], 0)
             .expect("first request fits");
-        let refusal = registry
+        let (refusal, _) = registry
             .admit(vec![a.clone(), b.clone()], 0)
             .expect_err("b is spent");
         assert_eq!(refusal.message, "consumer 'c2': 1 requests per minute");
@@ -563,7 +559,7 @@ mod tests {
         let s = scope(&registry, 1, limits);
         let mut first = registry.admit(vec![s.clone()], 0).expect("1");
         let _second = registry.admit(vec![s.clone()], 0).expect("2");
-        let refusal = registry.admit(vec![s.clone()], 0).expect_err("3");
+        let (refusal, _) = registry.admit(vec![s.clone()], 0).expect_err("3");
         assert!(refusal.message.ends_with("2 concurrent requests"));
         registry.settle(&mut first, 0);
         registry.settle(&mut first, 0);

@@ -76,13 +76,12 @@ pub fn admit(
     } else {
         0
     };
-    match limiter.admit(scopes.clone(), tokens) {
+    match limiter.admit(scopes, tokens) {
         Ok(admission) => {
             let budgets = limiter.budgets(admission.scopes());
             Ok(Some(Admitted { admission, budgets }))
         }
-        Err(refusal) => {
-            let budgets = limiter.budgets(&scopes);
+        Err((refusal, budgets)) => {
             Err((
                 ProxyError::RateLimited {
                     message: refusal.message,
@@ -112,12 +111,48 @@ fn openai_duration(wait: Duration) -> String {
     }
 }
 
+/// The header names of one dialect: (limit, remaining, reset) for requests, then for tokens.
+/// Static, so writing the headers parses and allocates no names on the request path.
+type Names = [[HeaderName; 3]; 2];
+
+const OPENAI_NAMES: Names = [
+    [
+        HeaderName::from_static("x-ratelimit-limit-requests"),
+        HeaderName::from_static("x-ratelimit-remaining-requests"),
+        HeaderName::from_static("x-ratelimit-reset-requests"),
+    ],
+    [
+        HeaderName::from_static("x-ratelimit-limit-tokens"),
+        HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        HeaderName::from_static("x-ratelimit-reset-tokens"),
+    ],
+];
+
+const ANTHROPIC_NAMES: Names = [
+    [
+        HeaderName::from_static("anthropic-ratelimit-requests-limit"),
+        HeaderName::from_static("anthropic-ratelimit-requests-remaining"),
+        HeaderName::from_static("anthropic-ratelimit-requests-reset"),
+    ],
+    [
+        HeaderName::from_static("anthropic-ratelimit-tokens-limit"),
+        HeaderName::from_static("anthropic-ratelimit-tokens-remaining"),
+        HeaderName::from_static("anthropic-ratelimit-tokens-reset"),
+    ],
+];
+
 /// Writes the rate-limit headers of the tightest request and token limits: OpenAI's
 /// `x-ratelimit-*`, or Anthropic's `anthropic-ratelimit-*` on the Messages API.
 pub fn rate_limit_headers(budgets: &Budgets, inbound: Inbound, headers: &mut HeaderMap) {
     let anthropic = matches!(inbound, Inbound::Messages | Inbound::CountTokens);
-    let kinds = [("requests", budgets.requests), ("tokens", budgets.tokens)];
-    for (kind, budget) in kinds {
+    let names = if anthropic {
+        &ANTHROPIC_NAMES
+    } else {
+        &OPENAI_NAMES
+    };
+    for (budget, [limit_name, remaining_name, reset_name]) in
+        [budgets.requests, budgets.tokens].into_iter().zip(names)
+    {
         let Some(Budget {
             limit,
             remaining,
@@ -126,34 +161,15 @@ pub fn rate_limit_headers(budgets: &Budgets, inbound: Inbound, headers: &mut Hea
         else {
             continue;
         };
-        let (names, reset) = if anthropic {
-            let at = SystemTime::now() + reset;
-            (
-                [
-                    format!("anthropic-ratelimit-{kind}-limit"),
-                    format!("anthropic-ratelimit-{kind}-remaining"),
-                    format!("anthropic-ratelimit-{kind}-reset"),
-                ],
-                humantime::format_rfc3339_seconds(at).to_string(),
-            )
+        let reset = if anthropic {
+            humantime::format_rfc3339_seconds(SystemTime::now() + reset).to_string()
         } else {
-            (
-                [
-                    format!("x-ratelimit-limit-{kind}"),
-                    format!("x-ratelimit-remaining-{kind}"),
-                    format!("x-ratelimit-reset-{kind}"),
-                ],
-                openai_duration(reset),
-            )
+            openai_duration(reset)
         };
-        let values = [limit.to_string(), remaining.to_string(), reset];
-        for (name, value) in names.iter().zip(values) {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                headers.insert(name, value);
-            }
+        headers.insert(limit_name.clone(), HeaderValue::from(limit));
+        headers.insert(remaining_name.clone(), HeaderValue::from(remaining));
+        if let Ok(reset) = HeaderValue::try_from(reset) {
+            headers.insert(reset_name.clone(), reset);
         }
     }
 }
