@@ -48,7 +48,10 @@ fn checksum_bytes(random: &str) -> [u8; CHECKSUM_LEN] {
 }
 
 fn checksum(random: &str) -> String {
-    checksum_bytes(random).iter().map(|b| char::from(*b)).collect()
+    checksum_bytes(random)
+        .iter()
+        .map(|b| char::from(*b))
+        .collect()
 }
 
 /// Whether `key` has a Switchyard key's shape and a correct checksum.

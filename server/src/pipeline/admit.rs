@@ -81,16 +81,14 @@ pub fn admit(
             let budgets = limiter.budgets(admission.scopes());
             Ok(Some(Admitted { admission, budgets }))
         }
-        Err((refusal, budgets)) => {
-            Err((
-                ProxyError::RateLimited {
-                    message: refusal.message,
-                    kind: refusal.kind,
-                    retry_after: refusal.retry_after,
-                },
-                budgets,
-            ))
-        }
+        Err((refusal, budgets)) => Err((
+            ProxyError::RateLimited {
+                message: refusal.message,
+                kind: refusal.kind,
+                retry_after: refusal.retry_after,
+            },
+            budgets,
+        )),
     }
 }
 
