@@ -64,7 +64,6 @@ impl ClientKey {
 pub struct Consumers {
     keys: HashMap<KeyDigest, Arc<ClientKey>>,
     pub client_auth: ClientAuth,
-    count: usize,
 }
 
 fn scope(
@@ -136,24 +135,12 @@ impl Consumers {
                 );
             }
         }
-        Ok(Consumers {
-            keys,
-            client_auth,
-            count: stored.len(),
-        })
+        Ok(Consumers { keys, client_auth })
     }
 
     /// The key with this digest, whatever its state.
     pub fn key(&self, digest: &KeyDigest) -> Option<&Arc<ClientKey>> {
         self.keys.get(digest)
-    }
-
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// Every consumer's and key's limited scope (a consumer once, however many keys it has).

@@ -137,17 +137,11 @@ impl LimitState {
     pub fn reconfigure(&self, limits: &Limits, now: u64) {
         let mut configured = self.configured.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = configured.as_ref() {
-            let windows = [
-                (&self.rpm, old.rpm, limits.rpm),
-                (&self.rpd, old.rpd, limits.rpd),
-                (&self.tpm, old.tpm, limits.tpm),
-                (&self.tpd, old.tpd, limits.tpd),
-            ];
-            for (cell, old, new) in windows {
-                if let (Some(old), Some(new)) = (old, new)
+            for (before, after) in self.windows(old).iter().zip(self.windows(limits)) {
+                if let (Some(old), Some(new)) = (before.limit, after.limit)
                     && old != new
                 {
-                    cell.rescale(now, old, new);
+                    after.cell.rescale(now, old, new);
                 }
             }
         }
@@ -159,6 +153,54 @@ impl LimitState {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         self.last_used_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// One window of a scope: its cell, its limit (if set), its length, and whether it counts
+/// tokens or requests. Every rule below walks the same four, in this order.
+struct Window<'a> {
+    cell: &'a Gcra,
+    limit: Option<u64>,
+    length: u64,
+    tokens: bool,
+}
+
+impl Window<'_> {
+    /// What one request takes from this window: itself, or its token reservation. A request
+    /// larger than a whole window's budget takes the whole budget: it may go when the bucket is
+    /// full, and what it really uses is charged at the end.
+    fn units(&self, limit: u64, tokens: u64) -> u64 {
+        if self.tokens { tokens.min(limit) } else { 1 }
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.tokens { "tokens" } else { "requests" }
+    }
+
+    fn per(&self) -> &'static str {
+        if self.length == MINUTE {
+            "minute"
+        } else {
+            "day"
+        }
+    }
+}
+
+impl LimitState {
+    /// The windows of this scope under `limits`: requests per minute and day, then tokens.
+    fn windows(&self, limits: &Limits) -> [Window<'_>; 4] {
+        let window = |cell, limit, length, tokens| Window {
+            cell,
+            limit,
+            length,
+            tokens,
+        };
+        [
+            window(&self.rpm, limits.rpm, MINUTE, false),
+            window(&self.rpd, limits.rpd, DAY, false),
+            window(&self.tpm, limits.tpm, MINUTE, true),
+            window(&self.tpd, limits.tpd, DAY, true),
+        ]
     }
 }
 
@@ -298,18 +340,19 @@ impl Limiter for LimitRegistry {
             if limits.max_concurrent.is_some() {
                 state.in_flight.fetch_sub(1, Ordering::AcqRel);
             }
-            for (cell, limit, window) in [
-                (&state.tpm, limits.tpm, MINUTE),
-                (&state.tpd, limits.tpd, DAY),
-            ] {
-                let Some(limit) = limit else { continue };
-                let reserved = reserved.min(limit);
+            for window in state.windows(limits).iter().filter(|w| w.tokens) {
+                let Some(limit) = window.limit else { continue };
+                let reserved = window.units(limit, reserved);
                 match used_tokens.cmp(&reserved) {
                     std::cmp::Ordering::Less => {
-                        cell.give_back(reserved - used_tokens, limit, window);
+                        window
+                            .cell
+                            .give_back(reserved - used_tokens, limit, window.length);
                     }
                     std::cmp::Ordering::Greater => {
-                        cell.charge(now, used_tokens - reserved, limit, window);
+                        window
+                            .cell
+                            .charge(now, used_tokens - reserved, limit, window.length);
                     }
                     std::cmp::Ordering::Equal => {}
                 }
@@ -321,23 +364,15 @@ impl Limiter for LimitRegistry {
         let now = self.now();
         let mut budgets = Budgets::default();
         for scope in scopes {
-            let state = &scope.state;
-            let limits = &scope.limits;
-            let kinds = [
-                (&state.rpm, limits.rpm, MINUTE, false),
-                (&state.rpd, limits.rpd, DAY, false),
-                (&state.tpm, limits.tpm, MINUTE, true),
-                (&state.tpd, limits.tpd, DAY, true),
-            ];
-            for (cell, limit, window, tokens) in kinds {
-                let Some(limit) = limit else { continue };
-                let (remaining, reset) = cell.status(now, limit, window);
+            for window in scope.state.windows(&scope.limits) {
+                let Some(limit) = window.limit else { continue };
+                let (remaining, reset) = window.cell.status(now, limit, window.length);
                 let budget = Budget {
                     limit,
                     remaining,
                     reset,
                 };
-                let slot = if tokens {
+                let slot = if window.tokens {
                     &mut budgets.tokens
                 } else {
                     &mut budgets.requests
@@ -358,15 +393,16 @@ fn roll_back(scope: &Scope, tokens: u64) {
     if limits.max_concurrent.is_some() {
         state.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
-    let windows = [
-        (&state.rpm, limits.rpm, MINUTE, 1),
-        (&state.rpd, limits.rpd, DAY, 1),
-        (&state.tpm, limits.tpm, MINUTE, tokens),
-        (&state.tpd, limits.tpd, DAY, tokens),
-    ];
-    for (cell, limit, window, units) in windows {
-        if let Some(limit) = limit {
-            cell.give_back(units.min(limit), limit, window);
+    give_back(&state.windows(limits), tokens);
+}
+
+/// Gives back what one request took from `windows`.
+fn give_back(windows: &[Window<'_>], tokens: u64) {
+    for window in windows {
+        if let Some(limit) = window.limit {
+            window
+                .cell
+                .give_back(window.units(limit, tokens), limit, window.length);
         }
     }
 }
@@ -399,30 +435,25 @@ fn admit_one(scope: &Scope, now: u64, tokens: u64) -> Result<(), Refusal> {
             state.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     };
-    // Requests first, then tokens; each taken cell is given back if a later one refuses.
-    let mut taken: Vec<(&Gcra, u64, u64, u64)> = Vec::new();
-    let windows = [
-        (&state.rpm, limits.rpm, MINUTE, 1, "requests", "minute"),
-        (&state.rpd, limits.rpd, DAY, 1, "requests", "day"),
-        (&state.tpm, limits.tpm, MINUTE, tokens, "tokens", "minute"),
-        (&state.tpd, limits.tpd, DAY, tokens, "tokens", "day"),
-    ];
-    for (cell, limit, window, units, kind, per) in windows {
-        let Some(limit) = limit else { continue };
-        // A request larger than a whole window's budget could never pass; it may go when the
-        // bucket is full, and what it really uses is charged at the end.
-        let units = units.min(limit);
+    // Requests first, then tokens; the cells already taken are given back if a later one
+    // refuses (walking the same table again, so admission allocates nothing).
+    let windows = state.windows(limits);
+    for (i, window) in windows.iter().enumerate() {
+        let Some(limit) = window.limit else { continue };
+        let units = window.units(limit, tokens);
         if units == 0 {
             continue;
         }
-        if let Err(wait) = cell.acquire(now, units, limit, window) {
-            for (cell, units, limit, window) in taken {
-                cell.give_back(units, limit, window);
-            }
+        if let Err(wait) = window.cell.acquire(now, units, limit, window.length) {
+            give_back(&windows[..i], tokens);
             release_slot();
-            return Err(refuse(format!("{limit} {kind} per {per}"), kind, wait));
+            let kind = window.kind();
+            return Err(refuse(
+                format!("{limit} {kind} per {}", window.per()),
+                kind,
+                wait,
+            ));
         }
-        taken.push((cell, units, limit, window));
     }
     Ok(())
 }

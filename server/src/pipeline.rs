@@ -19,7 +19,7 @@ mod finish;
 
 use std::sync::Arc;
 
-pub use admit::{Admitted, admit, estimate_tokens, rate_limit_headers};
+pub use admit::{Admitted, admit, rate_limit_headers};
 pub use authenticate::{authenticate, presented_key};
 pub use authorize::authorize;
 pub use finish::{Finish, GuardedBody, InFlight, InFlightLimit};

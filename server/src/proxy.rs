@@ -38,10 +38,10 @@ use crate::guard::{self, HostPolicy};
 use crate::health::HealthRegistry;
 use crate::messages_api;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Finish, GuardedBody, InFlightLimit};
+use crate::pipeline::{self, Caller, Finish, GuardedBody, InFlightLimit};
 use crate::providers::Provider;
 use crate::reload::CurrentSnapshot;
-use crate::snapshot::Route;
+use crate::snapshot::{Route, Snapshot};
 use crate::upstream::UpstreamClient;
 use crate::usage::UsageContext;
 
@@ -71,6 +71,18 @@ pub struct ProxyState {
 }
 
 impl ProxyState {
+    /// The authenticate phase under the client-auth mode in force (`--client-auth` wins over the
+    /// stored setting).
+    fn caller(&self, headers: &HeaderMap, snapshot: &Snapshot) -> Result<Caller, ProxyError> {
+        let mode = self.client_auth.unwrap_or(snapshot.consumers.client_auth);
+        pipeline::authenticate(
+            headers,
+            &snapshot.consumers,
+            mode,
+            std::time::SystemTime::now(),
+        )
+    }
+
     /// Refuses requests for a foreign `Host` and cross-site browser requests.
     fn check_origin(&self, headers: &HeaderMap, uri: &http::Uri) -> Result<(), ProxyError> {
         let host = guard::request_host(headers, uri);
@@ -131,13 +143,7 @@ async fn models(State(state): State<ProxyState>, uri: http::Uri, headers: Header
         return error.into_response();
     }
     let snapshot = state.snapshot.load_full();
-    let mode = state.client_auth.unwrap_or(snapshot.consumers.client_auth);
-    let caller = match pipeline::authenticate(
-        &headers,
-        &snapshot.consumers,
-        mode,
-        std::time::SystemTime::now(),
-    ) {
+    let caller = match state.caller(&headers, &snapshot) {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
@@ -235,13 +241,7 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
     };
     // One Arc for the whole request: it finishes on this snapshot whatever reloads happen.
     let snapshot = state.snapshot.load_full();
-    let mode = state.client_auth.unwrap_or(snapshot.consumers.client_auth);
-    let caller = match pipeline::authenticate(
-        &parts.headers,
-        &snapshot.consumers,
-        mode,
-        std::time::SystemTime::now(),
-    ) {
+    let caller = match state.caller(&parts.headers, &snapshot) {
         Ok(caller) => caller,
         Err(error) => return error_response(inbound, error),
     };

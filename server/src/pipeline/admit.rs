@@ -38,8 +38,10 @@ fn scopes(caller: &Caller, route: &Route) -> Vec<Scope> {
     .collect()
 }
 
-/// The tokens to reserve: the prompt estimated from the body, and the completion budget.
-pub fn estimate_tokens(
+/// The tokens to reserve: the prompt estimated from the body, and the completion budget. Unlike
+/// `messages_api::estimate_tokens` (for `count_tokens`) it builds no JSON tree: it runs on every
+/// request under a token limit.
+pub fn reserved_tokens(
     inbound: Inbound,
     body_len: usize,
     max_tokens: Option<u64>,
@@ -72,7 +74,7 @@ pub fn admit(
         return Ok(None);
     }
     let tokens = if scopes.iter().any(|s| s.limits.limits_tokens()) {
-        estimate_tokens(inbound, body_len, max_tokens, route)
+        reserved_tokens(inbound, body_len, max_tokens, route)
     } else {
         0
     };
@@ -194,17 +196,17 @@ mod tests {
     #[test]
     fn estimates_prompt_and_completion() {
         let route = crate::snapshot::test_route("chat", None);
-        assert_eq!(estimate_tokens(Inbound::Chat, 400, Some(50), &route), 150);
+        assert_eq!(reserved_tokens(Inbound::Chat, 400, Some(50), &route), 150);
         assert_eq!(
-            estimate_tokens(Inbound::Chat, 400, None, &route),
+            reserved_tokens(Inbound::Chat, 400, None, &route),
             100 + route.reserve_completion_tokens
         );
         assert_eq!(
-            estimate_tokens(Inbound::Embeddings, 400, Some(50), &route),
+            reserved_tokens(Inbound::Embeddings, 400, Some(50), &route),
             100
         );
         assert_eq!(
-            estimate_tokens(Inbound::CountTokens, 400, Some(50), &route),
+            reserved_tokens(Inbound::CountTokens, 400, Some(50), &route),
             0
         );
     }
