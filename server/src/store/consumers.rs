@@ -302,15 +302,20 @@ impl Store {
             allowed_models: key.allowed_models.clone(),
             limits: key.limits,
         })?;
-        sqlx::query(
-            "UPDATE consumer_keys SET name = ?, spec = ?, disabled = ?, expires_at = ? WHERE id = ?",
+        update_key_row(
+            &mut tx,
+            id,
+            KeyRow {
+                name: &key.name,
+                digest_hex: &key.digest_hex,
+                // `None` keeps the stored last four characters.
+                last4: None,
+                allowed_models: &key.allowed_models,
+                limits: &key.limits,
+                disabled: key.disabled,
+                expires_at_ms: key.expires_at_ms,
+            },
         )
-        .bind(&key.name)
-        .bind(key_json(&key.allowed_models, &key.limits))
-        .bind(key.disabled)
-        .bind(key.expires_at_ms)
-        .bind(id)
-        .execute(&mut *tx)
         .await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
