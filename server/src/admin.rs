@@ -272,6 +272,7 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
                 message,
                 at: rfc3339(at),
             }),
+        log: Default::default(),
         providers: snapshot.providers().len(),
         routes: snapshot.routes().len(),
         proxy_port: state

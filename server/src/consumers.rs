@@ -228,6 +228,7 @@ mod tests {
                 last4: None,
                 allowed_models: key_models.iter().map(|m| (*m).to_owned()).collect(),
                 limits: Limits::default(),
+                budget: None,
                 disabled: false,
                 expires_at_ms: Some(1_000),
                 created_at_ms: 0,

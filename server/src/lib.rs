@@ -14,6 +14,7 @@ pub mod health_check;
 pub mod limits;
 pub mod listener;
 pub mod messages_api;
+pub mod metering;
 pub mod metrics;
 pub mod model_mapping;
 pub mod pipeline;

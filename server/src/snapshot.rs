@@ -408,6 +408,7 @@ pub(crate) fn test_provider_spec(name: &str) -> switchyard_shared::ProviderSpec 
         timeouts: Default::default(),
         api_version: None,
         deployments: Default::default(),
+        pricing: Default::default(),
         default_max_tokens: None,
         token_failover: None,
         health_check: None,

@@ -13,6 +13,8 @@ pub struct Usage {
     pub cached_prompt_tokens: u64,
     /// Reasoning tokens (included in `completion_tokens`).
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the provider's cache (included in `prompt_tokens`; Anthropic).
+    pub cache_write_tokens: u64,
 }
 
 /// A count at a path of object keys (`Value::pointer` would allocate to unescape the path).
@@ -58,6 +60,7 @@ impl From<OpenAiUsageJson> for Usage {
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
                 .unwrap_or(0),
+            cache_write_tokens: 0,
         }
     }
 }
@@ -84,6 +87,7 @@ impl From<AnthropicUsageJson> for Usage {
             completion_tokens: json.output_tokens.unwrap_or(0),
             cached_prompt_tokens: cache_read,
             reasoning_tokens: 0,
+            cache_write_tokens: json.cache_creation_input_tokens.unwrap_or(0),
         }
     }
 }
@@ -99,6 +103,7 @@ impl Usage {
             completion_tokens: count(usage, &["completion_tokens"]),
             cached_prompt_tokens: count(usage, &["prompt_tokens_details", "cached_tokens"]),
             reasoning_tokens: count(usage, &["completion_tokens_details", "reasoning_tokens"]),
+            cache_write_tokens: 0,
         })
     }
 
@@ -125,16 +130,20 @@ impl Usage {
             completion_tokens: count(usage, &["output_tokens"]),
             cached_prompt_tokens: cache_read,
             reasoning_tokens: 0,
+            cache_write_tokens: cache_write,
         }
     }
 
     /// Anthropic's `usage` object.
     pub fn to_anthropic(self) -> Value {
         json!({
-            "input_tokens": self.prompt_tokens - self.cached_prompt_tokens.min(self.prompt_tokens),
+            "input_tokens": self
+                .prompt_tokens
+                .saturating_sub(self.cached_prompt_tokens)
+                .saturating_sub(self.cache_write_tokens),
             "output_tokens": self.completion_tokens,
             "cache_read_input_tokens": self.cached_prompt_tokens,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": self.cache_write_tokens,
         })
     }
 
@@ -146,6 +155,7 @@ impl Usage {
             completion_tokens: count(meta, &["candidatesTokenCount"]).saturating_add(thoughts),
             cached_prompt_tokens: count(meta, &["cachedContentTokenCount"]),
             reasoning_tokens: thoughts,
+            cache_write_tokens: 0,
         }
     }
 
@@ -156,6 +166,7 @@ impl Usage {
         self.completion_tokens = self.completion_tokens.max(other.completion_tokens);
         self.cached_prompt_tokens = self.cached_prompt_tokens.max(other.cached_prompt_tokens);
         self.reasoning_tokens = self.reasoning_tokens.max(other.reasoning_tokens);
+        self.cache_write_tokens = self.cache_write_tokens.max(other.cache_write_tokens);
     }
 }
 
@@ -223,7 +234,8 @@ mod tests {
                 prompt_tokens: 10,
                 completion_tokens: 5,
                 cached_prompt_tokens: 4,
-                reasoning_tokens: 2
+                reasoning_tokens: 2,
+                cache_write_tokens: 0,
             }
         );
         assert_eq!(Usage::from_openai(&usage.to_openai()), Some(usage));

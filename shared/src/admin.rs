@@ -22,6 +22,9 @@ pub struct StatusView {
     pub routes: usize,
     /// The port the proxy listens on, for clients that build URLs (the console's usage snippets).
     pub proxy_port: u16,
+    /// The request log's writer.
+    #[serde(default)]
+    pub log: crate::metering::LogStatus,
 }
 
 /// Every admin API error: `{"error": {...}}`.

@@ -48,6 +48,10 @@ pub struct ProviderSpec {
     /// deployment name itself.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub deployments: BTreeMap<String, String>,
+    /// Prices of this provider's models (model glob → USD per million tokens), overriding or
+    /// adding to the shipped price table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pricing: crate::metering::PricingOverrides,
     /// Anthropic: `max_tokens` for requests that set none (the Messages API requires it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_tokens: Option<u32>,

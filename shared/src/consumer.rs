@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metering::Budget;
+
 /// Request, token and concurrency limits. Unset means unlimited; every limit that applies to a
 /// request (its key's, its consumer's, its route's) must pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +65,9 @@ pub struct ConsumerSpec {
     pub allowed_routes: Vec<String>,
     #[serde(default, skip_serializing_if = "Limits::is_unset")]
     pub limits: Limits,
+    /// A spend cap over all the consumer's keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
     /// A disabled consumer's keys are all refused.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled: bool,
@@ -82,7 +87,7 @@ fn is_false(value: &bool) -> bool {
 }
 
 /// One client API key of a consumer.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerKey {
@@ -109,6 +114,9 @@ pub struct ConsumerKey {
     /// Limits of this key alone, on top of the consumer's.
     #[serde(default, skip_serializing_if = "Limits::is_unset")]
     pub limits: Limits,
+    /// A spend cap of this key alone, on top of the consumer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled: bool,
     /// RFC 3339 (read-only).
@@ -136,7 +144,7 @@ impl std::fmt::Debug for ConsumerKey {
 }
 
 /// `POST /api/consumers/{name}/keys`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
@@ -147,11 +155,13 @@ pub struct NewKey {
     pub allowed_models: Vec<String>,
     #[serde(default, skip_serializing_if = "Limits::is_unset")]
     pub limits: Limits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
 }
 
 /// `PUT /api/consumers/{name}/keys/{id}`: only the fields given change. `expires_at: null` clears
-/// the expiry.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// the expiry, `budget: null` removes the budget.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyUpdate {
@@ -170,6 +180,13 @@ pub struct KeyUpdate {
     pub allowed_models: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Budget>))]
+    pub budget: Option<Option<Budget>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from a field left out (`None`).
@@ -224,12 +241,40 @@ impl std::str::FromStr for ClientAuth {
 }
 
 /// Gateway-wide settings: `GET/PUT /api/settings` and a document's `settings:`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// Days request records are kept in `usage.db` (hourly rollups are kept a year longer).
+    #[serde(default = "default_retention_days")]
+    pub log_retention_days: u32,
+    /// The most request records kept; the oldest go first.
+    #[serde(default = "default_log_max_rows")]
+    pub log_max_rows: u64,
+    /// Where budget alerts are posted as JSON (`http://` or `https://`); unset sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook_url: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            client_auth: ClientAuth::default(),
+            log_retention_days: default_retention_days(),
+            log_max_rows: default_log_max_rows(),
+            alert_webhook_url: None,
+        }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    30
+}
+
+fn default_log_max_rows() -> u64 {
+    10_000_000
 }
 
 /// `GET /api/settings`: the stored settings and what is in force.

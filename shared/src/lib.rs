@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod config;
 pub mod consumer;
+pub mod metering;
 pub mod provider_type;
 pub mod secret;
 pub mod validate;
@@ -19,6 +20,11 @@ pub use config::{
 pub use consumer::{
     ClientAuth, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, RotateKey, Settings,
     SettingsView,
+};
+pub use metering::{
+    Budget, BudgetAlert, BudgetPeriod, BudgetStatus, BudgetsView, LogStatus, LogsPage, ModelPrice,
+    PriceEntry, PriceOverride, PricingOverrides, PricingView, RequestLog, TrailStep, UsageReport,
+    UsageRow,
 };
 pub use provider_type::{Protocol, ProviderType};
 pub use validate::{FieldError, ValidationErrors};

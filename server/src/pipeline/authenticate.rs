@@ -129,6 +129,7 @@ mod tests {
                 last4: None,
                 allowed_models: vec![],
                 limits: Limits::default(),
+                budget: None,
                 disabled,
                 expires_at_ms: Some(10_000),
                 created_at_ms: 0,

@@ -67,6 +67,7 @@ mod tests {
                 last4: None,
                 allowed_models: vec![],
                 limits: Limits::default(),
+                budget: None,
                 disabled: false,
                 expires_at_ms: None,
                 created_at_ms: 0,

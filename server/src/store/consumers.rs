@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 use switchyard_shared::validate::{validate_consumer, validate_new_key};
 use switchyard_shared::{
+    Budget,
     ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, Settings, ValidationErrors,
 };
 
@@ -34,6 +35,7 @@ pub struct StoredKey {
     pub last4: Option<String>,
     pub allowed_models: Vec<String>,
     pub limits: Limits,
+    pub budget: Option<Budget>,
     pub disabled: bool,
     pub expires_at_ms: Option<i64>,
     pub created_at_ms: i64,
@@ -48,6 +50,8 @@ struct KeyExtra {
     allowed_models: Vec<String>,
     #[serde(skip_serializing_if = "Limits::is_unset")]
     limits: Limits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    budget: Option<Budget>,
 }
 
 pub(crate) fn rfc3339_ms(ms: i64) -> String {
@@ -81,6 +85,7 @@ impl StoredKey {
             expires_at: self.expires_at_ms.map(rfc3339_ms),
             allowed_models: self.allowed_models.clone(),
             limits: self.limits,
+            budget: self.budget.clone(),
             disabled: self.disabled,
             created_at: Some(rfc3339_ms(self.created_at_ms)),
             last_used_at: self.last_used_ms.map(rfc3339_ms),
@@ -166,10 +171,11 @@ fn consumer_json(spec: &ConsumerSpec) -> String {
     serde_json::to_string(&keyless).unwrap_or_else(|_| "{}".to_owned())
 }
 
-fn key_json(allowed_models: &[String], limits: &Limits) -> String {
+fn key_json(allowed_models: &[String], limits: &Limits, budget: Option<&Budget>) -> String {
     serde_json::to_string(&KeyExtra {
         allowed_models: allowed_models.to_vec(),
         limits: *limits,
+        budget: budget.cloned(),
     })
     .unwrap_or_else(|_| "{}".to_owned())
 }
@@ -257,6 +263,7 @@ impl Store {
             &new.name,
             &new.allowed_models,
             &new.limits,
+            new.budget.as_ref(),
             expires_at_ms,
         )
         .await?;
@@ -296,11 +303,15 @@ impl Store {
         if let Some(limits) = update.limits {
             key.limits = limits;
         }
+        if let Some(budget) = update.budget {
+            key.budget = budget;
+        }
         validate_new_key(&NewKey {
             name: key.name.clone(),
             expires_at: None,
             allowed_models: key.allowed_models.clone(),
             limits: key.limits,
+            budget: key.budget.clone(),
         })?;
         update_key_row(
             &mut tx,
@@ -312,6 +323,7 @@ impl Store {
                 last4: None,
                 allowed_models: &key.allowed_models,
                 limits: &key.limits,
+                budget: key.budget.as_ref(),
                 disabled: key.disabled,
                 expires_at_ms: key.expires_at_ms,
             },
@@ -355,6 +367,7 @@ impl Store {
             &old.name,
             &old.allowed_models,
             &old.limits,
+            old.budget.as_ref(),
             // The successor keeps an expiry the old key had beyond the grace period.
             old.expires_at_ms.filter(|at| *at > ends),
         )
@@ -422,6 +435,7 @@ async fn insert_new_key(
     name: &str,
     allowed_models: &[String],
     limits: &Limits,
+    budget: Option<&Budget>,
     expires_at_ms: Option<i64>,
 ) -> Result<IssuedKey> {
     let plaintext = client_key::generate();
@@ -434,6 +448,7 @@ async fn insert_new_key(
             last4: Some(&client_key::last4(&plaintext)),
             allowed_models,
             limits,
+            budget,
             disabled: false,
             expires_at_ms,
         },
@@ -449,6 +464,7 @@ pub(super) struct KeyRow<'a> {
     pub last4: Option<&'a str>,
     pub allowed_models: &'a [String],
     pub limits: &'a Limits,
+    pub budget: Option<&'a Budget>,
     pub disabled: bool,
     pub expires_at_ms: Option<i64>,
 }
@@ -468,7 +484,7 @@ pub(super) async fn insert_key(
     .bind(row.name)
     .bind(row.digest_hex)
     .bind(row.last4)
-    .bind(key_json(row.allowed_models, row.limits))
+    .bind(key_json(row.allowed_models, row.limits, row.budget))
     .bind(row.disabled)
     .bind(row.expires_at_ms)
     .bind(now)
@@ -489,6 +505,7 @@ pub(super) async fn insert_key(
         last4: row.last4.map(str::to_owned),
         allowed_models: row.allowed_models.to_vec(),
         limits: *row.limits,
+        budget: row.budget.cloned(),
         disabled: row.disabled,
         expires_at_ms: row.expires_at_ms,
         created_at_ms: now,
@@ -507,7 +524,7 @@ pub(super) async fn update_key_row(
     )
     .bind(row.name)
     .bind(row.last4)
-    .bind(key_json(row.allowed_models, row.limits))
+    .bind(key_json(row.allowed_models, row.limits, row.budget))
     .bind(row.disabled)
     .bind(row.expires_at_ms)
     .bind(id)
@@ -660,6 +677,7 @@ pub(super) fn parse_consumers(
                 last4: raw.last4,
                 allowed_models: extra.allowed_models,
                 limits: extra.limits,
+                budget: extra.budget,
                 disabled: raw.disabled,
                 expires_at_ms: raw.expires_at,
                 created_at_ms: raw.created_at,
@@ -823,6 +841,7 @@ pub(super) async fn apply_consumers(
                 last4: last4.as_deref(),
                 allowed_models: &key.allowed_models,
                 limits: &key.limits,
+                budget: key.budget.as_ref(),
                 disabled: key.disabled,
                 expires_at_ms,
             };
