@@ -41,6 +41,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("consumers") view=pages::consumers::ConsumersPage />
                     <Route path=path!("consumers/new") view=pages::consumer_form::NewConsumerPage />
                     <Route path=path!("consumers/:name") view=pages::consumer_form::EditConsumerPage />
+                    <Route path=path!("usage") view=pages::usage::UsagePage />
+                    <Route path=path!("logs") view=pages::logs::LogsPage />
                     <Route path=path!("playground") view=pages::playground::PlaygroundPage />
                     <Route path=path!("config") view=pages::config::ConfigPage />
                     <Route path=path!("settings") view=pages::settings::SettingsPage />

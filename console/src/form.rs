@@ -10,7 +10,7 @@ pub struct Parse {
 }
 
 impl Parse {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.to_owned(),
             message: message.into(),
@@ -38,6 +38,21 @@ impl Parse {
 
     pub fn opt_u32(&mut self, field: &str, text: &str) -> Option<u32> {
         self.number(field, text)
+    }
+
+    /// An optional amount such as dollars: empty means unset.
+    pub fn opt_f64(&mut self, field: &str, text: &str) -> Option<f64> {
+        let text = text.trim().trim_start_matches('$').replace(['_', ','], "");
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse::<f64>() {
+            Ok(value) if value.is_finite() => Some(value),
+            _ => {
+                self.add(field, "must be a number such as 25 or 12.50");
+                None
+            }
+        }
     }
 
     /// A number with a default for empty input.
@@ -170,6 +185,10 @@ mod tests {
         assert_eq!(parse.u32_or("c", "x", 3), 3);
         assert_eq!(parse.errors.len(), 1);
         assert_eq!(parse.errors[0].field, "c");
+        assert_eq!(parse.opt_f64("d", " $1,250.5 "), Some(1250.5));
+        assert_eq!(parse.opt_f64("d", ""), None);
+        assert_eq!(parse.opt_f64("e", "lots"), None);
+        assert_eq!(parse.errors[1].field, "e");
     }
 
     #[test]

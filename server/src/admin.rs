@@ -1,7 +1,8 @@
-//! The admin API on :8001 (JSON under `/api`; the admin bearer token or a console session), and
-//! the console itself.
+//! The admin API on :8001 (JSON under `/api`; the admin bearer token or a console session), the
+//! Prometheus metrics at `/metrics`, and the console itself.
 
 mod auth;
+mod budgets;
 mod config;
 mod console;
 mod consumers;
@@ -9,7 +10,10 @@ mod error;
 mod json;
 mod openapi;
 mod playground;
+mod pricing;
+mod prometheus;
 mod resources;
+mod usage;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -51,6 +55,18 @@ pub struct AdminState {
     pub gateway: GatewayFacts,
     /// The `Host` names the admin API answers to.
     pub hosts: crate::guard::HostPolicy,
+    /// The request log (`usage.db`) that `/api/logs` and `/api/usage` read.
+    pub usage_db: crate::store::usage::UsageDb,
+    /// The Prometheus metrics `GET /metrics` renders; the meter task feeds the same instance.
+    pub prom: Arc<crate::prometheus::PromMetrics>,
+    /// The meter: the request log's written, dropped and queued records.
+    pub meter: crate::metering::Meter,
+    /// The wall clock of records and budget periods.
+    pub clock: Arc<crate::clock::Clock>,
+    /// `--test-clock`: `PUT /api/debug/clock` may move the clock.
+    pub test_clock: bool,
+    /// `--metrics-public`: `GET /metrics` answers without the admin token or a session.
+    pub metrics_public: bool,
 }
 
 /// Facts about how this process was started that decide what client-auth settings may be stored.
@@ -125,6 +141,12 @@ pub fn router(state: AdminState) -> Router {
             "/settings",
             get(consumers::get_settings).put(consumers::put_settings),
         )
+        .route("/pricing", get(pricing::view))
+        .route("/logs", get(usage::logs))
+        .route("/logs/{request_id}", get(usage::log))
+        .route("/usage", get(usage::usage))
+        .route("/budgets", get(budgets::list))
+        .route("/debug/clock", axum::routing::put(budgets::set_clock))
         .route("/status", get(status))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -146,8 +168,21 @@ pub fn router(state: AdminState) -> Router {
         .route("/health/live", get(live))
         .route("/openapi.json", get(openapi_document))
         .fallback(api_not_found);
+    // Scrapers look for `/metrics` at the top, not under `/api`. They send the admin token as a
+    // bearer token like any automation, so the API's authentication applies unless the operator
+    // chose to publish the metrics.
+    let scrape = Router::new().route("/metrics", get(prometheus::scrape));
+    let scrape = if state.metrics_public {
+        scrape
+    } else {
+        scrape.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ))
+    };
     Router::new()
         .nest("/api", api)
+        .merge(scrape)
         .fallback(console::serve)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(CatchPanicLayer::new())
@@ -272,7 +307,7 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
                 message,
                 at: rfc3339(at),
             }),
-        log: Default::default(),
+        log: state.meter.status(),
         providers: snapshot.providers().len(),
         routes: snapshot.routes().len(),
         proxy_port: state

@@ -184,6 +184,23 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_ALLOW_OPEN_PROXY", global = true)]
     pub allow_open_proxy: bool,
 
+    /// Serve `GET /metrics` on the admin listener without the admin token or a session, for
+    /// Prometheus servers that cannot send a bearer token. The metrics name routes, providers,
+    /// models and consumers, so use it only where the admin listener is not reachable by others.
+    #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC", global = true)]
+    pub metrics_public: bool,
+
+    /// Whether every proxied request's record is written to `usage.db` in the data dir (`on`,
+    /// the default, or `off`). Off, `/api/logs` and `/api/usage` stay empty and budgets do not
+    /// survive a restart; metrics and budgets still work in memory.
+    #[arg(long, env = "SWITCHYARD_REQUEST_LOG", default_value = "on", value_parser = ["on", "off"], global = true)]
+    pub request_log: String,
+
+    /// Lets `PUT /api/debug/clock` move the gateway's wall clock, so tests can cross a budget
+    /// period without waiting for it. Never in production.
+    #[arg(long, env = "SWITCHYARD_TEST_CLOCK", hide = true, global = true)]
+    pub test_clock: bool,
+
     /// A file holding the master key (64 hex characters) that seals provider keys and header
     /// values in the database; or set SWITCHYARD_MASTER_KEY to the key itself. The key is never
     /// accepted as a command-line argument. Without one, secrets are stored in plaintext.

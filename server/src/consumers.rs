@@ -8,9 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchyard_shared::consumer::glob_match;
 use switchyard_shared::validate::validate_consumer;
-use switchyard_shared::{ClientAuth, Limits};
+use switchyard_shared::{ClientAuth, Limits, Settings};
 
+use crate::budgets::{BudgetOwner, CompiledBudget};
 use crate::client_key::{self, KeyDigest};
+use crate::health::HealthRegistry;
 use crate::limits::{LimitRegistry, Scope, ScopeId};
 use crate::store::StoredConsumer;
 
@@ -25,6 +27,7 @@ pub struct Consumer {
     pub allowed_routes: HashSet<String>,
     /// The consumer's limits, when it has any.
     pub scope: Option<Scope>,
+    pub budget: Option<Arc<CompiledBudget>>,
 }
 
 #[derive(Debug)]
@@ -39,6 +42,8 @@ pub struct ClientKey {
     pub scope: Option<Scope>,
     /// Where its last use is counted (even without limits), for `last_used_at`.
     pub usage: Arc<crate::limits::LimitState>,
+    /// The key's budget, then its consumer's: every one must have room.
+    pub budgets: Vec<Arc<CompiledBudget>>,
 }
 
 impl ClientKey {
@@ -59,11 +64,14 @@ impl ClientKey {
     }
 }
 
-/// Every consumer's keys, by digest, and the client-auth setting.
+/// Every consumer's keys, by digest, and the gateway settings.
 #[derive(Debug, Default)]
 pub struct Consumers {
     keys: HashMap<KeyDigest, Arc<ClientKey>>,
     pub client_auth: ClientAuth,
+    pub settings: Settings,
+    /// Every budget, each once.
+    budgets: Vec<Arc<CompiledBudget>>,
 }
 
 fn scope(
@@ -86,10 +94,12 @@ impl Consumers {
     /// that is not one.
     pub fn build(
         stored: &[StoredConsumer],
-        client_auth: ClientAuth,
-        registry: &LimitRegistry,
+        settings: &Settings,
+        health: &HealthRegistry,
     ) -> Result<Consumers, (String, String)> {
+        let registry = &health.limits;
         let mut keys = HashMap::new();
+        let mut budgets = Vec::new();
         for consumer in stored {
             let fail = |message: String| (consumer.spec.name.clone(), message);
             validate_consumer(&consumer.spec).map_err(|e| fail(e.to_string()))?;
@@ -107,7 +117,21 @@ impl Consumers {
                 allowed_models: consumer.spec.allowed_models.clone(),
                 allowed_routes: consumer.spec.allowed_routes.iter().cloned().collect(),
                 scope: consumer_scope,
+                budget: consumer
+                    .spec
+                    .budget
+                    .as_ref()
+                    .map(|spec| {
+                        let owner = BudgetOwner::Consumer {
+                            id: consumer.id,
+                            name: Arc::from(name.as_str()),
+                        };
+                        CompiledBudget::new(spec, owner, &health.budgets).map(Arc::new)
+                    })
+                    .transpose()
+                    .map_err(&fail)?,
             });
+            budgets.extend(compiled.budget.clone());
             for key in &consumer.keys {
                 let digest = client_key::from_hex(&key.digest_hex)
                     .ok_or_else(|| fail(format!("key {} has an invalid digest", key.id)))?;
@@ -117,6 +141,20 @@ impl Consumers {
                     key.limits,
                     format!("key '{}' of consumer '{name}'", key.name),
                 );
+                let key_budget = key
+                    .budget
+                    .as_ref()
+                    .map(|spec| {
+                        let owner = BudgetOwner::Key {
+                            id: key.id,
+                            name: Arc::from(key.name.as_str()),
+                            consumer: Arc::from(name.as_str()),
+                        };
+                        CompiledBudget::new(spec, owner, &health.budgets).map(Arc::new)
+                    })
+                    .transpose()
+                    .map_err(&fail)?;
+                budgets.extend(key_budget.clone());
                 let expires_at = key
                     .expires_at_ms
                     .map(|ms| UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
@@ -131,11 +169,25 @@ impl Consumers {
                         allowed_models: key.allowed_models.clone(),
                         scope: key_scope,
                         usage,
+                        budgets: key_budget
+                            .into_iter()
+                            .chain(compiled.budget.clone())
+                            .collect(),
                     }),
                 );
             }
         }
-        Ok(Consumers { keys, client_auth })
+        Ok(Consumers {
+            keys,
+            client_auth: settings.client_auth,
+            settings: settings.clone(),
+            budgets,
+        })
+    }
+
+    /// Every budget of every consumer and key.
+    pub fn budgets(&self) -> &[Arc<CompiledBudget>] {
+        &self.budgets
     }
 
     /// The key with this digest, whatever its state.
@@ -239,10 +291,14 @@ mod tests {
 
     #[test]
     fn keys_are_found_by_digest_and_narrow_their_consumer() {
-        let registry = LimitRegistry::default();
+        let registry = HealthRegistry::default();
+        let settings = Settings {
+            client_auth: ClientAuth::Required,
+            ..Settings::default()
+        };
         let consumers = Consumers::build(
             &[stored(&["deepseek-*", "qwen-*"], &["qwen-*"])],
-            ClientAuth::Required,
+            &settings,
             &registry,
         )
         .expect("builds");
@@ -266,9 +322,10 @@ mod tests {
 
     #[test]
     fn counters_survive_a_rebuild() {
-        let registry = LimitRegistry::default();
-        let first = Consumers::build(&[stored(&[], &[])], ClientAuth::Off, &registry).expect("1");
-        let second = Consumers::build(&[stored(&[], &[])], ClientAuth::Off, &registry).expect("2");
+        let registry = HealthRegistry::default();
+        let settings = Settings::default();
+        let first = Consumers::build(&[stored(&[], &[])], &settings, &registry).expect("1");
+        let second = Consumers::build(&[stored(&[], &[])], &settings, &registry).expect("2");
         let digest = client_key::digest("sy-test");
         let a = first.key(&digest).expect("a");
         let b = second.key(&digest).expect("b");

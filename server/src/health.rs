@@ -474,6 +474,8 @@ pub struct HealthRegistry {
     providers: Mutex<HashMap<i64, Arc<ProviderHealth>>>,
     keys: Mutex<HashMap<i64, Arc<KeyHealth>>>,
     pub limits: crate::limits::LimitRegistry,
+    /// Spend budget counters, which outlive snapshots like the limit counters.
+    pub budgets: Arc<crate::budgets::BudgetRegistry>,
 }
 
 impl HealthRegistry {

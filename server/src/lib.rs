@@ -3,9 +3,12 @@
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod admin;
+pub mod alerts;
 pub mod background;
+pub mod budgets;
 pub mod cli;
 pub mod client_key;
+pub mod clock;
 pub mod config_file;
 pub mod consumers;
 pub mod guard;
@@ -18,6 +21,8 @@ pub mod metering;
 pub mod metrics;
 pub mod model_mapping;
 pub mod pipeline;
+pub mod pricing;
+pub mod prometheus;
 pub mod providers;
 pub mod proxy;
 pub mod reload;

@@ -1,12 +1,28 @@
 //! Metering: every proxied request leaves exactly one [`LogRow`], handed by its finish phase to a
-//! bounded queue and written to `usage.db` by one background task, which also prices it, settles
-//! its budgets and feeds the Prometheus metrics. The request path never waits on any of this.
+//! bounded queue and written to `usage.db` by one background task (`metering/writer.rs`), which
+//! also feeds the Prometheus metrics and estimates the tokens of requests whose provider sent no
+//! usage (`metering/estimate.rs`). The request path never waits on any of this: a full queue
+//! drops the record and counts it.
+
+mod estimate;
+mod writer;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use switchyard_shared::TrailStep;
+use tokio::sync::mpsc;
 
+pub use estimate::warm_up as warm_up_tokenizer;
+pub use writer::{MeterTask, load_budgets, spawn};
+
+use crate::budgets::BudgetHold;
+use crate::pricing::ProviderPricing;
 use crate::usage::Usage;
+
+/// How many records may wait for the writer: at 10,000 requests a second, several seconds' worth.
+pub const QUEUE_CAPACITY: usize = 65_536;
 
 /// One finished request, as the meter writes it. No request or response bodies.
 #[derive(Clone, Debug, Default)]
@@ -36,4 +52,83 @@ pub struct LogRow {
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
     pub client_disconnected: bool,
+}
+
+/// The meter's own counters, for `/api/status` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct LogCounters {
+    /// Records written to `usage.db`.
+    pub written: std::sync::atomic::AtomicU64,
+    /// Records lost because the queue was full.
+    pub dropped: std::sync::atomic::AtomicU64,
+    /// Records handed to the queue and not yet taken by the writer.
+    pub queued: std::sync::atomic::AtomicU64,
+}
+
+impl LogCounters {
+    pub fn status(&self, enabled: bool) -> switchyard_shared::LogStatus {
+        use std::sync::atomic::Ordering::Relaxed;
+        switchyard_shared::LogStatus {
+            enabled,
+            written: self.written.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            queued: self.queued.load(Relaxed),
+        }
+    }
+}
+
+/// A finished request whose tokens must be estimated before it is priced and written.
+pub struct Unmetered {
+    pub row: LogRow,
+    /// The request body, for the prompt.
+    pub prompt: Bytes,
+    /// What the client was sent, for the completion.
+    pub sent: Vec<Bytes>,
+    pub pricing: Option<Arc<ProviderPricing>>,
+    /// The request's budget reservations, settled once the cost is known.
+    pub hold: Option<BudgetHold>,
+}
+
+/// What the finish phase hands to the meter.
+pub enum MeterItem {
+    Row(Box<LogRow>),
+    Unmetered(Box<Unmetered>),
+}
+
+/// The request path's end of the meter's queue.
+#[derive(Clone)]
+pub struct Meter {
+    queue: mpsc::Sender<MeterItem>,
+    pub counters: Arc<LogCounters>,
+    /// Whether records are written to `usage.db` (`--request-log`).
+    pub enabled: bool,
+}
+
+impl Meter {
+    pub fn new(enabled: bool) -> (Meter, mpsc::Receiver<MeterItem>) {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let meter = Meter {
+            queue,
+            counters: Arc::new(LogCounters::default()),
+            enabled,
+        };
+        (meter, receiver)
+    }
+
+    /// Hands a record to the writer without waiting; a full queue drops it (and its budget hold,
+    /// which then charges its reservation).
+    pub fn submit(&self, item: MeterItem) {
+        match self.queue.try_send(item) {
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn status(&self) -> switchyard_shared::LogStatus {
+        self.counters.status(self.enabled)
+    }
 }

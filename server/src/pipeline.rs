@@ -3,9 +3,10 @@
 //! In order: **authenticate** (who is calling: a client key or anonymous) → **route** (the
 //! snapshot's lookup, in `proxy.rs`) → **authorize** (may this caller use this route and model) →
 //! **admit** (every applicable limit passes, reserving a concurrency slot and a token estimate) →
-//! **exchange** (attempts against upstreams, in `proxy/`) → **finish** (exactly once, when the
-//! response body ends, fails or is dropped by a disconnecting client: releases the slot and
-//! replaces the token reservation with the real usage).
+//! **budget** (every spend budget has room; reserves the worst-case cost) → **exchange**
+//! (attempts against upstreams, in `proxy/`) → **finish** (exactly once, when the response body
+//! ends, fails or is dropped by a disconnecting client: releases the slot, replaces the token and
+//! cost reservations with the real usage and cost, and hands the request's record to the meter).
 //!
 //! Routing comes before authorization and admission because a route's own access rule and limits
 //! apply, so they must be known first. Each phase is a plain function of the snapshot and the
@@ -15,6 +16,7 @@
 mod admit;
 mod authenticate;
 mod authorize;
+mod budget;
 mod finish;
 
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use std::sync::Arc;
 pub use admit::{Admitted, admit, rate_limit_headers};
 pub use authenticate::{authenticate, presented_key};
 pub use authorize::authorize;
-pub use finish::{Finish, GuardedBody, InFlight, InFlightLimit};
+pub use budget::reserve_budget;
+pub use finish::{Finish, GuardedBody, InFlight, InFlightLimit, Tally};
 
 use crate::consumers::ClientKey;
 

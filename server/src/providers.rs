@@ -102,6 +102,8 @@ pub struct Provider {
     pub health: Arc<ProviderHealth>,
     pub key_policy: KeyPolicy,
     pub circuit: CircuitPolicy,
+    /// Prices of this provider's models: its `pricing` overrides over the shipped table.
+    pub pricing: Arc<crate::pricing::ProviderPricing>,
 }
 
 impl Provider {
@@ -216,6 +218,10 @@ impl Provider {
             health: registry.provider(id),
             key_policy: KeyPolicy::new(spec.token_failover.as_ref()),
             circuit: CircuitPolicy::new(spec.health_check.as_ref()),
+            pricing: Arc::new(crate::pricing::ProviderPricing::new(
+                spec.kind,
+                &spec.pricing,
+            )),
         })
     }
 

@@ -50,6 +50,8 @@ pub const PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-pr
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-switchyard-model");
 pub const ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 pub const FALLBACK_HEADER: HeaderName = HeaderName::from_static("x-switchyard-fallback");
+/// Every proxy answer carries one; the request's record is found by it.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Clone)]
 pub struct ProxyState {
@@ -68,6 +70,10 @@ pub struct ProxyState {
     pub in_flight: Arc<InFlightLimit>,
     /// How long reading a request body may take.
     pub body_read_timeout: std::time::Duration,
+    /// Where finished requests' records go.
+    pub meter: crate::metering::Meter,
+    /// The wall clock of records and budget periods.
+    pub clock: Arc<crate::clock::Clock>,
 }
 
 impl ProxyState {
@@ -197,6 +203,11 @@ fn error_response(inbound: Inbound, error: ProxyError) -> Response {
             if let Some(value) = error.retry_after() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
+            if error.never_retry() {
+                response
+                    .headers_mut()
+                    .insert(error::SHOULD_RETRY, HeaderValue::from_static("false"));
+            }
             response
         }
     }
@@ -217,12 +228,70 @@ fn anthropic_headers(inbound: Inbound, headers: &HeaderMap) -> Vec<(HeaderName, 
 }
 
 async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Response {
-    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let id_header = HeaderValue::try_from(request_id.as_str()).ok();
+    let mut finish = Finish::new(
+        Arc::clone(&state.registry),
+        state.meter.clone(),
+        Arc::clone(&state.clock),
+        request_id,
+        inbound.as_str(),
+    );
+    let mut response = match serve(state, inbound, request, &mut finish).await {
+        // The body holds the finish phase and the in-flight slot until it ends or the client
+        // goes away.
+        Ok((response, in_flight)) => {
+            response.map(|body| Body::new(GuardedBody::new(body, finish, in_flight)))
+        }
+        // The finish phase runs here, as `finish` goes.
+        Err(response) => response,
+    };
+    if let Some(id) = id_header {
+        response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    response
+}
+
+/// The client's own request id when it is sane (at most 128 visible ASCII characters of a safe
+/// set), else a new random one.
+fn request_id(headers: &HeaderMap) -> String {
+    let sane = |id: &&str| {
+        !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
+    };
+    match headers
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(sane)
+    {
+        Some(id) => id.to_owned(),
+        None => format!("req_{:032x}", fastrand::u128(..)),
+    }
+}
+
+/// Refuses the request with `error`, recording why.
+fn refuse(finish: &mut Finish, inbound: Inbound, error: ProxyError) -> Response {
+    finish.fail(error.status().as_u16(), error.log_code());
+    error_response(inbound, error)
+}
+
+/// The pipeline of one request, up to the answer's head: its phases fill in `finish`, which
+/// the caller attaches to the answer's body or drops at once for an error answer.
+async fn serve(
+    state: &ProxyState,
+    inbound: Inbound,
+    request: Request,
+    finish: &mut Finish,
+) -> Result<(Response, pipeline::InFlight), Response> {
     if let Err(error) = state.check_origin(request.headers(), request.uri()) {
-        return error_response(inbound, error);
+        return Err(refuse(finish, inbound, error));
     }
     let Some(in_flight) = state.in_flight.enter() else {
-        return error_response(inbound, ProxyError::Overloaded(state.in_flight.max()));
+        let error = ProxyError::Overloaded(state.in_flight.max());
+        return Err(refuse(finish, inbound, error));
     };
     let (parts, body) = request.into_parts();
     let read = tokio::time::timeout(
@@ -233,28 +302,38 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
         "the client did not send the whole body in time".into(),
     ))) {
         Ok(body) => body,
-        Err(error) => return error_response(inbound, error),
+        Err(error) => return Err(refuse(finish, inbound, error)),
     };
     let peeked = match request::peek(&body) {
         Ok(peeked) => peeked,
-        Err(error) => return error_response(inbound, error),
+        Err(error) => return Err(refuse(finish, inbound, error)),
     };
+    finish.keep_prompt(body.clone());
+    finish.row.requested_model = Some(peeked.model.clone().into_owned());
+    finish.row.stream = peeked.stream;
     // One Arc for the whole request: it finishes on this snapshot whatever reloads happen.
     let snapshot = state.snapshot.load_full();
+    // The record's time is taken after the snapshot: a budget activated by a reload counts
+    // exactly the requests timed at or after its activation in memory (see `budgets.rs`).
+    finish.row.time_ms = finish.clock().now_ms();
     let caller = match state.caller(&parts.headers, &snapshot) {
         Ok(caller) => caller,
-        Err(error) => return error_response(inbound, error),
+        Err(error) => return Err(refuse(finish, inbound, error)),
     };
-    let Some(route) = snapshot.route(&peeked.model) else {
-        return error_response(
-            inbound,
-            ProxyError::ModelNotFound(peeked.model.into_owned()),
-        );
-    };
-    if let Err(error) = pipeline::authorize(&caller, route, &peeked.model) {
-        return error_response(inbound, error);
+    if let Some(key) = caller.key() {
+        finish.row.key_id = Some(key.id);
+        finish.row.consumer_id = Some(key.consumer.id);
+        finish.row.consumer = Some(Arc::clone(&key.consumer.name));
     }
-    let admitted = match pipeline::admit(
+    let Some(route) = snapshot.route(&peeked.model) else {
+        let error = ProxyError::ModelNotFound(peeked.model.into_owned());
+        return Err(refuse(finish, inbound, error));
+    };
+    finish.row.route = Some(Arc::clone(&route.name));
+    if let Err(error) = pipeline::authorize(&caller, route, &peeked.model) {
+        return Err(refuse(finish, inbound, error));
+    }
+    let budgets = match pipeline::admit(
         &state.registry.limits,
         &caller,
         route,
@@ -262,24 +341,34 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
         body.len(),
         peeked.max_tokens,
     ) {
-        Ok(admitted) => admitted,
+        Ok(Some(admitted)) => {
+            finish.hold_admission(admitted.admission);
+            Some(admitted.budgets)
+        }
+        Ok(None) => None,
         Err((error, budgets)) => {
-            let mut response = error_response(inbound, error);
+            let mut response = refuse(finish, inbound, error);
             pipeline::rate_limit_headers(&budgets, inbound, response.headers_mut());
-            return response;
+            return Err(response);
         }
     };
-    let (finish, budgets) = match admitted {
-        Some(admitted) => {
-            let finish = Arc::new(Finish::new(Arc::clone(&state.registry), admitted.admission));
-            (Some(finish), Some(admitted.budgets))
-        }
-        None => (None, None),
-    };
+    match pipeline::reserve_budget(
+        &caller,
+        route,
+        &peeked.model,
+        inbound,
+        body.len(),
+        peeked.max_tokens,
+        finish.clock().now_ms(),
+    ) {
+        Ok(Some(hold)) => finish.hold_budgets(hold),
+        Ok(None) => {}
+        Err(error) => return Err(refuse(finish, inbound, error)),
+    }
     let anthropic_headers = anthropic_headers(inbound, &parts.headers);
     let deadline = route.timeout.map(|timeout| Instant::now() + timeout);
     let mut attempts = Attempts::new(route);
-    let mut last: Option<(ProxyError, &Provider, &str)> = None;
+    let mut last: Option<(ProxyError, &Arc<Provider>, &str)> = None;
     while let Some(plan) = attempts.next(Instant::now()) {
         if !plan.wait.is_zero() {
             let until = Instant::now() + plan.wait;
@@ -288,7 +377,7 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
             }
             tokio::time::sleep_until(until).await;
         }
-        let provider = &*plan.upstream.provider;
+        let provider = &plan.upstream.provider;
         let target = plan.upstream.target_model(&peeked.model);
         tracing::debug!(route = %route.name, provider = %provider.name, model = target, attempt = attempts.count(), "proxying");
         let exchange = Exchange {
@@ -303,9 +392,8 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
             usage: UsageContext {
                 route: Arc::clone(&route.name),
                 provider: Arc::clone(&provider.name),
-                model: target.into(),
                 metrics: Arc::clone(&state.metrics),
-                finish: finish.clone(),
+                tally: Arc::clone(&finish.tally),
             },
         };
         let result = match deadline {
@@ -318,17 +406,21 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
         };
         match result {
             Ok(mut response) => {
-                attempts.succeeded(&plan, response.status().as_u16());
-                state
-                    .metrics
-                    .record_request(&route.name, &provider.name, true, started.elapsed());
+                let status = response.status().as_u16();
+                attempts.succeeded(&plan, status);
+                state.metrics.record_request(
+                    &route.name,
+                    &provider.name,
+                    true,
+                    finish.started().elapsed(),
+                );
                 add_headers(&mut response, route, provider, target, &attempts);
                 if let Some(budgets) = &budgets {
                     pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
                 }
-                // The body holds the finish phase and the in-flight slot until it ends or the
-                // client goes away.
-                return response.map(|body| Body::new(GuardedBody::new(body, finish, in_flight)));
+                record_answer(finish, provider, target, &attempts);
+                finish.row.status = status;
+                return Ok((response, in_flight));
             }
             Err(error) => {
                 tracing::debug!(route = %route.name, provider = %provider.name, %error, "attempt failed");
@@ -337,24 +429,32 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
             }
         }
     }
-    if let Some(finish) = &finish {
-        finish.mark_failed();
-    }
     let Some((error, provider, target)) = last else {
-        return error_response(
-            inbound,
-            ProxyError::UpstreamTimeout("the route's timeout_ms passed"),
-        );
+        let error = ProxyError::UpstreamTimeout("the route's timeout_ms passed");
+        return Err(refuse(finish, inbound, error));
     };
-    state
-        .metrics
-        .record_request(&route.name, &provider.name, false, started.elapsed());
-    let mut response = error_response(inbound, error);
+    state.metrics.record_request(
+        &route.name,
+        &provider.name,
+        false,
+        finish.started().elapsed(),
+    );
+    record_answer(finish, provider, target, &attempts);
+    let mut response = refuse(finish, inbound, error);
     add_headers(&mut response, route, provider, target, &attempts);
     if let Some(budgets) = &budgets {
         pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
     }
-    response
+    Err(response)
+}
+
+/// What the record keeps of the attempts: who answered last, with which model, and the trail.
+fn record_answer(finish: &mut Finish, provider: &Arc<Provider>, target: &str, attempts: &Attempts) {
+    finish.row.provider = Some(Arc::clone(&provider.name));
+    finish.row.model = Some(target.to_owned());
+    finish.row.attempts = attempts.count();
+    finish.row.fallback_trail = attempts.steps();
+    finish.answered_by(Arc::clone(&provider.pricing));
 }
 
 /// The `x-switchyard-*` headers of a proxied answer: which route, provider and model served it

@@ -191,6 +191,17 @@ async fn reload_once(
             );
             let (provider_ids, key_ids) = snapshot.health_ids();
             let limit_ids = snapshot.limit_ids();
+            let budget_ids: std::collections::HashSet<_> = snapshot
+                .consumers
+                .budgets()
+                .iter()
+                .map(|budget| budget.scope_id())
+                .collect();
+            // Budgets new to this snapshot count requests in memory from now on.
+            let now = registry.budgets.clock.now_ms();
+            for budget in snapshot.consumers.budgets() {
+                budget.activate(now);
+            }
             let previous = current.replace(Arc::new(snapshot));
             // Freeing a large snapshot is CPU work too; when no request holds it any more, it is
             // freed on the background thread.
@@ -198,6 +209,7 @@ async fn reload_once(
             // Health of deleted providers and keys goes; everything kept keeps its state.
             registry.retain(&provider_ids, &key_ids);
             registry.limits.retain(|id| limit_ids.contains(id));
+            registry.budgets.retain(|id| budget_ids.contains(id));
             // Edited limits count what was already used under the old ones.
             record_limits(&current.load_full(), registry);
             status.set(None);

@@ -28,6 +28,12 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     let store = Store::open_with_key(data_dir, crate::secrets::master_key(args)?)
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    // The request log is a file of its own, so its write volume never contends with the
+    // configuration's. The handle is a pool: clones share it.
+    let usage_path = data_dir.join(crate::store::usage::USAGE_DB_FILE);
+    let usage_db = crate::store::usage::UsageDb::open(&usage_path)
+        .await
+        .with_context(|| format!("cannot open the request log {}", usage_path.display()))?;
     let registry = Arc::new(HealthRegistry::default());
     let first = reload::prepare(&store, 1, &registry)
         .await
@@ -44,6 +50,9 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         );
     }
     reload::record_limits(&first, &registry);
+    let clock = Arc::clone(&registry.budgets.clock);
+    // Budgets start from what the records say was spent this period, before any request counts.
+    crate::metering::load_budgets(&first, &usage_db, &clock).await;
     let snapshot = Arc::new(CurrentSnapshot::new(first));
     let reload_status = Arc::new(ReloadStatus::default());
     let reloader = reload::spawn(
@@ -77,6 +86,19 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     let client = upstream::client(Arc::clone(&snapshot));
     health_check::spawn(Arc::clone(&snapshot), client.clone());
     let metrics = Arc::new(Metrics::default());
+    let (meter, meter_queue) = crate::metering::Meter::new(args.request_log == "on");
+    let prom = Arc::new(crate::prometheus::PromMetrics::new());
+    let meter_task = crate::metering::spawn(
+        &meter,
+        meter_queue,
+        usage_db.clone(),
+        Arc::clone(&snapshot),
+        Arc::clone(&prom),
+        Arc::clone(&clock),
+    );
+    crate::alerts::spawn(&registry, Arc::clone(&snapshot), client.clone());
+    // The tokenizer's tables load on a background thread, not in the first estimate.
+    std::thread::spawn(crate::metering::warm_up_tokenizer);
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
         client: client.clone(),
@@ -88,6 +110,8 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         allowed_origins: args.allowed_origins.clone().into(),
         in_flight: InFlightLimit::new(args.max_in_flight),
         body_read_timeout: Duration::from_millis(args.request_read_timeout_ms),
+        meter: meter.clone(),
+        clock: Arc::clone(&clock),
     });
     consumers::spawn_last_used_writer(store.clone(), Arc::clone(&registry));
     let admin_app = admin::router(AdminState {
@@ -107,6 +131,12 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         registry,
         gateway: open,
         hosts,
+        usage_db: usage_db.clone(),
+        prom,
+        meter,
+        clock,
+        test_clock: args.test_clock,
+        metrics_public: args.metrics_public,
     });
 
     let admin_addr = admin_listener.local_addr()?;
@@ -144,7 +174,11 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         result = serving => { result?; tracing::info!("all connections finished"); }
         () = shutdown => tracing::warn!("shutdown grace period ended with requests still in flight"),
     }
+    // The listeners are done, so no request hands over a record any more: write what is queued.
+    meter_task.stop().await;
     store.close().await;
+    // Closing checkpoints the request log's WAL into the file.
+    usage_db.close().await;
     Ok(())
 }
 

@@ -265,16 +265,13 @@ impl Snapshot {
         prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
         prefix_lengths.dedup();
 
-        let consumers = Consumers::build(
-            &config.consumers,
-            config.settings.client_auth,
-            &registry.limits,
-        )
-        .map_err(|(name, message)| BuildError {
-            what: "consumer",
-            name,
-            message,
-        })?;
+        let consumers = Consumers::build(&config.consumers, &config.settings, registry).map_err(
+            |(name, message)| BuildError {
+                what: "consumer",
+                name,
+                message,
+            },
+        )?;
 
         let mut providers: Vec<Arc<Provider>> = providers_by_name.into_values().collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));

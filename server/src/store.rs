@@ -14,6 +14,7 @@
 mod auth;
 mod config;
 mod consumers;
+pub mod usage;
 
 pub use auth::SessionRow;
 pub use config::ResealSummary;

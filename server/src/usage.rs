@@ -175,31 +175,18 @@ impl Usage {
 pub struct UsageContext {
     pub route: std::sync::Arc<str>,
     pub provider: std::sync::Arc<str>,
-    pub model: Box<str>,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
-    /// The request's finish phase, which settles token limits with this usage.
-    pub finish: Option<std::sync::Arc<crate::pipeline::Finish>>,
+    /// The request's tally, which the finish phase reads.
+    pub tally: std::sync::Arc<crate::pipeline::Tally>,
 }
 
-/// Reports the usage of a finished request: into the live metrics, and to the log at debug
-/// level, and to the request's finish phase. (The metering work will also store it.)
+/// Reports the usage of a finished request: into the live metrics and to the request's finish
+/// phase, which settles limits and budgets with it and records it.
 pub fn report(context: &UsageContext, usage: Usage) {
-    if let Some(finish) = &context.finish {
-        finish.record_usage(usage);
-    }
+    context.tally.record_usage(usage);
     context
         .metrics
         .record_usage(&context.route, &context.provider, usage);
-    tracing::debug!(
-        route = %context.route,
-        provider = %context.provider,
-        model = %context.model,
-        prompt_tokens = usage.prompt_tokens,
-        completion_tokens = usage.completion_tokens,
-        cached_prompt_tokens = usage.cached_prompt_tokens,
-        reasoning_tokens = usage.reasoning_tokens,
-        "usage"
-    );
 }
 
 #[cfg(test)]

@@ -593,6 +593,7 @@ mod tests {
             models: vec![],
             model_mapping: BTreeMap::new(),
             headers: BTreeMap::new(),
+            pricing: BTreeMap::new(),
             timeouts: Timeouts::default(),
             api_version: None,
             deployments: BTreeMap::new(),

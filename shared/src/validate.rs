@@ -11,7 +11,8 @@ use crate::config::{
     ConfigDocument, Fallback, HealthCheck, MAX_ATTEMPTS, MAX_WEIGHT, MatchRule, ProviderSpec,
     RouteSpec, RouteUpstream, Timeouts, TokenFailover,
 };
-use crate::consumer::{ConsumerSpec, Limits, NewKey};
+use crate::consumer::{ConsumerSpec, Limits, NewKey, Settings};
+use crate::metering::{Budget, ModelPrice};
 use crate::provider_type::Protocol;
 use crate::secret::is_masked;
 
@@ -304,6 +305,10 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
         }
     }
 
+    for (glob, price) in &spec.pricing {
+        check_price(&mut errors, glob, price);
+    }
+
     check_timeouts(&mut errors, &spec.timeouts);
     check_protocol_settings(&mut errors, spec);
     if let Some(failover) = &spec.token_failover {
@@ -313,6 +318,43 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
         check_health_check(&mut errors, check);
     }
     errors.into_result()
+}
+
+/// The longest model glob a provider's `pricing` may use.
+pub const MAX_PRICE_GLOB_LEN: usize = 200;
+/// The highest price accepted, in US dollars per million tokens: far above any real model, low
+/// enough that a typo in the wrong unit is caught.
+pub const MAX_PRICE_PER_MTOK: f64 = 100_000.0;
+
+/// One entry of a provider's `pricing`: a usable glob, and prices that are real amounts.
+fn check_price(errors: &mut ValidationErrors, glob: &str, price: &ModelPrice) {
+    // Debug formatting quotes the glob and escapes anything odd in it, so the path stays readable.
+    let prefix = format!("pricing[{glob:?}]");
+    if glob.trim().is_empty() {
+        errors.add(&prefix, "the model glob must not be empty");
+    } else if glob.chars().count() > MAX_PRICE_GLOB_LEN {
+        errors.add(
+            &prefix,
+            format!("the model glob must be at most {MAX_PRICE_GLOB_LEN} characters"),
+        );
+    }
+    let fields = [
+        ("input_per_mtok", Some(price.input_per_mtok)),
+        ("output_per_mtok", Some(price.output_per_mtok)),
+        ("cached_input_per_mtok", price.cached_input_per_mtok),
+        ("cache_write_per_mtok", price.cache_write_per_mtok),
+        ("reasoning_per_mtok", price.reasoning_per_mtok),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value
+            && !(value.is_finite() && (0.0..=MAX_PRICE_PER_MTOK).contains(&value))
+        {
+            errors.add(
+                format!("{prefix}.{name}"),
+                format!("must be a number of US dollars per million tokens from 0 to {MAX_PRICE_PER_MTOK}"),
+            );
+        }
+    }
 }
 
 fn check_range(
@@ -610,6 +652,75 @@ pub fn check_limits(errors: &mut ValidationErrors, prefix: &str, limits: &Limits
     }
 }
 
+/// The longest budget timezone name accepted.
+pub const MAX_TIMEZONE_LEN: usize = 64;
+
+/// A budget: a positive limit, a soft limit below it, and a timezone shaped like an IANA name
+/// (`Europe/Berlin`, `Etc/GMT+2`). Whether the timezone exists is checked by the server, which
+/// has the timezone database.
+pub fn check_budget(errors: &mut ValidationErrors, prefix: &str, budget: &Budget) {
+    let limit_ok = budget.limit_usd.is_finite()
+        && budget.limit_usd > 0.0
+        && budget.limit_usd <= Budget::MAX_USD;
+    if !limit_ok {
+        errors.add(
+            format!("{prefix}.limit_usd"),
+            format!(
+                "must be more than 0 and at most {} US dollars",
+                Budget::MAX_USD
+            ),
+        );
+    }
+    if let Some(soft) = budget.soft_limit_usd {
+        if !(soft.is_finite() && soft > 0.0) {
+            errors.add(
+                format!("{prefix}.soft_limit_usd"),
+                "must be more than 0 US dollars",
+            );
+        } else if limit_ok && soft >= budget.limit_usd {
+            errors.add(
+                format!("{prefix}.soft_limit_usd"),
+                "must be below limit_usd",
+            );
+        }
+    }
+    let timezone = &budget.timezone;
+    let field = format!("{prefix}.timezone");
+    if timezone.is_empty() {
+        errors.add(field, "must not be empty");
+    } else if timezone.len() > MAX_TIMEZONE_LEN {
+        errors.add(
+            field,
+            format!("must be at most {MAX_TIMEZONE_LEN} characters"),
+        );
+    } else if !timezone
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_+-/".contains(&b))
+    {
+        errors.add(
+            field,
+            "must be an IANA timezone name such as UTC or Europe/Berlin",
+        );
+    } else if !known_timezone(timezone) {
+        errors.add(
+            field,
+            "is not a known IANA timezone (such as UTC or Europe/Berlin)",
+        );
+    }
+}
+
+/// Whether the timezone database knows the name. The server checks it; the console leaves the
+/// database out (it would weigh its wasm down) and lets the server answer.
+#[cfg(feature = "tz")]
+fn known_timezone(name: &str) -> bool {
+    name.parse::<chrono_tz::Tz>().is_ok()
+}
+
+#[cfg(not(feature = "tz"))]
+fn known_timezone(_name: &str) -> bool {
+    true
+}
+
 /// A list of slugs (consumer or route names), each listed once.
 fn check_names(errors: &mut ValidationErrors, field: &str, names: &[String]) {
     let mut seen = HashSet::new();
@@ -646,6 +757,9 @@ pub fn validate_consumer(spec: &ConsumerSpec) -> Result<(), ValidationErrors> {
     check_globs(&mut errors, "allowed_models", &spec.allowed_models);
     check_names(&mut errors, "allowed_routes", &spec.allowed_routes);
     check_limits(&mut errors, "limits", &spec.limits);
+    if let Some(budget) = &spec.budget {
+        check_budget(&mut errors, "budget", budget);
+    }
     if serde_json::to_string(&spec.metadata).map_or(0, |json| json.len()) > 16 * 1024 {
         errors.add("metadata", "must be at most 16 KiB as JSON");
     }
@@ -664,6 +778,9 @@ pub fn validate_consumer(spec: &ConsumerSpec) -> Result<(), ValidationErrors> {
             &key.allowed_models,
         );
         check_limits(&mut errors, &format!("{prefix}.limits"), &key.limits);
+        if let Some(budget) = &key.budget {
+            check_budget(&mut errors, &format!("{prefix}.budget"), budget);
+        }
     }
     errors.into_result()
 }
@@ -685,6 +802,52 @@ pub fn validate_new_key(key: &NewKey) -> Result<(), ValidationErrors> {
     check_key_name(&mut errors, "name", &key.name);
     check_globs(&mut errors, "allowed_models", &key.allowed_models);
     check_limits(&mut errors, "limits", &key.limits);
+    if let Some(budget) = &key.budget {
+        check_budget(&mut errors, "budget", budget);
+    }
+    errors.into_result()
+}
+
+/// The longest alert webhook URL accepted.
+pub const MAX_WEBHOOK_URL_LEN: usize = 2048;
+
+/// An alert webhook: what [`check_base_url`] accepts, plus a query string (webhook services
+/// often carry their token in one). Only the fragment stays refused: it is never sent.
+fn check_webhook_url(url: &str) -> Result<(), &'static str> {
+    if url.len() > MAX_WEBHOOK_URL_LEN {
+        return Err("must be at most 2048 bytes");
+    }
+    if url.contains('#') {
+        return Err("must not contain a fragment");
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    check_base_url(base)?;
+    if !query.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be plain ASCII without white space");
+    }
+    Ok(())
+}
+
+/// Validates the gateway-wide settings.
+pub fn validate_settings(settings: &Settings) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_range(
+        &mut errors,
+        "log_retention_days",
+        u64::from(settings.log_retention_days),
+        1..=3650,
+    );
+    check_range(
+        &mut errors,
+        "log_max_rows",
+        settings.log_max_rows,
+        1000..=1_000_000_000,
+    );
+    if let Some(url) = &settings.alert_webhook_url
+        && let Err(message) = check_webhook_url(url)
+    {
+        errors.add("alert_webhook_url", message);
+    }
     errors.into_result()
 }
 
@@ -839,6 +1002,11 @@ pub fn validate_document(
             }
         }
     }
+    if let Some(settings) = &doc.settings
+        && let Err(e) = validate_settings(settings)
+    {
+        errors.absorb("settings", e);
+    }
     errors.into_result()
 }
 
@@ -860,6 +1028,7 @@ mod tests {
             timeouts: Timeouts::default(),
             api_version: None,
             deployments: BTreeMap::new(),
+            pricing: BTreeMap::new(),
             default_max_tokens: None,
             token_failover: None,
             health_check: None,
@@ -1078,5 +1247,198 @@ mod tests {
             ..ConfigDocument::default()
         };
         assert!(validate_document(&doc, &known).is_ok());
+    }
+
+    fn price(input: f64, output: f64) -> ModelPrice {
+        ModelPrice {
+            input_per_mtok: input,
+            output_per_mtok: output,
+            ..ModelPrice::default()
+        }
+    }
+
+    #[test]
+    fn pricing_globs_and_amounts() {
+        let mut p = provider("p");
+        p.pricing.insert("my-model*".into(), price(0.5, 1.5));
+        p.pricing.insert(
+            "free".into(),
+            ModelPrice {
+                cached_input_per_mtok: Some(0.0),
+                ..price(0.0, 0.0)
+            },
+        );
+        p.pricing.insert("max".into(), price(100_000.0, 100_000.0));
+        assert!(validate_provider(&p).is_ok());
+
+        let mut p = provider("p");
+        p.pricing.insert("".into(), price(1.0, 1.0));
+        p.pricing.insert("x".repeat(201), price(1.0, 1.0));
+        p.pricing.insert(
+            "gpt-*".into(),
+            ModelPrice {
+                cached_input_per_mtok: Some(f64::NAN),
+                cache_write_per_mtok: Some(f64::INFINITY),
+                reasoning_per_mtok: Some(100_000.5),
+                ..price(-0.1, 2.0)
+            },
+        );
+        let long = format!("pricing[{:?}]", "x".repeat(201));
+        assert_eq!(
+            fields(validate_provider(&p)),
+            vec![
+                "pricing[\"\"]".to_owned(),
+                "pricing[\"gpt-*\"].input_per_mtok".to_owned(),
+                "pricing[\"gpt-*\"].cached_input_per_mtok".to_owned(),
+                "pricing[\"gpt-*\"].cache_write_per_mtok".to_owned(),
+                "pricing[\"gpt-*\"].reasoning_per_mtok".to_owned(),
+                long,
+            ]
+        );
+    }
+
+    fn budget(limit: f64) -> Budget {
+        Budget {
+            limit_usd: limit,
+            period: crate::metering::BudgetPeriod::Month,
+            timezone: "UTC".into(),
+            soft_limit_usd: None,
+        }
+    }
+
+    fn budget_fields(budget: &Budget) -> Vec<String> {
+        let mut errors = ValidationErrors::default();
+        check_budget(&mut errors, "budget", budget);
+        errors.0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn budgets() {
+        let ok = Budget {
+            soft_limit_usd: Some(40.0),
+            timezone: "America/Argentina/Buenos_Aires".into(),
+            ..budget(50.0)
+        };
+        assert!(budget_fields(&ok).is_empty());
+        for tz in ["Etc/GMT+2", "Etc/GMT-14", "Europe/Berlin", "UTC"] {
+            let b = Budget {
+                timezone: tz.into(),
+                ..budget(1.0)
+            };
+            assert!(budget_fields(&b).is_empty(), "{tz}");
+        }
+        assert!(budget_fields(&budget(Budget::MAX_USD)).is_empty());
+        for limit in [0.0, -1.0, f64::NAN, f64::INFINITY, Budget::MAX_USD * 2.0] {
+            assert_eq!(
+                budget_fields(&budget(limit)),
+                vec!["budget.limit_usd"],
+                "{limit}"
+            );
+        }
+        for soft in [50.0, 60.0, 0.0, -1.0, f64::NAN] {
+            let b = Budget {
+                soft_limit_usd: Some(soft),
+                ..budget(50.0)
+            };
+            assert_eq!(budget_fields(&b), vec!["budget.soft_limit_usd"], "{soft}");
+        }
+        for tz in ["", "Europe/Berlin ", "../etc", "Zürich", &"A".repeat(65)] {
+            let b = Budget {
+                timezone: tz.into(),
+                ..budget(1.0)
+            };
+            assert_eq!(budget_fields(&b), vec!["budget.timezone"], "{tz:?}");
+        }
+    }
+
+    #[test]
+    fn budgets_are_checked_on_consumers_and_keys() {
+        let consumer = ConsumerSpec {
+            name: "team".into(),
+            budget: Some(budget(0.0)),
+            keys: vec![crate::consumer::ConsumerKey {
+                name: "ci".into(),
+                budget: Some(Budget {
+                    soft_limit_usd: Some(5.0),
+                    ..budget(1.0)
+                }),
+                ..crate::consumer::ConsumerKey::default()
+            }],
+            ..ConsumerSpec::default()
+        };
+        assert_eq!(
+            fields(validate_consumer(&consumer)),
+            vec!["budget.limit_usd", "keys[0].budget.soft_limit_usd"]
+        );
+        let key = NewKey {
+            name: "ci".into(),
+            budget: Some(Budget {
+                timezone: String::new(),
+                ..budget(1.0)
+            }),
+            ..NewKey::default()
+        };
+        assert_eq!(fields(validate_new_key(&key)), vec!["budget.timezone"]);
+    }
+
+    #[test]
+    fn settings() {
+        assert!(validate_settings(&Settings::default()).is_ok());
+        let edges = Settings {
+            log_retention_days: 3650,
+            log_max_rows: 1000,
+            alert_webhook_url: Some("https://hooks.example.com/budget?token=abc&x=1".into()),
+            ..Settings::default()
+        };
+        assert!(validate_settings(&edges).is_ok());
+        let bad = Settings {
+            log_retention_days: 0,
+            log_max_rows: 999,
+            alert_webhook_url: Some("ftp://example.com".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            fields(validate_settings(&bad)),
+            vec!["log_retention_days", "log_max_rows", "alert_webhook_url"]
+        );
+        let too_much = Settings {
+            log_retention_days: 3651,
+            log_max_rows: 1_000_000_001,
+            ..Settings::default()
+        };
+        assert_eq!(
+            fields(validate_settings(&too_much)),
+            vec!["log_retention_days", "log_max_rows"]
+        );
+        for url in [
+            "http://",
+            "https://user:pw@example.com/hook",
+            "https://example.com/hook#part",
+            "https://example.com/a b",
+            "https://example.com/?a=b c",
+            "example.com/hook",
+        ] {
+            let s = Settings {
+                alert_webhook_url: Some(url.into()),
+                ..Settings::default()
+            };
+            assert_eq!(
+                fields(validate_settings(&s)),
+                vec!["alert_webhook_url"],
+                "{url}"
+            );
+        }
+        let doc = ConfigDocument {
+            settings: Some(bad),
+            ..ConfigDocument::default()
+        };
+        assert_eq!(
+            fields(validate_document(&doc, &BTreeSet::new())),
+            vec![
+                "settings.log_retention_days",
+                "settings.log_max_rows",
+                "settings.alert_webhook_url"
+            ]
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod consumers;
 pub mod fixtures;
 pub mod http_client;
+pub mod metering;
 pub mod mock;
 pub mod providers;
 pub mod server;

@@ -1,10 +1,13 @@
-//! The dashboard's requests-per-minute chart: an inline SVG of stacked bars (successes and errors)
-//! over the last hour, with a tooltip per minute.
+//! Charts drawn by the console as inline SVG: the dashboard's requests-per-minute chart (stacked
+//! bars of successes and errors over the last hour, with a tooltip per minute) and, in `stacked`,
+//! the Usage page's bars stacked by group. Both share one drawing area.
 
 use leptos::prelude::*;
 
 use crate::api::types::MinuteBucket;
 use crate::util::{fmt_clock, fmt_int};
+
+pub mod stacked;
 
 /// One bar: the minute's start (Unix seconds), its requests and its errors.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,8 +1,10 @@
 //! Building blocks shared by the pages: the app shell, form fields with their errors, dialogs,
-//! toasts, badges, icons, the traffic chart, client snippets, limit fields, and what every
-//! resource's pages share (the list page, the edit page's loader, the form's save and footer).
+//! toasts, badges, icons, the charts, stat cards, client snippets, limit and budget fields, and
+//! what every resource's pages share (the list page, the edit page's loader, the form's save and
+//! footer).
 
 pub mod badge;
+pub mod budget;
 pub mod chart;
 pub mod client_auth_banner;
 pub mod field;
@@ -16,4 +18,5 @@ pub mod resource_list;
 pub mod rows;
 pub mod shell;
 pub mod snippet;
+pub mod stat;
 pub mod toast;

@@ -120,6 +120,8 @@ fn Frame() -> impl IntoView {
                             icon="consumers"
                             testid="nav-consumers"
                         />
+                        <NavLink href="/usage" label="Usage" icon="usage" testid="nav-usage" />
+                        <NavLink href="/logs" label="Logs" icon="logs" testid="nav-logs" />
                         <NavLink
                             href="/playground"
                             label="Playground"
@@ -128,11 +130,6 @@ fn Frame() -> impl IntoView {
                         />
                         <NavLink href="/config" label="Configuration" icon="config" testid="nav-config" />
                         <NavLink href="/settings" label="Settings" icon="settings" testid="nav-settings" />
-                    </ul>
-                    <p class="nav-heading">"Coming soon"</p>
-                    <ul class="nav">
-                        <SoonItem label="Usage" icon="usage" />
-                        <SoonItem label="Logs" icon="logs" />
                     </ul>
                 </nav>
             </aside>
@@ -207,20 +204,6 @@ fn NavLink(
                 <Icon name=icon />
                 <span>{label}</span>
             </a>
-        </li>
-    }
-}
-
-/// A page that does not exist yet: visible so operators know it is planned, but not a link.
-#[component]
-fn SoonItem(label: &'static str, icon: &'static str) -> impl IntoView {
-    view! {
-        <li>
-            <span class="nav-link disabled" aria-disabled="true" title="Coming soon">
-                <Icon name=icon />
-                <span>{label}</span>
-                <span class="soon">"soon"</span>
-            </span>
         </li>
     }
 }

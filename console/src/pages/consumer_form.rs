@@ -1,6 +1,6 @@
 //! Create and edit a consumer (`/consumers/new`, `/consumers/:name`): its name and description,
-//! the models (globs) and routes it may use, its limits, whether it is disabled, and free-form
-//! metadata. An existing consumer's page also manages its keys (see `consumer_keys`).
+//! the models (globs) and routes it may use, its limits and spend budget, whether it is disabled,
+//! and free-form metadata. An existing consumer's page also manages its keys (see `consumer_keys`).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use switchyard_shared::validate::validate_consumer;
 use switchyard_shared::{ConsumerSpec, FieldError, RouteSpec};
 
 use crate::api;
+use crate::components::budget::{BudgetFields, BudgetInputs};
 use crate::components::field::{Checkbox, FieldErr, TextField, invalid_attr, use_form_errors};
 use crate::components::form_page::{FormFooter, FormHeader, SaveForm};
 use crate::components::item::EditPage;
@@ -45,6 +46,7 @@ struct ConsumerInputs {
     routes: RwSignal<Vec<String>>,
     route_draft: RwSignal<String>,
     limits: LimitsInputs,
+    budget: BudgetInputs,
     disabled: RwSignal<bool>,
     metadata: RwSignal<String>,
 }
@@ -63,6 +65,7 @@ impl ConsumerInputs {
             routes: RwSignal::new(spec.allowed_routes),
             route_draft: RwSignal::new(String::new()),
             limits: LimitsInputs::new(&spec.limits),
+            budget: BudgetInputs::new(spec.budget.as_ref()),
             disabled: RwSignal::new(spec.disabled),
             metadata: RwSignal::new(metadata_text(&spec.metadata)),
         }
@@ -73,6 +76,7 @@ impl ConsumerInputs {
     fn build(&self) -> (ConsumerSpec, Vec<FieldError>) {
         let mut parse = Parse::default();
         let limits = self.limits.build(&mut parse, "limits");
+        let budget = self.budget.build(&mut parse, "budget");
         let mut errors = parse.errors;
         let metadata = parse_metadata(&self.metadata.get_untracked()).unwrap_or_else(|message| {
             errors.push(FieldError {
@@ -87,6 +91,7 @@ impl ConsumerInputs {
             allowed_models: self.models.get_untracked(),
             allowed_routes: self.routes.get_untracked(),
             limits,
+            budget,
             disabled: self.disabled.get_untracked(),
             metadata,
             keys: Vec::new(),
@@ -234,6 +239,16 @@ fn ConsumerForm(spec: Option<ConsumerSpec>) -> impl IntoView {
                 <LimitsFields inputs=inputs.limits prefix="limits" id_prefix="consumer-limits" />
             </section>
 
+            <section class="card">
+                <h2 class="card-title">"Budget"</h2>
+                <BudgetFields
+                    inputs=inputs.budget
+                    prefix="budget"
+                    id_prefix="consumer-budget"
+                    scope="Caps what all of this consumer's keys may spend together."
+                />
+            </section>
+
             <MetadataSection text=inputs.metadata />
 
             <FormFooter save=save />
@@ -298,6 +313,12 @@ mod tests {
                 max_concurrent: Some(4),
                 ..Limits::default()
             },
+            budget: Some(switchyard_shared::metering::Budget {
+                limit_usd: 50.0,
+                period: switchyard_shared::metering::BudgetPeriod::Month,
+                timezone: "UTC".into(),
+                soft_limit_usd: Some(40.0),
+            }),
             disabled: true,
             metadata: [("owner".to_owned(), serde_json::json!("data"))].into(),
             keys: vec![switchyard_shared::ConsumerKey::default()],

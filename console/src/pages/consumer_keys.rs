@@ -1,5 +1,5 @@
 //! A consumer's keys on its page: the list (masked, with status, creation, expiry and last use), and
-//! creating, rotating, disabling, enabling and deleting keys. A new key's plaintext exists only
+//! creating, editing (name, models, limits, budget), rotating, disabling, enabling and deleting keys. A new key's plaintext exists only
 //! in the reveal dialog's state and is dropped when the dialog closes.
 
 use leptos::prelude::*;
@@ -8,12 +8,14 @@ use switchyard_shared::{ConsumerKey, KeyUpdate};
 
 use crate::api::{self, ApiError};
 use crate::components::badge::Badge;
+use crate::components::budget::budget_summary;
 use crate::components::icons::Icon;
 use crate::components::limits::limits_summary;
 use crate::components::modal::ConfirmDialog;
 use crate::components::page::{LoadError, Loading};
 use crate::components::toast::{saved_text, use_toasts};
 use crate::pages::key_dialogs::{CreateKeyDialog, RotateKeyDialog};
+use crate::pages::key_edit::EditKeyDialog;
 use crate::pages::key_reveal::{KeyRevealDialog, Revealed};
 use crate::util::fmt_timestamp;
 
@@ -35,6 +37,7 @@ pub fn key_state(
 #[derive(Clone)]
 enum Dialog {
     Create,
+    Edit(ConsumerKey),
     Rotate(ConsumerKey),
     Delete(ConsumerKey),
     Reveal(Revealed),
@@ -147,6 +150,7 @@ pub fn ConsumerKeys(consumer: String, allowed_models: Vec<String>) -> impl IntoV
                 Some(Ok(list)) => view! {
                     <KeyTable
                         keys=list
+                        on_edit=move |k| dialog.set(Some(Dialog::Edit(k)))
                         on_rotate=move |k| dialog.set(Some(Dialog::Rotate(k)))
                         on_toggle=toggle
                         on_delete=move |k| dialog.set(Some(Dialog::Delete(k)))
@@ -161,6 +165,19 @@ pub fn ConsumerKeys(consumer: String, allowed_models: Vec<String>) -> impl IntoV
                 <CreateKeyDialog
                     keys_path=path.get_value()
                     on_created=move |key| reveal(key, false)
+                    on_close=close
+                />
+            }
+            .into_any(),
+            Some(Dialog::Edit(key)) => view! {
+                <EditKeyDialog
+                    key_path=format!("{}/{}", path.get_value(), key.id.unwrap_or_default())
+                    key=key.clone()
+                    on_saved=move |version| {
+                        toasts.success(format!("Key {} saved. {}", key.name, saved_text(version)));
+                        dialog.set(None);
+                        load();
+                    }
                     on_close=close
                 />
             }
@@ -203,6 +220,7 @@ fn key_label(key: &ConsumerKey) -> String {
 #[component]
 fn KeyTable(
     keys: Vec<ConsumerKey>,
+    #[prop(into)] on_edit: Callback<ConsumerKey>,
     #[prop(into)] on_rotate: Callback<ConsumerKey>,
     #[prop(into)] on_toggle: Callback<ConsumerKey>,
     #[prop(into)] on_delete: Callback<ConsumerKey>,
@@ -225,6 +243,14 @@ fn KeyTable(
                 None => view! { <span class="muted small">{none}</span> }.into_any(),
             };
             let mut scope = limits_summary(&key.limits);
+            if let Some(budget) = &key.budget {
+                let budget = format!("budget {}", budget_summary(budget));
+                scope = if scope.is_empty() {
+                    budget
+                } else {
+                    format!("{scope} · {budget}")
+                };
+            }
             if !key.allowed_models.is_empty() {
                 let models = key.allowed_models.join(", ");
                 scope = if scope.is_empty() {
@@ -233,7 +259,7 @@ fn KeyTable(
                     format!("{models} · {scope}")
                 };
             }
-            let (rotate, toggle, delete) = (key.clone(), key.clone(), key.clone());
+            let (edit, rotate, toggle, delete) = (key.clone(), key.clone(), key.clone(), key.clone());
             let toggle_label = if key.disabled { "Enable" } else { "Disable" };
             view! {
                 <tr data-testid=format!("key-row-{id}") data-key-name=key.name.clone()>
@@ -253,11 +279,20 @@ fn KeyTable(
                         {(state == "expires").then(|| view! { " " {when(&key.expires_at, "")} })}
                     </td>
                     <td data-label="Last used">{when(&key.last_used_at, "never")}</td>
-                    <td data-label="Models and limits" class="small">
+                    <td data-label="Scope" class="small">
                         {if scope.is_empty() { "the consumer's".to_owned() } else { scope }}
                     </td>
                     <td class="actions-col">
                         <div class="row-actions">
+                            <button
+                                type="button"
+                                class="btn btn-small"
+                                data-testid=format!("key-edit-{id}")
+                                on:click=move |_| on_edit.run(edit.clone())
+                            >
+                                <Icon name="edit" size=14 />
+                                "Edit"
+                            </button>
                             <button
                                 type="button"
                                 class="btn btn-small"
@@ -299,7 +334,9 @@ fn KeyTable(
                         <th scope="col">"Key"</th>
                         <th scope="col">"Status"</th>
                         <th scope="col">"Last used"</th>
-                        <th scope="col">"Models and limits"</th>
+                        <th scope="col" title="Models, limits and budget of the key itself">
+                            "Scope"
+                        </th>
                         <th scope="col" class="actions-col">
                             <span class="sr-only">"Actions"</span>
                         </th>

@@ -1,10 +1,11 @@
 //! Consumers, the apps and teams that call the proxy with their own keys: the list with each
-//! one's status, keys, limits and when it last called.
+//! one's status, keys, limits, budget and when it last called.
 
 use leptos::prelude::*;
 use switchyard_shared::ConsumerSpec;
 
 use crate::components::badge::Badge;
+use crate::components::budget::budget_summary;
 use crate::components::limits::limits_summary;
 use crate::components::resource_list::{Column, ResourceListPage};
 use crate::util::fmt_timestamp;
@@ -30,6 +31,12 @@ pub fn ConsumersPage() -> impl IntoView {
             } else {
                 view! { <span class="small">{summary}</span> }.into_any()
             }
+        }),
+        Column::new("Budget", |c: &ConsumerSpec| match &c.budget {
+            Some(budget) => {
+                view! { <span class="small">{budget_summary(budget)}</span> }.into_any()
+            }
+            None => view! { <span class="muted">"none"</span> }.into_any(),
         }),
         Column::new("Last used", |c: &ConsumerSpec| match last_used(c) {
             Some(at) => view! { <span class="small">{fmt_timestamp(&at)}</span> }.into_any(),

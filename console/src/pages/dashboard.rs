@@ -1,21 +1,48 @@
 //! The dashboard: the last hour of traffic (requests per minute, success rate, latency, tokens,
-//! per provider and per route) and the health of every provider and key, refreshed every 5 s.
+//! per provider and per route), today's spend, and the health of every provider and key,
+//! refreshed every 5 s. It warns when request records were dropped.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::types::{GroupStats, Health, Metrics, ProviderHealth, error_text};
+use crate::api::metering::{self, UsageQuery};
+use crate::api::types::{GroupStats, Health, Metrics, ProviderHealth, Status, error_text};
 use crate::api::{self};
 use crate::components::badge::StateBadge;
 use crate::components::chart::{RequestsChart, minute_slots};
 use crate::components::icons::Icon;
 use crate::components::page::{Loading, PageHeader};
-use crate::util::{fmt_duration, fmt_int, fmt_ms, fmt_rate, now_clock, now_unix};
+use crate::components::stat::Stat;
+use crate::util::{
+    fmt_duration, fmt_int, fmt_ms, fmt_rate, fmt_usd, iso_from_ms, now_clock, now_unix,
+    utc_midnight_ms,
+};
 
 /// How often the dashboard asks again.
 const REFRESH: Duration = Duration::from_secs(5);
+
+/// Today's spend since midnight UTC: the priced requests' cost and how many had no price.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct SpendToday {
+    cost_usd: f64,
+    unpriced: u64,
+}
+
+async fn spend_today() -> Result<SpendToday, api::ApiError> {
+    let query = UsageQuery {
+        group_by: "consumer".into(),
+        bucket: "day",
+        since: iso_from_ms(utc_midnight_ms(js_sys::Date::now())),
+        until: None,
+    };
+    let rows = metering::usage(&query).await?.rows;
+    Ok(SpendToday {
+        cost_usd: rows.iter().map(|r| r.cost_usd).sum(),
+        unpriced: rows.iter().map(|r| r.unpriced_requests).sum(),
+    })
+}
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -25,8 +52,18 @@ pub fn DashboardPage() -> impl IntoView {
     let health = RwSignal::new(None::<Health>);
     let health_error = RwSignal::new(None::<String>);
     let updated = RwSignal::new(None::<String>);
+    let spend = RwSignal::new(None::<Result<SpendToday, String>>);
+    let dropped = RwSignal::new(0_u64);
 
     let refresh = move || {
+        spawn_local(async move {
+            spend.try_set(Some(spend_today().await.map_err(|e| e.message)));
+        });
+        spawn_local(async move {
+            if let Ok(status) = api::get::<Status>("/api/status").await {
+                dropped.try_set(status.log.dropped);
+            }
+        });
         spawn_local(async move {
             match api::get::<Metrics>("/api/metrics?minutes=60").await {
                 Ok(m) => {
@@ -68,6 +105,20 @@ pub fn DashboardPage() -> impl IntoView {
         </PageHeader>
         <section data-testid="dashboard-metrics" class="stack" aria-label="Traffic">
             {move || {
+                let dropped = dropped.get();
+                (dropped > 0)
+                    .then(|| {
+                        view! {
+                            <div class="alert alert-warn" role="status" data-testid="log-dropped" data-value=dropped>
+                                {format!(
+                                    "{} request records were dropped: the log writer could not keep up, so Logs and Usage miss them. Traffic was never slowed for it.",
+                                    fmt_int(dropped),
+                                )}
+                            </div>
+                        }
+                    })
+            }}
+            {move || {
                 metrics_error
                     .get()
                     .map(|message| {
@@ -81,7 +132,7 @@ pub fn DashboardPage() -> impl IntoView {
             {move || match metrics.get() {
                 None if metrics_error.with(Option::is_none) => view! { <Loading /> }.into_any(),
                 None => ().into_any(),
-                Some(m) => view! { <MetricsView metrics=m /> }.into_any(),
+                Some(m) => view! { <MetricsView metrics=m spend=spend /> }.into_any(),
             }}
         </section>
         <section data-testid="dashboard-health" class="card card-flush" aria-labelledby="health-title">
@@ -115,7 +166,10 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-fn MetricsView(metrics: Metrics) -> impl IntoView {
+fn MetricsView(
+    metrics: Metrics,
+    spend: RwSignal<Option<Result<SpendToday, String>>>,
+) -> impl IntoView {
     let t = &metrics.totals;
     let minutes = metrics.window_minutes.max(1);
     let per_minute = t.requests as f64 / minutes as f64;
@@ -127,8 +181,30 @@ fn MetricsView(metrics: Metrics) -> impl IntoView {
         .unwrap_or(0)
         .max(now_unix());
     let slots = minute_slots(&metrics.per_minute, end, minutes.min(180));
+    let spend_value = move || match spend.get() {
+        None => "…".to_owned(),
+        Some(Ok(s)) if s.cost_usd == 0.0 && s.unpriced > 0 => "—".to_owned(),
+        Some(Ok(s)) => fmt_usd(s.cost_usd),
+        Some(Err(_)) => "—".to_owned(),
+    };
+    let spend_detail = move || match spend.get() {
+        Some(Ok(s)) if s.unpriced > 0 => format!("{} requests unpriced", fmt_int(s.unpriced)),
+        Some(Err(message)) => format!("Not available: {message}"),
+        _ => "Since midnight UTC".to_owned(),
+    };
+    let spend_raw = move || match spend.get() {
+        Some(Ok(s)) => Some(s.cost_usd.to_string()),
+        _ => None,
+    };
     view! {
-        <div class="stats">
+        <div class="stats stats-5">
+            <Stat
+                label="Spend today"
+                value=Signal::derive(spend_value)
+                detail=Signal::derive(spend_detail)
+                testid="spend-today"
+                raw=Signal::derive(spend_raw)
+            />
             <Stat
                 label=format!("Requests ({minutes} min)")
                 value=fmt_int(t.requests)
@@ -163,21 +239,6 @@ fn MetricsView(metrics: Metrics) -> impl IntoView {
         <div class="dashboard-tables">
             <GroupTable title="By provider" rows=metrics.by_provider.clone() />
             <GroupTable title="By route" rows=metrics.by_route.clone() />
-        </div>
-    }
-}
-
-#[component]
-fn Stat(
-    #[prop(into)] label: String,
-    #[prop(into)] value: String,
-    #[prop(into)] detail: String,
-) -> impl IntoView {
-    view! {
-        <div class="stat card">
-            <div class="stat-label">{label}</div>
-            <div class="stat-value">{value}</div>
-            <div class="stat-detail muted small">{detail}</div>
         </div>
     }
 }

@@ -1,6 +1,6 @@
-//! The dialogs that issue a consumer key: Create (a name, an optional expiry, optional models and
-//! limits of its own) and Rotate (a successor, with a grace period for the old key). Both hand the
-//! new key, which only their answer carries, to the caller to reveal once.
+//! The dialogs that issue a consumer key: Create (a name, an optional expiry, optional models,
+//! limits and budget of its own) and Rotate (a successor, with a grace period for the old key).
+//! Both hand the new key, which only their answer carries, to the caller to reveal once.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -9,6 +9,7 @@ use switchyard_shared::validate::validate_new_key;
 use switchyard_shared::{ConsumerKey, FieldError, NewKey, RotateKey};
 
 use crate::api;
+use crate::components::budget::{BudgetFields, BudgetInputs};
 use crate::components::field::{FieldErr, FormErrorList, FormErrors, SelectField, TextField};
 use crate::components::limits::{LimitsFields, LimitsInputs};
 use crate::components::modal::{ErrorDetails, Modal};
@@ -63,6 +64,7 @@ pub fn CreateKeyDialog(
     let models = RwSignal::new(Vec::<String>::new());
     let model_draft = RwSignal::new(String::new());
     let limits = LimitsInputs::new(&Default::default());
+    let budget = BudgetInputs::new(None);
     let busy = RwSignal::new(false);
 
     let submit = move |ev: SubmitEvent| {
@@ -74,6 +76,7 @@ pub fn CreateKeyDialog(
         commit_draft(models, model_draft);
         let mut parse = Parse::default();
         let limits = limits.build(&mut parse, "limits");
+        let budget = budget.build(&mut parse, "budget");
         let mut errors = parse.errors;
         let expires_at = expiry(&expiry_choice.get_untracked(), &custom.get_untracked())
             .unwrap_or_else(|message| {
@@ -88,6 +91,7 @@ pub fn CreateKeyDialog(
             expires_at,
             allowed_models: models.get_untracked(),
             limits,
+            budget,
         };
         if let Err(found) = validate_new_key(&body) {
             errors.extend(found.0);
@@ -147,7 +151,7 @@ pub fn CreateKeyDialog(
                     />
                 </Show>
                 <details class="more">
-                    <summary>"Models and limits of this key (optional)"</summary>
+                    <summary>"Models, limits and budget of this key (optional)"</summary>
                     <TagList
                         tags=models
                         draft=model_draft
@@ -160,6 +164,12 @@ pub fn CreateKeyDialog(
                     />
                     <p class="hint">"On top of the consumer's limits; empty means only the consumer's apply."</p>
                     <LimitsFields inputs=limits prefix="limits" id_prefix="key-limits" />
+                    <BudgetFields
+                        inputs=budget
+                        prefix="budget"
+                        id_prefix="key-budget"
+                        scope="Caps this key's spend, on top of the consumer's budget."
+                    />
                 </details>
                 <FormErrorList />
                 <div class="modal-actions">

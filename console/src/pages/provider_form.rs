@@ -184,6 +184,11 @@ impl ProviderInputs {
             kind,
             base_url: non_empty(&t(self.base_url)),
             api_keys: Some(keys),
+            // The form has no price inputs: a provider's pricing overrides are kept as they were.
+            pricing: original
+                .as_ref()
+                .map(|o| o.pricing.clone())
+                .unwrap_or_default(),
             models: self.models.get_untracked(),
             model_mapping: rows_to_map(&self.mapping.get_untracked()),
             headers: rows_to_map(&self.headers.get_untracked()),

@@ -1,5 +1,6 @@
 //! Gateway settings: whether the proxy requires a client key (`client_auth`), what is in force
-//! when the `--client-auth` flag overrides the stored value, and a warning while keys are off.
+//! when the `--client-auth` flag overrides the stored value, and a warning while keys are off;
+//! how long request records are kept, and where budget alerts are posted. One Save sends them all.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -7,9 +8,10 @@ use leptos::task::spawn_local;
 use switchyard_shared::{ClientAuth, ConsumerSpec, Settings, SettingsView};
 
 use crate::api::{self, ApiError};
-use crate::components::field::{FieldErr, FormErrorList, FormErrors};
+use crate::components::field::{FieldErr, FormErrorList, FormErrors, TextField};
 use crate::components::page::{Card, LoadError, Loading, PageHeader};
 use crate::components::toast::use_toasts;
+use crate::form::{Parse, non_empty};
 use crate::settings::{open_proxy_warning, use_gateway_settings};
 
 #[component]
@@ -22,13 +24,16 @@ pub fn SettingsPage() -> impl IntoView {
     };
     load();
     view! {
-        <PageHeader title="Settings" subtitle="How the gateway treats the apps that call its proxy." />
+        <PageHeader
+            title="Settings"
+            subtitle="How the gateway treats the apps that call its proxy, and what it keeps of their requests."
+        />
         {move || match loaded.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(error)) => {
                 view! { <LoadError message=error.message on_retry=move |()| load() /> }.into_any()
             }
-            Some(Ok(view)) => view! { <ClientAuthForm view=view /> }.into_any(),
+            Some(Ok(view)) => view! { <SettingsForm view=view /> }.into_any(),
         }}
     }
 }
@@ -45,13 +50,63 @@ fn describe(value: ClientAuth) -> &'static str {
     }
 }
 
+/// The request log's and the alerts' inputs, as typed.
+#[derive(Clone, Copy)]
+struct LogInputs {
+    retention_days: RwSignal<String>,
+    max_rows: RwSignal<String>,
+    webhook: RwSignal<String>,
+}
+
+impl LogInputs {
+    fn new(settings: &Settings) -> Self {
+        LogInputs {
+            retention_days: RwSignal::new(settings.log_retention_days.to_string()),
+            max_rows: RwSignal::new(settings.log_max_rows.to_string()),
+            webhook: RwSignal::new(settings.alert_webhook_url.clone().unwrap_or_default()),
+        }
+    }
+
+    /// Fills the request log's settings into `settings`; unreadable or impossible values are
+    /// reported under the server's field names. Empty numbers take the defaults.
+    fn build(&self, settings: &mut Settings, parse: &mut Parse) {
+        let defaults = Settings::default();
+        let days = parse.u32_or(
+            "log_retention_days",
+            &self.retention_days.get_untracked(),
+            defaults.log_retention_days,
+        );
+        if !(1..=3650).contains(&days) {
+            parse.add("log_retention_days", "must be from 1 to 3650 days");
+        }
+        let rows = parse.u64_or(
+            "log_max_rows",
+            &self.max_rows.get_untracked(),
+            defaults.log_max_rows,
+        );
+        if !(1000..=1_000_000_000).contains(&rows) {
+            parse.add("log_max_rows", "must be from 1,000 to 1,000,000,000");
+        }
+        let webhook = non_empty(&self.webhook.get_untracked());
+        if let Some(url) = &webhook
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            parse.add("alert_webhook_url", "must start with http:// or https://");
+        }
+        settings.log_retention_days = days;
+        settings.log_max_rows = rows;
+        settings.alert_webhook_url = webhook;
+    }
+}
+
 #[component]
-fn ClientAuthForm(view: SettingsView) -> impl IntoView {
+fn SettingsForm(view: SettingsView) -> impl IntoView {
     let settings = use_gateway_settings();
     let toasts = use_toasts();
     let form = FormErrors::provide();
     let current = RwSignal::new(view.clone());
     let choice = RwSignal::new(view.settings.client_auth);
+    let log = LogInputs::new(&view.settings);
     let busy = RwSignal::new(false);
     // Requiring keys with no consumer yet locks every app out: the page says so first.
     let consumers = RwSignal::new(None::<usize>);
@@ -67,10 +122,16 @@ fn ClientAuthForm(view: SettingsView) -> impl IntoView {
             return;
         }
         form.clear();
-        busy.set(true);
-        let body = Settings {
+        let mut body = Settings {
             client_auth: choice.get_untracked(),
+            ..current.get_untracked().settings
         };
+        let mut parse = Parse::default();
+        log.build(&mut body, &mut parse);
+        if form.reject(parse.errors) {
+            return;
+        }
+        busy.set(true);
         spawn_local(async move {
             match api::put("/api/settings", &body).await {
                 Ok(reply) => {
@@ -111,9 +172,9 @@ fn ClientAuthForm(view: SettingsView) -> impl IntoView {
     };
 
     view! {
-        <Card title="Client keys" class="settings-card">
-            <StatusNote current=current />
-            <form class="form" on:submit=submit novalidate>
+        <form class="form settings-form" on:submit=submit novalidate>
+            <Card title="Client keys" class="settings-card">
+                <StatusNote current=current />
                 <fieldset class="radio-group">
                     <legend class="sr-only">"Client keys"</legend>
                     {option(ClientAuth::Off, "Off")}
@@ -133,18 +194,60 @@ fn ClientAuthForm(view: SettingsView) -> impl IntoView {
                             }
                         })
                 }}
-                <FormErrorList />
-                <div class="form-actions start">
-                    <button
-                        type="submit"
-                        class="btn btn-primary"
-                        data-testid="settings-save"
-                        disabled=move || busy.get()
-                    >
-                        {move || if busy.get() { "Saving…" } else { "Save settings" }}
-                    </button>
-                </div>
-            </form>
+            </Card>
+            <LogCard inputs=log />
+            <FormErrorList />
+            <div class="form-actions start">
+                <button
+                    type="submit"
+                    class="btn btn-primary"
+                    data-testid="settings-save"
+                    disabled=move || busy.get()
+                >
+                    {move || if busy.get() { "Saving…" } else { "Save settings" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// The request log's retention and the budget alerts' webhook.
+#[component]
+fn LogCard(inputs: LogInputs) -> impl IntoView {
+    view! {
+        <Card title="Request log and alerts" class="settings-card">
+            <div class="grid-2">
+                <TextField
+                    label="Keep records for (days)"
+                    id="settings-log-retention-days"
+                    value=inputs.retention_days
+                    testid="settings-log-retention-days"
+                    path="log_retention_days"
+                    numeric=true
+                    placeholder="30"
+                    hint="Older request records are deleted; hourly usage totals are kept a year longer."
+                />
+                <TextField
+                    label="Keep at most (records)"
+                    id="settings-log-max-rows"
+                    value=inputs.max_rows
+                    testid="settings-log-max-rows"
+                    path="log_max_rows"
+                    numeric=true
+                    placeholder="10000000"
+                    hint="The oldest records go first once there are more."
+                />
+            </div>
+            <TextField
+                label="Budget alert webhook (optional)"
+                id="settings-alert-webhook-url"
+                value=inputs.webhook
+                testid="settings-alert-webhook-url"
+                path="alert_webhook_url"
+                kind="url"
+                placeholder="https://hooks.example.com/switchyard"
+                hint="Receives a JSON POST when a budget crosses its soft limit or reaches its limit, once per period. Empty sends none."
+            />
         </Card>
     }
 }

@@ -103,6 +103,7 @@ pub async fn put_settings(
     State(state): State<AdminState>,
     JsonBody(settings): JsonBody<Settings>,
 ) -> Result<Response, AdminApiError> {
+    switchyard_shared::validate::validate_settings(&settings).map_err(AdminApiError::Invalid)?;
     if settings.client_auth == ClientAuth::Off && state.gateway.refuses(settings.client_auth) {
         return Err(AdminApiError::Invalid(ValidationErrors::single(
             "client_auth",

@@ -10,8 +10,9 @@ use switchyard_shared::admin::{
 use switchyard_shared::validate::FieldError;
 use switchyard_shared::{
     ClientAuth, ConfigDocument, ConsumerKey, ConsumerSpec, Fallback, FallbackStrategy,
-    FallbackUpstream, KeyUpdate, Limits, MatchKind, MatchRule, NewKey, ProviderSpec, ProviderType,
-    RotateKey, RouteAuth, RouteSpec, RouteUpstream, Settings, SettingsView, Timeouts,
+    FallbackUpstream, KeyUpdate, Limits, MatchKind, MatchRule, ModelPrice, NewKey, PriceEntry,
+    PriceOverride, PricingView, ProviderSpec, ProviderType, RotateKey, RouteAuth, RouteSpec,
+    RouteUpstream, Settings, SettingsView, Timeouts,
 };
 use utoipa::openapi::path::{Operation, OperationBuilder, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -128,6 +129,111 @@ fn collection(paths: PathsBuilder, plural: &str, schema: &str) -> PathsBuilder {
         .path(format!("/api/{plural}/{{name}}"), item)
 }
 
+fn query_parameter(name: &str, description: &str) -> Parameter {
+    Parameter::builder()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(String::schema()))
+        .build()
+}
+
+/// `/api/logs`, `/api/logs/{request_id}` and `/api/usage`: the request log and usage reports.
+fn usage_paths(paths: PathsBuilder) -> PathsBuilder {
+    let period = [
+        (
+            "since",
+            "From this time (RFC 3339, or a date for its UTC midnight)",
+        ),
+        ("until", "Before this time (RFC 3339, or a date)"),
+    ];
+    let mut logs = operation("logs", "Request records, newest first, one page at a time")
+        .response(
+            "200",
+            json_response(
+                "A page; pass next_cursor as cursor for the next",
+                schema_ref("LogsPage"),
+            ),
+        )
+        .response(
+            "422",
+            error_response("Bad parameters, each listed in error.fields"),
+        );
+    for (name, description) in [
+        ("consumer", "A consumer's name"),
+        ("key", "A client key's id"),
+        ("route", "A route's name"),
+        ("provider", "The provider that answered (or failed last)"),
+        ("model", "The requested or the upstream model"),
+        (
+            "status",
+            "A status (429), a class (2xx, 4xx, 5xx) or error (400 and up)",
+        ),
+        period[0],
+        period[1],
+        ("limit", "Records per page: 1 to 500, 50 by default"),
+        ("cursor", "The previous page's next_cursor"),
+    ] {
+        logs = logs.parameter(query_parameter(name, description));
+    }
+    let log = operation(
+        "logs",
+        "The newest record with this request id (x-request-id)",
+    )
+    .parameter(
+        Parameter::builder()
+            .name("request_id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(String::schema()))
+            .build(),
+    )
+    .response("200", json_response("The record", schema_ref("RequestLog")))
+    .response("404", error_response("No record with this id"))
+    .build();
+    let mut usage = operation(
+        "usage",
+        "Requests, errors, tokens and cost per hour or day and per consumer, key, route, provider or model, from the hourly rollups",
+    )
+    .response(
+        "200",
+        ResponseBuilder::new()
+            .description("The report; with format=csv, the same columns as text/csv")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(schema_ref("UsageReport")))
+                    .build(),
+            )
+            .content("text/csv", ContentBuilder::new().build())
+            .build(),
+    )
+    .response("422", error_response("Bad parameters, each listed in error.fields"));
+    for (name, description) in [
+        (
+            "group_by",
+            "consumer, key, route, provider or model (the default)",
+        ),
+        ("bucket", "hour or day (the default), in UTC"),
+        (
+            period[0].0,
+            "From this time, rounded down to its bucket; 7 days ago by default",
+        ),
+        period[1],
+        ("format", "json (the default) or csv"),
+    ] {
+        usage = usage.parameter(query_parameter(name, description));
+    }
+    paths
+        .path("/api/logs", PathItem::new(HttpMethod::Get, logs.build()))
+        .path(
+            "/api/logs/{request_id}",
+            PathItem::new(HttpMethod::Get, log),
+        )
+        .path("/api/usage", PathItem::new(HttpMethod::Get, usage.build()))
+}
+
 /// Builds the document. Called once per request for it; it is small and rarely read.
 pub fn document() -> OpenApi {
     let mut paths = collection(PathsBuilder::new(), "providers", "ProviderSpec");
@@ -153,6 +259,12 @@ pub fn document() -> OpenApi {
                 .build(),
         )
         .build();
+    let pricing = operation(
+        "pricing",
+        "The shipped price table (USD per million tokens, dated, with its source) and every provider's `pricing` overrides",
+    )
+    .response("200", json_response("Prices", schema_ref("PricingView")))
+    .build();
     let described = |method: HttpMethod, tag: &str, summary: &str, ok: &str, open: bool| {
         let mut builder = OperationBuilder::new()
             .tag(tag)
@@ -191,10 +303,12 @@ pub fn document() -> OpenApi {
             item.put = described(HttpMethod::Put, "settings", "Change settings (`Settings`: `{client_auth: off|required}`); `off` is refused on a non-loopback proxy without --allow-open-proxy", "The SettingsView; live when answered", false).put;
             item
         })
+        .path("/api/pricing", PathItem::new(HttpMethod::Get, pricing))
         .path("/api/health", PathItem::new(HttpMethod::Get, health))
         .path("/api/status", PathItem::new(HttpMethod::Get, status))
         .path("/api/health/live", PathItem::new(HttpMethod::Get, live));
 
+    paths = usage_paths(paths);
     let schemas: Vec<(String, RefOr<Schema>)> = vec![
         (ProviderSpec::name().into(), ProviderSpec::schema()),
         (ProviderType::name().into(), ProviderType::schema()),
@@ -235,6 +349,30 @@ pub fn document() -> OpenApi {
         (MetricsView::name().into(), MetricsView::schema()),
         (SeriesView::name().into(), SeriesView::schema()),
         (MinuteView::name().into(), MinuteView::schema()),
+        (
+            switchyard_shared::LogsPage::name().into(),
+            switchyard_shared::LogsPage::schema(),
+        ),
+        (
+            switchyard_shared::RequestLog::name().into(),
+            switchyard_shared::RequestLog::schema(),
+        ),
+        (
+            switchyard_shared::TrailStep::name().into(),
+            switchyard_shared::TrailStep::schema(),
+        ),
+        (
+            switchyard_shared::UsageReport::name().into(),
+            switchyard_shared::UsageReport::schema(),
+        ),
+        (
+            switchyard_shared::UsageRow::name().into(),
+            switchyard_shared::UsageRow::schema(),
+        ),
+        (PricingView::name().into(), PricingView::schema()),
+        (PriceEntry::name().into(), PriceEntry::schema()),
+        (PriceOverride::name().into(), PriceOverride::schema()),
+        (ModelPrice::name().into(), ModelPrice::schema()),
     ];
     let components = ComponentsBuilder::new()
         .schemas_from_iter(schemas)

@@ -110,7 +110,6 @@ mod tests {
     use switchyard_shared::{ConsumerSpec, Limits};
 
     use super::*;
-    use crate::limits::LimitRegistry;
     use crate::store::{StoredConsumer, StoredKey};
 
     fn consumers(key: &str, disabled: bool, consumer_disabled: bool) -> Consumers {
@@ -136,7 +135,7 @@ mod tests {
                 last_used_ms: None,
             }],
         };
-        Consumers::build(&[stored], ClientAuth::Off, &LimitRegistry::default()).expect("builds")
+        Consumers::build(&[stored], &Default::default(), &Default::default()).expect("builds")
     }
 
     fn headers(name: &'static str, value: &str) -> HeaderMap {

@@ -42,12 +42,11 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::Arc;
 
-    use switchyard_shared::{ClientAuth, ConsumerSpec, Limits};
+    use switchyard_shared::{ConsumerSpec, Limits};
 
     use super::*;
     use crate::client_key;
     use crate::consumers::Consumers;
-    use crate::limits::LimitRegistry;
     use crate::store::{StoredConsumer, StoredKey};
 
     fn caller(models: &[&str], routes: &[&str]) -> Caller {
@@ -74,8 +73,8 @@ mod tests {
                 last_used_ms: None,
             }],
         };
-        let table = Consumers::build(&[stored], ClientAuth::Off, &LimitRegistry::default())
-            .expect("builds");
+        let table =
+            Consumers::build(&[stored], &Default::default(), &Default::default()).expect("builds");
         Caller::Key(Arc::clone(
             table.key(&client_key::digest("sy-k")).expect("key"),
         ))

@@ -1,12 +1,13 @@
-//! The finish phase: runs exactly once per admitted request, when the last holder of its
-//! [`Finish`] lets go — the response body ended, failed, or was dropped because the client went
-//! away — and settles the admission: concurrency slots are released and the token reservation is
-//! replaced by the real usage.
+//! The finish phase: runs exactly once per request, when its [`Finish`] is dropped — by the
+//! handler for an error answer, or with the response body, which holds it through
+//! [`GuardedBody`] until the body ended, failed, or was dropped because the client went away. It
+//! settles the admission (concurrency slots, token reservations replaced by the real usage),
+//! settles the budget reservations with the real cost, and hands the request's record to the
+//! meter.
 //!
-//! The proxy holds one `Arc<Finish>` until it returns; the response body holds another (through
-//! [`GuardedBody`]), as does the usage tap that reports the provider's counts. Whichever is dropped
-//! last runs the settlement, so neither an early error nor a stream that outlives the handler can
-//! skip it or run it twice.
+//! The body's usage taps report the provider's counts into the shared [`Tally`]; they sit inside
+//! the guarded body and are dropped before the `Finish` beside them, so the finish phase always
+//! sees what they read.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,54 +16,200 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::time::Instant;
 
+use crate::budgets::BudgetHold;
+use crate::clock::Clock;
 use crate::health::HealthRegistry;
 use crate::limits::{Admission, Limiter};
+use crate::metering::{LogRow, Meter, MeterItem, Unmetered};
+use crate::pricing::ProviderPricing;
 use crate::usage::Usage;
 
-pub struct Finish {
-    registry: Arc<HealthRegistry>,
-    admission: Admission,
+/// The most of an answer kept to estimate its tokens when the provider reports none.
+const MAX_KEPT_BYTES: usize = 1024 * 1024;
+
+/// What the response body learns for the finish phase: the provider's usage, and whether a
+/// stream failed after it started.
+#[derive(Debug, Default)]
+pub struct Tally {
     usage: OnceLock<Usage>,
-    /// Set when the request ends in an error answer: no upstream produced anything to charge.
-    failed: AtomicBool,
+    stream_failed: AtomicBool,
 }
 
-impl Finish {
-    pub fn new(registry: Arc<HealthRegistry>, admission: Admission) -> Finish {
-        Finish {
-            registry,
-            admission,
-            usage: OnceLock::new(),
-            failed: AtomicBool::new(false),
-        }
-    }
-
+impl Tally {
     /// The provider's usage for this request, once known (the first report wins).
     pub fn record_usage(&self, usage: Usage) {
         let _ = self.usage.set(usage);
     }
 
-    /// The request is answered with an error; no tokens were used.
-    pub fn mark_failed(&self) {
-        self.failed.store(true, Ordering::Relaxed);
+    /// The stream broke after it started (the client got an error event, not an end).
+    pub fn mark_stream_failed(&self) {
+        self.stream_failed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Everything the request path learned about one request, settled and recorded on drop.
+pub struct Finish {
+    registry: Arc<HealthRegistry>,
+    meter: Meter,
+    clock: Arc<Clock>,
+    started: Instant,
+    /// The record as far as it is known; completed on drop.
+    pub row: LogRow,
+    pub tally: Arc<Tally>,
+    admission: Option<Admission>,
+    hold: Option<BudgetHold>,
+    /// The request body, kept (by reference count) to estimate its tokens if need be.
+    prompt: Bytes,
+    /// The answering provider's prices.
+    pricing: Option<Arc<ProviderPricing>>,
+    /// Set when the request ends in an error answer: no upstream produced anything to charge.
+    failed: bool,
+    first_byte: Option<Instant>,
+    ended: bool,
+    sent: Vec<Bytes>,
+    sent_len: usize,
+}
+
+impl Finish {
+    pub fn new(
+        registry: Arc<HealthRegistry>,
+        meter: Meter,
+        clock: Arc<Clock>,
+        request_id: String,
+        endpoint: &'static str,
+    ) -> Finish {
+        let time_ms = clock.now_ms();
+        Finish {
+            registry,
+            meter,
+            clock,
+            started: Instant::now(),
+            row: LogRow {
+                request_id,
+                time_ms,
+                endpoint,
+                ..LogRow::default()
+            },
+            tally: Arc::new(Tally::default()),
+            admission: None,
+            hold: None,
+            prompt: Bytes::new(),
+            pricing: None,
+            failed: false,
+            first_byte: None,
+            ended: false,
+            sent: Vec::new(),
+            sent_len: 0,
+        }
     }
 
-    /// The tokens to charge: the real usage when the provider reported it; nothing for a failed
-    /// request; otherwise (a stream cut before its usage arrived) the reservation stands.
-    fn used_tokens(&self) -> u64 {
-        match self.usage.get() {
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The request body, for a token estimate should the provider report no usage.
+    pub fn keep_prompt(&mut self, body: Bytes) {
+        self.prompt = body;
+    }
+
+    /// What admission reserved, released or settled when the request finishes.
+    pub fn hold_admission(&mut self, admission: Admission) {
+        self.admission = Some(admission);
+    }
+
+    pub fn hold_budgets(&mut self, hold: BudgetHold) {
+        self.hold = Some(hold);
+    }
+
+    /// The provider that answered (or failed last) and its prices.
+    pub fn answered_by(&mut self, pricing: Arc<ProviderPricing>) {
+        self.pricing = Some(pricing);
+    }
+
+    /// The request is answered with this error; no tokens were used.
+    pub fn fail(&mut self, status: u16, code: String) {
+        self.failed = true;
+        self.row.status = status;
+        self.row.error_code = Some(code);
+    }
+
+    /// One frame of the answer went to the client.
+    fn sent(&mut self, data: &Bytes) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(Instant::now());
+        }
+        if self.sent_len < MAX_KEPT_BYTES {
+            self.sent_len += data.len();
+            self.sent.push(data.clone());
+        }
+    }
+
+    /// The tokens to charge the limits: the real usage when the provider reported it; nothing
+    /// for a failed request; otherwise (a stream cut before its usage arrived) the reservation.
+    fn used_tokens(&self, usage: Option<&Usage>) -> u64 {
+        match usage {
             Some(usage) => usage.prompt_tokens.saturating_add(usage.completion_tokens),
-            None if self.failed.load(Ordering::Relaxed) => 0,
-            None => self.admission.reserved_tokens(),
+            None if self.failed => 0,
+            None => self
+                .admission
+                .as_ref()
+                .map_or(0, |admission| admission.reserved_tokens()),
         }
     }
 }
 
 impl Drop for Finish {
     fn drop(&mut self) {
-        let used = self.used_tokens();
-        self.registry.limits.settle(&mut self.admission, used);
+        let usage = self.tally.usage.get().copied();
+        let used = self.used_tokens(usage.as_ref());
+        if let Some(mut admission) = self.admission.take() {
+            self.registry.limits.settle(&mut admission, used);
+        }
+        let mut row = std::mem::take(&mut self.row);
+        let elapsed = self.started.elapsed();
+        row.latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        row.ttft_ms = self.first_byte.map(|at| {
+            u64::try_from(at.duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+        });
+        if !self.failed {
+            row.client_disconnected = !self.ended;
+            if self.tally.stream_failed.load(Ordering::Relaxed) {
+                row.error_code = Some("stream_error".to_owned());
+            }
+        }
+        row.usage = usage.unwrap_or_default();
+        let estimate = !self.failed
+            && row.endpoint != "count_tokens"
+            && (usage.is_none() || row.client_disconnected);
+        if estimate {
+            self.meter.submit(MeterItem::Unmetered(Box::new(Unmetered {
+                row,
+                prompt: std::mem::take(&mut self.prompt),
+                sent: std::mem::take(&mut self.sent),
+                pricing: self.pricing.take(),
+                hold: self.hold.take(),
+            })));
+            return;
+        }
+        row.cost_micros = if self.failed || row.endpoint == "count_tokens" {
+            Some(0)
+        } else {
+            self.pricing
+                .as_ref()
+                .zip(row.model.as_deref())
+                .and_then(|(pricing, model)| pricing.price(model))
+                .map(|price| price.cost_micros(&row.usage))
+        };
+        if let Some(hold) = self.hold.take() {
+            hold.settle(row.cost_micros.unwrap_or(0), self.clock.now_ms());
+        }
+        self.meter.submit(MeterItem::Row(Box::new(row)));
     }
 }
 
@@ -111,18 +258,20 @@ impl Drop for InFlight {
 }
 
 /// A response body that keeps its request's [`Finish`] and in-flight slot until the body is
-/// dropped: a stream counts as in flight, and holds its limits, until it ends.
+/// dropped: a stream counts as in flight, and holds its limits, until it ends. It tells the
+/// finish phase when the first byte went out, what was sent, and whether the body ended.
 pub struct GuardedBody<B> {
+    // Dropped first: the usage taps inside report before the finish phase runs.
     inner: B,
-    _finish: Option<Arc<Finish>>,
+    finish: Finish,
     _in_flight: InFlight,
 }
 
 impl<B> GuardedBody<B> {
-    pub fn new(inner: B, finish: Option<Arc<Finish>>, in_flight: InFlight) -> GuardedBody<B> {
+    pub fn new(inner: B, finish: Finish, in_flight: InFlight) -> GuardedBody<B> {
         GuardedBody {
             inner,
-            _finish: finish,
+            finish,
             _in_flight: in_flight,
         }
     }
@@ -139,7 +288,21 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.finish.sent(data);
+                }
+                if this.inner.is_end_stream() {
+                    this.finish.ended = true;
+                }
+            }
+            Poll::Ready(None) => this.finish.ended = true,
+            _ => {}
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -156,11 +319,12 @@ mod tests {
     use std::sync::Arc;
 
     use switchyard_shared::Limits;
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::limits::{Scope, ScopeId};
 
-    fn setup() -> (Arc<HealthRegistry>, Scope) {
+    fn setup() -> (Arc<HealthRegistry>, Scope, Meter, mpsc::Receiver<MeterItem>) {
         let registry = Arc::new(HealthRegistry::default());
         let scope = Scope {
             state: registry.limits.state(ScopeId::Consumer(1)),
@@ -171,7 +335,18 @@ mod tests {
             },
             label: Arc::from("consumer 'c'"),
         };
-        (registry, scope)
+        let (meter, queue) = Meter::new(true);
+        (registry, scope, meter, queue)
+    }
+
+    fn finish(registry: &Arc<HealthRegistry>, meter: &Meter) -> Finish {
+        Finish::new(
+            Arc::clone(registry),
+            meter.clone(),
+            Arc::new(Clock::default()),
+            "req-1".into(),
+            "chat",
+        )
     }
 
     fn remaining(registry: &HealthRegistry, scope: &Scope) -> u64 {
@@ -183,52 +358,81 @@ mod tests {
     }
 
     #[test]
-    fn settles_once_when_the_last_holder_goes() {
-        let (registry, scope) = setup();
-        let admission = registry
-            .limits
-            .admit(vec![scope.clone()], 500)
-            .expect("fits");
-        let finish = Arc::new(Finish::new(Arc::clone(&registry), admission));
+    fn settles_and_records_once_when_the_body_goes() {
+        let (registry, scope, meter, mut queue) = setup();
+        let mut finish = finish(&registry, &meter);
+        finish.hold_admission(
+            registry
+                .limits
+                .admit(vec![scope.clone()], 500)
+                .expect("fits"),
+        );
+        let tally = Arc::clone(&finish.tally);
         let limit = InFlightLimit::new(1);
         let slot = limit.enter().expect("a slot");
         assert!(limit.enter().is_none(), "at the cap");
-        let body = GuardedBody::new(
-            http_body_util::Empty::<Bytes>::new(),
-            Some(Arc::clone(&finish)),
+        let mut body = GuardedBody::new(
+            http_body_util::Full::new(Bytes::from_static(b"{}")),
+            finish,
             slot,
         );
-        finish.record_usage(Usage {
+        tally.record_usage(Usage {
             prompt_tokens: 30,
             completion_tokens: 20,
             ..Usage::default()
         });
-        drop(finish);
         assert_eq!(scope.state.in_flight(), 1, "the body still holds the slot");
-        assert_eq!(limit.current(), 1);
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        while let Poll::Ready(Some(_)) = Pin::new(&mut body).poll_frame(&mut cx) {}
+        assert!(queue.try_recv().is_err(), "nothing recorded before the end");
         drop(body);
         assert_eq!(scope.state.in_flight(), 0);
         assert_eq!(limit.current(), 0, "the in-flight slot goes with the body");
         let left = remaining(&registry, &scope);
         assert!((949..=950).contains(&left), "50 used, not 500: {left}");
+        let Ok(MeterItem::Row(row)) = queue.try_recv() else {
+            panic!("one metered row");
+        };
+        assert_eq!(row.usage.completion_tokens, 20);
+        assert!(!row.client_disconnected && !row.tokens_estimated);
+        assert!(row.ttft_ms.is_some());
+        assert!(queue.try_recv().is_err(), "exactly one record");
     }
 
     #[test]
-    fn failures_charge_nothing_and_cut_streams_keep_the_reservation() {
-        let (registry, scope) = setup();
-        let admission = registry
-            .limits
-            .admit(vec![scope.clone()], 500)
-            .expect("fits");
-        let failed = Finish::new(Arc::clone(&registry), admission);
-        failed.mark_failed();
+    fn failures_charge_nothing_and_cut_streams_are_estimated() {
+        let (registry, scope, meter, mut queue) = setup();
+        let mut failed = finish(&registry, &meter);
+        failed.hold_admission(
+            registry
+                .limits
+                .admit(vec![scope.clone()], 500)
+                .expect("fits"),
+        );
+        failed.fail(502, "upstream_502".into());
         drop(failed);
         assert!(remaining(&registry, &scope) >= 999);
-        let admission = registry
-            .limits
-            .admit(vec![scope.clone()], 500)
-            .expect("fits");
-        drop(Finish::new(Arc::clone(&registry), admission));
+        assert!(matches!(queue.try_recv(), Ok(MeterItem::Row(row)) if row.status == 502));
+
+        let mut cut = finish(&registry, &meter);
+        cut.hold_admission(
+            registry
+                .limits
+                .admit(vec![scope.clone()], 500)
+                .expect("fits"),
+        );
+        let slot = InFlightLimit::new(1).enter().expect("slot");
+        // The client leaves before the body ends.
+        drop(GuardedBody::new(
+            http_body_util::Full::new(Bytes::from_static(b"data: {}")),
+            cut,
+            slot,
+        ));
         assert!((499..=501).contains(&remaining(&registry, &scope)));
+        let Ok(MeterItem::Unmetered(item)) = queue.try_recv() else {
+            panic!("a record to estimate");
+        };
+        assert!(item.row.client_disconnected);
     }
 }

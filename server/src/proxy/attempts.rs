@@ -160,6 +160,30 @@ impl<'r> Attempts<'r> {
     }
 
     /// `provider:status` for every attempt, e.g. `qwen:401,deepseek:200`.
+    /// Every attempt for the request record, when there was more than one or one failed; empty
+    /// (and unallocated) for the usual request that succeeded at once.
+    pub fn steps(&self) -> Vec<switchyard_shared::TrailStep> {
+        let attempts: Vec<_> = self.trail.iter().flatten().collect();
+        let clean = matches!(attempts.as_slice(), [(_, Outcome::Status(s))] if *s < 400);
+        if attempts.is_empty() || clean {
+            return Vec::new();
+        }
+        attempts
+            .into_iter()
+            .map(|(name, outcome)| switchyard_shared::TrailStep {
+                provider: (*name).to_owned(),
+                status: match outcome {
+                    Outcome::Status(status) => Some(*status),
+                    _ => None,
+                },
+                outcome: match outcome {
+                    Outcome::Status(status) if *status < 400 => "ok".to_owned(),
+                    other => other.to_string(),
+                },
+            })
+            .collect()
+    }
+
     pub fn trail(&self) -> String {
         let mut trail = String::new();
         for (name, outcome) in self.trail.iter().flatten() {

@@ -270,7 +270,9 @@ impl Body for PlainBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.upstream.finished
+        // Hyper stops polling once a sized body's last byte is written, so the upstream's own
+        // count says when it is complete, before a poll would return the end.
+        self.upstream.finished || self.upstream.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -359,6 +361,7 @@ impl SseBody {
             tracing::warn!(error = %too_large, "upstream stream event too large");
             self.finished = true;
             let error = ProxyError::BadUpstreamResponse(too_large.to_string());
+            self.context.tally.mark_stream_failed();
             self.stage.end(Some(error), &mut self.out);
             return self.flush();
         }
@@ -400,6 +403,7 @@ impl Body for SseBody {
                 Some(Err(error)) => {
                     tracing::warn!(%error, "upstream stream failed after it started");
                     this.finished = true;
+                    this.context.tally.mark_stream_failed();
                     this.stage.end(Some(error), &mut this.out);
                     this.flush()
                 }
@@ -488,9 +492,8 @@ mod tests {
         let context = UsageContext {
             route: Arc::from("r"),
             provider: Arc::from("p"),
-            model: "m".into(),
             metrics: Arc::default(),
-            finish: None,
+            tally: Arc::default(),
         };
         let body = SseBody::new(upstream, Vec::new(), stage, context);
         // Well before the idle timeout: the limit ends the stream, not the timer.

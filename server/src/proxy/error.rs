@@ -73,6 +73,13 @@ pub enum ProxyError {
         kind: &'static str,
         retry_after: std::time::Duration,
     },
+    /// A spend budget is used up until its period resets.
+    #[error("{message}")]
+    BudgetExceeded {
+        message: String,
+        /// Until the period resets; `None` for a `total` budget, which never does.
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 /// A wait in whole seconds, rounded up and never 0, as `Retry-After` carries it.
@@ -116,7 +123,9 @@ impl ProxyError {
             ProxyError::ModelNotAllowed { .. } | ProxyError::RouteNotAllowed(_) => {
                 StatusCode::FORBIDDEN
             }
-            ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::RateLimited { .. } | ProxyError::BudgetExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ProxyError::HostNotAllowed(_) | ProxyError::CrossSite(_) => StatusCode::FORBIDDEN,
             ProxyError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -138,6 +147,7 @@ impl ProxyError {
             | ProxyError::CrossSite(_) => "permission_error",
             ProxyError::Overloaded(_) => "api_error",
             ProxyError::RateLimited { kind, .. } => kind,
+            ProxyError::BudgetExceeded { .. } => "insufficient_quota",
             _ => "invalid_request_error",
         }
     }
@@ -159,6 +169,7 @@ impl ProxyError {
             ProxyError::ModelNotAllowed { .. } => "model_not_allowed",
             ProxyError::RouteNotAllowed(_) => "route_not_allowed",
             ProxyError::RateLimited { .. } => "rate_limit_exceeded",
+            ProxyError::BudgetExceeded { .. } => "budget_exceeded",
             ProxyError::HostNotAllowed(_) => "host_not_allowed",
             ProxyError::CrossSite(_) => "cross_site_request",
             ProxyError::Overloaded(_) => "gateway_overloaded",
@@ -183,6 +194,21 @@ impl ProxyError {
             | ProxyError::ModelNotAllowed { .. } => Value::from("model"),
             ProxyError::StreamNotBool => Value::from("stream"),
             _ => Value::Null,
+        }
+    }
+
+    /// The error's code as a request record keeps it: the `code` clients see when it is a string,
+    /// else a word for what failed.
+    pub fn log_code(&self) -> String {
+        match self.code() {
+            Value::String(code) => code,
+            Value::Number(code) => code.to_string(),
+            _ => match self {
+                ProxyError::Upstream(upstream) => {
+                    format!("upstream_{}", upstream.status.as_u16())
+                }
+                _ => "invalid_request".to_owned(),
+            },
         }
     }
 
@@ -238,9 +264,15 @@ impl IntoResponse for ProxyError {
         if let Some(value) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, value);
         }
+        if self.never_retry() {
+            headers.insert(SHOULD_RETRY, HeaderValue::from_static("false"));
+        }
         response
     }
 }
+
+/// Tells the OpenAI and Anthropic SDKs not to retry an answer (they honour it over the status).
+pub const SHOULD_RETRY: http::HeaderName = http::HeaderName::from_static("x-should-retry");
 
 impl ProxyError {
     /// The `Retry-After` an answer with this error carries: the upstream's, or the gateway's own
@@ -252,7 +284,15 @@ impl ProxyError {
                 Some(HeaderValue::from(retry_after_seconds(*retry_after)))
             }
             ProxyError::Overloaded(_) => Some(HeaderValue::from_static("1")),
+            ProxyError::BudgetExceeded { retry_after, .. } => {
+                retry_after.map(|wait| HeaderValue::from(retry_after_seconds(wait)))
+            }
             _ => None,
         }
+    }
+
+    /// Whether retrying cannot help before a reset far off (a spent budget).
+    pub fn never_retry(&self) -> bool {
+        matches!(self, ProxyError::BudgetExceeded { .. })
     }
 }

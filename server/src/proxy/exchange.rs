@@ -30,6 +30,18 @@ pub enum Inbound {
     CountTokens,
 }
 
+impl Inbound {
+    /// The name request records use (`endpoint`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Inbound::Chat => "chat",
+            Inbound::Embeddings => "embeddings",
+            Inbound::Messages => "messages",
+            Inbound::CountTokens => "count_tokens",
+        }
+    }
+}
+
 /// The largest translated (non-streaming) provider answer the gateway reads.
 const MAX_TRANSLATED_BODY: usize = 32 * 1024 * 1024;
 

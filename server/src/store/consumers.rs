@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 use switchyard_shared::validate::{validate_consumer, validate_new_key};
 use switchyard_shared::{
-    Budget,
-    ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, Settings, ValidationErrors,
+    Budget, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, Settings, ValidationErrors,
 };
 
 use super::config::{Named, bump_revision};

@@ -1,4 +1,5 @@
-//! The performance budget of issue 7, line by line, judged against the arms' results.
+//! The performance budget of issue 7, line by line, judged against the arms' results, followed by
+//! the request log's lines from issue 12.
 //!
 //! Memory budgets are in decimal megabytes (10^6 bytes), the stricter reading; /proc reports KiB.
 
@@ -217,5 +218,89 @@ pub fn judge(arms: &Arms) -> Vec<Line> {
             )
         },
     ));
+    lines.extend(request_log_lines(arms));
+    lines
+}
+
+/// The records/s the writer must sustain (issue 12), when the load reaches it.
+const WRITER_RPS: f64 = 20_000.0;
+
+/// Issue 12: what the request log costs per request, and whether its writer keeps up.
+fn request_log_lines(arms: &Arms) -> Vec<Line> {
+    let (measured, pass) = match arms.latency.ok() {
+        Some(r) => match (&r.logging_cost, &r.log_off_note) {
+            (Some(cost), _) => (
+                format!("{:.1} µs (p99 {:.1} µs)", cost.p50_us, cost.p99_us),
+                Some(cost.p50_us <= 5.0),
+            ),
+            (None, note) => (note.clone().unwrap_or_else(|| "not measured".into()), None),
+        },
+        None => (arms.latency.absent().unwrap_or_default(), None),
+    };
+    let mut lines = vec![Line {
+        name: "Logging cost (p50, log on − log off)".into(),
+        budget: "≤ 5 µs".into(),
+        measured,
+        pass,
+    }];
+    lines.push(line(
+        "Request records dropped at peak throughput",
+        "0",
+        &arms.request_log,
+        |r| {
+            (
+                format!(
+                    "{} of {} requests ({} written, {} missing; peak {:.0} req/s)",
+                    r.records_dropped,
+                    r.requests_sent,
+                    r.records_written,
+                    r.records_missing,
+                    r.peak_rps
+                ),
+                r.kept_up(),
+            )
+        },
+    ));
+    let name = "Records written per second (peak)";
+    let log = arms.request_log.ok();
+    let writer = match (log, log.and_then(|r| r.peak_writer.as_ref())) {
+        (Some(r), Some(p)) if p.sent_rps >= WRITER_RPS => Line {
+            name: name.into(),
+            budget: "≥ 20,000".into(),
+            measured: format!(
+                "{:.0} records/s at {:.0} req/s ({} connections; {} queued at the level's end)",
+                p.written_rps, p.sent_rps, p.concurrency, p.queued_at_end
+            ),
+            pass: Some(p.written_rps >= WRITER_RPS && r.kept_up()),
+        },
+        (Some(r), Some(p)) => Line {
+            name: name.into(),
+            budget: "reported (the load stayed below 20,000 req/s)".into(),
+            measured: format!(
+                "{:.0} records/s at {:.0} req/s, the most this load reached; {}",
+                p.written_rps,
+                p.sent_rps,
+                if r.kept_up() {
+                    "the writer kept up (0 dropped)".to_owned()
+                } else {
+                    format!("the writer fell behind ({} dropped)", r.records_dropped)
+                }
+            ),
+            pass: Some(r.kept_up()),
+        },
+        (Some(_), None) => Line {
+            name: name.into(),
+            budget: "≥ 20,000".into(),
+            measured: "no level was traced".into(),
+            pass: None,
+        },
+        (None, _) => Line {
+            name: name.into(),
+            budget: "≥ 20,000".into(),
+            measured: arms.request_log.absent().unwrap_or_default(),
+            pass: None,
+        },
+    };
+    lines.push(writer);
     lines
 }

@@ -27,6 +27,8 @@ pub struct Launch {
     pub cpu: Option<usize>,
     /// Where the gateway's stderr goes.
     pub log: PathBuf,
+    /// Environment variables set for the gateway on top of the bench's own.
+    pub env: Vec<(String, String)>,
 }
 
 pub struct Gateway {
@@ -44,6 +46,13 @@ pub struct Spawned {
 }
 
 impl Launch {
+    /// The same launch with one more environment variable for the gateway.
+    pub fn with_env(&self, key: &str, value: &str) -> Launch {
+        let mut launch = self.clone();
+        launch.env.push((key.to_owned(), value.to_owned()));
+        launch
+    }
+
     /// Spawns `switchyard serve` on `data_dir`; `listen` is the proxy address (port 0 for any).
     pub fn spawn(&self, data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Spawned> {
         let log = std::fs::OpenOptions::new()
@@ -72,6 +81,7 @@ impl Launch {
             .arg("--data-dir")
             .arg(data_dir)
             .env("SWITCHYARD_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -143,7 +153,12 @@ impl Gateway {
     }
 
     pub fn target(&self) -> Arc<Target> {
-        Target::new("switchyard", self.proxy, "/v1/chat/completions")
+        self.target_named("switchyard")
+    }
+
+    /// The gateway's plain completion path under another name in the report.
+    pub fn target_named(&self, name: &str) -> Arc<Target> {
+        Target::new(name, self.proxy, "/v1/chat/completions")
     }
 
     pub async fn admin(&self) -> anyhow::Result<Admin> {

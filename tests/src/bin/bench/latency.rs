@@ -1,5 +1,8 @@
 //! Arm 1, added latency: one request at a time, the gateway, the mock directly and any compared
 //! gateway taking turns request by request, so that drift of the machine affects all alike.
+//!
+//! A second gateway with its request log off joins them when the build has that switch, so that
+//! what writing the log costs is measured under the same interleaving.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,6 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::client::{Conn, Target, chat_body};
+use crate::request_log::LOG_OFF_TARGET;
 use crate::setup::{Ctx, MODEL_FAST};
 use crate::stats::{Added, Hist, Summary, round2};
 
@@ -20,6 +24,11 @@ pub struct LatencyResult {
     /// Switchyard with a client key and limits over Switchyard without: what authentication and
     /// admission add.
     pub keyed_over_open: Added,
+    /// Switchyard over the same gateway with its request log off: what the log costs. `None`
+    /// when the log-off gateway could not run (see `log_off_note`).
+    pub logging_cost: Option<Added>,
+    /// Why the `switchyard (log off)` target is missing, when it is.
+    pub log_off_note: Option<String>,
     /// The gateway's CPU time over this arm divided by the requests it served: the cost per
     /// request when it is idle in between, which includes waking up for each one.
     pub gateway_cpu_us_per_request: f64,
@@ -41,6 +50,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         Arc::clone(&ctx.relay.target),
         Arc::clone(&ctx.keyed),
     ];
+    // The log-off gateway, when it runs, is the fifth target, before any compared gateway.
+    let log_off = ctx.log_off.as_ref().map(|g| {
+        targets.push(g.target_named(LOG_OFF_TARGET));
+        targets.len() - 1
+    });
     targets.extend(ctx.compares.iter().cloned());
     let mut conns = Vec::with_capacity(targets.len());
     for target in &targets {
@@ -75,6 +89,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
     let direct = hists[1].summary();
     let own_over_relay = Added::between(&hists[0].summary(), &hists[2].summary());
     let keyed_over_open = Added::between(&hists[3].summary(), &hists[0].summary());
+    let logging_cost = log_off.map(|i| Added::between(&hists[0].summary(), &hists[i].summary()));
     let arms = targets
         .iter()
         .zip(&hists)
@@ -96,6 +111,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         arms,
         own_over_relay,
         keyed_over_open,
+        logging_cost,
+        log_off_note: ctx.log_off_note.clone(),
         gateway_cpu_us_per_request: round2(ctx.ticks_to_us(cpu_ticks) / measured as f64),
     })
 }

@@ -13,6 +13,7 @@ mod mock;
 mod relay;
 mod reload;
 mod report;
+mod request_log;
 mod resilience;
 mod sections;
 mod setup;
@@ -143,6 +144,7 @@ fn run(opts: Opts) -> anyhow::Result<bool> {
         bin: bin.clone(),
         cpu: gateway_cpu,
         log,
+        env: Vec::new(),
     };
     let started = Instant::now();
     let started_utc = system::utc_now();
@@ -224,9 +226,23 @@ async fn run_arms(
             gateway.target()
         }
     };
+    // The log-off gateway serves the latency arm only, so it runs only when that arm does. An
+    // older build without the switch leaves its target out, and the report says why.
+    let (log_off, log_off_note) = if runs(opts, "latency") {
+        match request_log::start_log_off(&launch, work.path(), &config).await {
+            Ok(gateway) => (Some(gateway), None),
+            Err(error) => {
+                let note = format!("`{}` left out: {error:#}", request_log::LOG_OFF_TARGET);
+                eprintln!("bench: {note}");
+                (None, Some(note))
+            }
+        }
+    } else {
+        (None, None)
+    };
     let direct = Target::new("direct", mock.addr, "/v1/chat/completions");
     let relay = relay::spawn(launch.cpu, mock.addr).await?;
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         plan,
         launch,
         mock,
@@ -237,15 +253,36 @@ async fn run_arms(
         relay,
         compares,
         keyed,
+        log_off,
+        log_off_note,
         ticks_per_sec: gateway::clock_ticks_per_sec(),
     };
     // The reload arm goes last: it leaves the gateway with the large configuration.
     let mut noise = BTreeMap::new();
+    let mut live = vec![ctx.gateway.pid, ctx.relay.pid];
+    live.extend(ctx.log_off.as_ref().map(|g| g.pid));
+    let latency = arm(opts, "latency", &mut noise, &live, latency::run(&ctx)).await;
+    // The log-off gateway has done its part: it must not take CPU from the later arms.
+    if let Some(log_off) = ctx.log_off.take() {
+        log_off.stop().await;
+    }
     let live = [ctx.gateway.pid, ctx.relay.pid];
-    let latency = arm(opts, "latency", &mut noise, live, latency::run(&ctx)).await;
-    let throughput = arm(opts, "throughput", &mut noise, live, throughput::run(&ctx)).await;
-    let streaming = arm(opts, "streaming", &mut noise, live, streaming::run(&ctx)).await;
-    let resilience = match arm(opts, "resilience", &mut noise, live, resilience::run(&ctx)).await {
+    let throughput = arm(opts, "throughput", &mut noise, &live, throughput::run(&ctx)).await;
+    // The request log is read right after the throughput arm, while its records are fresh.
+    let request_log = match throughput.ok() {
+        Some(result) => match request_log::run(&ctx.gateway, result).await {
+            Ok(request_log::Outcome::Measured(result)) => Arm::Ok { result },
+            Ok(request_log::Outcome::NotAvailable(reason)) => Arm::NotAvailable { reason },
+            Err(error) => Arm::Failed {
+                error: format!("{error:#}"),
+            },
+        },
+        None => Arm::NotAvailable {
+            reason: "not measured (it follows the throughput arm, which has no result)".into(),
+        },
+    };
+    let streaming = arm(opts, "streaming", &mut noise, &live, streaming::run(&ctx)).await;
+    let resilience = match arm(opts, "resilience", &mut noise, &live, resilience::run(&ctx)).await {
         Arm::Ok {
             result: resilience::Outcome::Measured(result),
         } => Arm::Ok { result },
@@ -255,8 +292,8 @@ async fn run_arms(
         | Arm::NotAvailable { reason } => Arm::NotAvailable { reason },
         Arm::Failed { error } => Arm::Failed { error },
     };
-    let footprint = arm(opts, "footprint", &mut noise, live, footprint::run(&ctx)).await;
-    let reload = arm(opts, "reload", &mut noise, live, reload::run(&ctx)).await;
+    let footprint = arm(opts, "footprint", &mut noise, &live, footprint::run(&ctx)).await;
+    let reload = arm(opts, "reload", &mut noise, &live, reload::run(&ctx)).await;
     ctx.gateway.stop().await;
     ctx.relay.stop().await;
     Ok(Arms {
@@ -266,6 +303,7 @@ async fn run_arms(
         footprint,
         reload,
         resilience,
+        request_log,
         background_cpu_percent: noise,
     })
 }
@@ -276,20 +314,20 @@ async fn arm<T>(
     opts: &Opts,
     name: &str,
     noise: &mut BTreeMap<String, f64>,
-    live: [u32; 2],
+    live: &[u32],
     run: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> Arm<T> {
-    if !opts.only.is_empty() && !opts.only.iter().any(|o| o == name) {
+    if !runs(opts, name) {
         return Arm::NotAvailable {
             reason: "skipped (--only)".into(),
         };
     }
-    wait_quiet(opts.wait_quiet, &live).await;
+    wait_quiet(opts.wait_quiet, live).await;
     eprintln!("bench: {name}");
-    let (mark, started) = (system::CpuMark::now(&live), Instant::now());
+    let (mark, started) = (system::CpuMark::now(live), Instant::now());
     let result = Arm::from_result(run.await);
     // Clock ticks are 10 ms, so an arm shorter than a second cannot be judged this way.
-    if let (Some(before), Some(after)) = (mark, system::CpuMark::now(&live))
+    if let (Some(before), Some(after)) = (mark, system::CpuMark::now(live))
         && started.elapsed() >= Duration::from_secs(1)
     {
         let ticks = gateway::clock_ticks_per_sec();
@@ -299,9 +337,14 @@ async fn arm<T>(
     result
 }
 
+/// Whether `--only` leaves the arm `name` in.
+fn runs(opts: &Opts, name: &str) -> bool {
+    opts.only.is_empty() || opts.only.iter().any(|o| o == name)
+}
+
 /// Waits until other processes have used under 5% of the CPUs for two one-second windows in a
 /// row, or `limit_secs` have passed; our own processes are idle meanwhile and not counted.
-async fn wait_quiet(limit_secs: u64, live: &[u32; 2]) {
+async fn wait_quiet(limit_secs: u64, live: &[u32]) {
     if limit_secs == 0 {
         return;
     }

@@ -9,6 +9,7 @@ use crate::budget::{self, Line};
 use crate::footprint::FootprintResult;
 use crate::latency::LatencyResult;
 use crate::reload::ReloadResult;
+use crate::request_log::RequestLogResult;
 use crate::resilience::FailoverResult;
 use crate::setup::Plan;
 use crate::streaming::StreamingResult;
@@ -84,6 +85,8 @@ pub struct Arms {
     pub footprint: Arm<FootprintResult>,
     pub reload: Arm<ReloadResult>,
     pub resilience: Arm<FailoverResult>,
+    /// The request log's writer through the throughput arm (it is read right after that arm).
+    pub request_log: Arm<RequestLogResult>,
     /// Other processes' share of the machine's CPU while each arm ran, in percent.
     pub background_cpu_percent: BTreeMap<String, f64>,
 }
@@ -112,6 +115,7 @@ impl Report {
             || a.footprint.failed()
             || a.reload.failed()
             || a.resilience.failed()
+            || a.request_log.failed()
     }
 
     pub fn markdown(&self) -> String {

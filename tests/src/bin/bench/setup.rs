@@ -124,6 +124,11 @@ pub struct Ctx {
     /// The gateway called with a consumer's client key, under request and token limits too high
     /// to refuse anything: what authentication and admission cost.
     pub keyed: Arc<Target>,
+    /// A second gateway like the main one but with its request log off, for the latency arm
+    /// only; it is stopped once that arm is done.
+    pub log_off: Option<Gateway>,
+    /// Why there is no log-off gateway, when the latency arm runs without one.
+    pub log_off_note: Option<String>,
     pub ticks_per_sec: u64,
 }
 

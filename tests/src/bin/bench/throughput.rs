@@ -1,6 +1,7 @@
 //! Arm 2, throughput: closed-loop load at rising concurrency, each level run against every
 //! target in turn. The result is the highest rate whose p99 stays within the latency limit, and
-//! the gateway's CPU time per request at that rate.
+//! the gateway's CPU time per request at that rate. Around each of the gateway's levels the arm
+//! also reads its request log's counters, for the request-log section (see request_log.rs).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::client::{Conn, Target, chat_body};
 use crate::gateway::cpu_ticks;
+use crate::request_log::{self, StepLog, Trace};
 use crate::setup::{Ctx, MODEL_FAST};
 use crate::stats::{Hist, Summary, round2};
 
@@ -27,6 +29,9 @@ pub struct ThroughputResult {
     pub p99_limit_us: f64,
     pub steps: Vec<Step>,
     pub best: Vec<Best>,
+    /// The gateway's request log through the arm; the request-log section reports it.
+    #[serde(skip)]
+    pub log_trace: Trace,
 }
 
 #[derive(Serialize)]
@@ -36,6 +41,12 @@ pub struct Step {
     pub rate_rps: f64,
     pub latency: Summary,
     pub errors: u64,
+    /// Every request sent at this level, the warm-up and the requests outside the measured
+    /// window included.
+    pub sent: u64,
+    /// From the level's first request to its last answer.
+    #[serde(skip)]
+    pub wall: Duration,
     /// CPU (utime + stime) per request of the gateway or the relay; `None` for other arms.
     pub cpu_us_per_request: Option<f64>,
 }
@@ -61,6 +72,17 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ThroughputResult> {
     ];
     targets.extend(ctx.compares.iter().cloned());
     let body = chat_body(MODEL_FAST, false);
+    // The writer first catches up with the earlier arms' records, so that the counts below are
+    // this arm's alone.
+    let mut log_trace =
+        match request_log::settle(&ctx.gateway, None, request_log::DRAIN_DEADLINE).await {
+            Ok(Some(settled)) => Trace::Traced {
+                before: settled.status,
+                steps: Vec::new(),
+            },
+            Ok(None) => Trace::Absent(request_log::NO_LOG.into()),
+            Err(error) => Trace::Absent(format!("cannot read the request log: {error:#}")),
+        };
     let mut steps = Vec::new();
     let mut saturated = vec![false; targets.len()];
     for &concurrency in &ctx.plan.throughput_levels {
@@ -74,7 +96,23 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ThroughputResult> {
                 2 => Some(ctx.relay.pid),
                 _ => None,
             };
+            // Readings of the request log are taken outside the measured window.
+            let log_before = match (i, &log_trace) {
+                (0, Trace::Traced { .. }) => request_log::read(&ctx.gateway).await.ok().flatten(),
+                _ => None,
+            };
             let step = run_step(ctx, target, concurrency, &body, pid).await?;
+            if let (Some(before), Trace::Traced { steps: logs, .. }) = (log_before, &mut log_trace)
+                && let Ok(Some(after)) = request_log::read(&ctx.gateway).await
+            {
+                logs.push(StepLog::between(
+                    concurrency,
+                    step.sent,
+                    step.wall,
+                    &before,
+                    &after,
+                ));
+            }
             // Far past the limit, more connections only queue more: stop that arm there.
             saturated[i] = step.latency.p99_us > 4.0 * P99_LIMIT_US;
             steps.push(step);
@@ -92,6 +130,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ThroughputResult> {
         p99_limit_us: P99_LIMIT_US,
         steps,
         best,
+        log_trace,
     })
 }
 
@@ -132,6 +171,7 @@ async fn run_step(
 ) -> anyhow::Result<Step> {
     let phase = Arc::new(AtomicU8::new(WARMING));
     let mut workers = Vec::with_capacity(concurrency);
+    let first_request = Instant::now();
     for _ in 0..concurrency {
         let mut conn = Conn::open(target).await?;
         let phase = Arc::clone(&phase);
@@ -139,6 +179,7 @@ async fn run_step(
         workers.push(tokio::spawn(async move {
             let mut hist = Hist::default();
             let mut errors = 0u64;
+            let mut sent = 0u64;
             loop {
                 let before = phase.load(Ordering::Relaxed);
                 if before == STOPPING {
@@ -146,6 +187,7 @@ async fn run_step(
                 }
                 let started = Instant::now();
                 let ok = conn.post_ok(body.clone()).await;
+                sent += 1;
                 let counted = before == MEASURING && phase.load(Ordering::Relaxed) == MEASURING;
                 match (counted, ok) {
                     (true, true) => hist.record(started.elapsed()),
@@ -153,7 +195,7 @@ async fn run_step(
                     (false, _) => {}
                 }
             }
-            (hist, errors)
+            (hist, errors, sent)
         }));
     }
     tokio::time::sleep(ctx.plan.step_warmup).await;
@@ -170,11 +212,14 @@ async fn run_step(
 
     let mut hist = Hist::default();
     let mut errors = 0;
+    let mut sent = 0;
     for worker in workers {
-        let (h, e) = worker.await?;
+        let (h, e, n) = worker.await?;
         hist.merge(&h);
         errors += e;
+        sent += n;
     }
+    let wall = first_request.elapsed();
     let served = hist.len();
     Ok(Step {
         arm: target.name.clone(),
@@ -182,6 +227,8 @@ async fn run_step(
         rate_rps: rate(served, window),
         latency: hist.summary(),
         errors,
+        sent,
+        wall,
         cpu_us_per_request: cpu_used
             .filter(|_| served > 0)
             .map(|ticks| round2(ctx.ticks_to_us(ticks) / served as f64)),
