@@ -11,6 +11,7 @@ mod session;
 mod settings;
 mod sse;
 mod theme;
+mod time;
 mod util;
 
 fn main() {

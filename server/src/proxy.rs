@@ -228,7 +228,7 @@ fn anthropic_headers(inbound: Inbound, headers: &HeaderMap) -> Vec<(HeaderName, 
 }
 
 async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Response {
-    let request_id = request_id(request.headers());
+    let request_id = request_id(request.headers(), state.clock.now_ms());
     let id_header = HeaderValue::try_from(request_id.as_str()).ok();
     let mut finish = Finish::new(
         Arc::clone(&state.registry),
@@ -253,8 +253,10 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
 }
 
 /// The client's own request id when it is sane (at most 128 visible ASCII characters of a safe
-/// set), else a new random one.
-fn request_id(headers: &HeaderMap) -> String {
+/// set), else a new one: the time in milliseconds, then 80 random bits. Ids that grow with time
+/// append to the request log's index instead of landing on a random page of it, which more than
+/// doubles how many records a second the writer can store.
+fn request_id(headers: &HeaderMap, now_ms: i64) -> String {
     let sane = |id: &&str| {
         !id.is_empty()
             && id.len() <= 128
@@ -268,7 +270,11 @@ fn request_id(headers: &HeaderMap) -> String {
         .filter(sane)
     {
         Some(id) => id.to_owned(),
-        None => format!("req_{:032x}", fastrand::u128(..)),
+        None => format!(
+            "req_{:012x}{:020x}",
+            now_ms.max(0),
+            fastrand::u128(..) & ((1 << 80) - 1)
+        ),
     }
 }
 

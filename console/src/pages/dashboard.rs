@@ -8,17 +8,18 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::metering::{self, UsageQuery};
-use crate::api::types::{GroupStats, Health, Metrics, ProviderHealth, Status, error_text};
+use crate::api::types::{GroupStats, Health, Metrics, Status};
 use crate::api::{self};
-use crate::components::badge::StateBadge;
 use crate::components::chart::{RequestsChart, minute_slots};
 use crate::components::icons::Icon;
 use crate::components::page::{Loading, PageHeader};
 use crate::components::stat::Stat;
-use crate::util::{
-    fmt_duration, fmt_int, fmt_ms, fmt_rate, fmt_usd, iso_from_ms, now_clock, now_unix,
-    utc_midnight_ms,
-};
+
+mod health;
+
+use crate::time::{iso_from_ms, utc_midnight_ms};
+use crate::util::{fmt_int, fmt_ms, fmt_rate, fmt_usd, now_clock, now_unix};
+use health::HealthTable;
 
 /// How often the dashboard asks again.
 const REFRESH: Duration = Duration::from_secs(5);
@@ -94,7 +95,7 @@ pub fn DashboardPage() -> impl IntoView {
     }
 
     view! {
-        <PageHeader title="Dashboard" subtitle="The last hour of traffic and the health of every provider.">
+        <PageHeader title="Dashboard" subtitle="The last hour of traffic, today's spend and the health of every provider.">
             <span class="muted small" aria-live="off">
                 {move || updated.get().map(|t| format!("Updated {t} · every 5 s")).unwrap_or_default()}
             </span>
@@ -294,89 +295,4 @@ fn GroupTable(title: &'static str, rows: Vec<GroupStats>) -> impl IntoView {
             }}
         </section>
     }
-}
-
-#[component]
-fn HealthTable(providers: Vec<ProviderHealth>) -> impl IntoView {
-    view! {
-        <div class="table-wrap">
-            <table class="table table-cards">
-                <thead>
-                    <tr>
-                        <th scope="col">"Provider"</th>
-                        <th scope="col">"Circuit"</th>
-                        <th scope="col">"Keys"</th>
-                        <th scope="col">"Last error"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {providers
-                        .into_iter()
-                        .map(|p| {
-                            let probe = p
-                                .next_probe_in_ms
-                                .map(|ms| format!("next probe in {}", fmt_duration(ms)));
-                            let failures = (p.consecutive_failures > 0)
-                                .then(|| format!("{} failures in a row", p.consecutive_failures));
-                            let note = [failures, probe].into_iter().flatten().collect::<Vec<_>>().join(" · ");
-                            let last_error = error_text(&p.last_error);
-                            view! {
-                                <tr data-testid=format!("health-row-{}", p.name)>
-                                    <th scope="row">
-                                        <a class="strong-link" href=format!("/providers/{}", api::segment(&p.name))>
-                                            {p.name.clone()}
-                                        </a>
-                                        <div class="muted small">{p.kind.clone()}</div>
-                                    </th>
-                                    <td data-label="Circuit">
-                                        <StateBadge state=p.state.clone() />
-                                        <div class="muted small">{note}</div>
-                                    </td>
-                                    <td data-label="Keys">
-                                        <KeyBadges provider=p.clone() />
-                                    </td>
-                                    <td class="error-cell" data-label="Last error">
-                                        {last_error
-                                            .map(|e| view! { <span class="error-text">{e}</span> }.into_any())
-                                            .unwrap_or_else(|| view! { <span class="muted">"—"</span> }.into_any())}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
-}
-
-#[component]
-fn KeyBadges(provider: ProviderHealth) -> impl IntoView {
-    if provider.keys.is_empty() {
-        return view! { <span class="muted">"no keys"</span> }.into_any();
-    }
-    let failover = if provider.token_failover {
-        "token failover on"
-    } else {
-        "token failover off"
-    };
-    view! {
-        <ul class="key-list">
-            {provider
-                .keys
-                .into_iter()
-                .map(|k| {
-                    let title = error_text(&k.last_error).unwrap_or_default();
-                    view! {
-                        <li class="key-item" title=title>
-                            <code>{k.key}</code>
-                            <StateBadge state=k.state />
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ul>
-        <div class="muted small">{failover}</div>
-    }
-    .into_any()
 }

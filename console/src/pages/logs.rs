@@ -1,7 +1,7 @@
 //! Logs (`/logs`): every proxied request's record, newest first, filtered by consumer, key, route,
 //! provider, model, status and time, paged with the API's cursor; a row opens a drawer with the
-//! whole record. The filters and the open record live in the URL (`/logs?status=5xx&request_id=…`),
-//! so a link to one request or one view can be shared.
+//! whole record. The filters and the open record live in the URL
+//! (`/logs?status=5xx&request_id=…`), so a link to one request or one view can be shared.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -186,7 +186,12 @@ pub fn LogsPage() -> impl IntoView {
             </button>
         </PageHeader>
         <Filters filter=filter on_apply=apply />
-        <section class="card card-flush" data-testid="logs" aria-busy=move || busy.get().to_string()>
+        <section
+            class="card card-flush"
+            class:stale=move || busy.get()
+            data-testid="logs"
+            aria-busy=move || busy.get().to_string()
+        >
             {move || match page.get() {
                 None => view! { <Loading /> }.into_any(),
                 Some(Err(error)) => {

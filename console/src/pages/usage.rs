@@ -10,7 +10,8 @@ use crate::api::ApiError;
 use crate::api::metering::{self, UsageQuery};
 use crate::components::icons::Icon;
 use crate::components::page::{LoadError, Loading, PageHeader};
-use crate::util::{iso_from_ms, now_unix};
+use crate::time::iso_from_ms;
+use crate::util::now_unix;
 
 mod budgets;
 mod data;
@@ -63,9 +64,11 @@ async fn load(range: Range, query: UsageQuery, now: i64) -> Result<Loaded, ApiEr
 pub fn UsagePage() -> impl IntoView {
     let range = RwSignal::new(Range::Day);
     let group_by = RwSignal::new("consumer".to_owned());
-    // The question last asked: the CSV link and the page's `data-query` follow it.
+    // The question last asked, which the CSV link follows. The figures shown stay until the
+    // answer replaces them; the page's `data-query` names the question they answer.
     let query = RwSignal::new(None::<UsageQuery>);
     let report = RwSignal::new(None::<Result<Loaded, ApiError>>);
+    let busy = RwSignal::new(false);
     let budgets = RwSignal::new(None::<Result<BudgetsView, ApiError>>);
     // Only the newest question's answer is shown, however the answers arrive.
     let generation = StoredValue::new(0_u64);
@@ -79,11 +82,12 @@ pub fn UsagePage() -> impl IntoView {
         generation.update_value(|g| *g += 1);
         let mine = generation.get_value();
         query.set(Some(asked.clone()));
-        report.set(None);
+        busy.set(true);
         spawn_local(async move {
             let answer = load(range, asked, now).await;
             if generation.try_get_value() == Some(mine) {
                 report.try_set(Some(answer));
+                busy.try_set(false);
             }
         });
         spawn_local(async move {
@@ -152,9 +156,12 @@ pub fn UsagePage() -> impl IntoView {
         </PageHeader>
         <section
             class="stack usage"
+            class:stale=move || busy.get()
             data-testid="usage-page"
-            data-query=move || query.get().map(|q| q.query())
-            aria-busy=move || report.with(Option::is_none).to_string()
+            data-query=move || {
+                report.with(|r| r.as_ref().and_then(|r| r.as_ref().ok()).map(|l| l.query.query()))
+            }
+            aria-busy=move || busy.get().to_string()
         >
             {move || match report.get() {
                 None => view! { <Loading /> }.into_any(),

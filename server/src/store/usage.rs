@@ -783,10 +783,10 @@ mod tests {
             route: Some(Arc::from(["r1", "r2"][i % 2])),
             provider: Some(Arc::from(["openai", "anthropic", "gemini"][i % 3])),
             requested_model: Some(["gpt", "claude", "gem", "up-1"][i % 4].to_owned()),
-            model: (i % 5 != 0).then(|| format!("up-{}", i % 4)),
+            model: (!i.is_multiple_of(5)).then(|| format!("up-{}", i % 4)),
             status,
             error_code: (status >= 400).then(|| "upstream_error".to_owned()),
-            stream: i % 2 == 0,
+            stream: i.is_multiple_of(2),
             attempts: (i % 3) as u32,
             fallback_trail: if i % 7 == 3 {
                 vec![
@@ -811,11 +811,11 @@ mod tests {
                 reasoning_tokens: (i % 3) as u64,
                 cache_write_tokens: (i % 2) as u64,
             },
-            tokens_estimated: i % 11 == 0,
-            cost_micros: (i % 6 != 0).then_some(1_000 + i as i64),
+            tokens_estimated: i.is_multiple_of(11),
+            cost_micros: (!i.is_multiple_of(6)).then_some(1_000 + i as i64),
             latency_ms: 5 + i as u64,
-            ttft_ms: (i % 2 == 0).then_some(3),
-            client_disconnected: i % 17 == 0,
+            ttft_ms: i.is_multiple_of(2).then_some(3),
+            client_disconnected: i.is_multiple_of(17),
         }
     }
 
@@ -843,6 +843,11 @@ mod tests {
             }
         }
     }
+
+    /// Which records a filter should select.
+    type Keep = Box<dyn Fn(&LogRow) -> bool>;
+    /// Which statuses a status filter should select.
+    type StatusKeep = fn(u16) -> bool;
 
     fn ids(logs: &[RequestLog]) -> Vec<String> {
         logs.iter().map(|log| log.request_id.clone()).collect()
@@ -1082,7 +1087,7 @@ mod tests {
         insert(&db, &rows, 64).await;
         let since = T0 + 100_000;
         let until = T0 + 450_000;
-        let cases: Vec<(LogFilter, Box<dyn Fn(&LogRow) -> bool>)> = vec![
+        let cases: Vec<(LogFilter, Keep)> = vec![
             (LogFilter::default(), Box::new(|_| true)),
             (
                 LogFilter {
@@ -1185,7 +1190,7 @@ mod tests {
         let (_dir, db) = open().await;
         let rows = records(70, 10);
         insert(&db, &rows, 70).await;
-        let cases: [(StatusFilter, fn(u16) -> bool); 5] = [
+        let cases: [(StatusFilter, StatusKeep); 5] = [
             (StatusFilter::Code(429), |status| status == 429),
             (StatusFilter::Class(2), |status| {
                 (200..300).contains(&status)

@@ -25,7 +25,8 @@ async fn settings_are_read_and_written_and_live_at_once() {
     assert_eq!(
         settings(&gateway).await,
         json!({"client_auth": "off", "effective_client_auth": "off",
-               "client_auth_from_flag": false, "proxy_loopback": true})
+               "client_auth_from_flag": false, "proxy_loopback": true,
+               "log_retention_days": 30, "log_max_rows": 10_000_000})
     );
     gateway
         .chat_as(None, &chat(DEEPSEEK))

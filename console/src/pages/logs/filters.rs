@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::metering::LogFilter;
 use crate::components::field::{SelectField, TextField};
-use crate::util::{iso_from_ms, local_input_value, parse_ms};
+use crate::time::{iso_from_ms, local_input_value, parse_ms};
 
 /// The status choices: `(API value, label)`.
 const STATUSES: [(&str, &str); 6] = [

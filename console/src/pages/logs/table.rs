@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use switchyard_shared::metering::RequestLog;
 
 use crate::components::badge::Badge;
-use crate::util::{clock_and_day, fmt_cost, fmt_int, fmt_ms, fmt_timestamp};
+use crate::time::clock_and_day;
+use crate::util::{fmt_cost, fmt_int, fmt_ms, fmt_timestamp};
 
 /// The badge tone of an HTTP status.
 pub fn status_tone(status: u16) -> &'static str {

@@ -4,7 +4,7 @@
 use switchyard_shared::metering::UsageRow;
 
 use crate::components::chart::stacked::Series;
-use crate::util::unix_from_rfc3339;
+use crate::time::unix_from_rfc3339;
 
 /// The time ranges the page offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,8 @@ use super::data::{GroupTotal, Metric, Range, by_group, chart_groups, series, tot
 use crate::api::metering::UsageQuery;
 use crate::components::chart::stacked::{SeriesLegend, StackedChart};
 use crate::components::stat::Stat;
-use crate::util::{MONTHS, fmt_clock, fmt_int, fmt_rate, fmt_usd};
+use crate::time::MONTHS;
+use crate::util::{fmt_clock, fmt_int, fmt_rate, fmt_usd};
 
 /// One answer of the page: the rows grouped as asked, and by consumer and by model for the tables.
 #[derive(Clone, Debug, PartialEq)]
