@@ -82,8 +82,10 @@ pub struct Unmetered {
     pub row: LogRow,
     /// The request body, for the prompt.
     pub prompt: Bytes,
-    /// What the client was sent, for the completion.
+    /// What the client was sent (its first 64 KiB), for the completion.
     pub sent: Vec<Bytes>,
+    /// How many bytes the client was sent in all.
+    pub sent_len: usize,
     pub pricing: Option<Arc<ProviderPricing>>,
     /// The request's budget reservations, settled once the cost is known.
     pub hold: Option<BudgetHold>,

@@ -103,15 +103,24 @@ fn collect_output(value: &Value, out: &mut String) {
     }
 }
 
-/// The estimated usage of a request whose provider reported none.
-pub fn estimate(prompt: &[u8], frames: &[Bytes], embeddings: bool) -> Usage {
+/// The estimated usage of a request whose provider reported none. `frames` are the first bytes
+/// the client was sent, `sent_len` all of them: what was not kept counts at the kept part's rate.
+pub fn estimate(prompt: &[u8], frames: &[Bytes], sent_len: usize, embeddings: bool) -> Usage {
+    let completion = if embeddings {
+        0
+    } else {
+        let kept: usize = frames.iter().map(Bytes::len).sum();
+        let tokens = completion_tokens(frames);
+        if kept > 0 && sent_len > kept {
+            let scaled = u128::from(tokens) * sent_len as u128 / kept as u128;
+            u64::try_from(scaled).unwrap_or(u64::MAX)
+        } else {
+            tokens
+        }
+    };
     Usage {
         prompt_tokens: prompt_tokens(prompt),
-        completion_tokens: if embeddings {
-            0
-        } else {
-            completion_tokens(frames)
-        },
+        completion_tokens: completion,
         ..Usage::default()
     }
 }
@@ -148,5 +157,8 @@ mod tests {
             br#"{"choices":[{"message":{"role":"assistant","content":"Hello world, this is a test"}}],"model":"gpt"}"#,
         )];
         assert_eq!(completion_tokens(&plain), a);
+        // Bytes sent beyond those kept count at the kept part's rate.
+        let kept: usize = openai.iter().map(Bytes::len).sum();
+        assert_eq!(estimate(b"", &openai, kept * 3, false).completion_tokens, a * 3);
     }
 }

@@ -164,10 +164,11 @@ fn settle_estimated(item: Unmetered, clock: &Clock) -> LogRow {
         mut row,
         prompt,
         sent,
+        sent_len,
         pricing,
         hold,
     } = item;
-    let estimated = estimate::estimate(&prompt, &sent, row.endpoint == "embeddings");
+    let estimated = estimate::estimate(&prompt, &sent, sent_len, row.endpoint == "embeddings");
     // What the provider did report stands: its prompt count is exact, and its completion count
     // (if the client left after it came) is the larger of the two only if the stream went on.
     let reported = row.usage;

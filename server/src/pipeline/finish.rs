@@ -26,8 +26,10 @@ use crate::metering::{LogRow, Meter, MeterItem, Unmetered};
 use crate::pricing::ProviderPricing;
 use crate::usage::Usage;
 
-/// The most of an answer kept to estimate its tokens when the provider reports none.
-const MAX_KEPT_BYTES: usize = 1024 * 1024;
+/// The most of an answer kept to estimate its tokens when the provider reports none; the rest
+/// is counted in bytes and estimated at the kept part's ratio. It bounds what a stream pins in
+/// memory (its frames are the upstream's own buffers) to this.
+const MAX_KEPT_BYTES: usize = 64 * 1024;
 
 /// What the response body learns for the finish phase: the provider's usage, and whether a
 /// stream failed after it started.
@@ -69,6 +71,7 @@ pub struct Finish {
     first_byte: Option<Instant>,
     ended: bool,
     sent: Vec<Bytes>,
+    kept_len: usize,
     sent_len: usize,
 }
 
@@ -101,6 +104,7 @@ impl Finish {
             first_byte: None,
             ended: false,
             sent: Vec::new(),
+            kept_len: 0,
             sent_len: 0,
         }
     }
@@ -144,10 +148,11 @@ impl Finish {
         if self.first_byte.is_none() {
             self.first_byte = Some(Instant::now());
         }
-        if self.sent_len < MAX_KEPT_BYTES {
-            self.sent_len += data.len();
+        if self.kept_len < MAX_KEPT_BYTES {
+            self.kept_len += data.len();
             self.sent.push(data.clone());
         }
+        self.sent_len = self.sent_len.saturating_add(data.len());
     }
 
     /// The tokens to charge the limits: the real usage when the provider reported it; nothing
@@ -192,6 +197,7 @@ impl Drop for Finish {
                 row,
                 prompt: std::mem::take(&mut self.prompt),
                 sent: std::mem::take(&mut self.sent),
+                sent_len: self.sent_len,
                 pricing: self.pricing.take(),
                 hold: self.hold.take(),
             })));

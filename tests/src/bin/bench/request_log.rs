@@ -29,8 +29,9 @@ pub const NO_LOG: &str = "not available (the gateway's /api/status has no `log`:
 /// only reached when it cannot keep up.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// The pause between two readings while waiting for the writer.
-const POLL: Duration = Duration::from_millis(50);
+/// The pause between two readings while waiting for the writer. Each reading is one admin API
+/// call, cheap next to the writer's 100 ms tick.
+const POLL: Duration = Duration::from_millis(20);
 
 /// Counters unchanged for this long, with nothing queued, mean that the writer is idle. It is
 /// longer than the writer's 100 ms tick, so that a batch being written is not missed.
@@ -120,34 +121,55 @@ pub struct StepLog {
     /// From the level's first request to its last answer.
     pub wall_s: f64,
     pub sent_rps: f64,
-    /// Records written while the level ran. The last tick's records are written just after it,
-    /// so the rate is slightly conservative.
+    /// Records still waiting in the queue when the level's last answer arrived.
+    pub queued_at_end: u64,
+    /// Records in the writer's current batch at that moment: taken from the queue, not yet
+    /// committed.
+    pub in_batch_at_end: u64,
+    /// From the level's last answer until the writer had caught up with it.
+    pub catch_up_ms: f64,
+    /// Whether it caught up within the deadline.
+    pub caught_up: bool,
+    /// Records written from the level's start until the writer caught up.
     pub written: u64,
+    /// `written` over the level's time plus the catch-up: the rate at which the level's records
+    /// reached the disk, the writer's lag included.
     pub written_rps: f64,
     pub dropped: u64,
-    /// Records still waiting for the writer when the level ended.
-    pub queued_at_end: u64,
+}
+
+/// The readings that [`StepLog::new`] turns into a level's figures.
+pub struct StepReadings {
+    /// Once the writer had caught up with everything before the level.
+    pub before: LogStatus,
+    /// Right after the level's last answer.
+    pub at_end: LogStatus,
+    /// Once the writer had caught up with the level.
+    pub settled: Settled,
+    pub catch_up: Duration,
 }
 
 impl StepLog {
-    pub fn between(
-        concurrency: usize,
-        sent: u64,
-        wall: Duration,
-        before: &LogStatus,
-        after: &LogStatus,
-    ) -> StepLog {
+    pub fn new(concurrency: usize, sent: u64, wall: Duration, r: &StepReadings) -> StepLog {
         let secs = wall.as_secs_f64().max(1e-9);
-        let written = after.written.saturating_sub(before.written);
+        let after = &r.settled.status;
+        let written = after.written.saturating_sub(r.before.written);
+        // What the level handed over and is neither written, dropped nor queued is in the
+        // writer's hands; the queue was empty and the writer idle when the level began.
+        let handled = r.at_end.accounted() + r.at_end.queued;
+        let in_batch_at_end = (r.before.accounted() + sent).saturating_sub(handled);
         StepLog {
             concurrency,
             sent,
             wall_s: round2(secs),
             sent_rps: (sent as f64 / secs).round(),
+            queued_at_end: r.at_end.queued,
+            in_batch_at_end,
+            catch_up_ms: round2(r.catch_up.as_secs_f64() * 1000.0),
+            caught_up: r.settled.drained,
             written,
-            written_rps: (written as f64 / secs).round(),
-            dropped: after.dropped.saturating_sub(before.dropped),
-            queued_at_end: after.queued,
+            written_rps: (written as f64 / (secs + r.catch_up.as_secs_f64())).round(),
+            dropped: after.dropped.saturating_sub(r.before.dropped),
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::client::{Conn, Target, chat_body};
 use crate::gateway::cpu_ticks;
-use crate::request_log::{self, StepLog, Trace};
+use crate::request_log::{self, StepLog, StepReadings, Trace};
 use crate::setup::{Ctx, MODEL_FAST};
 use crate::stats::{Hist, Summary, round2};
 
@@ -96,22 +96,22 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ThroughputResult> {
                 2 => Some(ctx.relay.pid),
                 _ => None,
             };
-            // Readings of the request log are taken outside the measured window.
+            // The request log is read outside the measured window: the writer must have caught
+            // up before a gateway level starts, and is followed until it catches up after it.
             let log_before = match (i, &log_trace) {
-                (0, Trace::Traced { .. }) => request_log::read(&ctx.gateway).await.ok().flatten(),
+                (0, Trace::Traced { .. }) => {
+                    request_log::settle(&ctx.gateway, None, request_log::DRAIN_DEADLINE)
+                        .await
+                        .ok()
+                        .flatten()
+                }
                 _ => None,
             };
             let step = run_step(ctx, target, concurrency, &body, pid).await?;
             if let (Some(before), Trace::Traced { steps: logs, .. }) = (log_before, &mut log_trace)
-                && let Ok(Some(after)) = request_log::read(&ctx.gateway).await
+                && let Some(readings) = follow_log(ctx, before.status, step.sent).await
             {
-                logs.push(StepLog::between(
-                    concurrency,
-                    step.sent,
-                    step.wall,
-                    &before,
-                    &after,
-                ));
+                logs.push(StepLog::new(concurrency, step.sent, step.wall, &readings));
             }
             // Far past the limit, more connections only queue more: stop that arm there.
             saturated[i] = step.latency.p99_us > 4.0 * P99_LIMIT_US;
@@ -131,6 +131,24 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<ThroughputResult> {
         steps,
         best,
         log_trace,
+    })
+}
+
+/// Reads the request log right after a gateway level, then waits for the writer to catch up with
+/// its `sent` records; `None` when a reading fails.
+async fn follow_log(ctx: &Ctx, before: request_log::LogStatus, sent: u64) -> Option<StepReadings> {
+    let ended = Instant::now();
+    let at_end = request_log::read(&ctx.gateway).await.ok().flatten()?;
+    let expected = before.written + before.dropped + sent;
+    let settled = request_log::settle(&ctx.gateway, Some(expected), request_log::DRAIN_DEADLINE)
+        .await
+        .ok()
+        .flatten()?;
+    Some(StepReadings {
+        before,
+        at_end,
+        settled,
+        catch_up: ended.elapsed(),
     })
 }
 
