@@ -436,6 +436,8 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
         auth: None,
         limits: Default::default(),
         reserve_completion_tokens: None,
+        cache: None,
+        guardrails: Vec::new(),
     };
     let provider = test_provider_spec("p");
     let registry = HealthRegistry::default();
@@ -511,6 +513,8 @@ mod tests {
                 auth: None,
                 limits: Default::default(),
                 reserve_completion_tokens: None,
+                cache: None,
+                guardrails: Vec::new(),
             },
         }
     }

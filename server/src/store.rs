@@ -250,6 +250,7 @@ impl Store {
             routes: loaded.routes.into_iter().map(|r| r.spec).collect(),
             consumers: loaded.consumers.iter().map(|c| c.exported()).collect(),
             settings: Some(loaded.settings),
+            guardrails: Vec::new(),
         })
     }
 }

@@ -335,6 +335,12 @@ pub struct RouteSpec {
     /// (default [`DEFAULT_RESERVED_COMPLETION_TOKENS`]); the real count replaces it at the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserve_completion_tokens: Option<u32>,
+    /// Answers repeated requests from the response cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::guardrails::RouteCache>,
+    /// Guardrail policies (names) every request of the route goes through, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<String>,
 }
 
 /// The completion tokens reserved for a request without `max_tokens`, unless the route says.
@@ -554,6 +560,8 @@ pub struct ConfigDocument {
     /// Absent leaves the stored settings as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<crate::guardrails::GuardrailSpec>,
 }
 
 #[cfg(test)]

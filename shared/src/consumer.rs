@@ -68,6 +68,9 @@ pub struct ConsumerSpec {
     /// A spend cap over all the consumer's keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+    /// Guardrail policies (names) applied to this consumer's requests, after the route's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<String>,
     /// A disabled consumer's keys are all refused.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled: bool,
@@ -256,6 +259,9 @@ pub struct Settings {
     /// Where budget alerts are posted as JSON (`http://` or `https://`); unset sends none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_webhook_url: Option<String>,
+    /// The response cache's size cap, in MiB, across all routes.
+    #[serde(default = "default_cache_max_mb")]
+    pub cache_max_mb: u64,
 }
 
 impl Default for Settings {
@@ -265,12 +271,17 @@ impl Default for Settings {
             log_retention_days: default_retention_days(),
             log_max_rows: default_log_max_rows(),
             alert_webhook_url: None,
+            cache_max_mb: default_cache_max_mb(),
         }
     }
 }
 
 fn default_retention_days() -> u32 {
     30
+}
+
+fn default_cache_max_mb() -> u64 {
+    256
 }
 
 fn default_log_max_rows() -> u64 {

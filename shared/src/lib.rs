@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod config;
 pub mod consumer;
+pub mod guardrails;
 pub mod metering;
 pub mod provider_type;
 pub mod secret;
@@ -20,6 +21,10 @@ pub use config::{
 pub use consumer::{
     ClientAuth, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, RotateKey, Settings,
     SettingsView,
+};
+pub use guardrails::{
+    CachePurged, CacheScope, CacheStats, DetectorSpec, DetectorType, GuardrailAction, GuardrailHit,
+    GuardrailMode, GuardrailSpec, ResponseCheck, RouteCache,
 };
 pub use metering::{
     Budget, BudgetAlert, BudgetPeriod, BudgetStatus, BudgetsView, LogStatus, LogsPage, ModelPrice,

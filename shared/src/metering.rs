@@ -60,6 +60,15 @@ pub struct RequestLog {
     /// Time to the first byte of the answer's body (the first token of a stream).
     pub ttft_ms: Option<u64>,
     pub client_disconnected: bool,
+    /// Answered from the response cache (cost 0).
+    #[serde(default)]
+    pub cache_hit: bool,
+    /// On a cache hit, what the answer cost when it was stored.
+    #[serde(default)]
+    pub cost_saved_usd: Option<f64>,
+    /// Guardrail hits: detector names and counts, never the values.
+    #[serde(default)]
+    pub guardrails: Vec<crate::guardrails::GuardrailHit>,
 }
 
 /// One upstream attempt of a request.
@@ -101,6 +110,12 @@ pub struct UsageRow {
     pub cost_usd: f64,
     /// Requests whose model has no price (not in `cost_usd`).
     pub unpriced_requests: u64,
+    /// Requests answered from the response cache.
+    #[serde(default)]
+    pub cache_hits: u64,
+    /// What those answers cost when they were stored.
+    #[serde(default)]
+    pub cost_saved_usd: f64,
 }
 
 /// `GET /api/usage`.

@@ -11,6 +11,8 @@
 //   SETUP_CODE      the first-run setup code the gateway printed (`setup code: …`), if any
 //   MOCK_API_KEY, ADMIN_PASSWORD, ADMIN_NEW_PASSWORD   optional; the Rust test checks the key
 //                   reached the upstream and that none of them appears in the gateway's logs
+//   FALLBACK_MODEL  a model whose first request the mock fails with 503, so the route's fallback
+//                   answers it; FAILING_MODEL  a model the mock always fails with 500
 //
 // Every step asserts what the user sees, waiting with Playwright's auto-waiting locators or by
 // polling with a deadline, never with fixed sleeps. A failed step saves failure.png and exits 1.
@@ -60,6 +62,12 @@ const PHONE = { width: 390, height: 844 };
 const WAIT_MS = 10_000;
 /// What the mock answers to every chat (MockUpstream::start("mock")).
 const MOCK_ANSWER = 'hello from mock';
+/// Models the Rust test makes the mock fail: once (so the fallback answers), and always.
+const FALLBACK_MODEL = process.env.FALLBACK_MODEL || 'mock-flaky';
+const FAILING_MODEL = process.env.FAILING_MODEL || 'mock-broken';
+/// The prices the metered traffic is charged at, in USD per million tokens, for every mock-*
+/// model on both providers: the mock's usage (3 prompt, 4 completion tokens) costs $0.011.
+const TEST_PRICES = { input_per_mtok: 1000, output_per_mtok: 2000 };
 
 // ---------------------------------------------------------------------------------------------
 // Small test helpers.
@@ -270,6 +278,299 @@ async function theme() {
 
 async function inputValueOf(testid) {
   return id(testid).inputValue();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metering: priced traffic through the proxy, then the Usage and Logs pages and the dashboard's
+// spend compared with what the admin API answers for the same question.
+
+/// The admin API as the signed-in browser: the context's request client shares its cookies.
+async function adminGet(pathAndQuery) {
+  const response = await context.request.get(`${CONSOLE_URL}${pathAndQuery}`);
+  const text = await response.text();
+  assert.equal(response.status(), 200, `GET ${pathAndQuery}: ${text}`);
+  return JSON.parse(text);
+}
+
+/// A write through the admin API, with the session's CSRF token as the console sends it.
+async function adminPut(pathname, body) {
+  const { csrf_token: csrf } = await adminGet('/api/auth/me');
+  const response = await context.request.put(`${CONSOLE_URL}${pathname}`, {
+    data: body,
+    headers: { 'x-csrf-token': csrf },
+  });
+  assert.equal(response.status(), 200, `PUT ${pathname}: ${await response.text()}`);
+}
+
+/// Dollars as the console writes them (util.rs fmt_usd): four decimals under a dollar.
+function fmtUsd(value) {
+  if (!(value > 0)) return '$0.00';
+  if (Math.round(value * 10_000) < 10_000) return `$${value.toFixed(4)}`;
+  const cents = Math.round(value * 100);
+  return `$${Math.floor(cents / 100).toLocaleString('en-US')}.${String(cents % 100).padStart(2, '0')}`;
+}
+const fmtInt = (value) => value.toLocaleString('en-US');
+const fmtMs = (ms) => (ms == null ? '—' : ms < 10_000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+
+/// Asserts two dollar amounts agree (sums of floats, added in the same order, should be equal;
+/// a billionth of a dollar is allowed for a different order).
+function assertUsd(actual, expected, what) {
+  assert.ok(Math.abs(Number(actual) - expected) < 1e-9, `${what}: the page says ${actual}, the API ${expected}`);
+}
+
+/// Usage rows added up as the Usage page adds them (pages/usage/data.rs Totals).
+function usageTotals(rows) {
+  const t = { requests: 0, errors: 0, tokens: 0, cost: 0, unpriced: 0 };
+  for (const row of rows) {
+    t.requests += row.requests;
+    t.errors += row.errors;
+    t.tokens += row.prompt_tokens + row.completion_tokens;
+    t.cost += row.cost_usd;
+    t.unpriced += row.unpriced_requests;
+  }
+  return t;
+}
+
+/// The groups' totals, named as the page names them (a missing consumer is anonymous).
+function groupTotals(groupBy, rows) {
+  const groups = new Map();
+  for (const row of rows) {
+    const name = row.group ? row.group : groupBy === 'consumer' || groupBy === 'key' ? 'anonymous' : 'unknown';
+    groups.set(name, [...(groups.get(name) ?? []), row]);
+  }
+  return new Map([...groups].map(([name, list]) => [name, usageTotals(list)]));
+}
+
+/// Gives every mock-* model a price on both providers (through the API: the provider form has
+/// no price inputs), so the metered traffic costs something.
+async function priceTheMockModels() {
+  for (const name of ['mock', 'backup']) {
+    const spec = await adminGet(`/api/providers/${name}`);
+    spec.pricing = { 'mock-*': TEST_PRICES };
+    await adminPut(`/api/providers/${name}`, spec);
+  }
+}
+
+/// In the console: a budget on key ci (in its Edit dialog) and a daily one on team-a (in the
+/// consumer form), which also lets team-a call every mock-* model. Returns the key's id.
+async function budgetTeamA() {
+  await nav('nav-consumers', '/consumers');
+  await click('consumer-edit-team-a');
+  await atPath('/consumers/team-a');
+  await until('the form of team-a', async () => (await inputValueOf('consumer-name')) === 'team-a');
+  const keyRow = page.locator('[data-key-name="ci"]');
+  const keyId = (await keyRow.getAttribute('data-testid')).replace('key-row-', '');
+  await click(`key-edit-${keyId}`);
+  const dialog = page.getByRole('dialog', { name: 'Edit key ci' });
+  await dialog.waitFor();
+  await id('key-edit-budget-enabled').check();
+  await id('key-edit-budget-limit').fill('20');
+  await id('key-edit-budget-period').selectOption('total');
+  await click('key-edit-submit');
+  await savedToast(/Key ci saved\. Saved — live on the gateway \(snapshot v\d+\)/);
+  await dialog.waitFor({ state: 'detached' });
+
+  await id('consumer-models-input').fill('mock-*');
+  await id('consumer-models-input').press('Enter');
+  await page.locator('.tag').filter({ hasText: 'mock-*' }).waitFor();
+  await id('consumer-budget-enabled').check();
+  await id('consumer-budget-limit').fill('5');
+  await id('consumer-budget-period').selectOption('day');
+  await id('consumer-budget-soft').fill('4');
+  await shot('consumer-budget');
+  await click('consumer-save');
+  await savedToast();
+  await atPath('/consumers');
+  return Number(keyId);
+}
+
+/// Waits until every one of `ids` has its record in /api/logs (a background writer adds them).
+async function waitForRecords(ids) {
+  await until(`the records of ${ids.join(', ')}`, async () => {
+    for (const requestId of ids) {
+      const response = await context.request.get(`${CONSOLE_URL}/api/logs/${encodeURIComponent(requestId)}`);
+      if (response.status() !== 200) return false;
+    }
+    return true;
+  });
+}
+
+/// Three served chats, one answered by the fallback and one that fails, all as team-a's key;
+/// returns their request ids once their records are in.
+async function sendMeteredTraffic(key, keyId) {
+  const served = [];
+  for (let i = 0; i < 3; i += 1) {
+    const chat = await proxyChat('mock-chat', key);
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-provider'), 'mock');
+    served.push(chat.header('x-request-id'));
+    proxyCalls.ok += 1;
+  }
+  const rescued = await proxyChat(FALLBACK_MODEL, key);
+  assert.equal(rescued.status, 200, rescued.text);
+  assert.equal(rescued.header('x-switchyard-provider'), 'backup');
+  assert.equal(rescued.header('x-switchyard-fallback'), 'mock:503,backup:200');
+  proxyCalls.ok += 1;
+  const failed = await proxyChat(FAILING_MODEL, key);
+  assert.ok(failed.status >= 500, `the mock fails ${FAILING_MODEL} everywhere: ${failed.status} ${failed.text}`);
+  const traffic = { served, fallback: rescued.header('x-request-id'), failed: failed.header('x-request-id') };
+  const ids = [...served, traffic.fallback, traffic.failed];
+  assert.ok(ids.every(Boolean), `every answer carries x-request-id: ${ids}`);
+  await waitForRecords(ids);
+  // The traffic is what the pages are checked with: priced, and team-a's.
+  for (const requestId of ids) {
+    const record = await adminGet(`/api/logs/${encodeURIComponent(requestId)}`);
+    assert.equal(record.consumer, 'team-a', JSON.stringify(record));
+    assert.equal(record.key_id, keyId, JSON.stringify(record));
+  }
+  for (const requestId of [...served, traffic.fallback]) {
+    const record = await adminGet(`/api/logs/${encodeURIComponent(requestId)}`);
+    assert.ok(record.cost_usd > 0, `a priced record: ${JSON.stringify(record)}`);
+  }
+  return traffic;
+}
+
+/// Waits for the Usage page to show an answer to a question matching `pattern`; returns it.
+async function usageQueryShown(pattern) {
+  const report = id('usage-page');
+  return until(`the Usage page to show an answer to ${pattern}`, async () => {
+    if ((await report.getAttribute('aria-busy')) !== 'false') return null;
+    const query = await report.getAttribute('data-query');
+    return query && pattern.test(query) ? query : null;
+  });
+}
+
+/// The Usage page's stat cards against the sums of /api/usage for the question they answer.
+async function expectUsageStatsMatchApi(pattern) {
+  const query = await usageQueryShown(pattern);
+  const totals = usageTotals((await adminGet(`/api/usage?${query}`)).rows);
+  const raw = (testid) => id(testid).getAttribute('data-value');
+  assertUsd(await raw('spend-total'), totals.cost, `spend-total for ${query}`);
+  assert.equal(await raw('usage-requests'), String(totals.requests), `usage-requests for ${query}`);
+  assert.equal(await raw('usage-tokens'), String(totals.tokens), `usage-tokens for ${query}`);
+  const rate = Number(await raw('usage-error-rate'));
+  assert.ok(Math.abs(rate - totals.errors / totals.requests) < 1e-12, `usage-error-rate ${rate} for ${query}`);
+  if (totals.unpriced > 0) {
+    assert.equal(await id('usage-unpriced').getAttribute('data-value'), String(totals.unpriced));
+  } else {
+    assert.equal(await id('usage-unpriced').count(), 0, 'no unpriced note when every request is priced');
+  }
+  return { query, totals };
+}
+
+/// The Usage page's "Top consumers" or "Top models" table against /api/usage grouped that way.
+async function expectTopTableMatchesApi(noun, query) {
+  const params = new URLSearchParams(query);
+  params.set('group_by', noun);
+  const groups = groupTotals(noun, (await adminGet(`/api/usage?${params}`)).rows);
+  const shown = await id(`usage-top-${noun}`).evaluateAll((rows) => rows.map((row) => ({ ...row.dataset })));
+  assert.ok(groups.size <= 10, 'the table shows every group (at most ten)');
+  assert.deepEqual(
+    shown.map((row) => row.group).sort(),
+    [...groups.keys()].sort(),
+    `the ${noun}s of the top table`,
+  );
+  for (const row of shown) {
+    const t = groups.get(row.group);
+    assertUsd(row.spent, t.cost, `${noun} ${row.group}'s spend`);
+    assert.equal(row.tokens, String(t.tokens), `${noun} ${row.group}'s tokens`);
+    assert.equal(row.requests, String(t.requests), `${noun} ${row.group}'s requests`);
+  }
+  const spent = shown.map((row) => Number(row.spent));
+  assert.deepEqual(spent, [...spent].sort((a, b) => b - a), `the top ${noun}s come most spend first`);
+  return shown;
+}
+
+/// Every budget bar against /api/budgets.
+async function expectBudgetBarsMatchApi() {
+  const { budgets } = await adminGet('/api/budgets');
+  const bars = id('budget-bar');
+  await until(`${budgets.length} budget bars`, async () => (await bars.count()) === budgets.length);
+  const shown = await bars.evaluateAll((items) => items.map((item) => ({ ...item.dataset })));
+  for (const budget of budgets) {
+    const bar = shown.find(
+      (b) => b.scope === budget.scope && b.consumer === budget.consumer && (b.keyId ?? null) === (budget.key_id == null ? null : String(budget.key_id)),
+    );
+    const what = `the ${budget.scope} budget of ${budget.consumer}${budget.key_id == null ? '' : ` key ${budget.key_id}`}`;
+    assert.ok(bar, `${what} has a bar (bars: ${JSON.stringify(shown)})`);
+    assertUsd(bar.spent, budget.spent_usd, `${what}: spent`);
+    assertUsd(bar.limit, budget.budget.limit_usd, `${what}: limit`);
+    assert.equal(bar.period, budget.budget.period, `${what}: period`);
+  }
+  return budgets;
+}
+
+/// Waits for the Logs table to settle and returns its rows' data attributes, in order.
+async function logRowsShown() {
+  await until('the logs table to load', async () => (await id('logs').getAttribute('aria-busy')) === 'false');
+  return id('logs-row').evaluateAll((rows) => rows.map((row) => ({ ...row.dataset })));
+}
+
+/// The Logs table against /api/logs with the same filters (`query`), row for row.
+async function expectLogRowsMatchApi(query) {
+  const api = await adminGet(`/api/logs?${query}${query ? '&' : ''}limit=50`);
+  const rows = await until(`the table to show the ${api.items.length} records of /api/logs?${query}`, async () => {
+    const shown = await logRowsShown();
+    return shown.length === api.items.length && shown[0]?.requestId === api.items[0]?.request_id ? shown : null;
+  });
+  assert.deepEqual(
+    rows.map((row) => [row.requestId, Number(row.status)]),
+    api.items.map((item) => [item.request_id, item.status]),
+    `the table lists /api/logs?${query} in its order`,
+  );
+  const times = api.items.map((item) => Date.parse(item.time));
+  assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+  rows.forEach((row, i) => {
+    const item = api.items[i];
+    assert.equal(Number(row.tokens), item.prompt_tokens + item.completion_tokens, `tokens of ${item.request_id}`);
+    assert.equal(row.estimated, String(item.tokens_estimated), `estimated of ${item.request_id}`);
+    if (item.cost_usd == null) assert.equal(row.cost, undefined, `no cost for unpriced ${item.request_id}`);
+    else assertUsd(row.cost, item.cost_usd, `cost of ${item.request_id}`);
+  });
+  assert.equal(await id('logs-older').isDisabled(), api.next_cursor == null, 'Older is offered when there is an older page');
+  return rows;
+}
+
+/// Opens a record's drawer from its row and checks tokens, cost, timing and the fallback trail
+/// against /api/logs/{id}; returns the record.
+async function expectDrawerMatchesApi(requestId) {
+  const record = await adminGet(`/api/logs/${encodeURIComponent(requestId)}`);
+  await page.locator(`[data-testid="logs-row"][data-request-id="${requestId}"]`).click();
+  const drawer = page.locator(`[data-testid="log-drawer"][data-request-id="${requestId}"]`);
+  await drawer.waitFor();
+  await page.waitForURL((url) => url.searchParams.get('request_id') === requestId);
+  const field = async (name) => (await id(`log-field-${name}`).textContent()).trim();
+  assert.equal(await field('status'), String(record.status));
+  assert.equal(await field('provider'), record.provider ?? '—');
+  assert.equal(await field('attempts'), String(record.attempts));
+  assert.equal(await field('prompt_tokens'), fmtInt(record.prompt_tokens));
+  assert.equal(await field('completion_tokens'), fmtInt(record.completion_tokens));
+  assert.equal(await field('total_tokens'), fmtInt(record.prompt_tokens + record.completion_tokens));
+  const cost = await field('cost_usd');
+  if (record.cost_usd == null) assert.match(cost, /^unpriced/);
+  else assert.equal(cost, fmtUsd(record.cost_usd));
+  assert.equal(await field('latency_ms'), fmtMs(record.latency_ms));
+  assert.equal(await field('ttft_ms'), fmtMs(record.ttft_ms));
+  assert.equal(await id('log-estimated-note').count(), record.tokens_estimated ? 1 : 0, 'the estimated note');
+  const steps = await id('log-trail-step').evaluateAll((items) => items.map((item) => ({ ...item.dataset })));
+  assert.deepEqual(
+    steps.map((step) => [step.provider, step.status ?? null, step.outcome]),
+    record.fallback_trail.map((step) => [step.provider, step.status == null ? null : String(step.status), step.outcome]),
+    'the fallback trail',
+  );
+  return record;
+}
+
+async function closeDrawer() {
+  await page.keyboard.press('Escape');
+  await id('log-drawer').waitFor({ state: 'detached' });
+}
+
+/// Today's spend since midnight UTC, as /api/usage answers it.
+async function apiSpendToday() {
+  const midnight = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000).toISOString();
+  const { rows } = await adminGet(`/api/usage?group_by=consumer&bucket=day&since=${encodeURIComponent(midnight)}`);
+  return usageTotals(rows).cost;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -891,6 +1192,123 @@ async function scenario() {
     await shot('dashboard-dark');
     await click('theme-toggle');
     await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Metering: priced traffic, then Usage, Logs and the dashboard's spend against the API.
+
+  let keyId = 0;
+  let traffic = null;
+
+  await step('price the mock models, and give team-a and its key budgets in the console', async () => {
+    await priceTheMockModels();
+    keyId = await budgetTeamA();
+    await id('consumer-row-team-a').filter({ hasText: 'enabled' }).waitFor();
+  });
+
+  await step('send priced traffic as team-a: three chats, a fallback and a failure', async () => {
+    traffic = await sendMeteredTraffic(consumerKey, keyId);
+    const rescued = await adminGet(`/api/logs/${encodeURIComponent(traffic.fallback)}`);
+    assert.deepEqual(
+      rescued.fallback_trail.map((s) => `${s.provider}:${s.status}`),
+      ['mock:503', 'backup:200'],
+      'the fallback record has the trail the proxy answered with',
+    );
+  });
+
+  await step('Usage (24 h, by consumer) shows the totals and top tables of /api/usage', async () => {
+    await nav('nav-usage', '/usage');
+    await click('usage-range-24h');
+    assert.equal(await id('usage-range-24h').getAttribute('aria-pressed'), 'true');
+    const { query, totals } = await expectUsageStatsMatchApi(/^group_by=consumer&bucket=hour&since=/);
+    // The range starts at most 24 hours ago and holds all of this run's traffic.
+    const since = Date.parse(new URLSearchParams(query).get('since'));
+    const first = Date.parse((await adminGet(`/api/logs/${encodeURIComponent(traffic.served[0])}`)).time);
+    assert.ok(since <= first && since >= Date.now() - 24 * 3_600_000, `24 h from ${new Date(since).toISOString()}`);
+    assert.ok(totals.requests >= 5 && totals.errors >= 1 && totals.cost > 0, JSON.stringify(totals));
+    const consumers = await expectTopTableMatchesApi('consumer', query);
+    assert.ok(Number(consumers.find((row) => row.group === 'team-a')?.spent) > 0, 'team-a spent something');
+    const models = await expectTopTableMatchesApi('model', query);
+    assert.ok(models.some((row) => row.group === FALLBACK_MODEL), `${FALLBACK_MODEL} is among the top models`);
+    await id('usage-chart-spend').waitFor();
+    await shot('usage');
+  });
+
+  await step('Usage by model, and over 30 days, still adds up to /api/usage', async () => {
+    await id('usage-group-by').selectOption('model');
+    const byModel = await expectUsageStatsMatchApi(/^group_by=model&bucket=hour&since=/);
+    await click('usage-range-30d');
+    const month = await expectUsageStatsMatchApi(/^group_by=model&bucket=day&since=/);
+    // This run's traffic is minutes old: the 30 days hold the same requests as the 24 hours.
+    assert.equal(month.totals.requests, byModel.totals.requests);
+    assertUsd(month.totals.cost, byModel.totals.cost, 'the 30 days\' spend');
+    await click('usage-range-24h');
+    await id('usage-group-by').selectOption('consumer');
+    await usageQueryShown(/^group_by=consumer&bucket=hour&since=/);
+  });
+
+  await step('each budget bar shows the spend and limit of /api/budgets', async () => {
+    const budgets = await expectBudgetBarsMatchApi();
+    const consumer = budgets.find((b) => b.scope === 'consumer' && b.consumer === 'team-a');
+    const key = budgets.find((b) => b.scope === 'key' && b.key_id === keyId);
+    assert.ok(consumer && key, `team-a's and key ci's budgets: ${JSON.stringify(budgets)}`);
+    assert.deepEqual([consumer.budget.limit_usd, consumer.budget.period, consumer.budget.soft_limit_usd], [5, 'day', 4]);
+    assert.deepEqual([key.budget.limit_usd, key.budget.period], [20, 'total']);
+    assert.ok(consumer.spent_usd > 0 && key.spent_usd > 0, 'the priced traffic counts against both budgets');
+    await id('usage-budgets').scrollIntoViewIfNeeded();
+    await shot('usage-budgets');
+  });
+
+  await step('Logs lists the records of /api/logs, newest first', async () => {
+    await nav('nav-logs', '/logs');
+    const rows = await expectLogRowsMatchApi('');
+    const ids = rows.map((row) => row.requestId);
+    for (const requestId of [...traffic.served, traffic.fallback, traffic.failed]) {
+      assert.ok(ids.includes(requestId), `the table lists ${requestId}`);
+    }
+    await shot('logs');
+  });
+
+  await step('Logs filtered to errors shows only the errors of /api/logs?status=error', async () => {
+    await id('logs-filter-status').selectOption('error');
+    await click('logs-apply');
+    await page.waitForURL((url) => url.searchParams.get('status') === 'error');
+    const rows = await expectLogRowsMatchApi('status=error');
+    assert.ok(rows.every((row) => Number(row.status) >= 400), `only errors: ${rows.map((row) => row.status)}`);
+    assert.ok(rows.some((row) => row.requestId === traffic.failed), 'the failed request is listed');
+    assert.ok(!rows.some((row) => traffic.served.includes(row.requestId)), 'served requests are not');
+    await shot('logs-errors');
+  });
+
+  await step('a record\'s drawer shows the tokens, cost and trail of /api/logs/{id}', async () => {
+    const failed = await expectDrawerMatchesApi(traffic.failed);
+    assert.ok(failed.status >= 500 && failed.fallback_trail.length >= 2, JSON.stringify(failed));
+    await closeDrawer();
+    await page.waitForURL((url) => url.searchParams.get('status') === 'error' && !url.searchParams.has('request_id'));
+    await click('logs-reset');
+    await page.waitForURL((url) => url.search === '');
+    await expectLogRowsMatchApi('');
+    const rescued = await expectDrawerMatchesApi(traffic.fallback);
+    assert.equal(rescued.provider, 'backup');
+    assert.ok(rescued.cost_usd > 0 && rescued.prompt_tokens > 0, JSON.stringify(rescued));
+    await shot('log-drawer');
+    await closeDrawer();
+    const served = await expectDrawerMatchesApi(traffic.served[0]);
+    assert.equal(served.fallback_trail.length, 0);
+    assert.match(await id('log-trail').textContent(), /One attempt, answered by mock\./);
+    await closeDrawer();
+  });
+
+  await step('the dashboard\'s spend today is today\'s spend in /api/usage', async () => {
+    await nav('nav-dashboard', '/');
+    const spend = id('spend-today');
+    const [shown, expected] = await until('spend-today to show today\'s spend', async () => {
+      const value = await spend.getAttribute('data-value');
+      const today = await apiSpendToday();
+      return value != null && Math.abs(Number(value) - today) < 1e-9 ? [value, today] : null;
+    });
+    assert.ok(expected > 0, 'today\'s traffic cost something');
+    assert.equal((await spend.textContent()).trim(), fmtUsd(Number(shown)));
   });
 
   await step('logout, then sign in with the new password, then logout again', async () => {

@@ -3,10 +3,12 @@
 //! The test starts a gateway without an admin token (so the console opens on first-run setup) and
 //! a mock upstream, then runs the Node script, which walks one browser session through setup,
 //! login, providers, routes, fallback, the playground, configuration import, consumers and their
-//! keys, requiring client keys in Settings, and the dashboard,
-//! saving a screenshot of every page into `tests/browser/screenshots/`. The script's output is
-//! streamed into this test's output; afterwards the test checks what reached the mock upstream
-//! and that no secret typed into the browser appears in the gateway's logs.
+//! keys, requiring client keys in Settings, and the dashboard, then sends priced traffic (a
+//! success, a fallback and a failure) and checks that the Usage and Logs pages and the dashboard's
+//! spend show what the admin API reports, saving a screenshot of every page into
+//! `tests/browser/screenshots/`. The script's output is streamed into this test's output;
+//! afterwards the test checks what reached the mock upstream and that no secret typed into the
+//! browser appears in the gateway's logs.
 //!
 //! Chromium, Node and `playwright-core` are installed by `tests/run.sh`; when any is missing this
 //! test fails and says so, rather than passing without having driven a browser.
@@ -15,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use switchyard_tests::{Gateway, GatewayOptions, MockUpstream, workspace_root};
+use switchyard_tests::mock::When;
+use switchyard_tests::{Gateway, GatewayOptions, MockUpstream, Reply, workspace_root};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
@@ -23,6 +26,12 @@ use tokio::process::Command;
 const MOCK_API_KEY: &str = "sk-browser-mock-7d3f91c2a8e45b60";
 /// The admin password the script chooses at setup, and the one it changes to.
 const ADMIN_PASSWORDS: [&str; 2] = ["browser-test-pass-1", "browser-test-pass-2"];
+/// A model whose first request the mock refuses with 503 (the route's primary, `mock`), so the
+/// fallback `backup` answers it: a request with a two-step fallback trail.
+const FALLBACK_MODEL: &str = "mock-flaky";
+/// A model the mock always refuses with 500, through the primary and the fallback alike: a
+/// failed request for the Logs page's error filter.
+const FAILING_MODEL: &str = "mock-broken";
 /// Far more than the script needs (well under a minute); only a hang reaches it.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -115,6 +124,8 @@ async fn run_script(
         .env("PROXY_URL", gateway.proxy_url())
         .env("MOCK_BASE_URL", mock.base_url())
         .env("MOCK_API_KEY", MOCK_API_KEY)
+        .env("FALLBACK_MODEL", FALLBACK_MODEL)
+        .env("FAILING_MODEL", FAILING_MODEL)
         .env("SETUP_CODE", gateway.setup_code().unwrap_or_default())
         .env("ADMIN_PASSWORD", ADMIN_PASSWORDS[0])
         .env("ADMIN_NEW_PASSWORD", ADMIN_PASSWORDS[1])
@@ -146,6 +157,16 @@ async fn run_script(
 async fn the_console_walks_through_setup_configuration_and_traffic_in_chromium() {
     let needs = prerequisites();
     let mock = MockUpstream::start("mock").await;
+    // Both providers the script creates call this mock; these two models fail there, for the
+    // metered traffic at the end of the script.
+    mock.enqueue_when(
+        When::Model(FALLBACK_MODEL.into()),
+        Reply::error(503, "overloaded, try the fallback"),
+    );
+    mock.reply_when(
+        When::Model(FAILING_MODEL.into()),
+        Reply::error(500, "the upstream is broken"),
+    );
     let gateway = Gateway::start_with(GatewayOptions::default().without_admin_token()).await;
 
     let started = Instant::now();
@@ -182,6 +203,16 @@ async fn the_console_walks_through_setup_configuration_and_traffic_in_chromium()
     assert!(
         requests.iter().any(|r| r.json()["stream"] == true),
         "the playground streamed through the gateway"
+    );
+    let sent = |model: &str| requests.iter().filter(|r| r.model() == model).count();
+    assert_eq!(
+        sent(FALLBACK_MODEL),
+        2,
+        "the fallback request tried mock (503), then backup"
+    );
+    assert!(
+        sent(FAILING_MODEL) >= 2,
+        "the failing request tried mock and backup"
     );
 
     let logs = gateway.stderr_text();

@@ -95,6 +95,8 @@ impl ConsumerInputs {
             disabled: self.disabled.get_untracked(),
             metadata,
             keys: Vec::new(),
+            // Not edited here yet; the server keeps a consumer's guardrails only when sent.
+            guardrails: Vec::new(),
         };
         (spec, errors)
     }

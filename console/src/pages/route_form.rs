@@ -295,6 +295,12 @@ impl RouteInputs {
             auth,
             limits,
             reserve_completion_tokens,
+            // Kept as they were until the form edits them.
+            cache: original.as_ref().and_then(|o| o.cache),
+            guardrails: original
+                .as_ref()
+                .map(|o| o.guardrails.clone())
+                .unwrap_or_default(),
         };
         (spec, parse.errors)
     }

@@ -423,6 +423,7 @@ mod tests {
             reasoning_tokens: 5,
             cost_usd: 0.001003,
             unpriced_requests: 1,
+            ..UsageRow::default()
         };
         // The header names exactly the JSON fields, so the two formats cannot drift apart.
         let json = serde_json::to_value(&row).expect("serialises");

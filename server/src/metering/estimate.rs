@@ -159,6 +159,9 @@ mod tests {
         assert_eq!(completion_tokens(&plain), a);
         // Bytes sent beyond those kept count at the kept part's rate.
         let kept: usize = openai.iter().map(Bytes::len).sum();
-        assert_eq!(estimate(b"", &openai, kept * 3, false).completion_tokens, a * 3);
+        assert_eq!(
+            estimate(b"", &openai, kept * 3, false).completion_tokens,
+            a * 3
+        );
     }
 }

@@ -542,6 +542,7 @@ impl UsageDb {
                     cost_usd: row.try_get::<f64, _>(8)?
                         / switchyard_shared::metering::MICROS_PER_USD,
                     unpriced_requests: total(9)?,
+                    ..UsageRow::default()
                 })
             })
             .collect::<Result<_>>()?;
@@ -706,6 +707,9 @@ fn request_log(row: &SqliteRow) -> Result<(i64, RequestLog)> {
     };
     let cost: Option<i64> = row.try_get("cost_micros")?;
     let log = RequestLog {
+        cache_hit: false,
+        cost_saved_usd: None,
+        guardrails: Vec::new(),
         time: format_rfc3339(row.try_get("time_ms")?, true),
         endpoint: row.try_get("endpoint")?,
         consumer: row.try_get("consumer")?,
@@ -921,6 +925,7 @@ mod tests {
                 latency_ms: 8,
                 ttft_ms: None,
                 client_disconnected: false,
+                ..RequestLog::default()
             }
         );
         assert_eq!(log.fallback_trail.len(), 2);

@@ -268,8 +268,9 @@ fn request_log_lines(arms: &Arms) -> Vec<Line> {
             name: name.into(),
             budget: "≥ 20,000".into(),
             measured: format!(
-                "{:.0} records/s at {:.0} req/s ({} connections; {} queued at the level's end)",
-                p.written_rps, p.sent_rps, p.concurrency, p.queued_at_end
+                "{:.0} records/s at {:.0} req/s ({} connections; caught up {:.0} ms after the \
+                 level)",
+                p.written_rps, p.sent_rps, p.concurrency, p.catch_up_ms
             ),
             pass: Some(p.written_rps >= WRITER_RPS && r.kept_up()),
         },

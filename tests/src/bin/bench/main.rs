@@ -271,7 +271,7 @@ async fn run_arms(
     // The request log is read right after the throughput arm, while its records are fresh.
     let request_log = match throughput.ok() {
         Some(result) => match request_log::run(&ctx.gateway, result).await {
-            Ok(request_log::Outcome::Measured(result)) => Arm::Ok { result },
+            Ok(request_log::Outcome::Measured(result)) => Arm::Ok { result: *result },
             Ok(request_log::Outcome::NotAvailable(reason)) => Arm::NotAvailable { reason },
             Err(error) => Arm::Failed {
                 error: format!("{error:#}"),

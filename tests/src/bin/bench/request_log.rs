@@ -218,7 +218,7 @@ impl RequestLogResult {
 
 /// The outcome: measured, or the reason it cannot be.
 pub enum Outcome {
-    Measured(RequestLogResult),
+    Measured(Box<RequestLogResult>),
     NotAvailable(String),
 }
 
@@ -251,7 +251,7 @@ pub async fn run(gateway: &Gateway, throughput: &ThroughputResult) -> anyhow::Re
         .iter()
         .max_by(|a, b| a.written_rps.total_cmp(&b.written_rps))
         .cloned();
-    Ok(Outcome::Measured(RequestLogResult {
+    Ok(Outcome::Measured(Box::new(RequestLogResult {
         requests_sent,
         records_written,
         records_dropped,
@@ -264,7 +264,7 @@ pub async fn run(gateway: &Gateway, throughput: &ThroughputResult) -> anyhow::Re
         steps,
         before,
         after,
-    }))
+    })))
 }
 
 /// Starts a second gateway exactly like the main one (the same configuration applied to its own

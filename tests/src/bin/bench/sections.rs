@@ -357,19 +357,35 @@ fn request_log(
         r.records_missing
     );
     out.push_str(
-        "| connections | requests sent | req/s sent | records written | written/s | dropped | \
-         queued at the level's end |\n|---|---|---|---|---|---|---|\n",
+        "| connections | requests sent | s | req/s sent | queued at end | in batch at end | \
+         catch-up ms | records written | written/s | dropped |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in &r.steps {
+        let catch_up = if s.caught_up {
+            format!("{:.0}", s.catch_up_ms)
+        } else {
+            format!("> {:.0} (gave up)", s.catch_up_ms)
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {:.0} | {} | {} |",
-            s.concurrency, s.sent, s.sent_rps, s.written, s.written_rps, s.dropped, s.queued_at_end
+            "| {} | {} | {:.2} | {:.0} | {} | {} | {catch_up} | {} | {:.0} | {} |",
+            s.concurrency,
+            s.sent,
+            s.wall_s,
+            s.sent_rps,
+            s.queued_at_end,
+            s.in_batch_at_end,
+            s.written,
+            s.written_rps,
+            s.dropped
         );
     }
     out.push_str(
-        "\nRates are taken over each level's whole run, warm-up included. The records of the \
-         last 100 ms of a level are written just after it, so written/s is slightly below the \
-         rate the writer sustains.\n\n",
+        "\nEach row is one gateway level, warm-up included; the writer had caught up before it \
+         began. At the level's last answer some records were still queued and some were in the \
+         batch the writer was storing. Catch-up is the time from that answer until every record \
+         of the level was written. written/s is the level's records over its time plus the \
+         catch-up: the rate at which they reached `usage.db`, the writer's lag included.\n\n",
     );
 }
