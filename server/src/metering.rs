@@ -52,6 +52,12 @@ pub struct LogRow {
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
     pub client_disconnected: bool,
+    /// Answered from the response cache; `cost_micros` is then 0.
+    pub cache_hit: bool,
+    /// On a cache hit, what the answer cost when it was stored.
+    pub cost_saved_micros: Option<i64>,
+    /// Guardrail hits (names and counts, never the values).
+    pub guardrails: Vec<switchyard_shared::GuardrailHit>,
 }
 
 /// The meter's own counters, for `/api/status` and `/metrics`.
