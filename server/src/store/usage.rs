@@ -820,6 +820,7 @@ mod tests {
             latency_ms: 5 + i as u64,
             ttft_ms: i.is_multiple_of(2).then_some(3),
             client_disconnected: i.is_multiple_of(17),
+            ..LogRow::default()
         }
     }
 
