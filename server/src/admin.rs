@@ -3,6 +3,7 @@
 
 mod auth;
 mod budgets;
+mod cache;
 mod config;
 mod console;
 mod consumers;
@@ -25,7 +26,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use switchyard_shared::admin::{FailureView, HealthView, ProviderHealthView, StatusView};
-use switchyard_shared::{ConsumerSpec, ProviderSpec, RouteSpec};
+use switchyard_shared::{ConsumerSpec, GuardrailSpec, ProviderSpec, RouteSpec};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -67,6 +68,8 @@ pub struct AdminState {
     pub test_clock: bool,
     /// `--metrics-public`: `GET /metrics` answers without the admin token or a session.
     pub metrics_public: bool,
+    /// The response cache the proxy serves from (the same `Arc`): `/api/cache` reads and purges it.
+    pub cache: Arc<crate::cache::ResponseCache>,
 }
 
 /// Facts about how this process was started that decide what client-auth settings may be stored.
@@ -126,6 +129,16 @@ pub fn router(state: AdminState) -> Router {
                 .delete(delete::<ConsumerSpec>),
         )
         .route(
+            "/guardrails",
+            get(list::<GuardrailSpec>).post(create::<GuardrailSpec>),
+        )
+        .route(
+            "/guardrails/{name}",
+            get(fetch::<GuardrailSpec>)
+                .put(replace::<GuardrailSpec>)
+                .delete(delete::<GuardrailSpec>),
+        )
+        .route(
             "/consumers/{name}/keys",
             get(consumers::list_keys).post(consumers::create_key),
         )
@@ -146,6 +159,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/logs/{request_id}", get(usage::log))
         .route("/usage", get(usage::usage))
         .route("/budgets", get(budgets::list))
+        .route("/cache", get(cache::stats).delete(cache::purge))
         .route("/debug/clock", axum::routing::put(budgets::set_clock))
         .route("/status", get(status))
         .route("/health", get(health))

@@ -52,7 +52,7 @@ pub fn parse_document(text: &str) -> Result<ConfigDocument, ValidationErrors> {
 pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::Result<String> {
     match store.apply(doc, prune).await {
         Ok(s) => Ok(format!(
-            "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted; consumers {} created, {} updated, {} unchanged, {} deleted{}",
+            "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted; consumers {} created, {} updated, {} unchanged, {} deleted; guardrails {} created, {} updated, {} unchanged, {} deleted{}",
             s.providers_created,
             s.providers_updated,
             s.providers_unchanged,
@@ -65,6 +65,10 @@ pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::R
             s.consumers_updated,
             s.consumers_unchanged,
             s.consumers_deleted,
+            s.guardrails_created,
+            s.guardrails_updated,
+            s.guardrails_unchanged,
+            s.guardrails_deleted,
             if s.settings_changed {
                 "; settings changed"
             } else {

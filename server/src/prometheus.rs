@@ -621,6 +621,7 @@ mod tests {
                 routes: Vec::new(),
                 consumers: Vec::new(),
                 settings: Default::default(),
+                guardrails: Vec::new(),
             },
             7,
             registry,

@@ -114,6 +114,12 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         clock: Arc::clone(&clock),
     });
     consumers::spawn_last_used_writer(store.clone(), Arc::clone(&registry));
+    // One cache for the whole gateway, sized by the setting in force at start; its TTLs run on
+    // the gateway's clock, so a test that moves the clock expires entries.
+    let cache = Arc::new(crate::cache::ResponseCache::new(
+        crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
+        Arc::clone(&clock),
+    ));
     let admin_app = admin::router(AdminState {
         store: store.clone(),
         reloader,
@@ -137,6 +143,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         clock,
         test_clock: args.test_clock,
         metrics_public: args.metrics_public,
+        cache,
     });
 
     let admin_addr = admin_listener.local_addr()?;

@@ -1,10 +1,11 @@
-//! The configuration store: SQLite (WAL mode) holding providers, keys and routes. The only module that runs SQL.
+//! The configuration store: SQLite (WAL mode) holding providers, keys, routes, consumers and
+//! guardrail policies. The only module that runs SQL.
 //!
 //! Every write is one `BEGIN IMMEDIATE` transaction that validates first, writes, and bumps
 //! `meta.revision`, so a failed write leaves nothing behind and readers (the reloader in this process
 //! or in another) can tell from one integer whether anything changed. The writes are in
-//! `store/config.rs`; console accounts and sessions are in `store/auth.rs` (they are not
-//! configuration and do not bump the revision).
+//! `store/config.rs`, `store/consumers.rs` and `store/guardrails.rs`; console accounts and
+//! sessions are in `store/auth.rs` (they are not configuration and do not bump the revision).
 //!
 //! The data dir is private: on every open it is made 0700 and every file in it 0600 (the database,
 //! its `-wal` and `-shm`, token files), and SQLite zeroes deleted content (`secure_delete`). With a
@@ -14,11 +15,13 @@
 mod auth;
 mod config;
 mod consumers;
+mod guardrails;
 pub mod usage;
 
 pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
+pub use guardrails::StoredGuardrail;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,6 +97,8 @@ pub struct LoadedConfig {
     pub routes: Vec<StoredRoute>,
     pub consumers: Vec<StoredConsumer>,
     pub settings: Settings,
+    /// Guardrail policies, by name.
+    pub guardrails: Vec<StoredGuardrail>,
 }
 
 /// What `apply` changed.
@@ -111,6 +116,10 @@ pub struct ApplySummary {
     pub consumers_updated: usize,
     pub consumers_unchanged: usize,
     pub consumers_deleted: usize,
+    pub guardrails_created: usize,
+    pub guardrails_updated: usize,
+    pub guardrails_unchanged: usize,
+    pub guardrails_deleted: usize,
     pub settings_changed: bool,
 }
 
@@ -229,6 +238,7 @@ impl Store {
         let routes = fetch_routes(&mut tx, None).await?;
         let (consumers, consumer_keys) = consumers::fetch_consumers(&mut tx, None).await?;
         let settings = consumers::fetch_settings(&mut tx).await?;
+        let guardrails = guardrails::fetch_guardrails(&mut tx, None).await?;
         tx.commit().await?;
         Ok(RawConfig {
             revision,
@@ -238,6 +248,7 @@ impl Store {
             consumers,
             consumer_keys,
             settings,
+            guardrails,
             sealer: self.sealer.clone(),
         })
     }
@@ -250,7 +261,7 @@ impl Store {
             routes: loaded.routes.into_iter().map(|r| r.spec).collect(),
             consumers: loaded.consumers.iter().map(|c| c.exported()).collect(),
             settings: Some(loaded.settings),
-            guardrails: Vec::new(),
+            guardrails: loaded.guardrails.into_iter().map(|g| g.spec).collect(),
         })
     }
 }
@@ -342,7 +353,7 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A provider or route row before its JSON spec is parsed.
+/// A provider, route or guardrail row before its JSON spec is parsed.
 struct RawItem {
     id: i64,
     name: String,
@@ -362,6 +373,7 @@ pub struct RawConfig {
     consumers: Vec<consumers::RawConsumer>,
     consumer_keys: Vec<consumers::RawKey>,
     settings: String,
+    guardrails: Vec<RawItem>,
     sealer: Sealer,
 }
 
@@ -374,6 +386,7 @@ impl RawConfig {
             routes: parse_routes(self.routes)?,
             consumers: consumers::parse_consumers(self.consumers, self.consumer_keys)?,
             settings: consumers::parse_settings(&self.settings)?,
+            guardrails: guardrails::parse_guardrails(self.guardrails)?,
         })
     }
 }

@@ -71,6 +71,8 @@ pub struct ConfigDiff {
     pub routes: SectionDiff,
     #[serde(default)]
     pub consumers: SectionDiff,
+    #[serde(default)]
+    pub guardrails: SectionDiff,
     /// Whether the document's `settings:` differ from the stored ones.
     #[serde(default)]
     pub settings_changed: bool,

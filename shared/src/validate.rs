@@ -1,9 +1,10 @@
-//! Validation of providers, routes and whole config documents, reporting every failing field at once.
+//! Validation of providers, routes, consumers, guardrail policies and whole config documents,
+//! reporting every failing field at once.
 //!
 //! Field paths look like `upstreams[0].weight`, or `routes[2].upstreams[0].provider` inside a
 //! document, so the console can put each message next to its input.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,7 @@ use crate::config::{
     RouteSpec, RouteUpstream, Timeouts, TokenFailover,
 };
 use crate::consumer::{ConsumerSpec, Limits, NewKey, Settings};
+use crate::guardrails::{DetectorSpec, DetectorType, GuardrailAction, GuardrailSpec, RouteCache};
 use crate::metering::{Budget, ModelPrice};
 use crate::provider_type::Protocol;
 use crate::secret::is_masked;
@@ -632,6 +634,15 @@ pub fn validate_route(spec: &RouteSpec) -> Result<(), ValidationErrors> {
             0..=10_000_000,
         );
     }
+    if let Some(cache) = &spec.cache {
+        check_range(
+            &mut errors,
+            "cache.ttl_seconds",
+            cache.ttl_seconds,
+            1..=RouteCache::MAX_TTL_SECONDS,
+        );
+    }
+    check_guardrail_names(&mut errors, &spec.guardrails);
     errors.into_result()
 }
 
@@ -760,6 +771,7 @@ pub fn validate_consumer(spec: &ConsumerSpec) -> Result<(), ValidationErrors> {
     if let Some(budget) = &spec.budget {
         check_budget(&mut errors, "budget", budget);
     }
+    check_guardrail_names(&mut errors, &spec.guardrails);
     if serde_json::to_string(&spec.metadata).map_or(0, |json| json.len()) > 16 * 1024 {
         errors.add("metadata", "must be at most 16 KiB as JSON");
     }
@@ -808,6 +820,9 @@ pub fn validate_new_key(key: &NewKey) -> Result<(), ValidationErrors> {
     errors.into_result()
 }
 
+/// The largest response cache accepted, in MiB (64 GiB).
+pub const MAX_CACHE_MB: u64 = 65_536;
+
 /// The longest alert webhook URL accepted.
 pub const MAX_WEBHOOK_URL_LEN: usize = 2048;
 
@@ -847,6 +862,217 @@ pub fn validate_settings(settings: &Settings) -> Result<(), ValidationErrors> {
         && let Err(message) = check_webhook_url(url)
     {
         errors.add("alert_webhook_url", message);
+    }
+    check_range(
+        &mut errors,
+        "cache_max_mb",
+        settings.cache_max_mb,
+        1..=MAX_CACHE_MB,
+    );
+    errors.into_result()
+}
+
+/// The most detectors one guardrail policy may list.
+pub const MAX_DETECTORS: usize = 64;
+/// The longest custom pattern accepted, in characters.
+pub const MAX_PATTERN_LEN: usize = 1000;
+/// The most words one `deny_words` detector may list.
+pub const MAX_DENY_WORDS: usize = 1000;
+/// The longest deny word or phrase accepted, in characters.
+pub const MAX_DENY_WORD_LEN: usize = 200;
+/// The most memory one custom pattern may compile to, in bytes. A policy's patterns together
+/// stay under [`MAX_DETECTORS`] times this, which is the limit to build their set with.
+pub const MAX_PATTERN_COMPILED_BYTES: usize = 1 << 20;
+
+/// The label a detector's hits are reported and masked under: its own, or its type in upper case
+/// (`CREDIT_CARD`).
+pub fn detector_label(detector: &DetectorSpec) -> String {
+    match &detector.label {
+        Some(label) => label.clone(),
+        None => detector.kind.as_str().to_ascii_uppercase(),
+    }
+}
+
+/// Whether `label` is `[A-Z][A-Z0-9_]{0,31}`: it becomes part of a placeholder (`[EMAIL]`), so
+/// it is kept to characters no tokenizer or prompt splits or escapes.
+pub fn is_detector_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 32
+        && bytes[0].is_ascii_uppercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+}
+
+/// Validates a guardrail policy on its own. Whether a custom pattern compiles is checked only
+/// with the `regex` feature (the server's); without it the pattern's length is.
+pub fn validate_guardrail(spec: &GuardrailSpec) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_slug(&mut errors, "name", &spec.name);
+    if spec.description.len() > MAX_DESCRIPTION_LEN {
+        errors.add(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_LEN} bytes"),
+        );
+    }
+    if spec.detectors.is_empty() {
+        errors.add("detectors", "needs at least one detector");
+    } else if spec.detectors.len() > MAX_DETECTORS {
+        errors.add(
+            "detectors",
+            format!("a policy holds at most {MAX_DETECTORS} detectors"),
+        );
+    }
+    // Hits are recorded and masked by label, so two detectors with one label could not be told
+    // apart in a record or a placeholder.
+    let mut labels: HashMap<String, usize> = HashMap::new();
+    for (i, detector) in spec.detectors.iter().enumerate() {
+        let prefix = format!("detectors[{i}]");
+        check_detector(&mut errors, &prefix, detector);
+        let label = detector_label(detector);
+        if let Some(first) = labels.insert(label.clone(), i) {
+            let field = if detector.label.is_some() {
+                format!("{prefix}.label")
+            } else {
+                format!("{prefix}.type")
+            };
+            errors.add(
+                field,
+                format!(
+                    "detectors[{first}] already reports under {label}; give each detector a label of its own"
+                ),
+            );
+        }
+    }
+    if let Some(check) = &spec.on_response
+        && !matches!(check.action, GuardrailAction::Mask | GuardrailAction::Block)
+    {
+        errors.add("on_response.action", "must be mask or block");
+    }
+    errors.into_result()
+}
+
+fn check_detector(errors: &mut ValidationErrors, prefix: &str, detector: &DetectorSpec) {
+    let field = |name: &str| format!("{prefix}.{name}");
+    match &detector.label {
+        Some(label) if !is_detector_label(label) => errors.add(
+            field("label"),
+            "must be 1 to 32 characters of A-Z, 0-9 and '_', starting with a letter",
+        ),
+        None if detector.kind == DetectorType::Regex => {
+            errors.add(field("label"), "is required for a regex detector")
+        }
+        _ => {}
+    }
+    match detector.kind {
+        DetectorType::Regex => match &detector.pattern {
+            None => errors.add(field("pattern"), "is required for a regex detector"),
+            Some(pattern) if pattern.is_empty() => {
+                errors.add(field("pattern"), "must not be empty")
+            }
+            Some(pattern) if pattern.chars().count() > MAX_PATTERN_LEN => errors.add(
+                field("pattern"),
+                format!("must be at most {MAX_PATTERN_LEN} characters"),
+            ),
+            Some(pattern) => {
+                if let Err(message) = check_pattern(pattern) {
+                    errors.add(field("pattern"), message);
+                }
+            }
+        },
+        _ if detector.pattern.is_some() => {
+            errors.add(field("pattern"), "only regex detectors take a pattern")
+        }
+        _ => {}
+    }
+    if detector.kind == DetectorType::DenyWords {
+        if detector.words.is_empty() {
+            errors.add(field("words"), "needs at least one word or phrase");
+        } else if detector.words.len() > MAX_DENY_WORDS {
+            errors.add(
+                field("words"),
+                format!("at most {MAX_DENY_WORDS} words or phrases"),
+            );
+        }
+        for (w, word) in detector.words.iter().enumerate() {
+            let field = format!("{prefix}.words[{w}]");
+            if word.trim().is_empty() {
+                errors.add(field, "must not be empty");
+            } else if word.chars().count() > MAX_DENY_WORD_LEN {
+                errors.add(
+                    field,
+                    format!("must be at most {MAX_DENY_WORD_LEN} characters"),
+                );
+            } else if word.chars().any(char::is_control) {
+                errors.add(field, "must not contain control characters");
+            }
+        }
+    } else if !detector.words.is_empty() {
+        errors.add(field("words"), "only deny_words detectors take words");
+    }
+}
+
+/// A custom pattern must compile within [`MAX_PATTERN_COMPILED_BYTES`] and must not match the
+/// empty string (which would "find" something between every two characters).
+#[cfg(feature = "regex")]
+fn check_pattern(pattern: &str) -> Result<(), String> {
+    let hir = regex_syntax::parse(pattern).map_err(|error| {
+        let (kind, at) = match &error {
+            regex_syntax::Error::Parse(e) => (e.kind().to_string(), Some(e.span().start.offset)),
+            regex_syntax::Error::Translate(e) => {
+                (e.kind().to_string(), Some(e.span().start.offset))
+            }
+            other => (other.to_string(), None),
+        };
+        match at {
+            Some(at) => format!("is not a valid regular expression: {kind} (at byte {at})"),
+            None => format!("is not a valid regular expression: {kind}"),
+        }
+    })?;
+    match hir.properties().minimum_len() {
+        Some(0) => return Err("must not match an empty string".into()),
+        None => return Err("can never match anything".into()),
+        Some(_) => {}
+    }
+    regex::RegexBuilder::new(pattern)
+        .size_limit(MAX_PATTERN_COMPILED_BYTES)
+        .build()
+        .map(drop)
+        .map_err(|error| match error {
+            regex::Error::CompiledTooBig(_) => format!(
+                "compiles to more than {} KiB; make it simpler (for example (?-u) or shorter repetitions)",
+                MAX_PATTERN_COMPILED_BYTES / 1024
+            ),
+            other => format!("is not a valid regular expression: {other}"),
+        })
+}
+
+/// Without the regex engine (the console's wasm) the server has the last word on patterns.
+#[cfg(not(feature = "regex"))]
+fn check_pattern(_pattern: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// A route's or consumer's guardrail policies: slugs, each listed once.
+fn check_guardrail_names(errors: &mut ValidationErrors, names: &[String]) {
+    check_names(errors, "guardrails", names);
+}
+
+/// Checks that every guardrail policy a route or consumer names exists; errors are
+/// `guardrails[i]`.
+pub fn validate_guardrail_references(
+    names: &[String],
+    guardrail_exists: impl Fn(&str) -> bool,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    for (i, name) in names.iter().enumerate() {
+        if !guardrail_exists(name) {
+            errors.add(
+                format!("guardrails[{i}]"),
+                format!("no guardrail policy named '{name}'"),
+            );
+        }
     }
     errors.into_result()
 }
@@ -943,11 +1169,13 @@ pub fn referenced_providers(spec: &RouteSpec) -> BTreeSet<&str> {
     primary.chain(fallback).collect()
 }
 
-/// Validates a whole document: each item, unique names, and references. When `known_providers`
-/// is given, routes may also reference those (providers stored already and not in the file).
+/// Validates a whole document: each item, unique names, and references. Routes may also
+/// reference `known_providers`, and routes and consumers `known_guardrails` (items stored
+/// already and not in the file; empty when the document replaces everything).
 pub fn validate_document(
     doc: &ConfigDocument,
     known_providers: &BTreeSet<String>,
+    known_guardrails: &BTreeSet<String>,
 ) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::default();
     let mut provider_names: BTreeMap<&str, usize> = BTreeMap::new();
@@ -963,6 +1191,21 @@ pub fn validate_document(
             );
         }
     }
+    let mut guardrail_names = HashSet::new();
+    for (i, guardrail) in doc.guardrails.iter().enumerate() {
+        let prefix = format!("guardrails[{i}]");
+        if let Err(e) = validate_guardrail(guardrail) {
+            errors.absorb(&prefix, e);
+        }
+        if !guardrail_names.insert(guardrail.name.as_str()) {
+            errors.add(
+                format!("{prefix}.name"),
+                "is used by another guardrail policy in this document",
+            );
+        }
+    }
+    let guardrail_exists =
+        |name: &str| guardrail_names.contains(name) || known_guardrails.contains(name);
     let mut route_names = HashSet::new();
     for (i, route) in doc.routes.iter().enumerate() {
         let prefix = format!("routes[{i}]");
@@ -980,6 +1223,9 @@ pub fn validate_document(
         if let Err(e) = validate_route_references(route, exists) {
             errors.absorb(&prefix, e);
         }
+        if let Err(e) = validate_guardrail_references(&route.guardrails, guardrail_exists) {
+            errors.absorb(&prefix, e);
+        }
     }
     let mut consumer_names = HashSet::new();
     for (i, consumer) in doc.consumers.iter().enumerate() {
@@ -992,6 +1238,9 @@ pub fn validate_document(
                 format!("{prefix}.name"),
                 "is used by another consumer in this document",
             );
+        }
+        if let Err(e) = validate_guardrail_references(&consumer.guardrails, guardrail_exists) {
+            errors.absorb(&prefix, e);
         }
         for (k, key) in consumer.keys.iter().enumerate() {
             if key.key.is_none() && key.key_sha256.is_none() {
@@ -1056,6 +1305,8 @@ mod tests {
             auth: None,
             limits: crate::consumer::Limits::default(),
             reserve_completion_tokens: None,
+            cache: None,
+            guardrails: Vec::new(),
         }
     }
 
@@ -1237,7 +1488,7 @@ mod tests {
             ..ConfigDocument::default()
         };
         assert_eq!(
-            fields(validate_document(&doc, &BTreeSet::new())),
+            fields(validate_document(&doc, &BTreeSet::new(), &BTreeSet::new())),
             vec!["providers[1].name", "routes[1].upstreams[0].provider"]
         );
         let known = BTreeSet::from(["missing".to_owned()]);
@@ -1246,7 +1497,7 @@ mod tests {
             routes: vec![route("r2", "missing")],
             ..ConfigDocument::default()
         };
-        assert!(validate_document(&doc, &known).is_ok());
+        assert!(validate_document(&doc, &known, &BTreeSet::new()).is_ok());
     }
 
     fn price(input: f64, output: f64) -> ModelPrice {
@@ -1404,12 +1655,25 @@ mod tests {
         let too_much = Settings {
             log_retention_days: 3651,
             log_max_rows: 1_000_000_001,
+            cache_max_mb: MAX_CACHE_MB + 1,
             ..Settings::default()
         };
         assert_eq!(
             fields(validate_settings(&too_much)),
-            vec!["log_retention_days", "log_max_rows"]
+            vec!["log_retention_days", "log_max_rows", "cache_max_mb"]
         );
+        for mb in [1, 256, MAX_CACHE_MB] {
+            let s = Settings {
+                cache_max_mb: mb,
+                ..Settings::default()
+            };
+            assert!(validate_settings(&s).is_ok(), "{mb}");
+        }
+        let none = Settings {
+            cache_max_mb: 0,
+            ..Settings::default()
+        };
+        assert_eq!(fields(validate_settings(&none)), vec!["cache_max_mb"]);
         for url in [
             "http://",
             "https://user:pw@example.com/hook",
@@ -1433,11 +1697,273 @@ mod tests {
             ..ConfigDocument::default()
         };
         assert_eq!(
-            fields(validate_document(&doc, &BTreeSet::new())),
+            fields(validate_document(&doc, &BTreeSet::new(), &BTreeSet::new())),
             vec![
                 "settings.log_retention_days",
                 "settings.log_max_rows",
                 "settings.alert_webhook_url"
+            ]
+        );
+    }
+
+    fn detector(kind: DetectorType, action: GuardrailAction) -> DetectorSpec {
+        DetectorSpec {
+            kind,
+            action,
+            label: None,
+            pattern: None,
+            words: Vec::new(),
+        }
+    }
+
+    fn regex_detector(label: &str, pattern: &str) -> DetectorSpec {
+        DetectorSpec {
+            label: Some(label.into()),
+            pattern: Some(pattern.into()),
+            ..detector(DetectorType::Regex, GuardrailAction::Hash)
+        }
+    }
+
+    fn deny(words: &[&str]) -> DetectorSpec {
+        DetectorSpec {
+            words: words.iter().map(|w| (*w).to_owned()).collect(),
+            ..detector(DetectorType::DenyWords, GuardrailAction::Block)
+        }
+    }
+
+    /// The issue's example policy.
+    fn policy() -> GuardrailSpec {
+        GuardrailSpec {
+            name: "pii-default".into(),
+            description: String::new(),
+            mode: crate::guardrails::GuardrailMode::Enforce,
+            detectors: vec![
+                detector(DetectorType::Email, GuardrailAction::Mask),
+                detector(DetectorType::CreditCard, GuardrailAction::Block),
+                regex_detector("EMPLOYEE_ID", r"E\d{6}"),
+                deny(&["project-x"]),
+            ],
+            on_response: None,
+        }
+    }
+
+    #[test]
+    fn the_example_policy_is_valid() {
+        assert_eq!(validate_guardrail(&policy()), Ok(()));
+        let json = serde_json::json!({
+            "name": "pii-default", "mode": "monitor",
+            "detectors": [{"type": "phone", "action": "redact_restore"}],
+            "on_response": {"action": "block"}
+        });
+        let spec: GuardrailSpec = serde_json::from_value(json).expect("a policy");
+        assert_eq!(validate_guardrail(&spec), Ok(()));
+    }
+
+    #[test]
+    fn detector_labels() {
+        for good in ["A", "EMPLOYEE_ID", "X1", &format!("A{}", "B".repeat(31))] {
+            assert!(is_detector_label(good), "{good}");
+        }
+        for bad in ["", "a", "1A", "_A", "EMPLOYEE-ID", "ÄB", &"A".repeat(33)] {
+            assert!(!is_detector_label(bad), "{bad}");
+        }
+        assert_eq!(
+            detector_label(&detector(DetectorType::CnResidentId, GuardrailAction::Mask)),
+            "CN_RESIDENT_ID"
+        );
+        assert_eq!(
+            detector_label(&regex_detector("EMPLOYEE_ID", "E1")),
+            "EMPLOYEE_ID"
+        );
+    }
+
+    #[test]
+    fn policy_errors_name_every_field() {
+        let mut p = policy();
+        p.name = "PII".into();
+        p.detectors = vec![
+            // A regex without a label or a pattern.
+            detector(DetectorType::Regex, GuardrailAction::Mask),
+            // A pattern too long, and a bad label.
+            DetectorSpec {
+                label: Some("lower".into()),
+                ..regex_detector("X", &"a".repeat(MAX_PATTERN_LEN + 1))
+            },
+            // Built-in types take no pattern or words.
+            DetectorSpec {
+                pattern: Some("x".into()),
+                words: vec!["w".into()],
+                ..detector(DetectorType::Email, GuardrailAction::Mask)
+            },
+            // Deny words: empty, blank, too long.
+            deny(&[]),
+            DetectorSpec {
+                label: Some("MORE".into()),
+                ..deny(&["ok", " ", &"w".repeat(MAX_DENY_WORD_LEN + 1), "a\nb"])
+            },
+            // The same label twice.
+            detector(DetectorType::Email, GuardrailAction::Hash),
+            regex_detector("MORE", "x"),
+        ];
+        p.on_response = Some(crate::guardrails::ResponseCheck {
+            action: GuardrailAction::Hash,
+        });
+        assert_eq!(
+            fields(validate_guardrail(&p)),
+            vec![
+                "name",
+                "detectors[0].label",
+                "detectors[0].pattern",
+                "detectors[1].label",
+                "detectors[1].pattern",
+                "detectors[2].pattern",
+                "detectors[2].words",
+                "detectors[3].words",
+                "detectors[4].words[1]",
+                "detectors[4].words[2]",
+                "detectors[4].words[3]",
+                "detectors[5].type",
+                "detectors[6].label",
+                "on_response.action",
+            ]
+        );
+    }
+
+    #[test]
+    fn detector_counts_are_bounded() {
+        let mut p = policy();
+        p.detectors.clear();
+        assert_eq!(fields(validate_guardrail(&p)), vec!["detectors"]);
+        p.detectors = (0..=MAX_DETECTORS)
+            .map(|i| regex_detector(&format!("R{i}"), "x"))
+            .collect();
+        assert_eq!(fields(validate_guardrail(&p)), vec!["detectors"]);
+        p.detectors.pop();
+        assert_eq!(validate_guardrail(&p), Ok(()));
+        let words: Vec<String> = (0..=MAX_DENY_WORDS).map(|i| format!("w{i}")).collect();
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        p.detectors = vec![deny(&refs)];
+        assert_eq!(fields(validate_guardrail(&p)), vec!["detectors[0].words"]);
+        p.detectors = vec![deny(&refs[..MAX_DENY_WORDS])];
+        assert_eq!(validate_guardrail(&p), Ok(()));
+    }
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn patterns_must_compile_and_match_something() {
+        let check = |pattern: &str| {
+            let mut p = policy();
+            p.detectors = vec![regex_detector("X", pattern)];
+            validate_guardrail(&p)
+        };
+        for good in [r"E\d{6}", r"(?i)secret-[a-z]+", r"\bproj\b-x", "a|bc"] {
+            assert_eq!(check(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("E(\\d", "not a valid regular expression: unclosed group"),
+            ("(?<=a)b", "not a valid regular expression"),
+            ("a*", "empty string"),
+            ("x?|y", "empty string"),
+            (r"\b", "empty string"),
+            (r"[^\s\S]", "never match"),
+            (r"(?:\w{100}){100}", "more than 1024 KiB"),
+        ] {
+            let error = check(bad).expect_err(bad);
+            assert_eq!(error.0.len(), 1, "{bad}: {error}");
+            assert_eq!(error.0[0].field, "detectors[0].pattern", "{bad}");
+            assert!(error.0[0].message.contains(says), "{bad}: {error}");
+            assert!(!error.0[0].message.contains('\n'), "{bad}: one line");
+        }
+    }
+
+    #[cfg(not(feature = "regex"))]
+    #[test]
+    fn without_the_regex_engine_patterns_are_left_to_the_server() {
+        let mut p = policy();
+        p.detectors = vec![regex_detector("X", "E(\\d")];
+        assert_eq!(validate_guardrail(&p), Ok(()));
+    }
+
+    #[test]
+    fn routes_and_consumers_name_guardrails_once() {
+        let mut r = route("r", "p");
+        r.guardrails = vec!["pii".into(), "Bad".into(), "pii".into()];
+        r.cache = Some(RouteCache {
+            enabled: true,
+            ttl_seconds: 0,
+            scope: Default::default(),
+        });
+        assert_eq!(
+            fields(validate_route(&r)),
+            vec!["cache.ttl_seconds", "guardrails[1]", "guardrails[2]"]
+        );
+        for ttl in [1, 3600, RouteCache::MAX_TTL_SECONDS] {
+            r.guardrails = vec!["pii".into()];
+            r.cache = Some(RouteCache {
+                enabled: false,
+                ttl_seconds: ttl,
+                scope: Default::default(),
+            });
+            assert_eq!(validate_route(&r), Ok(()), "{ttl}");
+        }
+        r.cache = Some(RouteCache {
+            enabled: true,
+            ttl_seconds: RouteCache::MAX_TTL_SECONDS + 1,
+            scope: Default::default(),
+        });
+        assert_eq!(fields(validate_route(&r)), vec!["cache.ttl_seconds"]);
+
+        let consumer = ConsumerSpec {
+            name: "team".into(),
+            guardrails: vec!["a".into(), "a".into()],
+            ..ConsumerSpec::default()
+        };
+        assert_eq!(fields(validate_consumer(&consumer)), vec!["guardrails[1]"]);
+        let exists = |name: &str| name == "a";
+        assert_eq!(
+            fields(validate_guardrail_references(
+                &["a".into(), "b".into()],
+                exists
+            )),
+            vec!["guardrails[1]"]
+        );
+    }
+
+    #[test]
+    fn documents_check_guardrails_and_their_references() {
+        let mut referencing = route("r", "p");
+        referencing.guardrails = vec!["pii-default".into(), "stored".into()];
+        let consumer = ConsumerSpec {
+            name: "team".into(),
+            guardrails: vec!["missing".into()],
+            ..ConsumerSpec::default()
+        };
+        let mut bad = policy();
+        bad.detectors[0].label = Some("bad label".into());
+        let doc = ConfigDocument {
+            providers: vec![provider("p")],
+            routes: vec![referencing],
+            consumers: vec![consumer],
+            guardrails: vec![policy(), bad],
+            ..ConfigDocument::default()
+        };
+        let known = BTreeSet::from(["stored".to_owned()]);
+        assert_eq!(
+            fields(validate_document(&doc, &BTreeSet::new(), &known)),
+            vec![
+                "guardrails[1].detectors[0].label",
+                "guardrails[1].name",
+                "consumers[0].guardrails[0]"
+            ]
+        );
+        // Without the stored policy, the route's second reference fails too.
+        assert_eq!(
+            fields(validate_document(&doc, &BTreeSet::new(), &BTreeSet::new())),
+            vec![
+                "guardrails[1].detectors[0].label",
+                "guardrails[1].name",
+                "routes[0].guardrails[1]",
+                "consumers[0].guardrails[0]"
             ]
         );
     }

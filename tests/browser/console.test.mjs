@@ -1256,7 +1256,6 @@ async function scenario() {
     assert.deepEqual([key.budget.limit_usd, key.budget.period], [20, 'total']);
     assert.ok(consumer.spent_usd > 0 && key.spent_usd > 0, 'the priced traffic counts against both budgets');
     await id('usage-budgets').scrollIntoViewIfNeeded();
-    console.log('DEBUG', JSON.stringify(await page.locator('[data-testid="budget-bar"] .progress').evaluateAll(els => els.map(e => { const s = getComputedStyle(e); const r = e.getBoundingClientRect(); return { html: e.outerHTML, h: r.height, w: r.width, bg: s.backgroundColor, display: s.display, vis: s.visibility, op: s.opacity }; }))));
     await shot('usage-budgets');
   });
 

@@ -80,6 +80,10 @@ pub async fn apply(
         "consumers_updated": summary.consumers_updated,
         "consumers_unchanged": summary.consumers_unchanged,
         "consumers_deleted": summary.consumers_deleted,
+        "guardrails_created": summary.guardrails_created,
+        "guardrails_updated": summary.guardrails_updated,
+        "guardrails_unchanged": summary.guardrails_unchanged,
+        "guardrails_deleted": summary.guardrails_deleted,
         "settings_changed": summary.settings_changed,
     }))
     .into_response();

@@ -1,7 +1,7 @@
 //! The OpenAPI document of the admin API, served at `GET /api/openapi.json`.
 //!
 //! Schemas come from the shared types' derives; the paths are built here in code, because the
-//! providers and routes collections are one generic set of handlers.
+//! providers, routes, consumers and guardrails collections are one generic set of handlers.
 
 use switchyard_shared::admin::{
     AdminErrorBody, FailureView, HealthView, KeyHealthView, MeView, MetricsView, MinuteView,
@@ -9,10 +9,11 @@ use switchyard_shared::admin::{
 };
 use switchyard_shared::validate::FieldError;
 use switchyard_shared::{
-    ClientAuth, ConfigDocument, ConsumerKey, ConsumerSpec, Fallback, FallbackStrategy,
-    FallbackUpstream, KeyUpdate, Limits, MatchKind, MatchRule, ModelPrice, NewKey, PriceEntry,
-    PriceOverride, PricingView, ProviderSpec, ProviderType, RotateKey, RouteAuth, RouteSpec,
-    RouteUpstream, Settings, SettingsView, Timeouts,
+    CacheScope, ClientAuth, ConfigDocument, ConsumerKey, ConsumerSpec, DetectorSpec, DetectorType,
+    Fallback, FallbackStrategy, FallbackUpstream, GuardrailAction, GuardrailHit, GuardrailMode,
+    GuardrailSpec, KeyUpdate, Limits, MatchKind, MatchRule, ModelPrice, NewKey, PriceEntry,
+    PriceOverride, PricingView, ProviderSpec, ProviderType, ResponseCheck, RotateKey, RouteAuth,
+    RouteCache, RouteSpec, RouteUpstream, Settings, SettingsView, Timeouts,
 };
 use utoipa::openapi::path::{Operation, OperationBuilder, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -234,11 +235,42 @@ fn usage_paths(paths: PathsBuilder) -> PathsBuilder {
         .path("/api/usage", PathItem::new(HttpMethod::Get, usage.build()))
 }
 
+/// `/api/cache`: the response cache's stats, and purging it (all of it, or one route's answers).
+fn cache_paths(paths: PathsBuilder) -> PathsBuilder {
+    let stats = operation(
+        "cache",
+        "The response cache: entries, bytes stored and the cap, hits, misses and the hit ratio since start",
+    )
+    .response("200", json_response("Stats", schema_ref("CacheStats")))
+    .build();
+    let purge = operation(
+        "cache",
+        "Remove every cached answer, or with ?route= those stored for one route",
+    )
+    .parameter(query_parameter(
+        "route",
+        "A route's name; only its answers are removed",
+    ))
+    .response(
+        "200",
+        json_response("How many answers were removed", schema_ref("CachePurged")),
+    )
+    .response(
+        "422",
+        error_response("An empty or repeated route, or an unknown parameter"),
+    )
+    .build();
+    let mut item = PathItem::new(HttpMethod::Get, stats);
+    item.delete = Some(purge);
+    paths.path("/api/cache", item)
+}
+
 /// Builds the document. Called once per request for it; it is small and rarely read.
 pub fn document() -> OpenApi {
     let mut paths = collection(PathsBuilder::new(), "providers", "ProviderSpec");
     paths = collection(paths, "routes", "RouteSpec");
     paths = collection(paths, "consumers", "ConsumerSpec");
+    paths = collection(paths, "guardrails", "GuardrailSpec");
     let status = operation(
         "system",
         "What the proxy serves now, and the last reload error",
@@ -309,6 +341,7 @@ pub fn document() -> OpenApi {
         .path("/api/health/live", PathItem::new(HttpMethod::Get, live));
 
     paths = usage_paths(paths);
+    paths = cache_paths(paths);
     let schemas: Vec<(String, RefOr<Schema>)> = vec![
         (ProviderSpec::name().into(), ProviderSpec::schema()),
         (ProviderType::name().into(), ProviderType::schema()),
@@ -373,6 +406,23 @@ pub fn document() -> OpenApi {
         (PriceEntry::name().into(), PriceEntry::schema()),
         (PriceOverride::name().into(), PriceOverride::schema()),
         (ModelPrice::name().into(), ModelPrice::schema()),
+        (
+            switchyard_shared::CacheStats::name().into(),
+            switchyard_shared::CacheStats::schema(),
+        ),
+        (
+            switchyard_shared::CachePurged::name().into(),
+            switchyard_shared::CachePurged::schema(),
+        ),
+        (GuardrailSpec::name().into(), GuardrailSpec::schema()),
+        (DetectorSpec::name().into(), DetectorSpec::schema()),
+        (DetectorType::name().into(), DetectorType::schema()),
+        (GuardrailAction::name().into(), GuardrailAction::schema()),
+        (GuardrailMode::name().into(), GuardrailMode::schema()),
+        (ResponseCheck::name().into(), ResponseCheck::schema()),
+        (GuardrailHit::name().into(), GuardrailHit::schema()),
+        (RouteCache::name().into(), RouteCache::schema()),
+        (CacheScope::name().into(), CacheScope::schema()),
     ];
     let components = ComponentsBuilder::new()
         .schemas_from_iter(schemas)
@@ -387,7 +437,7 @@ pub fn document() -> OpenApi {
                 .title("Switchyard admin API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "Configure providers, AI routes, consumers and their keys, and settings. Every write is live on the proxy when it returns.",
+                    "Configure providers, AI routes, consumers and their keys, guardrail policies, and settings. Every write is live on the proxy when it returns.",
                 ))
                 .build(),
         )

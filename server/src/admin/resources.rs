@@ -1,4 +1,5 @@
-//! The CRUD handlers shared by providers and routes, written once over the [`Resource`] trait.
+//! The CRUD handlers shared by providers, routes, consumers and guardrail policies, written once
+//! over the [`Resource`] trait.
 
 use std::future::Future;
 
@@ -9,7 +10,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_shared::admin::SNAPSHOT_VERSION_HEADER;
-use switchyard_shared::{ConsumerSpec, ProviderSpec, RouteSpec};
+use switchyard_shared::{ConsumerSpec, GuardrailSpec, ProviderSpec, RouteSpec};
 
 use super::AdminState;
 use super::error::AdminApiError;
@@ -107,6 +108,32 @@ impl Resource for ConsumerSpec {
     }
     fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
         store.delete_consumer(name)
+    }
+}
+
+impl Resource for GuardrailSpec {
+    /// Policies hold no secrets: a deny list or pattern is shown as stored.
+    fn view(self) -> Self {
+        self
+    }
+    fn list(store: &Store) -> impl Future<Output = StoreResult<Vec<Self>>> + Send {
+        store.list_guardrails()
+    }
+    fn get(store: &Store, name: &str) -> impl Future<Output = StoreResult<Self>> + Send {
+        store.get_guardrail(name)
+    }
+    fn create(store: &Store, item: Self) -> impl Future<Output = StoreResult<Self>> + Send {
+        store.create_guardrail(item)
+    }
+    fn replace(
+        store: &Store,
+        name: &str,
+        item: Self,
+    ) -> impl Future<Output = StoreResult<Self>> + Send {
+        store.replace_guardrail(name, item)
+    }
+    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
+        store.delete_guardrail(name)
     }
 }
 

@@ -25,7 +25,7 @@ const DEFAULT_USAGE_DAYS: i64 = 7;
 const DAY_MS: i64 = 86_400_000;
 
 /// The CSV header of `GET /api/usage?format=csv`: `UsageRow`'s fields, in their order.
-const CSV_COLUMNS: [&str; 10] = [
+const CSV_COLUMNS: [&str; 12] = [
     "bucket",
     "group",
     "requests",
@@ -36,6 +36,8 @@ const CSV_COLUMNS: [&str; 10] = [
     "reasoning_tokens",
     "cost_usd",
     "unpriced_requests",
+    "cache_hits",
+    "cost_saved_usd",
 ];
 
 /// A query string as name/value pairs, in order.
@@ -240,7 +242,7 @@ fn csv(report: &UsageReport) -> String {
         // Writing to a String cannot fail.
         let _ = write!(
             out,
-            "{},{},{},{},{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
             csv_field(&row.bucket),
             csv_field(row.group.as_deref().unwrap_or("")),
             row.requests,
@@ -251,6 +253,8 @@ fn csv(report: &UsageReport) -> String {
             row.reasoning_tokens,
             row.cost_usd,
             row.unpriced_requests,
+            row.cache_hits,
+            row.cost_saved_usd,
         );
     }
     out
@@ -423,7 +427,8 @@ mod tests {
             reasoning_tokens: 5,
             cost_usd: 0.001003,
             unpriced_requests: 1,
-            ..UsageRow::default()
+            cache_hits: 2,
+            cost_saved_usd: 0.0005,
         };
         // The header names exactly the JSON fields, so the two formats cannot drift apart.
         let json = serde_json::to_value(&row).expect("serialises");
@@ -448,9 +453,9 @@ mod tests {
         };
         assert_eq!(
             csv(&report),
-            "bucket,group,requests,errors,prompt_tokens,completion_tokens,cached_tokens,reasoning_tokens,cost_usd,unpriced_requests\r\n\
-             2025-01-01T00:00:00Z,\"'=cmd,\"\"x\"\"\",3,1,10,20,4,5,0.001003,1\r\n\
-             ,,0,0,0,0,0,0,0,0\r\n"
+            "bucket,group,requests,errors,prompt_tokens,completion_tokens,cached_tokens,reasoning_tokens,cost_usd,unpriced_requests,cache_hits,cost_saved_usd\r\n\
+             2025-01-01T00:00:00Z,\"'=cmd,\"\"x\"\"\",3,1,10,20,4,5,0.001003,1,2,0.0005\r\n\
+             ,,0,0,0,0,0,0,0,0,0,0\r\n"
         );
         assert_eq!(csv_field("gpt-4o"), "gpt-4o");
         assert_eq!(csv_field("-1"), "'-1");

@@ -417,6 +417,10 @@ impl Body for SseBody {
                     this.scratch.clear();
                     this.finished = true;
                     this.stage.end(None, &mut this.out);
+                    if !this.stage.completed() {
+                        // Truncated or carrying an error event: not a complete answer.
+                        this.context.tally.mark_stream_failed();
+                    }
                     this.flush()
                 }
             };

@@ -27,6 +27,10 @@ pub trait SseStage: Send {
     /// The upstream ended (`None`) or failed; writes what the client must see last.
     fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut);
     fn usage(&self) -> Option<Usage>;
+    /// Whether the stream came to its proper end: its final event arrived and no error did. A
+    /// stream that stops before it, or carried an error, is not a complete answer (the cache must
+    /// not keep it).
+    fn completed(&self) -> bool;
 }
 
 /// OpenAI events to an OpenAI client. The gateway asks every OpenAI-compatible stream for usage;
@@ -34,6 +38,7 @@ pub trait SseStage: Send {
 pub struct OpenAiPassthrough {
     strip_usage: bool,
     done: bool,
+    errored: bool,
     usage: Option<Usage>,
 }
 
@@ -42,6 +47,7 @@ impl OpenAiPassthrough {
         OpenAiPassthrough {
             strip_usage,
             done: false,
+            errored: false,
             usage: None,
         }
     }
@@ -60,6 +66,7 @@ impl SseStage for OpenAiPassthrough {
             // A malformed chunk means the stream is broken; forwarding it would hand the client
             // garbage that a later [DONE] would make look complete.
             self.done = true;
+            self.errored = true;
             write_data(out, &json!({"error": malformed()}));
             return Verdict::Replace;
         } else if (mentions(b"\"usage\"") || mentions(b"\"error\""))
@@ -67,6 +74,7 @@ impl SseStage for OpenAiPassthrough {
         {
             if chunk.get("error").is_some() {
                 self.done = true;
+                self.errored = true;
             }
             if let Some(usage) = chunk.get("usage").and_then(Usage::from_openai) {
                 self.usage = Some(usage);
@@ -98,6 +106,10 @@ impl SseStage for OpenAiPassthrough {
     fn usage(&self) -> Option<Usage> {
         self.usage
     }
+
+    fn completed(&self) -> bool {
+        self.done && !self.errored
+    }
 }
 
 /// Whether an event's data is JSON (checked without building a value) or absent.
@@ -111,6 +123,7 @@ fn is_json_or_empty(data: &str) -> bool {
 #[derive(Default)]
 pub struct AnthropicPassthrough {
     done: bool,
+    errored: bool,
     usage: Option<Usage>,
 }
 
@@ -138,7 +151,11 @@ impl SseStage for AnthropicPassthrough {
                     }
                 }
             }
-            Some("message_stop" | "error") => self.done = true,
+            Some("message_stop") => self.done = true,
+            Some("error") => {
+                self.done = true;
+                self.errored = true;
+            }
             _ => {}
         }
         Verdict::Forward
@@ -164,6 +181,10 @@ impl SseStage for AnthropicPassthrough {
     fn usage(&self) -> Option<Usage> {
         self.usage
     }
+
+    fn completed(&self) -> bool {
+        self.done && !self.errored
+    }
 }
 
 fn write_anthropic_error(out: &mut BytesMut, message: &str) {
@@ -180,6 +201,7 @@ pub struct Translated {
     encoder: Box<dyn Encoder>,
     items: Vec<StreamItem>,
     usage: Option<Usage>,
+    errored: bool,
 }
 
 impl Translated {
@@ -189,13 +211,16 @@ impl Translated {
             encoder,
             items: Vec::new(),
             usage: None,
+            errored: false,
         }
     }
 
     fn emit(&mut self, out: &mut BytesMut) {
         for item in self.items.drain(..) {
-            if let StreamItem::Usage(usage) = item {
-                self.usage.get_or_insert_default().merge(usage);
+            match &item {
+                StreamItem::Usage(usage) => self.usage.get_or_insert_default().merge(*usage),
+                StreamItem::Error(_) => self.errored = true,
+                _ => {}
             }
             self.encoder.item(item, out);
         }
@@ -222,5 +247,9 @@ impl SseStage for Translated {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn completed(&self) -> bool {
+        self.decoder.finished() && !self.errored
     }
 }

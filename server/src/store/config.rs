@@ -1,6 +1,6 @@
 //! Writing the configuration: providers and routes one at a time, and whole documents (apply and
-//! its preview, diff). Every write validates first, then runs in one `BEGIN IMMEDIATE` transaction
-//! that bumps the revision.
+//! its preview, diff) with their consumers and guardrail policies. Every write validates first,
+//! then runs in one `BEGIN IMMEDIATE` transaction that bumps the revision.
 //!
 //! Secrets (API keys and header values) are write-only: a masked value sent back stands for the
 //! stored one, except when the provider's base URL moves to another host, where every secret must
@@ -12,12 +12,15 @@ use sqlx::{Row, SqliteConnection};
 use switchyard_shared::admin::{ConfigDiff, SectionDiff};
 use switchyard_shared::secret::{is_mask_of, is_masked};
 use switchyard_shared::validate::{
-    base_url_origin, referenced_providers, validate_document, validate_provider, validate_route,
-    validate_route_references,
+    base_url_origin, referenced_providers, validate_document, validate_guardrail_references,
+    validate_provider, validate_route, validate_route_references,
 };
-use switchyard_shared::{ConfigDocument, ConsumerSpec, ProviderSpec, RouteSpec, ValidationErrors};
+use switchyard_shared::{
+    ConfigDocument, ConsumerSpec, GuardrailSpec, ProviderSpec, RouteSpec, ValidationErrors,
+};
 
 use super::consumers;
+use super::guardrails;
 use super::{
     ApplySummary, Result, Store, StoreError, StoredProvider, load_providers, load_routes, now_ms,
 };
@@ -146,7 +149,7 @@ impl Store {
             });
         }
         let providers = provider_ids(&mut tx).await?;
-        validate_route_references(&spec, |name| providers.contains_key(name))?;
+        check_route_references(&mut tx, &spec, &providers).await?;
         insert_route(&mut tx, &spec, &providers).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -167,7 +170,7 @@ impl Store {
             .await?
             .ok_or_else(|| route_not_found(name))?;
         let providers = provider_ids(&mut tx).await?;
-        validate_route_references(&spec, |name| providers.contains_key(name))?;
+        check_route_references(&mut tx, &spec, &providers).await?;
         update_route(&mut tx, id, &spec, &providers).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -211,12 +214,20 @@ impl Store {
             .map(|p| (p.spec.name.as_str(), &p.spec))
             .collect();
         let resolved = resolve_document_secrets(&mut doc, |name| stored.get(name).copied());
-        let known: BTreeSet<String> = if prune {
-            BTreeSet::new()
+        let guardrails: HashMap<&str, &GuardrailSpec> = loaded
+            .guardrails
+            .iter()
+            .map(|g| (g.spec.name.as_str(), &g.spec))
+            .collect();
+        let (known, known_guardrails): (BTreeSet<String>, BTreeSet<String>) = if prune {
+            Default::default()
         } else {
-            stored.keys().map(|name| (*name).to_owned()).collect()
+            (
+                stored.keys().map(|name| (*name).to_owned()).collect(),
+                guardrails.keys().map(|name| (*name).to_owned()).collect(),
+            )
         };
-        with_validation(resolved, validate_document(&doc, &known))?;
+        with_validation(resolved, validate_document(&doc, &known, &known_guardrails))?;
         normalise_consumers(&mut doc.consumers)?;
         let consumers: HashMap<&str, ConsumerSpec> = loaded
             .consumers
@@ -247,6 +258,11 @@ impl Store {
                 doc.consumers.iter().map(|c| (c.name.as_str(), c)),
                 prune,
             ),
+            guardrails: section_diff(
+                &guardrails,
+                doc.guardrails.iter().map(|g| (g.name.as_str(), g)),
+                prune,
+            ),
             settings_changed: doc
                 .settings
                 .as_ref()
@@ -254,8 +270,10 @@ impl Store {
         })
     }
 
-    /// Upserts every provider and route of `doc` in one transaction, validating the whole document
-    /// first. With `prune`, whatever the document does not name is deleted.
+    /// Upserts every item of `doc` in one transaction, validating the whole document first.
+    /// Guardrail policies are written before the routes and consumers that name them. With
+    /// `prune`, whatever the document does not name is deleted (policies last, once nothing left
+    /// names them).
     pub async fn apply(&self, mut doc: ConfigDocument, prune: bool) -> Result<ApplySummary> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut stored: HashMap<String, StoredProvider> =
@@ -265,15 +283,23 @@ impl Store {
                 .map(|p| (p.spec.name.clone(), p))
                 .collect();
         let resolved = resolve_document_secrets(&mut doc, |name| stored.get(name).map(|p| &p.spec));
-        let known: BTreeSet<String> = if prune {
-            BTreeSet::new()
+        let (known, known_guardrails) = if prune {
+            Default::default()
         } else {
-            stored.keys().cloned().collect()
+            (
+                stored.keys().cloned().collect(),
+                guardrails::guardrail_names(&mut tx).await?,
+            )
         };
-        let moved = with_validation(resolved, validate_document(&doc, &known))?;
+        let moved = with_validation(resolved, validate_document(&doc, &known, &known_guardrails))?;
         normalise_consumers(&mut doc.consumers)?;
 
         let mut summary = ApplySummary::default();
+        [
+            summary.guardrails_created,
+            summary.guardrails_updated,
+            summary.guardrails_unchanged,
+        ] = guardrails::upsert_guardrails(&mut tx, &doc.guardrails).await?;
         for spec in &doc.providers {
             match stored.remove(&spec.name) {
                 // Unchanged items are not rewritten, so the summary agrees with `diff`.
@@ -329,6 +355,10 @@ impl Store {
             summary.consumers_unchanged,
             summary.consumers_deleted,
         ] = consumers::apply_consumers(&mut tx, &doc.consumers, prune).await?;
+        if prune {
+            summary.guardrails_deleted =
+                guardrails::prune_guardrails(&mut tx, &doc.guardrails).await?;
+        }
         if let Some(settings) = &doc.settings {
             let stored = consumers::parse_settings(&consumers::fetch_settings(&mut tx).await?)?;
             if stored != *settings {
@@ -417,6 +447,9 @@ impl Store {
                     .await?;
             }
         }
+        // The guardrail hash key is a secret too, though not configuration: it is resealed with
+        // the rest but not counted, and does not need a reload.
+        guardrails::reseal_hash_key(&mut tx, &self.sealer, target, seal).await?;
         let check = if seal { self.sealer.key_check()? } else { None };
         sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1")
             .bind(check)
@@ -694,6 +727,26 @@ fn resolve_secrets(
     }
     errors.into_result()?;
     Ok(None)
+}
+
+/// A route's references against the stored configuration: its providers and its guardrail
+/// policies, every missing one reported.
+async fn check_route_references(
+    conn: &mut SqliteConnection,
+    spec: &RouteSpec,
+    providers: &HashMap<String, i64>,
+) -> Result<()> {
+    let policies = guardrails::guardrail_names(conn).await?;
+    let mut errors = ValidationErrors::default();
+    for result in [
+        validate_route_references(spec, |name| providers.contains_key(name)),
+        validate_guardrail_references(&spec.guardrails, |name| policies.contains(name)),
+    ] {
+        if let Err(e) = result {
+            errors.0.extend(e.0);
+        }
+    }
+    Ok(errors.into_result()?)
 }
 
 pub(super) async fn bump_revision(conn: &mut SqliteConnection) -> Result<()> {

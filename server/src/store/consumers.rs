@@ -7,12 +7,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
-use switchyard_shared::validate::{validate_consumer, validate_new_key};
+use switchyard_shared::validate::{
+    validate_consumer, validate_guardrail_references, validate_new_key,
+};
 use switchyard_shared::{
     Budget, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, Settings, ValidationErrors,
 };
 
 use super::config::{Named, bump_revision};
+use super::guardrails::guardrail_names;
 use super::{Result, Store, StoreError, now_ms};
 use crate::client_key;
 
@@ -203,6 +206,7 @@ impl Store {
                 routes: Vec::new(),
             });
         }
+        check_guardrail_references(&mut tx, &spec).await?;
         let id = insert_consumer(&mut tx, &spec).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -228,6 +232,7 @@ impl Store {
         let id = consumer_id(&mut tx, name)
             .await?
             .ok_or_else(|| consumer_not_found(name))?;
+        check_guardrail_references(&mut tx, &spec).await?;
         update_consumer(&mut tx, id, &spec).await?;
         let stored = load_consumers(&mut tx, Some(name))
             .await?
@@ -410,6 +415,17 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Every guardrail policy the consumer names must be stored.
+async fn check_guardrail_references(
+    conn: &mut SqliteConnection,
+    spec: &ConsumerSpec,
+) -> Result<()> {
+    let policies = guardrail_names(conn).await?;
+    Ok(validate_guardrail_references(&spec.guardrails, |name| {
+        policies.contains(name)
+    })?)
 }
 
 async fn check_key_count(conn: &mut SqliteConnection, consumer_id: i64) -> Result<()> {

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use switchyard_shared::{LogsPage, RequestLog, TrailStep, UsageReport, UsageRow};
+use switchyard_shared::{GuardrailHit, LogsPage, RequestLog, TrailStep, UsageReport, UsageRow};
 
 use super::{Result, StoreError, create_private_file};
 use crate::metering::LogRow;
@@ -32,11 +32,11 @@ pub const MAX_LOG_LIMIT: u32 = 500;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// Rows per multi-row `INSERT` (25 variables each). SQLite allows 32,766 variables per statement;
+/// Rows per multi-row `INSERT` (28 variables each). SQLite allows 32,766 variables per statement;
 /// a fixed chunk keeps the statement's text, and so sqlx's cached prepared statement, the same for
 /// every full chunk.
 const INSERT_CHUNK: usize = 256;
-/// Rollup rows per upsert (16 variables each).
+/// Rollup rows per upsert (18 variables each).
 const ROLLUP_CHUNK: usize = 256;
 /// Records deleted per statement while pruning: each chunk holds the write lock for a few
 /// milliseconds, and the writer gets its turn between chunks.
@@ -241,34 +241,26 @@ impl UsageDb {
             return Ok(());
         }
         // Serialised before the transaction starts, so the write lock is held only for SQL.
-        let trails: Vec<Option<String>> = rows
-            .iter()
-            .map(|row| {
-                if row.fallback_trail.is_empty() {
-                    Ok(None)
-                } else {
-                    serde_json::to_string(&row.fallback_trail).map(Some)
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|source| StoreError::Corrupt {
-                what: "request record",
-                name: "fallback_trail".into(),
-                source,
-            })?;
+        let trails = json_column(rows, "fallback_trail", |row| &row.fallback_trail)?;
+        let hits = json_column(rows, "guardrails", |row| &row.guardrails)?;
         let rollups = aggregate(rows);
 
         let _write = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for (chunk, trails) in rows.chunks(INSERT_CHUNK).zip(trails.chunks(INSERT_CHUNK)) {
+        let chunks = rows
+            .chunks(INSERT_CHUNK)
+            .zip(trails.chunks(INSERT_CHUNK))
+            .zip(hits.chunks(INSERT_CHUNK));
+        for ((chunk, trails), hits) in chunks {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO requests (request_id, time_ms, endpoint, consumer_id, consumer, \
                  key_id, route, provider, requested_model, model, status, error_code, stream, \
                  attempts, fallback_trail, prompt_tokens, completion_tokens, cached_tokens, \
                  reasoning_tokens, cache_write_tokens, tokens_estimated, cost_micros, latency_ms, \
-                 ttft_ms, client_disconnected) ",
+                 ttft_ms, client_disconnected, cache_hit, cost_saved_micros, guardrails) ",
             );
-            insert.push_values(chunk.iter().zip(trails), |mut values, (row, trail)| {
+            let columns = chunk.iter().zip(trails).zip(hits);
+            insert.push_values(columns, |mut values, ((row, trail), hits)| {
                 values
                     .push_bind(row.request_id.as_str())
                     .push_bind(row.time_ms)
@@ -294,7 +286,10 @@ impl UsageDb {
                     .push_bind(row.cost_micros)
                     .push_bind(int(row.latency_ms))
                     .push_bind(row.ttft_ms.map(int))
-                    .push_bind(row.client_disconnected);
+                    .push_bind(row.client_disconnected)
+                    .push_bind(row.cache_hit)
+                    .push_bind(row.cost_saved_micros)
+                    .push_bind(hits.as_deref());
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -302,7 +297,8 @@ impl UsageDb {
             let mut upsert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO rollups (hour_ms, consumer_id, consumer, key_id, route, provider, \
                  model, requests, errors, prompt_tokens, completion_tokens, cached_tokens, \
-                 reasoning_tokens, cache_write_tokens, cost_micros, unpriced_requests) ",
+                 reasoning_tokens, cache_write_tokens, cost_micros, unpriced_requests, \
+                 cache_hits, cost_saved_micros) ",
             );
             upsert.push_values(chunk, |mut values, (key, sums)| {
                 values
@@ -321,7 +317,9 @@ impl UsageDb {
                     .push_bind(sums.reasoning_tokens)
                     .push_bind(sums.cache_write_tokens)
                     .push_bind(sums.cost_micros)
-                    .push_bind(sums.unpriced_requests);
+                    .push_bind(sums.unpriced_requests)
+                    .push_bind(sums.cache_hits)
+                    .push_bind(sums.cost_saved_micros);
             });
             upsert.push(ROLLUP_CONFLICT);
             upsert.build().execute(&mut *tx).await?;
@@ -509,8 +507,8 @@ impl UsageDb {
         let sql = format!(
             "SELECT (hour_ms / ?1) * ?1 AS bucket, {group} AS grp, TOTAL(requests), \
              TOTAL(errors), TOTAL(prompt_tokens), TOTAL(completion_tokens), TOTAL(cached_tokens), \
-             TOTAL(reasoning_tokens), TOTAL(cost_micros), TOTAL(unpriced_requests) \
-             FROM rollups WHERE hour_ms >= ?2 AND hour_ms < ?3 \
+             TOTAL(reasoning_tokens), TOTAL(cost_micros), TOTAL(unpriced_requests), \
+             TOTAL(cache_hits), TOTAL(cost_saved_micros) FROM rollups WHERE hour_ms >= ?2 AND hour_ms < ?3 \
              GROUP BY 1, 2 ORDER BY 1, 2",
             group = query.group_by.column()
         );
@@ -542,7 +540,9 @@ impl UsageDb {
                     cost_usd: row.try_get::<f64, _>(8)?
                         / switchyard_shared::metering::MICROS_PER_USD,
                     unpriced_requests: total(9)?,
-                    ..UsageRow::default()
+                    cache_hits: total(10)?,
+                    cost_saved_usd: row.try_get::<f64, _>(11)?
+                        / switchyard_shared::metering::MICROS_PER_USD,
                 })
             })
             .collect::<Result<_>>()?;
@@ -607,12 +607,15 @@ const ROLLUP_CONFLICT: &str = " ON CONFLICT (hour_ms, consumer_id, consumer, key
     reasoning_tokens = MIN(reasoning_tokens + excluded.reasoning_tokens, 9223372036854775807), \
     cache_write_tokens = MIN(cache_write_tokens + excluded.cache_write_tokens, 9223372036854775807), \
     cost_micros = MIN(cost_micros + excluded.cost_micros, 9223372036854775807), \
-    unpriced_requests = MIN(unpriced_requests + excluded.unpriced_requests, 9223372036854775807)";
+    unpriced_requests = MIN(unpriced_requests + excluded.unpriced_requests, 9223372036854775807), \
+    cache_hits = MIN(cache_hits + excluded.cache_hits, 9223372036854775807), \
+    cost_saved_micros = MIN(cost_saved_micros + excluded.cost_saved_micros, 9223372036854775807)";
 
 const LOG_SELECT: &str = "SELECT id, request_id, time_ms, endpoint, consumer, key_id, route, \
     provider, requested_model, model, status, error_code, stream, attempts, fallback_trail, \
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, tokens_estimated, \
-    cost_micros, latency_ms, ttft_ms, client_disconnected FROM requests";
+    cost_micros, latency_ms, ttft_ms, client_disconnected, cache_hit, cost_saved_micros, \
+    guardrails FROM requests";
 
 /// A rollup row's key; anonymous and unknown are '' and 0, as stored.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -637,6 +640,8 @@ struct RollupSums {
     cache_write_tokens: i64,
     cost_micros: i64,
     unpriced_requests: i64,
+    cache_hits: i64,
+    cost_saved_micros: i64,
 }
 
 /// A batch summed per rollup key, so each key costs one upsert however many records share it.
@@ -678,8 +683,37 @@ fn aggregate(rows: &[LogRow]) -> Vec<(RollupKey<'_>, RollupSums)> {
             Some(cost) => sum.cost_micros = sum.cost_micros.saturating_add(cost),
             None => sum.unpriced_requests = sum.unpriced_requests.saturating_add(1),
         }
+        if row.cache_hit {
+            sum.cache_hits = sum.cache_hits.saturating_add(1);
+            sum.cost_saved_micros = sum
+                .cost_saved_micros
+                .saturating_add(row.cost_saved_micros.unwrap_or(0));
+        }
     }
     sums.into_iter().collect()
+}
+
+/// A list field of each record as its JSON column: NULL when the list is empty.
+fn json_column<T: serde::Serialize>(
+    rows: &[LogRow],
+    name: &str,
+    field: impl Fn(&LogRow) -> &[T],
+) -> Result<Vec<Option<String>>> {
+    rows.iter()
+        .map(|row| {
+            let items = field(row);
+            if items.is_empty() {
+                Ok(None)
+            } else {
+                serde_json::to_string(items).map(Some)
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|source| StoreError::Corrupt {
+            what: "request record",
+            name: name.into(),
+            source,
+        })
 }
 
 /// SQLite integers are signed: counts beyond `i64::MAX` (only a hostile upstream sends them) are
@@ -706,10 +740,20 @@ fn request_log(row: &SqliteRow) -> Result<(i64, RequestLog)> {
         None => Vec::new(),
     };
     let cost: Option<i64> = row.try_get("cost_micros")?;
+    let hits: Option<String> = row.try_get("guardrails")?;
+    let guardrails: Vec<GuardrailHit> = match hits {
+        Some(hits) => serde_json::from_str(&hits).map_err(|source| StoreError::Corrupt {
+            what: "request record",
+            name: request_id.clone(),
+            source,
+        })?,
+        None => Vec::new(),
+    };
+    let saved: Option<i64> = row.try_get("cost_saved_micros")?;
     let log = RequestLog {
-        cache_hit: false,
-        cost_saved_usd: None,
-        guardrails: Vec::new(),
+        cache_hit: row.try_get("cache_hit")?,
+        cost_saved_usd: saved.map(switchyard_shared::metering::usd_from_micros),
+        guardrails,
         time: format_rfc3339(row.try_get("time_ms")?, true),
         endpoint: row.try_get("endpoint")?,
         consumer: row.try_get("consumer")?,
@@ -777,6 +821,14 @@ mod tests {
         };
         let statuses = [200, 200, 429, 500, 201, 404, 503];
         let status = statuses[i % statuses.len()];
+        let cache_hit = i % 9 == 4;
+        let hit = |detector: &str, count| GuardrailHit {
+            guardrail: "pii".into(),
+            detector: detector.into(),
+            action: "mask".into(),
+            count,
+            phase: "request".into(),
+        };
         LogRow {
             request_id: format!("req-{i}"),
             time_ms,
@@ -816,11 +868,21 @@ mod tests {
                 cache_write_tokens: (i % 2) as u64,
             },
             tokens_estimated: i.is_multiple_of(11),
-            cost_micros: (!i.is_multiple_of(6)).then_some(1_000 + i as i64),
+            // A cached answer costs nothing; what it saved is recorded apart.
+            cost_micros: if cache_hit {
+                Some(0)
+            } else {
+                (!i.is_multiple_of(6)).then_some(1_000 + i as i64)
+            },
             latency_ms: 5 + i as u64,
             ttft_ms: i.is_multiple_of(2).then_some(3),
             client_disconnected: i.is_multiple_of(17),
-            ..LogRow::default()
+            cache_hit,
+            cost_saved_micros: (cache_hit && i.is_multiple_of(2)).then_some(500 + i as i64),
+            guardrails: match i % 4 {
+                3 => vec![hit("EMAIL", 2), hit("EMPLOYEE_ID", 1)],
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -926,10 +988,18 @@ mod tests {
                 latency_ms: 8,
                 ttft_ms: None,
                 client_disconnected: false,
-                ..RequestLog::default()
+                cache_hit: false,
+                cost_saved_usd: None,
+                guardrails: row.guardrails.clone(),
             }
         );
         assert_eq!(log.fallback_trail.len(), 2);
+        assert_eq!(log.guardrails.len(), 2);
+        let cached = db.log("req-4").await.expect("read").expect("found");
+        assert!(cached.cache_hit);
+        assert_eq!(cached.cost_usd, Some(0.0));
+        assert_eq!(cached.cost_saved_usd, Some(0.000504));
+        assert!(cached.guardrails.is_empty());
         let unpriced = db.log("req-0").await.expect("read").expect("found");
         assert_eq!(unpriced.cost_usd, None);
         assert!(unpriced.tokens_estimated && unpriced.client_disconnected);
@@ -1004,6 +1074,10 @@ mod tests {
                             unpriced += 1;
                         }
                     }
+                    if row.cache_hit {
+                        entry.cache_hits += 1;
+                        entry.cost_saved_usd += row.cost_saved_micros.unwrap_or(0) as f64 / 1e6;
+                    }
                 }
                 assert!(unpriced > 0);
                 // Key ids here all have two digits, so their order as strings is the numeric one.
@@ -1015,17 +1089,25 @@ mod tests {
                         (got.cost_usd - want.cost_usd).abs() < 1e-9,
                         "{got:?} {want:?}"
                     );
+                    assert!(
+                        (got.cost_saved_usd - want.cost_saved_usd).abs() < 1e-9,
+                        "{got:?} {want:?}"
+                    );
                     assert_eq!(
                         UsageRow {
                             cost_usd: 0.0,
+                            cost_saved_usd: 0.0,
                             ..got.clone()
                         },
                         UsageRow {
                             cost_usd: 0.0,
+                            cost_saved_usd: 0.0,
                             ..want.clone()
                         }
                     );
                 }
+                let hits: u64 = got.iter().map(|row| row.cache_hits).sum();
+                assert_eq!(hits, rows.iter().filter(|row| row.cache_hit).count() as u64);
                 // Ordered by bucket, then group with "none" first.
                 let order: Vec<_> = report.rows.iter().map(|row| &row.bucket).collect();
                 assert!(order.windows(2).all(|pair| pair[0] <= pair[1]));

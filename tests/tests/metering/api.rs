@@ -260,7 +260,7 @@ async fn usage_by_consumer_and_by_model_adds_up_the_records() {
     let text = response.text();
     let mut lines = text.lines();
     let header = "bucket,group,requests,errors,prompt_tokens,completion_tokens,cached_tokens,\
-                  reasoning_tokens,cost_usd,unpriced_requests";
+                  reasoning_tokens,cost_usd,unpriced_requests,cache_hits,cost_saved_usd";
     assert_eq!(lines.next(), Some(header));
     let csv: Vec<HashMap<&str, &str>> = lines
         .map(|line| header.split(',').zip(line.split(',')).collect())

@@ -1,0 +1,155 @@
+//! Where the text a model reads (requests) or writes (answers) sits in each API's JSON, visited
+//! once per body: message contents, content parts and blocks, system prompts, tool results and
+//! tool-call arguments. Model names, ids, roles and images are never visited.
+
+use serde_json::Value;
+
+use super::Api;
+
+/// How a visited string holds its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The string is the text.
+    Text,
+    /// The string is JSON text (a tool call's `arguments`): its own strings are the text.
+    Json,
+}
+
+/// Calls `f` on every string of a request body the model reads.
+pub(super) fn request<E>(
+    body: &mut Value,
+    api: Api,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match api {
+        Api::Chat => {
+            for message in array(body.get_mut("messages")) {
+                content(message.get_mut("content"), f)?;
+                tool_calls(message, f)?;
+                if let Some(call) = message.get_mut("function_call") {
+                    json_string(call.get_mut("arguments"), f)?;
+                }
+            }
+        }
+        Api::Embeddings => match body.get_mut("input") {
+            Some(Value::String(text)) => f(text, Kind::Text)?,
+            Some(Value::Array(inputs)) => {
+                for input in inputs {
+                    if let Value::String(text) = input {
+                        f(text, Kind::Text)?;
+                    }
+                }
+            }
+            _ => {}
+        },
+        Api::Messages => {
+            content(body.get_mut("system"), f)?;
+            for message in array(body.get_mut("messages")) {
+                content(message.get_mut("content"), f)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` on every string of an answer the model wrote: an OpenAI chat completion's
+/// `choices[].message` (content and tool-call arguments) or an Anthropic message's `content`
+/// blocks (text, and tool-use inputs). Embeddings answers hold no text.
+pub(super) fn answer<E>(
+    answer: &mut Value,
+    api: Api,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match api {
+        Api::Chat => {
+            for choice in array(answer.get_mut("choices")) {
+                if let Some(message) = choice.get_mut("message") {
+                    content(message.get_mut("content"), f)?;
+                    tool_calls(message, f)?;
+                }
+            }
+        }
+        Api::Messages => content(answer.get_mut("content"), f)?,
+        Api::Embeddings => {}
+    }
+    Ok(())
+}
+
+/// Every string inside `value`, at any depth (object keys are field names, not text).
+pub(super) fn strings<E>(
+    value: &mut Value,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match value {
+        Value::String(text) => f(text, Kind::Text),
+        Value::Array(items) => items.iter_mut().try_for_each(|item| strings(item, f)),
+        Value::Object(map) => map.values_mut().try_for_each(|item| strings(item, f)),
+        _ => Ok(()),
+    }
+}
+
+fn array(value: Option<&mut Value>) -> impl Iterator<Item = &mut Value> {
+    value
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flat_map(|items| items.iter_mut())
+}
+
+/// A content: a string, or parts and blocks. A part or block with a `text` string is text
+/// (OpenAI's `text` parts, Anthropic's `text` blocks); an Anthropic `tool_result` holds a
+/// content of its own; a `tool_use` block's `input` is the arguments the model chose, which the
+/// conversation sends back to it. Thinking blocks are signed by the provider and left alone.
+fn content<E>(
+    value: Option<&mut Value>,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match value {
+        Some(Value::String(text)) => f(text, Kind::Text),
+        Some(Value::Array(blocks)) => {
+            for block in blocks {
+                let Some(object) = block.as_object_mut() else {
+                    continue;
+                };
+                let kind = object.get("type").and_then(Value::as_str);
+                match kind {
+                    Some("thinking" | "redacted_thinking") => continue,
+                    Some("tool_result") => content(object.get_mut("content"), f)?,
+                    Some("tool_use") => {
+                        if let Some(input) = object.get_mut("input") {
+                            strings(input, f)?;
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some(Value::String(text)) = object.get_mut("text") {
+                    f(text, Kind::Text)?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// OpenAI's `tool_calls[].function.arguments` (JSON text).
+fn tool_calls<E>(
+    message: &mut Value,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    for call in array(message.get_mut("tool_calls")) {
+        if let Some(function) = call.get_mut("function") {
+            json_string(function.get_mut("arguments"), f)?;
+        }
+    }
+    Ok(())
+}
+
+fn json_string<E>(
+    value: Option<&mut Value>,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match value {
+        Some(Value::String(text)) => f(text, Kind::Json),
+        _ => Ok(()),
+    }
+}
