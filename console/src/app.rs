@@ -41,6 +41,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("consumers") view=pages::consumers::ConsumersPage />
                     <Route path=path!("consumers/new") view=pages::consumer_form::NewConsumerPage />
                     <Route path=path!("consumers/:name") view=pages::consumer_form::EditConsumerPage />
+                    <Route path=path!("guardrails") view=pages::guardrails::GuardrailsPage />
+                    <Route path=path!("guardrails/new") view=pages::guardrail_form::NewGuardrailPage />
+                    <Route path=path!("guardrails/:name") view=pages::guardrail_form::EditGuardrailPage />
                     <Route path=path!("usage") view=pages::usage::UsagePage />
                     <Route path=path!("logs") view=pages::logs::LogsPage />
                     <Route path=path!("playground") view=pages::playground::PlaygroundPage />

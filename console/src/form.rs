@@ -1,6 +1,8 @@
-//! Turning form text into config values: numbers, status lists and optional strings, with every
-//! unreadable input reported under the field path the server would use for it.
+//! Turning form text into config values: numbers, status lists, optional strings and enum
+//! names, with every unreadable input reported under the field path the server would use for it.
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use switchyard_shared::{FieldError, StatusPattern};
 
 /// Collects errors of inputs that cannot be read at all, before the shared validation runs.
@@ -116,6 +118,19 @@ pub fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// An enum's name on the wire (`credit_card`), which the form's selects use as their values.
+pub fn wire_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The enum value a wire name stands for, or `None` for a name it does not know.
+pub fn from_wire<T: DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+}
+
 /// An optional number as form text.
 pub fn opt_text<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
@@ -201,6 +216,17 @@ mod tests {
         assert_eq!(list, vec![StatusPattern::Class(5)]);
         parse.statuses("s", "42,abc", vec![]);
         assert_eq!(parse.errors.len(), 2);
+    }
+
+    #[test]
+    fn enum_names_round_trip() {
+        use switchyard_shared::DetectorType;
+        assert_eq!(wire_name(&DetectorType::CreditCard), "credit_card");
+        assert_eq!(
+            from_wire::<DetectorType>("us_ssn"),
+            Some(DetectorType::UsSsn)
+        );
+        assert_eq!(from_wire::<DetectorType>("nope"), None);
     }
 
     #[test]

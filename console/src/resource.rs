@@ -1,11 +1,12 @@
-//! The configuration resources the console manages by name (providers, routes, consumers): where
+//! The configuration resources the console manages by name (providers, routes, consumers,
+//! guardrail policies): where
 //! each lives in the admin API and in the console, and what to call it. The generic list, edit
 //! page and save logic in `components/` work for any of them, so a new resource is one impl here
 //! plus its own columns and inputs.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_shared::{ConsumerSpec, ProviderSpec, RouteSpec};
+use switchyard_shared::{ConsumerSpec, GuardrailSpec, ProviderSpec, RouteSpec};
 
 use crate::api;
 
@@ -76,6 +77,17 @@ impl Resource for ConsumerSpec {
         } else {
             Self::PAGE.to_owned()
         }
+    }
+}
+
+impl Resource for GuardrailSpec {
+    const API: &'static str = "/api/guardrails";
+    const PAGE: &'static str = "/guardrails";
+    const NOUN: &'static str = "guardrail";
+    const TITLE: &'static str = "Guardrails";
+
+    fn name(&self) -> &str {
+        &self.name
     }
 }
 

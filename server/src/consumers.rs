@@ -28,6 +28,8 @@ pub struct Consumer {
     /// The consumer's limits, when it has any.
     pub scope: Option<Scope>,
     pub budget: Option<Arc<CompiledBudget>>,
+    /// Guardrail policies applied after the route's.
+    pub guardrails: Vec<Arc<crate::guardrails::Policy>>,
 }
 
 #[derive(Debug)]
@@ -96,6 +98,7 @@ impl Consumers {
         stored: &[StoredConsumer],
         settings: &Settings,
         health: &HealthRegistry,
+        policies: &dyn Fn(&[String]) -> Result<Vec<Arc<crate::guardrails::Policy>>, String>,
     ) -> Result<Consumers, (String, String)> {
         let registry = &health.limits;
         let mut keys = HashMap::new();
@@ -130,6 +133,7 @@ impl Consumers {
                     })
                     .transpose()
                     .map_err(&fail)?,
+                guardrails: policies(&consumer.spec.guardrails).map_err(&fail)?,
             });
             budgets.extend(compiled.budget.clone());
             for key in &consumer.keys {
@@ -300,6 +304,7 @@ mod tests {
             &[stored(&["deepseek-*", "qwen-*"], &["qwen-*"])],
             &settings,
             &registry,
+            &|_| Ok(Vec::new()),
         )
         .expect("builds");
         let key = consumers
@@ -324,8 +329,14 @@ mod tests {
     fn counters_survive_a_rebuild() {
         let registry = HealthRegistry::default();
         let settings = Settings::default();
-        let first = Consumers::build(&[stored(&[], &[])], &settings, &registry).expect("1");
-        let second = Consumers::build(&[stored(&[], &[])], &settings, &registry).expect("2");
+        let first = Consumers::build(&[stored(&[], &[])], &settings, &registry, &|_| {
+            Ok(Vec::new())
+        })
+        .expect("1");
+        let second = Consumers::build(&[stored(&[], &[])], &settings, &registry, &|_| {
+            Ok(Vec::new())
+        })
+        .expect("2");
         let digest = client_key::digest("sy-test");
         let a = first.key(&digest).expect("a");
         let b = second.key(&digest).expect("b");

@@ -18,13 +18,13 @@ mod validate;
 mod walk;
 
 #[cfg(test)]
+mod tests_answer;
+#[cfg(test)]
 mod tests_apply;
 #[cfg(test)]
 mod tests_bench;
 #[cfg(test)]
 mod tests_detect;
-#[cfg(test)]
-mod tests_stream;
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,7 +85,7 @@ impl fmt::Display for Blocked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the guardrail '{}' refused content its detector {} found",
+            "guardrail '{}' blocked content matched by its {} detector",
             self.guardrail, self.detector
         )
     }

@@ -17,7 +17,9 @@ mod admit;
 mod authenticate;
 mod authorize;
 mod budget;
+mod cache;
 mod finish;
+mod guard;
 
 use std::sync::Arc;
 
@@ -25,7 +27,9 @@ pub use admit::{Admitted, admit, rate_limit_headers};
 pub use authenticate::{authenticate, presented_key};
 pub use authorize::authorize;
 pub use budget::reserve_budget;
-pub use finish::{Finish, GuardedBody, InFlight, InFlightLimit, Tally};
+pub use cache::{CACHE_HEADER, CachePlan, Directive};
+pub use finish::{CacheStore, Finish, GuardedBody, InFlight, InFlightLimit, Tally};
+pub use guard::{guard_request, policies};
 
 use crate::consumers::ClientKey;
 

@@ -5,6 +5,7 @@
 //! holding an arc-swap guard across an `.await`), and passes bytes through untouched unless the
 //! model name must be rewritten or the protocols differ.
 
+mod answer_guard;
 mod attempts;
 mod body;
 mod error;
@@ -74,6 +75,10 @@ pub struct ProxyState {
     pub meter: crate::metering::Meter,
     /// The wall clock of records and budget periods.
     pub clock: Arc<crate::clock::Clock>,
+    /// The response cache routes with `cache` use.
+    pub cache: Arc<crate::cache::ResponseCache>,
+    /// Keys the guardrails' `hash` action, stable across restarts (kept in the store).
+    pub guardrail_key: [u8; 32],
 }
 
 impl ProxyState {
@@ -339,6 +344,30 @@ async fn serve(
     if let Err(error) = pipeline::authorize(&caller, route, &peeked.model) {
         return Err(refuse(finish, inbound, error));
     }
+    let policies = pipeline::policies(route, &caller);
+    let guarded = match pipeline::guard_request(&policies, &body, inbound, &state.guardrail_key) {
+        Ok(guarded) => guarded,
+        Err(blocked) => {
+            finish.row.guardrails.push(blocked.hit("request"));
+            let error = ProxyError::ContentFiltered(blocked.to_string());
+            return Err(refuse(finish, inbound, error));
+        }
+    };
+    finish.row.guardrails = guarded.hits;
+    let restorer = guarded.restore;
+    // What goes upstream: the client's bytes, or the guardrails' rewrite of them (peeked
+    // again, since the model's place in the body may have moved).
+    let upstream_body = guarded.body.unwrap_or_else(|| body.clone());
+    let repeeked;
+    let sent_peek = if upstream_body.as_ptr() == body.as_ptr() {
+        &peeked
+    } else {
+        repeeked = match request::peek(&upstream_body) {
+            Ok(peeked) => peeked,
+            Err(error) => return Err(refuse(finish, inbound, error)),
+        };
+        &repeeked
+    };
     let budgets = match pipeline::admit(
         &state.registry.limits,
         &caller,
@@ -371,6 +400,20 @@ async fn serve(
         Ok(None) => {}
         Err(error) => return Err(refuse(finish, inbound, error)),
     }
+    let cache_plan = pipeline::CachePlan::new(
+        &state.cache,
+        route.spec.cache,
+        &parts.headers,
+        &caller,
+        inbound,
+        restorer.is_some(),
+    );
+    if cache_plan.is_some() {
+        let settings = &snapshot.consumers.settings;
+        state
+            .cache
+            .resize(crate::cache::max_bytes(settings.cache_max_mb));
+    }
     let anthropic_headers = anthropic_headers(inbound, &parts.headers);
     let deadline = route.timeout.map(|timeout| Instant::now() + timeout);
     let mut attempts = Attempts::new(route);
@@ -385,6 +428,25 @@ async fn serve(
         }
         let provider = &plan.upstream.provider;
         let target = plan.upstream.target_model(&peeked.model);
+        if let Some(cache) = &cache_plan {
+            match serve_from_cache(
+                cache,
+                finish,
+                route,
+                provider,
+                target,
+                &upstream_body,
+                sent_peek,
+            ) {
+                Ok(mut response) => {
+                    if let Some(budgets) = &budgets {
+                        pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
+                    }
+                    return Ok((response, in_flight));
+                }
+                Err(store) => finish.plan_cache_store(store),
+            }
+        }
         tracing::debug!(route = %route.name, provider = %provider.name, model = target, attempt = attempts.count(), "proxying");
         let exchange = Exchange {
             client: &state.client,
@@ -392,8 +454,8 @@ async fn serve(
             provider,
             key: plan.key,
             target,
-            body: &body,
-            peeked: &peeked,
+            body: &upstream_body,
+            peeked: sent_peek,
             anthropic_headers: provider.anthropic_headers(&anthropic_headers),
             usage: UsageContext {
                 route: Arc::clone(&route.name),
@@ -426,6 +488,18 @@ async fn serve(
                 }
                 record_answer(finish, provider, target, &attempts);
                 finish.row.status = status;
+                if let Some(cache) = &cache_plan {
+                    response
+                        .headers_mut()
+                        .insert(pipeline::CACHE_HEADER, cache.header(false));
+                }
+                let response =
+                    match guard_answer(response, &policies, restorer.as_ref(), inbound, finish)
+                        .await
+                    {
+                        Ok(response) => response,
+                        Err(error) => return Err(refuse(finish, inbound, error)),
+                    };
                 return Ok((response, in_flight));
             }
             Err(error) => {
@@ -452,6 +526,124 @@ async fn serve(
         pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
     }
     Err(response)
+}
+
+/// Answers from the cache when it holds the request as this attempt would send it; otherwise
+/// says where the attempt's answer is to be stored (`Err`, `None` when it must not be).
+fn serve_from_cache(
+    cache: &pipeline::CachePlan,
+    finish: &mut Finish,
+    route: &Route,
+    provider: &Arc<Provider>,
+    target: &str,
+    body: &Bytes,
+    peeked: &request::Peeked<'_>,
+) -> Result<Response, Option<pipeline::CacheStore>> {
+    let Some(key) = cache.key(provider.id, target, body) else {
+        return Err(None);
+    };
+    let store = || pipeline::CacheStore {
+        cache: Arc::clone(cache.cache()),
+        key,
+        ttl_ms: cache.ttl_ms(),
+        client: cache.client,
+        stream: peeked.stream,
+        route: Arc::clone(&route.name),
+        provider: Arc::clone(&provider.name),
+        model: target.to_owned(),
+    };
+    let Some(answer) = cache.lookup(&key) else {
+        return Err(Some(store()));
+    };
+    let replayed = match crate::cache::replay(&answer, peeked.stream, peeked.include_usage) {
+        Ok(replayed) => replayed,
+        Err(_) => {
+            cache.forget(&key);
+            return Err(Some(store()));
+        }
+    };
+    finish.served_from_cache(&answer);
+    let age = answer.age_secs(cache.cache().now_ms());
+    let content_type = replayed.content_type().clone();
+    let mut response = Response::new(Body::new(replayed));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if peeked.stream {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    headers.insert(pipeline::CACHE_HEADER, cache.header(true));
+    headers.insert(header::AGE, HeaderValue::from(age));
+    headers.insert(ROUTE_HEADER, route.name_header.clone());
+    headers.insert(PROVIDER_HEADER, provider.name_header.clone());
+    if let Ok(model) = HeaderValue::try_from(answer.model.as_str()) {
+        headers.insert(MODEL_HEADER, model);
+    }
+    headers.insert(ATTEMPTS_HEADER, HeaderValue::from(0));
+    Ok(response)
+}
+
+/// The largest plain answer read whole for the answer checks and restoring.
+const MAX_GUARDED_ANSWER: usize = 32 * 1024 * 1024;
+
+/// Runs a successful answer through the guardrails' answer checks and restores redacted
+/// values: a stream event by event, a plain answer whole. `Err` when a check blocks a plain
+/// answer (a stream is ended with an error event instead).
+async fn guard_answer(
+    response: Response,
+    policies: &[Arc<crate::guardrails::Policy>],
+    restorer: Option<&crate::guardrails::Restorer>,
+    inbound: Inbound,
+    finish: &mut Finish,
+) -> Result<Response, ProxyError> {
+    let checks = policies.iter().any(|p| p.on_response().is_some());
+    if !checks && restorer.is_none() {
+        return Ok(response);
+    }
+    let (api, client) = match inbound {
+        Inbound::Chat => (
+            crate::guardrails::Api::Chat,
+            crate::guardrails::ClientApi::OpenAi,
+        ),
+        Inbound::Embeddings => (
+            crate::guardrails::Api::Embeddings,
+            crate::guardrails::ClientApi::OpenAi,
+        ),
+        Inbound::Messages | Inbound::CountTokens => (
+            crate::guardrails::Api::Messages,
+            crate::guardrails::ClientApi::Anthropic,
+        ),
+    };
+    let stream = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let (mut parts, body) = response.into_parts();
+    if stream {
+        let tally = Arc::clone(&finish.tally);
+        let body = match answer_guard::GuardedStream::new(body, policies, restorer, client, tally) {
+            Ok(guarded) => Body::new(guarded),
+            Err(body) => body,
+        };
+        return Ok(Response::from_parts(parts, body));
+    }
+    let bytes = match Limited::new(body, MAX_GUARDED_ANSWER).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => return Err(ProxyError::BadUpstreamResponse(error.to_string())),
+    };
+    let mut hits = Vec::new();
+    let guarded = answer_guard::guard_plain(&bytes, policies, restorer, api, &mut hits);
+    finish.row.guardrails.extend(hits);
+    match guarded {
+        Ok(Some(rewritten)) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Ok(Response::from_parts(parts, Body::from(rewritten)))
+        }
+        Ok(None) => Ok(Response::from_parts(parts, Body::from(bytes))),
+        Err(blocked) => Err(ProxyError::ContentFiltered(answer_guard::blocked_message(
+            &blocked,
+        ))),
+    }
 }
 
 /// What the record keeps of the attempts: who answered last, with which model, and the trail.

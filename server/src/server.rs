@@ -99,6 +99,10 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
     crate::alerts::spawn(&registry, Arc::clone(&snapshot), client.clone());
     // The tokenizer's tables load on a background thread, not in the first estimate.
     std::thread::spawn(crate::metering::warm_up_tokenizer);
+    let cache = Arc::new(crate::cache::ResponseCache::new(
+        crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
+        Arc::clone(&clock),
+    ));
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
         client: client.clone(),
@@ -112,14 +116,15 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         body_read_timeout: Duration::from_millis(args.request_read_timeout_ms),
         meter: meter.clone(),
         clock: Arc::clone(&clock),
+        cache: Arc::clone(&cache),
+        guardrail_key: store
+            .guardrail_hash_key()
+            .await
+            .context("cannot read the guardrails' hash key")?,
     });
     consumers::spawn_last_used_writer(store.clone(), Arc::clone(&registry));
     // One cache for the whole gateway, sized by the setting in force at start; its TTLs run on
     // the gateway's clock, so a test that moves the clock expires entries.
-    let cache = Arc::new(crate::cache::ResponseCache::new(
-        crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
-        Arc::clone(&clock),
-    ));
     let admin_app = admin::router(AdminState {
         store: store.clone(),
         reloader,

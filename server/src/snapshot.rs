@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::HeaderValue;
 use std::ops::Range;
-use switchyard_shared::validate::{validate_provider, validate_route};
+use switchyard_shared::validate::{validate_guardrail, validate_provider, validate_route};
 
 use switchyard_shared::config::DEFAULT_RESERVED_COMPLETION_TOKENS;
 use switchyard_shared::{
@@ -20,6 +20,7 @@ use switchyard_shared::{
 use tokio::time::Instant;
 
 use crate::consumers::Consumers;
+use crate::guardrails::Policy;
 use crate::health::HealthRegistry;
 use crate::limits::{Scope, ScopeId};
 
@@ -68,6 +69,8 @@ pub struct Route {
     pub scope: Option<Scope>,
     /// Completion tokens a token limit reserves for a request without `max_tokens`.
     pub reserve_completion_tokens: u64,
+    /// The route's guardrail policies, in order.
+    pub guardrails: Vec<Arc<Policy>>,
     /// The stored spec.
     pub spec: RouteSpec,
 }
@@ -166,6 +169,29 @@ impl Snapshot {
             providers_by_name.insert(&stored.spec.name, Arc::new(provider));
         }
 
+        let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
+        for stored in &config.guardrails {
+            let fail = |message: String| BuildError {
+                what: "guardrail",
+                name: stored.spec.name.clone(),
+                message,
+            };
+            validate_guardrail(&stored.spec).map_err(|e| fail(e.to_string()))?;
+            let policy = Policy::compile(&stored.spec).map_err(fail)?;
+            policies.insert(&stored.spec.name, Arc::new(policy));
+        }
+        let resolve_policies = |names: &[String]| -> Result<Vec<Arc<Policy>>, String> {
+            names
+                .iter()
+                .map(|name| {
+                    policies
+                        .get(name.as_str())
+                        .cloned()
+                        .ok_or_else(|| format!("no guardrail policy named '{name}'"))
+                })
+                .collect()
+        };
+
         let mut routes = Vec::with_capacity(config.routes.len());
         for stored in &config.routes {
             let spec = &stored.spec;
@@ -237,6 +263,7 @@ impl Snapshot {
                     spec.reserve_completion_tokens
                         .unwrap_or(DEFAULT_RESERVED_COMPLETION_TOKENS),
                 ),
+                guardrails: resolve_policies(&spec.guardrails).map_err(fail)?,
                 spec: spec.clone(),
             });
         }
@@ -265,13 +292,17 @@ impl Snapshot {
         prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
         prefix_lengths.dedup();
 
-        let consumers = Consumers::build(&config.consumers, &config.settings, registry).map_err(
-            |(name, message)| BuildError {
-                what: "consumer",
-                name,
-                message,
-            },
-        )?;
+        let consumers = Consumers::build(
+            &config.consumers,
+            &config.settings,
+            registry,
+            &resolve_policies,
+        )
+        .map_err(|(name, message)| BuildError {
+            what: "consumer",
+            name,
+            message,
+        })?;
 
         let mut providers: Vec<Arc<Provider>> = providers_by_name.into_values().collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -461,6 +492,7 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
         allowed_consumers,
         scope: None,
         reserve_completion_tokens: u64::from(DEFAULT_RESERVED_COMPLETION_TOKENS),
+        guardrails: Vec::new(),
         spec,
     }
 }

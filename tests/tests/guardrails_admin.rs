@@ -110,6 +110,25 @@ async fn guardrail_policies_crud_round_trip() {
         names(&gateway.admin_get("/api/guardrails").await.json()),
         ["pii-default"]
     );
+
+    // The OpenAPI document describes the collection and every schema a policy refers to.
+    let doc = gateway.admin_get("/api/openapi.json").await.json();
+    for path in ["/api/guardrails", "/api/guardrails/{name}"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    let schemas = &doc["components"]["schemas"];
+    for schema in [
+        "GuardrailSpec",
+        "DetectorSpec",
+        "DetectorType",
+        "GuardrailAction",
+        "GuardrailMode",
+        "ResponseCheck",
+        "RouteCache",
+        "GuardrailHit",
+    ] {
+        assert!(schemas.get(schema).is_some(), "schema {schema} missing");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,7 +157,7 @@ pub fn ErrorDetails(error: ApiError) -> impl IntoView {
                                 .collect_view()}
                         </p>
                         <p class="hint">
-                            "Remove this provider from those routes (or delete the routes) first."
+                            "Take it out of those routes (or delete the routes) first."
                         </p>
                     }
                 })}

@@ -1,7 +1,7 @@
 //! The list page of any [`Resource`]: the title with a Create button, the table (loading, failure
 //! and empty states included), Edit and Delete on every row, and the delete confirmation. A
-//! resource brings only its columns; test ids follow its noun (`provider-row-<name>`,
-//! `provider-edit-<name>`, `provider-delete-<name>`, `provider-new`).
+//! resource brings only its columns; test ids follow its noun (`provider-row-<name>`, with the name
+//! also as `data-name`; `provider-edit-<name>`, `provider-delete-<name>`, `provider-new`).
 
 use std::sync::Arc;
 
@@ -185,7 +185,7 @@ fn ResourceRow<T: Resource>(
         .collect_view();
     let delete_name = name.clone();
     view! {
-        <tr data-testid=format!("{noun}-row-{name}")>
+        <tr data-testid=format!("{noun}-row-{name}") data-name=name.clone()>
             <th scope="row">
                 <a class="strong-link" href=href.clone()>
                     {name.clone()}

@@ -120,6 +120,12 @@ fn Frame() -> impl IntoView {
                             icon="consumers"
                             testid="nav-consumers"
                         />
+                        <NavLink
+                            href="/guardrails"
+                            label="Guardrails"
+                            icon="guardrails"
+                            testid="nav-guardrails"
+                        />
                         <NavLink href="/usage" label="Usage" icon="usage" testid="nav-usage" />
                         <NavLink href="/logs" label="Logs" icon="logs" testid="nav-logs" />
                         <NavLink

@@ -1,5 +1,6 @@
-//! Configuration: what the gateway runs now (snapshot version, revision, last reload error),
-//! export as YAML, and import: paste or pick a file, preview the changes, then apply them.
+//! Configuration: what the gateway runs now (snapshot version, revision, last reload error), the
+//! response cache (see `cache`), export as YAML, and import: paste or pick a file, preview the
+//! changes, then apply them.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,10 +14,12 @@ use crate::components::page::{Card, LoadError, Loading, PageHeader};
 use crate::components::toast::{saved_text, use_toasts};
 use crate::util::download_text;
 
+mod cache;
+
 /// The result of a preview.
 #[derive(Clone, Debug, PartialEq)]
 enum Preview {
-    Changes(ConfigDiff),
+    Changes(Box<ConfigDiff>),
     Invalid(ApiError),
 }
 
@@ -100,7 +103,7 @@ pub fn ConfigPage() -> impl IntoView {
             match result {
                 Ok(diff) if diff.valid => {
                     previewed.set(Some((text, prune_now)));
-                    preview.set(Some(Preview::Changes(diff)));
+                    preview.set(Some(Preview::Changes(Box::new(diff))));
                 }
                 Ok(_) => {
                     previewed.set(None);
@@ -174,9 +177,10 @@ pub fn ConfigPage() -> impl IntoView {
                 Some(Ok(s)) => view! { <StatusView status=s /> }.into_any(),
             }}
         </Card>
+        <cache::CacheCard />
         <div class="grid-2 align-start">
             <Card title="Export">
-                <p class="hint">"The current providers, routes and consumers, with API keys masked (consumer keys as digests)."</p>
+                <p class="hint">"The current providers, routes, consumers and guardrail policies, with API keys masked (consumer keys as digests)."</p>
                 <div class="form-actions start">
                     <button
                         type="button"
@@ -273,7 +277,7 @@ pub fn ConfigPage() -> impl IntoView {
                             view! {
                                 <div class="diff" data-testid="config-diff" aria-live="polite">
                                     {match p {
-                                        Preview::Changes(diff) => view! { <DiffView diff=diff /> }.into_any(),
+                                        Preview::Changes(diff) => view! { <DiffView diff=*diff /> }.into_any(),
                                         Preview::Invalid(error) => view! { <InvalidView error=error /> }.into_any(),
                                     }}
                                 </div>
@@ -343,9 +347,14 @@ fn StatusView(status: Status) -> impl IntoView {
 #[component]
 fn DiffView(diff: ConfigDiff) -> impl IntoView {
     let nothing = !diff.settings_changed
-        && [&diff.providers, &diff.routes, &diff.consumers]
-            .iter()
-            .all(|s| s.create.is_empty() && s.update.is_empty() && s.delete.is_empty());
+        && [
+            &diff.providers,
+            &diff.routes,
+            &diff.consumers,
+            &diff.guardrails,
+        ]
+        .iter()
+        .all(|s| s.create.is_empty() && s.update.is_empty() && s.delete.is_empty());
     // Consumers appear once there are any, in the document or on the gateway.
     let consumers = &diff.consumers;
     let has_consumers = [
@@ -356,11 +365,19 @@ fn DiffView(diff: ConfigDiff) -> impl IntoView {
     ]
     .iter()
     .any(|names| !names.is_empty());
+    let has_guardrails = {
+        let g = &diff.guardrails;
+        [&g.create, &g.update, &g.delete, &g.unchanged]
+            .iter()
+            .any(|names| !names.is_empty())
+    };
     view! {
         {nothing.then(|| view! { <p class="alert alert-info">"Nothing would change: the gateway already runs this configuration."</p> })}
         <DiffSection title="Providers" diff=diff.providers />
         <DiffSection title="Routes" diff=diff.routes />
         {has_consumers.then(|| view! { <DiffSection title="Consumers" diff=diff.consumers /> })}
+        {has_guardrails
+            .then(|| view! { <DiffSection title="Guardrail policies" diff=diff.guardrails /> })}
         {diff
             .settings_changed
             .then(|| {

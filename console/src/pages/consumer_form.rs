@@ -1,6 +1,6 @@
 //! Create and edit a consumer (`/consumers/new`, `/consumers/:name`): its name and description,
-//! the models (globs) and routes it may use, its limits and spend budget, whether it is disabled,
-//! and free-form metadata. An existing consumer's page also manages its keys (see `consumer_keys`).
+//! the models (globs) and routes it may use, its limits and spend budget, its guardrail policies,
+//! whether it is disabled, and free-form metadata. An existing consumer's page also manages its keys (see `consumer_keys`).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +14,9 @@ use crate::api;
 use crate::components::budget::{BudgetFields, BudgetInputs};
 use crate::components::field::{Checkbox, FieldErr, TextField, invalid_attr, use_form_errors};
 use crate::components::form_page::{FormFooter, FormHeader, SaveForm};
+use crate::components::guardrail_picker::{
+    GuardrailPicker, Policies, load_policies, reference_errors,
+};
 use crate::components::item::EditPage;
 use crate::components::limits::{LimitsFields, LimitsInputs};
 use crate::components::rows::{TagList, commit_draft};
@@ -47,6 +50,7 @@ struct ConsumerInputs {
     route_draft: RwSignal<String>,
     limits: LimitsInputs,
     budget: BudgetInputs,
+    guardrails: RwSignal<Vec<String>>,
     disabled: RwSignal<bool>,
     metadata: RwSignal<String>,
 }
@@ -66,6 +70,7 @@ impl ConsumerInputs {
             route_draft: RwSignal::new(String::new()),
             limits: LimitsInputs::new(&spec.limits),
             budget: BudgetInputs::new(spec.budget.as_ref()),
+            guardrails: RwSignal::new(spec.guardrails),
             disabled: RwSignal::new(spec.disabled),
             metadata: RwSignal::new(metadata_text(&spec.metadata)),
         }
@@ -95,8 +100,7 @@ impl ConsumerInputs {
             disabled: self.disabled.get_untracked(),
             metadata,
             keys: Vec::new(),
-            // Not edited here yet; the server keeps a consumer's guardrails only when sent.
-            guardrails: Vec::new(),
+            guardrails: self.guardrails.get_untracked(),
         };
         (spec, errors)
     }
@@ -119,10 +123,12 @@ fn parse_metadata(text: &str) -> Result<BTreeMap<String, serde_json::Value>, Str
         .map_err(|e| format!("must be a JSON object such as {{\"owner\": \"data-team\"}} ({e})"))
 }
 
-fn check(spec: &ConsumerSpec, mut errors: Vec<FieldError>) -> Vec<FieldError> {
+/// The shared validation, plus "no guardrail policy named …" when the policy list is known.
+fn check(spec: &ConsumerSpec, mut errors: Vec<FieldError>, policies: Policies) -> Vec<FieldError> {
     if let Err(found) = validate_consumer(spec) {
         errors.extend(found.0);
     }
+    errors.extend(reference_errors(&spec.guardrails, policies));
     errors
 }
 
@@ -130,6 +136,7 @@ fn check(spec: &ConsumerSpec, mut errors: Vec<FieldError>) -> Vec<FieldError> {
 fn ConsumerForm(spec: Option<ConsumerSpec>) -> impl IntoView {
     let inputs = ConsumerInputs::new(spec.as_ref());
     let save = SaveForm::<ConsumerSpec>::new(spec.as_ref().map(|s| s.name.clone()));
+    let policies = load_policies();
 
     // The routes that exist now, as a reminder of what the allowed routes may name.
     let route_names = RwSignal::new(String::new());
@@ -148,7 +155,7 @@ fn ConsumerForm(spec: Option<ConsumerSpec>) -> impl IntoView {
         commit_draft(inputs.models, inputs.model_draft);
         commit_draft(inputs.routes, inputs.route_draft);
         let (spec, parse_errors) = inputs.build();
-        let errors = check(&spec, parse_errors);
+        let errors = check(&spec, parse_errors, policies);
         save.send(spec, errors, |fields| fields);
     };
 
@@ -251,6 +258,16 @@ fn ConsumerForm(spec: Option<ConsumerSpec>) -> impl IntoView {
                 />
             </section>
 
+            <section class="card">
+                <h2 class="card-title">"Guardrails"</h2>
+                <GuardrailPicker
+                    selected=inputs.guardrails
+                    policies=policies
+                    testid="consumer-guardrails"
+                    hint="Checks this consumer's requests on every route, after the route's own policies."
+                />
+            </section>
+
             <MetadataSection text=inputs.metadata />
 
             <FormFooter save=save />
@@ -321,6 +338,7 @@ mod tests {
                 timezone: "UTC".into(),
                 soft_limit_usd: Some(40.0),
             }),
+            guardrails: vec!["pii-default".into()],
             disabled: true,
             metadata: [("owner".to_owned(), serde_json::json!("data"))].into(),
             keys: vec![switchyard_shared::ConsumerKey::default()],

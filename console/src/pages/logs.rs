@@ -17,6 +17,7 @@ use crate::components::page::{LoadError, Loading, PageHeader};
 
 mod drawer;
 mod filters;
+mod guardrail_hits;
 mod table;
 
 use drawer::{Detail, LogDrawer};

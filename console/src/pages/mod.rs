@@ -6,6 +6,8 @@ pub mod consumer_form;
 pub mod consumer_keys;
 pub mod consumers;
 pub mod dashboard;
+pub mod guardrail_form;
+pub mod guardrails;
 pub mod key_dialogs;
 pub mod key_edit;
 pub mod key_reveal;

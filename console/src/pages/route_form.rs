@@ -1,6 +1,7 @@
 //! Create and edit an AI route (`/routes/new`, `/routes/:name`): match rules, weighted upstreams
-//! with priorities, the fallback, retries, the overall timeout, and who may call it with which
-//! limits. Checked with the shared validation (and against the provider list) before it is sent.
+//! with priorities, the fallback, retries, the overall timeout, who may call it with which limits,
+//! its response cache and its guardrail policies. Checked with the shared validation (and against
+//! the provider and policy lists) before it is sent.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -15,15 +16,20 @@ use switchyard_shared::{
 use crate::api;
 use crate::components::field::{FieldErr, TextField};
 use crate::components::form_page::{FormFooter, FormHeader, SaveForm};
+use crate::components::guardrail_picker::{
+    GuardrailPicker, Policies, load_policies, reference_errors,
+};
 use crate::components::item::EditPage;
 use crate::components::rows::commit_draft;
 use crate::form::{Parse, format_statuses, non_empty, opt_text};
 use crate::util::next_id;
 
 mod access;
+mod cache;
 mod sections;
 
 use access::{AccessInputs, AccessSection};
+use cache::{CacheInputs, CacheSection};
 use sections::{FallbackSection, MatchSection, UpstreamSection};
 
 #[component]
@@ -122,6 +128,8 @@ struct RouteInputs {
     backoff_max_ms: RwSignal<String>,
     retry_after_max_ms: RwSignal<String>,
     access: AccessInputs,
+    cache: CacheInputs,
+    guardrails: RwSignal<Vec<String>>,
 }
 
 /// The statuses a fallback reacts to when none are written, as the shared crate's serde default
@@ -188,6 +196,8 @@ impl RouteInputs {
             backoff_max_ms: text(retry.map(|r| r.backoff_max_ms.to_string())),
             retry_after_max_ms: text(retry.map(|r| r.retry_after_max_ms.to_string())),
             access: AccessInputs::new(spec),
+            cache: CacheInputs::new(spec.and_then(|s| s.cache.as_ref())),
+            guardrails: RwSignal::new(spec.map(|s| s.guardrails.clone()).unwrap_or_default()),
         }
     }
 
@@ -295,22 +305,22 @@ impl RouteInputs {
             auth,
             limits,
             reserve_completion_tokens,
-            // Kept as they were until the form edits them.
-            cache: original.as_ref().and_then(|o| o.cache),
-            guardrails: original
-                .as_ref()
-                .map(|o| o.guardrails.clone())
-                .unwrap_or_default(),
+            cache: self
+                .cache
+                .build(&mut parse, original.as_ref().and_then(|o| o.cache.as_ref())),
+            guardrails: self.guardrails.get_untracked(),
         };
         (spec, parse.errors)
     }
 }
 
-/// The shared validation, plus "no provider named …" when the provider list is known.
+/// The shared validation, plus "no provider named …" and "no guardrail policy named …" when
+/// those lists are known.
 fn check(
     spec: &RouteSpec,
     mut errors: Vec<FieldError>,
     providers: Option<&[String]>,
+    policies: Policies,
 ) -> Vec<FieldError> {
     // An unchosen provider would get the slug rule as its message; "choose one" says it better.
     let fallback_upstreams = spec.fallback.iter().flat_map(|f| f.upstreams.iter());
@@ -340,6 +350,7 @@ fn check(
             errors.extend(found.0);
         }
     }
+    errors.extend(reference_errors(&spec.guardrails, policies));
     errors
 }
 
@@ -356,6 +367,7 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
         }
     });
     let provider_names = Signal::derive(move || providers.get().unwrap_or_default());
+    let policies = load_policies();
 
     let submit = move |ev: SubmitEvent| {
         if !save.begin(&ev) {
@@ -364,7 +376,12 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
         // A consumer typed but not yet added is surely meant to be saved too.
         commit_draft(inputs.access.consumers, inputs.access.consumer_draft);
         let (spec, parse_errors) = inputs.build();
-        let errors = check(&spec, parse_errors, providers.get_untracked().as_deref());
+        let errors = check(
+            &spec,
+            parse_errors,
+            providers.get_untracked().as_deref(),
+            policies,
+        );
         save.send(spec, errors, |fields| fields);
     };
 
@@ -472,6 +489,16 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
             </section>
 
             <AccessSection inputs=inputs.access />
+            <CacheSection inputs=inputs.cache />
+            <section class="card">
+                <h2 class="card-title">"Guardrails"</h2>
+                <GuardrailPicker
+                    selected=inputs.guardrails
+                    policies=policies
+                    testid="route-guardrails"
+                    hint="Every request on this route is checked by these policies, whoever calls; a consumer's own policies apply after them."
+                />
+            </section>
 
             <FormFooter save=save />
         </form>
@@ -522,6 +549,12 @@ mod tests {
                 ..Default::default()
             },
             reserve_completion_tokens: Some(256),
+            cache: Some(switchyard_shared::RouteCache {
+                enabled: true,
+                ttl_seconds: 600,
+                scope: switchyard_shared::CacheScope::Global,
+            }),
+            guardrails: vec!["pii-default".into(), "secrets".into()],
         };
         let (built, errors) = RouteInputs::new(Some(&spec)).build();
         assert!(errors.is_empty(), "{errors:?}");

@@ -1,10 +1,10 @@
-//! AI routes: the list (match rules, upstreams, fallback, who may call), deletion, and the Usage
-//! dialog with ready-to-copy client snippets for a route.
+//! AI routes: the list (match rules, upstreams, fallback, who may call, cache and guardrails),
+//! deletion, and the Usage dialog with ready-to-copy client snippets for a route.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use switchyard_shared::{MatchKind, RouteSpec};
+use switchyard_shared::{CacheScope, MatchKind, RouteSpec};
 
 use crate::components::badge::Badge;
 use crate::components::icons::Icon;
@@ -12,6 +12,7 @@ use crate::components::limits::limits_summary;
 use crate::components::modal::Modal;
 use crate::components::resource_list::{Cell, Column, ResourceListPage};
 use crate::components::snippet::{Snippet, curl_snippet, python_snippet, use_proxy_base_url};
+use crate::util::fmt_duration;
 
 #[component]
 pub fn RoutesPage() -> impl IntoView {
@@ -119,7 +120,20 @@ fn fallback(route: &RouteSpec) -> AnyView {
     }
 }
 
-/// Who may call the route, and its limits on all callers together.
+/// The route's response cache in a few words, when it is on: `cache 60 min, shared`.
+fn cache_summary(route: &RouteSpec) -> Option<String> {
+    let cache = route.cache.filter(|c| c.enabled)?;
+    let scope = match cache.scope {
+        CacheScope::Consumer => "per consumer",
+        CacheScope::Global => "shared",
+    };
+    Some(format!(
+        "cache {}, {scope}",
+        fmt_duration(cache.ttl_seconds.saturating_mul(1000))
+    ))
+}
+
+/// Who may call the route, its limits on all callers together, its cache and its guardrails.
 fn access(route: &RouteSpec) -> AnyView {
     let consumers = route
         .auth
@@ -134,6 +148,11 @@ fn access(route: &RouteSpec) -> AnyView {
                 None => view! { <div class="muted">"Every caller"</div> }.into_any(),
             }}
             {(!limits.is_empty()).then(|| view! { <div class="muted">{limits}</div> })}
+            {cache_summary(route).map(|text| view! { <div class="muted">{text}</div> })}
+            {(!route.guardrails.is_empty())
+                .then(|| {
+                    view! { <div class="muted">{format!("guardrails {}", route.guardrails.join(", "))}</div> }
+                })}
         </div>
     }
     .into_any()
@@ -208,6 +227,8 @@ mod tests {
             auth: None,
             limits: Default::default(),
             reserve_completion_tokens: None,
+            cache: None,
+            guardrails: Vec::new(),
         }
     }
 

@@ -1,10 +1,12 @@
 //! Gateway settings: whether the proxy requires a client key (`client_auth`), what is in force
 //! when the `--client-auth` flag overrides the stored value, and a warning while keys are off;
-//! how long request records are kept, and where budget alerts are posted. One Save sends them all.
+//! how long request records are kept, where budget alerts are posted, and how much memory the
+//! response cache may use. One Save sends them all.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use switchyard_shared::validate::MAX_CACHE_MB;
 use switchyard_shared::{ClientAuth, ConsumerSpec, Settings, SettingsView};
 
 use crate::api::{self, ApiError};
@@ -50,12 +52,13 @@ fn describe(value: ClientAuth) -> &'static str {
     }
 }
 
-/// The request log's and the alerts' inputs, as typed.
+/// The request log's, the alerts' and the response cache's inputs, as typed.
 #[derive(Clone, Copy)]
 struct LogInputs {
     retention_days: RwSignal<String>,
     max_rows: RwSignal<String>,
     webhook: RwSignal<String>,
+    cache_max_mb: RwSignal<String>,
 }
 
 impl LogInputs {
@@ -64,6 +67,7 @@ impl LogInputs {
             retention_days: RwSignal::new(settings.log_retention_days.to_string()),
             max_rows: RwSignal::new(settings.log_max_rows.to_string()),
             webhook: RwSignal::new(settings.alert_webhook_url.clone().unwrap_or_default()),
+            cache_max_mb: RwSignal::new(settings.cache_max_mb.to_string()),
         }
     }
 
@@ -93,9 +97,21 @@ impl LogInputs {
         {
             parse.add("alert_webhook_url", "must start with http:// or https://");
         }
+        let cache_mb = parse.u64_or(
+            "cache_max_mb",
+            &self.cache_max_mb.get_untracked(),
+            defaults.cache_max_mb,
+        );
+        if !(1..=MAX_CACHE_MB).contains(&cache_mb) {
+            parse.add(
+                "cache_max_mb",
+                format!("must be from 1 to {MAX_CACHE_MB} MiB"),
+            );
+        }
         settings.log_retention_days = days;
         settings.log_max_rows = rows;
         settings.alert_webhook_url = webhook;
+        settings.cache_max_mb = cache_mb;
     }
 }
 
@@ -196,6 +212,7 @@ fn SettingsForm(view: SettingsView) -> impl IntoView {
                 }}
             </Card>
             <LogCard inputs=log />
+            <CacheSizeCard size=log.cache_max_mb />
             <FormErrorList />
             <div class="form-actions start">
                 <button
@@ -247,6 +264,25 @@ fn LogCard(inputs: LogInputs) -> impl IntoView {
                 kind="url"
                 placeholder="https://hooks.example.com/switchyard"
                 hint="Receives a JSON POST when a budget crosses its soft limit or reaches its limit, once per period. Empty sends none."
+            />
+        </Card>
+    }
+}
+
+/// The response cache's size cap.
+#[component]
+fn CacheSizeCard(size: RwSignal<String>) -> impl IntoView {
+    view! {
+        <Card title="Response cache" class="settings-card">
+            <TextField
+                label="Memory for cached answers (MiB)"
+                id="settings-cache-max-mb"
+                value=size
+                testid="settings-cache-max-mb"
+                path="cache_max_mb"
+                numeric=true
+                placeholder="256"
+                hint="Shared by every route with a cache; the least used answers go first once it is full. Routes turn the cache on in their own settings."
             />
         </Card>
     }

@@ -99,7 +99,12 @@ impl DeltaFilter for CheckFilter {
             }
         }
         // A finding longer than MAX_HOLD is masked up to the cut; its rest waits.
-        for span in self.scratch.enforce.iter_mut().chain(&mut self.scratch.monitor) {
+        for span in self
+            .scratch
+            .enforce
+            .iter_mut()
+            .chain(&mut self.scratch.monitor)
+        {
             if span.start < cut && cut < span.end {
                 span.end = cut;
             }

@@ -6,9 +6,7 @@ use std::fmt;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use switchyard_shared::guardrails::{
-    DetectorType, GuardrailAction, GuardrailMode, GuardrailSpec,
-};
+use switchyard_shared::guardrails::{DetectorType, GuardrailAction, GuardrailMode, GuardrailSpec};
 use switchyard_shared::validate::{
     MAX_DETECTORS, MAX_PATTERN_COMPILED_BYTES, detector_label, validate_guardrail,
 };
@@ -97,7 +95,10 @@ impl Policy {
         for (i, detector) in spec.detectors.iter().enumerate() {
             let label = detector_label(detector);
             let named = |message: String| {
-                format!("guardrail '{}' detectors[{i}] ({label}): {message}", spec.name)
+                format!(
+                    "guardrail '{}' detectors[{i}] ({label}): {message}",
+                    spec.name
+                )
             };
             let source = match detector.kind {
                 DetectorType::Regex => detector.pattern.as_deref(),

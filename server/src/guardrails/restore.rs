@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::sse::{self, DeltaFilter, Envelope, Holds, SseRewrite, Slot};
+use super::sse::{self, DeltaFilter, Envelope, Holds, Slot, SseRewrite};
 use super::{Api, Blocked, ClientApi, Kind, visit, walk};
 
 /// One request's placeholders and their values. Cloning is cheap (one `Arc`).
@@ -152,7 +152,9 @@ impl Restorer {
     /// when none could): the earliest `[` of the last `longest - 1` bytes whose rest is a
     /// proper prefix of a placeholder.
     fn hold_from(&self, text: &str) -> usize {
-        let from = text.len().saturating_sub(self.inner.longest.saturating_sub(1));
+        let from = text
+            .len()
+            .saturating_sub(self.inner.longest.saturating_sub(1));
         let bytes = text.as_bytes();
         (from..bytes.len())
             .filter(|&i| bytes[i] == b'[')

@@ -53,11 +53,15 @@ impl Effect {
     }
 }
 
-/// What a policy does with a finding of one of its detectors in `phase`, if anything.
+/// What a policy does with a finding of one of its detectors in `phase`, if anything. Answers
+/// are only masked or refused (validation allows nothing else in `on_response`).
 fn effect(policy: &Policy, detector: usize, phase: Phase) -> Option<Effect> {
     let action = match phase {
         Phase::Request => policy.detector(detector).action,
-        Phase::Response => policy.on_response()?,
+        Phase::Response => match policy.on_response()? {
+            GuardrailAction::Block => GuardrailAction::Block,
+            _ => GuardrailAction::Mask,
+        },
     };
     if policy.mode() == GuardrailMode::Monitor {
         return Some(Effect::Monitor);
@@ -177,7 +181,10 @@ impl Tally {
         let action = span.effect.as_str();
         let phase = phase.as_str();
         if let Some(hit) = self.hits.iter_mut().find(|h| {
-            h.guardrail == policy.name() && h.detector == *label && h.action == action && h.phase == phase
+            h.guardrail == policy.name()
+                && h.detector == *label
+                && h.action == action
+                && h.phase == phase
         }) {
             hit.count = hit.count.saturating_add(1);
             return;

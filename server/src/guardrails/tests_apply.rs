@@ -1,15 +1,13 @@
 //! Tests of request application (every action, monitor mode, overlaps, the JSON of all three
-//! APIs), answer checks, whole-answer restore, and that nothing prints a value.
+//! APIs), whole-answer restore, and that nothing prints a value.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use switchyard_shared::guardrails::{
-    DetectorType, GuardrailAction, GuardrailHit, GuardrailMode, ResponseCheck,
-};
+use switchyard_shared::guardrails::{DetectorType, GuardrailAction, GuardrailHit, GuardrailMode};
 
 use super::tests_detect::{detector, spec};
-use super::{Api, Applied, Blocked, Policy, apply_request, check_answer};
+use super::{Api, Applied, Blocked, Policy, apply_request};
 
 const KEY: [u8; 32] = [7; 32];
 const EMAIL: &str = "bob@example.com";
@@ -22,7 +20,11 @@ fn one(kind: DetectorType, action: GuardrailAction) -> Arc<Policy> {
     compile(&spec("pii", vec![detector(kind, action)]))
 }
 
-fn regex(label: &str, pattern: &str, action: GuardrailAction) -> switchyard_shared::guardrails::DetectorSpec {
+fn regex(
+    label: &str,
+    pattern: &str,
+    action: GuardrailAction,
+) -> switchyard_shared::guardrails::DetectorSpec {
     let mut d = detector(DetectorType::Regex, action);
     d.label = Some(label.into());
     d.pattern = Some(pattern.into());
@@ -35,7 +37,10 @@ fn apply(policies: &[Arc<Policy>], body: &Value, api: Api) -> Applied {
 }
 
 fn sent(applied: &Applied) -> Value {
-    let body = applied.body.as_ref().unwrap_or_else(|| panic!("body unchanged"));
+    let body = applied
+        .body
+        .as_ref()
+        .unwrap_or_else(|| panic!("body unchanged"));
     serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -60,7 +65,10 @@ fn mask_replaces_values_with_the_label() {
         &chat(&format!("mail {EMAIL} and {EMAIL}")),
         Api::Chat,
     );
-    assert_eq!(sent(&applied)["messages"][0]["content"], "mail [EMAIL] and [EMAIL]");
+    assert_eq!(
+        sent(&applied)["messages"][0]["content"],
+        "mail [EMAIL] and [EMAIL]"
+    );
     assert_eq!(applied.hits, vec![hit("pii", "EMAIL", "mask", 2)]);
     assert!(applied.restore.is_none());
 }
@@ -73,9 +81,15 @@ fn hash_is_stable_keyed_and_tells_values_apart() {
     let parts: Vec<&str> = text.as_str().unwrap_or_default().split(' ').collect();
     assert_eq!(parts[0], parts[1]);
     assert_ne!(parts[0], parts[2]);
-    assert_eq!(parts[0], format!("[EMAIL:{}]", super::scan::digest8(&KEY, EMAIL)));
+    assert_eq!(
+        parts[0],
+        format!("[EMAIL:{}]", super::scan::digest8(&KEY, EMAIL))
+    );
     assert_eq!(parts[0].len(), "[EMAIL:]".len() + 8);
-    assert_ne!(super::scan::digest8(&[8; 32], EMAIL), super::scan::digest8(&KEY, EMAIL));
+    assert_ne!(
+        super::scan::digest8(&[8; 32], EMAIL),
+        super::scan::digest8(&KEY, EMAIL)
+    );
 }
 
 #[test]
@@ -87,7 +101,9 @@ fn redact_restore_numbers_distinct_values_and_restores_answers() {
             detector(DetectorType::Phone, GuardrailAction::RedactRestore),
         ],
     ))];
-    let body = chat(&format!("{EMAIL}, amy@example.com, {EMAIL}, +1 415-555-2671"));
+    let body = chat(&format!(
+        "{EMAIL}, amy@example.com, {EMAIL}, +1 415-555-2671"
+    ));
     let applied = apply(&policies, &body, Api::Chat);
     assert_eq!(
         sent(&applied)["messages"][0]["content"],
@@ -95,14 +111,23 @@ fn redact_restore_numbers_distinct_values_and_restores_answers() {
     );
     let restore = applied.restore.unwrap_or_else(|| panic!("no restorer"));
     assert_eq!(restore.len(), 3);
-    assert_eq!(restore.restore_text("to [[EMAIL_2]] [[EMAIL_9]]"), "to amy@example.com [[EMAIL_9]]");
-    assert!(matches!(restore.restore_text("nothing"), std::borrow::Cow::Borrowed(_)));
+    assert_eq!(
+        restore.restore_text("to [[EMAIL_2]] [[EMAIL_9]]"),
+        "to amy@example.com [[EMAIL_9]]"
+    );
+    assert!(matches!(
+        restore.restore_text("nothing"),
+        std::borrow::Cow::Borrowed(_)
+    ));
 
     let mut answer = json!({"choices": [{"message": {"content": "Hi [[EMAIL_1]]", "tool_calls": [
         {"id": "call_1", "function": {"name": "mail", "arguments": "{\"to\":\"[[[EMAIL_1]]]\"}"}}
     ]}}]});
     restore.restore_json_answer(&mut answer, Api::Chat);
-    assert_eq!(answer["choices"][0]["message"]["content"], format!("Hi {EMAIL}"));
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        format!("Hi {EMAIL}")
+    );
     let args = answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].clone();
     assert_eq!(args, json!({"to": format!("[{EMAIL}]")}).to_string());
 
@@ -117,7 +142,10 @@ fn redact_restore_numbers_distinct_values_and_restores_answers() {
 fn block_refuses_and_names_the_detector_not_the_value() {
     let policies = [
         one(DetectorType::Email, GuardrailAction::Mask),
-        compile(&spec("cards", vec![detector(DetectorType::CreditCard, GuardrailAction::Block)])),
+        compile(&spec(
+            "cards",
+            vec![detector(DetectorType::CreditCard, GuardrailAction::Block)],
+        )),
     ];
     let body = serde_json::to_vec(&chat("pay with 4111 1111 1111 1111, mail bob@example.com"));
     let blocked = apply_request(&policies, &body.unwrap_or_default(), Api::Chat, &KEY)
@@ -130,8 +158,15 @@ fn block_refuses_and_names_the_detector_not_the_value() {
             detector: "CREDIT_CARD".into()
         }
     );
-    for shown in [blocked.to_string(), format!("{blocked:?}"), format!("{:?}", blocked.hit("request"))] {
-        assert!(shown.contains("CREDIT_CARD") && !shown.contains("4111"), "{shown}");
+    for shown in [
+        blocked.to_string(),
+        format!("{blocked:?}"),
+        format!("{:?}", blocked.hit("request")),
+    ] {
+        assert!(
+            shown.contains("CREDIT_CARD") && !shown.contains("4111"),
+            "{shown}"
+        );
     }
 }
 
@@ -153,7 +188,10 @@ fn monitor_records_and_changes_nothing() {
     assert!(applied.body.is_none() && applied.restore.is_none());
     assert_eq!(
         applied.hits,
-        vec![hit("watch", "EMAIL", "monitor", 1), hit("watch", "CREDIT_CARD", "monitor", 1)]
+        vec![
+            hit("watch", "EMAIL", "monitor", 1),
+            hit("watch", "CREDIT_CARD", "monitor", 1)
+        ]
     );
 }
 
@@ -183,16 +221,30 @@ fn chat_walk_covers_parts_tool_results_and_arguments_only() {
             {"role": "tool", "tool_call_id": "bob@example.com", "content": "sent to bob@example.com"}
         ]
     });
-    let applied = apply(&[one(DetectorType::Email, GuardrailAction::Mask)], &body, Api::Chat);
+    let applied = apply(
+        &[one(DetectorType::Email, GuardrailAction::Mask)],
+        &body,
+        Api::Chat,
+    );
     let sent = sent(&applied);
     let m = &sent["messages"];
     assert_eq!(m[0]["content"], "admin is [EMAIL]");
     assert_eq!(m[1]["content"][0]["text"], "say \"hi\" to [EMAIL]\n");
     assert_eq!(m[1]["content"][1], body["messages"][1]["content"][1]);
-    let args = m[2]["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or_default();
-    assert_eq!(serde_json::from_str::<Value>(args).ok(), Some(json!({"to": "[EMAIL]", "n": 1})));
+    let args = m[2]["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<Value>(args).ok(),
+        Some(json!({"to": "[EMAIL]", "n": 1}))
+    );
     assert_eq!(m[3]["content"], "sent to [EMAIL]");
-    for untouched in [&sent["model"], &sent["user"], &m[1]["name"], &m[2]["tool_calls"][0]["id"]] {
+    for untouched in [
+        &sent["model"],
+        &sent["user"],
+        &m[1]["name"],
+        &m[2]["tool_calls"][0]["id"],
+    ] {
         assert_eq!(untouched, EMAIL);
     }
     assert_eq!(applied.hits, vec![hit("pii", "EMAIL", "mask", 4)]);
@@ -201,10 +253,17 @@ fn chat_walk_covers_parts_tool_results_and_arguments_only() {
 #[test]
 fn embeddings_walk_covers_string_and_array_inputs() {
     let policies = [one(DetectorType::Email, GuardrailAction::Mask)];
-    let single = apply(&policies, &json!({"model": "e", "input": EMAIL}), Api::Embeddings);
+    let single = apply(
+        &policies,
+        &json!({"model": "e", "input": EMAIL}),
+        Api::Embeddings,
+    );
     assert_eq!(sent(&single)["input"], "[EMAIL]");
     let many = json!({"model": "e", "input": ["a", format!("x {EMAIL}")]});
-    assert_eq!(sent(&apply(&policies, &many, Api::Embeddings))["input"], json!(["a", "x [EMAIL]"]));
+    assert_eq!(
+        sent(&apply(&policies, &many, Api::Embeddings))["input"],
+        json!(["a", "x [EMAIL]"])
+    );
     let tokens = json!({"model": "e", "input": [[1, 2, 3]]});
     assert!(apply(&policies, &tokens, Api::Embeddings).body.is_none());
 }
@@ -213,7 +272,10 @@ fn embeddings_walk_covers_string_and_array_inputs() {
 fn messages_walk_covers_system_blocks_and_tool_results() {
     let policies = [one(DetectorType::Email, GuardrailAction::Mask)];
     let string_system = json!({"model": "c", "system": EMAIL, "messages": []});
-    assert_eq!(sent(&apply(&policies, &string_system, Api::Messages))["system"], "[EMAIL]");
+    assert_eq!(
+        sent(&apply(&policies, &string_system, Api::Messages))["system"],
+        "[EMAIL]"
+    );
     let body = json!({
         "model": "claude",
         "system": [{"type": "text", "text": format!("owner {EMAIL}")}],
@@ -256,11 +318,21 @@ fn overlapping_findings_are_handled_once_under_the_longest() {
             regex("RIGHT", "def-ghij", GuardrailAction::Mask),
         ],
     ));
-    let applied = apply(&[policy], &chat(&format!("{EMAIL} abc-def-ghij!")), Api::Chat);
+    let applied = apply(
+        &[policy],
+        &chat(&format!("{EMAIL} abc-def-ghij!")),
+        Api::Chat,
+    );
     // The email is longer than the domain inside it; the two words overlap and are replaced
     // once, as a whole, under the longer finding.
     assert_eq!(sent(&applied)["messages"][0]["content"], "[EMAIL] [RIGHT]!");
-    assert_eq!(applied.hits, vec![hit("pii", "EMAIL", "mask", 1), hit("pii", "RIGHT", "mask", 1)]);
+    assert_eq!(
+        applied.hits,
+        vec![
+            hit("pii", "EMAIL", "mask", 1),
+            hit("pii", "RIGHT", "mask", 1)
+        ]
+    );
 }
 
 #[test]
@@ -273,11 +345,18 @@ fn several_policies_apply_in_order_and_a_value_is_handled_once() {
             detector(DetectorType::UsSsn, GuardrailAction::Mask),
         ],
     ));
-    let applied = apply(&[first, second], &chat(&format!("{EMAIL} 123-45-6789")), Api::Chat);
+    let applied = apply(
+        &[first, second],
+        &chat(&format!("{EMAIL} 123-45-6789")),
+        Api::Chat,
+    );
     assert_eq!(sent(&applied)["messages"][0]["content"], "[EMAIL] [US_SSN]");
     assert_eq!(
         applied.hits,
-        vec![hit("pii", "EMAIL", "mask", 1), hit("second", "US_SSN", "mask", 1)]
+        vec![
+            hit("pii", "EMAIL", "mask", 1),
+            hit("second", "US_SSN", "mask", 1)
+        ]
     );
 }
 
@@ -285,45 +364,17 @@ fn several_policies_apply_in_order_and_a_value_is_handled_once() {
 fn debug_output_never_shows_a_value() {
     let policies = [compile(&spec(
         "pii",
-        vec![detector(DetectorType::Email, GuardrailAction::RedactRestore)],
+        vec![detector(
+            DetectorType::Email,
+            GuardrailAction::RedactRestore,
+        )],
     ))];
     let applied = apply(&policies, &chat(EMAIL), Api::Chat);
     let debug = format!("{applied:?} {:?}", applied.hits);
-    assert!(!debug.contains("bob@") && debug.contains("EMAIL"), "{debug}");
+    assert!(
+        !debug.contains("bob@") && debug.contains("EMAIL"),
+        "{debug}"
+    );
     let stream = applied.restore.as_ref().map(|r| r.stream());
     assert!(!format!("{stream:?}").contains("bob@"));
-}
-
-fn answer_policy(mode: GuardrailMode, action: GuardrailAction) -> Arc<Policy> {
-    let mut spec = spec("answers", vec![detector(DetectorType::Email, GuardrailAction::Mask)]);
-    spec.mode = mode;
-    spec.on_response = Some(ResponseCheck { action });
-    compile(&spec)
-}
-
-#[test]
-fn answers_are_masked_blocked_or_monitored() {
-    let completion = || json!({"choices": [{"message": {"content": format!("write {EMAIL}")}}]});
-    let mut answer = completion();
-    let hits = check_answer(&[answer_policy(GuardrailMode::Enforce, GuardrailAction::Mask)], &mut answer, Api::Chat);
-    assert_eq!(answer["choices"][0]["message"]["content"], "write [EMAIL]");
-    let hits = hits.unwrap_or_default();
-    assert_eq!((hits[0].action.as_str(), hits[0].phase.as_str()), ("mask", "response"));
-
-    let blocked = check_answer(&[answer_policy(GuardrailMode::Enforce, GuardrailAction::Block)], &mut completion(), Api::Chat);
-    assert_eq!(blocked.err().map(|b| b.detector), Some("EMAIL".to_owned()));
-
-    let mut answer = completion();
-    let hits = check_answer(&[answer_policy(GuardrailMode::Monitor, GuardrailAction::Block)], &mut answer, Api::Chat);
-    assert_eq!(answer, completion());
-    assert_eq!(hits.unwrap_or_default()[0].action, "monitor");
-
-    // A policy without on_response leaves answers alone.
-    let mut answer = completion();
-    let hits = check_answer(&[one(DetectorType::Email, GuardrailAction::Block)], &mut answer, Api::Chat);
-    assert!(hits.is_ok_and(|h| h.is_empty()) && answer == completion());
-
-    let mut message = json!({"content": [{"type": "text", "text": EMAIL}]});
-    let hits = check_answer(&[answer_policy(GuardrailMode::Enforce, GuardrailAction::Mask)], &mut message, Api::Messages);
-    assert!(hits.is_ok() && message["content"][0]["text"] == "[EMAIL]");
 }

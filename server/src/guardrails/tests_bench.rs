@@ -42,7 +42,8 @@ fn prompt(user_extra: &str, language: &str) -> Vec<u8> {
         is held at the regional depot because of a labelling problem; it should be delivered \
         within 3 working days. The discount still applies: a replacement keeps the price you \
         paid. If it has not arrived by Friday, reply here and we will send a new one at no cost.";
-    let code = "fn total(items: &[(u32, f64)]) -> f64 { items.iter().map(|(n, p)| *n as f64 * p).sum() }";
+    let code =
+        "fn total(items: &[(u32, f64)]) -> f64 { items.iter().map(|(n, p)| *n as f64 * p).sum() }";
     let body = json!({
         "model": "gpt-4o-mini",
         "temperature": 0.2,
@@ -76,7 +77,10 @@ fn measure(policies: &[Arc<Policy>], body: &[u8]) -> (Duration, Duration) {
         })
         .collect();
     samples.sort_unstable();
-    (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
 }
 
 #[test]
@@ -85,15 +89,28 @@ fn apply_request_over_a_2kb_prompt() {
     let policies = [default_policy()];
     let english = "Also, the box for the first shipment was damaged at one corner, although the \
         contents were fine. Should I keep the packaging for the claim, and for how long? I can \
-        send photos if that helps; there are 4 of them, about 2 MB each.";
+        send photos if that helps; there are 4 of them, about 2 MB each. One last question about \
+        returns in general: if a replacement arrives and the original parcel turns up later, do I \
+        send one back at your cost, and is there a form to fill in or is a reply here enough?";
     let chinese = "另外，第一个包裹的箱子一角有破损，不过里面的东西完好。索赔需要保留包装吗？\
-        要保留多久？如果有帮助，我可以发照片，一共4张，每张大约2MB。";
+        要保留多久？如果有帮助，我可以发照片，一共4张，每张大约2MB。最后一个关于退货的问题：\
+        如果补发的包裹到了，原来的包裹后来也到了，我需要寄回一个吗？运费由你们承担吗？";
     let clean = prompt("", english);
-    let found = prompt(" Reach me at jane.doe@example.org or +44 20 7946 0958.", english);
+    let found = prompt(
+        " Reach me at jane.doe@example.org or +44 20 7946 0958.",
+        english,
+    );
     let cjk = prompt("", chinese);
-    for (name, body) in [("no hits", &clean), ("two hits, masked", &found), ("no hits, partly Chinese", &cjk)] {
+    for (name, body) in [
+        ("no hits", &clean),
+        ("two hits, masked", &found),
+        ("no hits, partly Chinese", &cjk),
+    ] {
         let (p50, p99) = measure(&policies, body);
-        println!("apply_request, {} B chat prompt, {name}: p50 {p50:?}, p99 {p99:?}", body.len());
+        println!(
+            "apply_request, {} B chat prompt, {name}: p50 {p50:?}, p99 {p99:?}",
+            body.len()
+        );
     }
     assert!((1900..2300).contains(&clean.len()), "{} B", clean.len());
     let applied = apply_request(&policies, &found, Api::Chat, &[3; 32]);

@@ -47,21 +47,35 @@ fn found(kind: DetectorType, text: &str) -> Vec<String> {
     let mut out = Vec::new();
     policy(kind).find(text, &mut out);
     out.sort_by_key(|f| f.start);
-    out.iter().map(|f| text[f.start..f.end].to_owned()).collect()
+    out.iter()
+        .map(|f| text[f.start..f.end].to_owned())
+        .collect()
 }
 
 fn finds(kind: DetectorType, text: &str, value: &str) {
-    assert_eq!(found(kind, text), vec![value.to_owned()], "{kind:?} in {text:?}");
+    assert_eq!(
+        found(kind, text),
+        vec![value.to_owned()],
+        "{kind:?} in {text:?}"
+    );
 }
 
 fn misses(kind: DetectorType, text: &str) {
-    assert_eq!(found(kind, text), Vec::<String>::new(), "{kind:?} in {text:?}");
+    assert_eq!(
+        found(kind, text),
+        Vec::<String>::new(),
+        "{kind:?} in {text:?}"
+    );
 }
 
 #[test]
 fn email() {
     use DetectorType::Email;
-    finds(Email, "write to bob.smith+x@mail.example.co.uk.", "bob.smith+x@mail.example.co.uk");
+    finds(
+        Email,
+        "write to bob.smith+x@mail.example.co.uk.",
+        "bob.smith+x@mail.example.co.uk",
+    );
     finds(Email, "(alice@example.com)", "alice@example.com");
     finds(Email, "...bob@example.com", "bob@example.com");
     misses(Email, "user@localhost and @example.com");
@@ -86,7 +100,11 @@ fn phone() {
 #[test]
 fn credit_card() {
     use DetectorType::CreditCard;
-    finds(CreditCard, "card 4111 1111 1111 1111 ok", "4111 1111 1111 1111");
+    finds(
+        CreditCard,
+        "card 4111 1111 1111 1111 ok",
+        "4111 1111 1111 1111",
+    );
     finds(CreditCard, "4111-1111-1111-1111", "4111-1111-1111-1111");
     finds(CreditCard, "amex 378282246310005", "378282246310005");
     finds(CreditCard, "mc 5555555555554444.", "5555555555554444");
@@ -101,7 +119,11 @@ fn credit_card() {
 #[test]
 fn iban() {
     use DetectorType::Iban;
-    finds(Iban, "IBAN GB82 WEST 1234 5698 7654 32.", "GB82 WEST 1234 5698 7654 32");
+    finds(
+        Iban,
+        "IBAN GB82 WEST 1234 5698 7654 32.",
+        "GB82 WEST 1234 5698 7654 32",
+    );
     finds(Iban, "DE89370400440532013000", "DE89370400440532013000");
     misses(Iban, "IBAN GB82 WEST 1234 5698 7654 33");
     misses(Iban, "AB12 CDEF GHIJ");
@@ -110,7 +132,11 @@ fn iban() {
 #[test]
 fn cn_resident_id() {
     use DetectorType::CnResidentId;
-    finds(CnResidentId, "身份证11010519491231002X。", "11010519491231002X");
+    finds(
+        CnResidentId,
+        "身份证11010519491231002X。",
+        "11010519491231002X",
+    );
     finds(CnResidentId, "id 11010519491231002x", "11010519491231002x");
     misses(CnResidentId, "id 110105194912310021");
     // A correct check digit with an impossible birth date (month 13).
@@ -122,7 +148,13 @@ fn us_ssn() {
     use DetectorType::UsSsn;
     finds(UsSsn, "ssn 123-45-6789.", "123-45-6789");
     finds(UsSsn, "ssn 123 45 6789", "123 45 6789");
-    for bad in ["000-12-3456", "666-12-3456", "900-12-3456", "123-00-4567", "123-45-0000"] {
+    for bad in [
+        "000-12-3456",
+        "666-12-3456",
+        "900-12-3456",
+        "123-00-4567",
+        "123-45-0000",
+    ] {
         misses(UsSsn, bad);
     }
     misses(UsSsn, "123-45 6789");
@@ -132,7 +164,11 @@ fn us_ssn() {
 fn ip_address() {
     use DetectorType::IpAddress;
     finds(IpAddress, "host 192.168.1.10:8080", "192.168.1.10");
-    finds(IpAddress, "v6 2001:db8::8a2e:370:7334 here", "2001:db8::8a2e:370:7334");
+    finds(
+        IpAddress,
+        "v6 2001:db8::8a2e:370:7334 here",
+        "2001:db8::8a2e:370:7334",
+    );
     finds(IpAddress, "[fe80::1]:80", "fe80::1");
     finds(IpAddress, "::ffff:192.168.1.1", "::ffff:192.168.1.1");
     misses(IpAddress, "256.1.1.1");
@@ -149,11 +185,18 @@ fn secret() {
     let anthropic = "sk-ant-api03-Xy1Zw2Vu3Ts4Rq5Po6Nm";
     finds(Secret, &format!("\"{anthropic}\""), anthropic);
     finds(Secret, "AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
-    let github = format!("ghp_{}", "a1B2c3D4e5".repeat(4).get(..36).unwrap_or_default());
+    let github = format!(
+        "ghp_{}",
+        "a1B2c3D4e5".repeat(4).get(..36).unwrap_or_default()
+    );
     finds(Secret, &format!("token {github} "), &github);
     let switchyard = "sy-0123456789abcdefghijABCDEFGHIJxyz123";
     finds(Secret, switchyard, switchyard);
-    finds(Secret, "xoxb-123456789012-abcdefghij", "xoxb-123456789012-abcdefghij");
+    finds(
+        Secret,
+        "xoxb-123456789012-abcdefghij",
+        "xoxb-123456789012-abcdefghij",
+    );
     let google = format!("AIza{}", "Sy0123456789abcdefghijABCDEFGHIJ_-x");
     finds(Secret, &google, &google);
     misses(Secret, "pip install sk-learn-compatible-estimator-api");
@@ -173,7 +216,10 @@ fn regex_and_deny_words() {
 fn labels_default_to_the_type() {
     let policy = policy(DetectorType::CreditCard);
     assert_eq!(policy.detector(0).label, "CREDIT_CARD");
-    assert_eq!(self::policy(DetectorType::Regex).detector(0).label, "EMPLOYEE_ID");
+    assert_eq!(
+        self::policy(DetectorType::Regex).detector(0).label,
+        "EMPLOYEE_ID"
+    );
 }
 
 #[test]
@@ -181,7 +227,10 @@ fn a_bad_pattern_is_an_error_naming_the_detector() {
     let mut bad = detector(DetectorType::Regex, GuardrailAction::Mask);
     bad.label = Some("ORDER".into());
     bad.pattern = Some("O(\\d+".into());
-    let spec = spec("orders", vec![detector(DetectorType::Email, GuardrailAction::Mask), bad]);
+    let spec = spec(
+        "orders",
+        vec![detector(DetectorType::Email, GuardrailAction::Mask), bad],
+    );
     let error = Policy::compile(&spec).err().unwrap_or_default();
     assert!(error.contains("orders"), "{error}");
     assert!(error.contains("detectors[1]"), "{error}");

@@ -91,7 +91,7 @@ fn card(value: &str) -> bool {
             (false, _) => d,
         })
         .sum();
-    network && sum % 10 == 0
+    network && sum.is_multiple_of(10)
 }
 
 /// An IBAN: 15 to 34 characters without spaces, and the ISO 13616 mod-97 check (the first four
@@ -170,10 +170,11 @@ fn ip_address(text: &str, start: usize, end: usize) -> bool {
             && value.parse::<Ipv6Addr>().is_ok();
     }
     let dotted_run = |c: Option<char>| c.is_some_and(|c| c == '.' || c.is_ascii_digit());
-    let continues = next_two.first() == Some(&'.') && next_two.get(1).is_some_and(char::is_ascii_digit);
-    let octets_ok = value.split('.').all(|octet| {
-        octet.len() <= 3 && octet.parse::<u32>().is_ok_and(|n| n <= 255)
-    });
+    let continues =
+        next_two.first() == Some(&'.') && next_two.get(1).is_some_and(char::is_ascii_digit);
+    let octets_ok = value
+        .split('.')
+        .all(|octet| octet.len() <= 3 && octet.parse::<u32>().is_ok_and(|n| n <= 255));
     !dotted_run(prev) && !continues && octets_ok
 }
 
@@ -194,5 +195,7 @@ fn word_edges(text: &str, start: usize, end: usize) -> bool {
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     let first = value.chars().next();
     let last = value.chars().next_back();
-    !(alnum(first) && alnum(before(text, start))) && !(alnum(last) && alnum(after(text, end)))
+    let glued_before = alnum(first) && alnum(before(text, start));
+    let glued_after = alnum(last) && alnum(after(text, end));
+    !glued_before && !glued_after
 }

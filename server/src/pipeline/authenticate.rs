@@ -135,7 +135,10 @@ mod tests {
                 last_used_ms: None,
             }],
         };
-        Consumers::build(&[stored], &Default::default(), &Default::default()).expect("builds")
+        Consumers::build(&[stored], &Default::default(), &Default::default(), &|_| {
+            Ok(Vec::new())
+        })
+        .expect("builds")
     }
 
     fn headers(name: &'static str, value: &str) -> HeaderMap {

@@ -73,8 +73,10 @@ mod tests {
                 last_used_ms: None,
             }],
         };
-        let table =
-            Consumers::build(&[stored], &Default::default(), &Default::default()).expect("builds");
+        let table = Consumers::build(&[stored], &Default::default(), &Default::default(), &|_| {
+            Ok(Vec::new())
+        })
+        .expect("builds");
         Caller::Key(Arc::clone(
             table.key(&client_key::digest("sy-k")).expect("key"),
         ))

@@ -19,6 +19,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
 use crate::budgets::BudgetHold;
+use crate::cache::{CacheKey, CachedAnswer, ClientApi, ResponseCache};
 use crate::clock::Clock;
 use crate::health::HealthRegistry;
 use crate::limits::{Admission, Limiter};
@@ -30,6 +31,20 @@ use crate::usage::Usage;
 /// is counted in bytes and estimated at the kept part's ratio. It bounds what a stream pins in
 /// memory (its frames are the upstream's own buffers) to this.
 const MAX_KEPT_BYTES: usize = 64 * 1024;
+/// The largest answer the response cache stores; a longer one is served but not kept.
+const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where the finish phase stores a complete answer, when the route caches.
+pub struct CacheStore {
+    pub cache: Arc<ResponseCache>,
+    pub key: CacheKey,
+    pub ttl_ms: i64,
+    pub client: ClientApi,
+    pub stream: bool,
+    pub route: Arc<str>,
+    pub provider: Arc<str>,
+    pub model: String,
+}
 
 /// What the response body learns for the finish phase: the provider's usage, and whether a
 /// stream failed after it started.
@@ -37,12 +52,37 @@ const MAX_KEPT_BYTES: usize = 64 * 1024;
 pub struct Tally {
     usage: OnceLock<Usage>,
     stream_failed: AtomicBool,
+    /// Answer-check hits found while the answer streamed (this request's own lock).
+    guardrail_hits: std::sync::Mutex<Vec<switchyard_shared::GuardrailHit>>,
 }
 
 impl Tally {
     /// The provider's usage for this request, once known (the first report wins).
     pub fn record_usage(&self, usage: Usage) {
         let _ = self.usage.set(usage);
+    }
+
+    /// The answer checks' hits so far (each call gives them all: they replace what was there).
+    pub fn record_guardrail_hits(&self, hits: &[switchyard_shared::GuardrailHit]) {
+        if hits.is_empty() {
+            return;
+        }
+        let mut held = self
+            .guardrail_hits
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Response hits accumulate across calls; a block hit is appended once.
+        for hit in hits {
+            match held.iter_mut().find(|h| {
+                h.guardrail == hit.guardrail
+                    && h.detector == hit.detector
+                    && h.action == hit.action
+                    && h.phase == hit.phase
+            }) {
+                Some(existing) => existing.count = existing.count.max(hit.count),
+                None => held.push(hit.clone()),
+            }
+        }
     }
 
     /// The stream broke after it started (the client got an error event, not an end).
@@ -70,6 +110,9 @@ pub struct Finish {
     failed: bool,
     first_byte: Option<Instant>,
     ended: bool,
+    /// The answer came from the response cache.
+    cache_hit: bool,
+    cache_store: Option<CacheStore>,
     sent: Vec<Bytes>,
     kept_len: usize,
     sent_len: usize,
@@ -103,6 +146,8 @@ impl Finish {
             failed: false,
             first_byte: None,
             ended: false,
+            cache_hit: false,
+            cache_store: None,
             sent: Vec::new(),
             kept_len: 0,
             sent_len: 0,
@@ -136,6 +181,23 @@ impl Finish {
         self.pricing = Some(pricing);
     }
 
+    /// The attempt that answers may store its answer here, if it turns out complete.
+    pub fn plan_cache_store(&mut self, store: Option<CacheStore>) {
+        self.cache_store = store;
+    }
+
+    /// The answer is a stored one: nothing was used, and its record says what it saved.
+    pub fn served_from_cache(&mut self, answer: &CachedAnswer) {
+        self.cache_hit = true;
+        self.cache_store = None;
+        self.row.status = answer.status;
+        self.row.provider = Some(Arc::clone(&answer.provider));
+        self.row.model = Some(answer.model.clone());
+        self.row.attempts = 0;
+        self.row.usage = answer.usage;
+        self.row.cost_saved_micros = answer.cost_micros;
+    }
+
     /// The request is answered with this error; no tokens were used.
     pub fn fail(&mut self, status: u16, code: String) {
         self.failed = true;
@@ -148,11 +210,69 @@ impl Finish {
         if self.first_byte.is_none() {
             self.first_byte = Some(Instant::now());
         }
-        if self.kept_len < MAX_KEPT_BYTES {
+        let cap = if self.cache_store.is_some() {
+            MAX_CACHED_BYTES
+        } else {
+            MAX_KEPT_BYTES
+        };
+        if self.kept_len < cap {
             self.kept_len += data.len();
             self.sent.push(data.clone());
         }
+        if self.kept_len > MAX_CACHED_BYTES {
+            // Too large to keep whole: served, not stored.
+            self.cache_store = None;
+        }
         self.sent_len = self.sent_len.saturating_add(data.len());
+    }
+
+    /// What the request cost at the answering provider's prices; `None` when unpriced.
+    fn cost(&self, row: &LogRow) -> Option<i64> {
+        if row.endpoint == "count_tokens" {
+            return Some(0);
+        }
+        self.pricing
+            .as_ref()
+            .zip(row.model.as_deref())
+            .and_then(|(pricing, model)| pricing.price(model))
+            .map(|price| price.cost_micros(&row.usage))
+    }
+
+    /// Stores the answer if the route caches and it is a complete success the client received
+    /// whole: never an error, a failed or truncated stream, or one the client left.
+    fn store_in_cache(&mut self, row: &LogRow) {
+        let Some(store) = self.cache_store.take() else {
+            return;
+        };
+        let complete = !self.failed
+            && self.ended
+            && row.status == 200
+            && !self.tally.stream_failed.load(Ordering::Relaxed);
+        if !complete {
+            return;
+        }
+        let content_type = if store.stream {
+            http::HeaderValue::from_static("text/event-stream")
+        } else {
+            http::HeaderValue::from_static("application/json")
+        };
+        store.cache.insert(
+            store.key,
+            CachedAnswer {
+                route: store.route,
+                provider: store.provider,
+                model: store.model,
+                stored_at_ms: store.cache.now_ms(),
+                ttl_ms: store.ttl_ms,
+                client: store.client,
+                stream: store.stream,
+                frames: self.sent.clone(),
+                usage: row.usage,
+                cost_micros: row.cost_micros,
+                status: row.status,
+                content_type,
+            },
+        );
     }
 
     /// The tokens to charge the limits: the real usage when the provider reported it; nothing
@@ -172,7 +292,11 @@ impl Finish {
 impl Drop for Finish {
     fn drop(&mut self) {
         let usage = self.tally.usage.get().copied();
-        let used = self.used_tokens(usage.as_ref());
+        let used = if self.cache_hit {
+            0
+        } else {
+            self.used_tokens(usage.as_ref())
+        };
         if let Some(mut admission) = self.admission.take() {
             self.registry.limits.settle(&mut admission, used);
         }
@@ -182,6 +306,17 @@ impl Drop for Finish {
         row.ttft_ms = self.first_byte.map(|at| {
             u64::try_from(at.duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
         });
+        if self.cache_hit {
+            // Nothing reached a provider: nothing to estimate, price or charge.
+            row.cache_hit = true;
+            row.client_disconnected = !self.ended;
+            row.cost_micros = Some(0);
+            if let Some(hold) = self.hold.take() {
+                hold.settle(0, self.clock.now_ms());
+            }
+            self.meter.submit(MeterItem::Row(Box::new(row)));
+            return;
+        }
         if !self.failed {
             row.client_disconnected = !self.ended;
             if self.tally.stream_failed.load(Ordering::Relaxed) {
@@ -189,9 +324,21 @@ impl Drop for Finish {
             }
         }
         row.usage = usage.unwrap_or_default();
+        let answer_hits = std::mem::take(
+            &mut *self
+                .tally
+                .guardrail_hits
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        row.guardrails.extend(answer_hits);
         let estimate = !self.failed
             && row.endpoint != "count_tokens"
             && (usage.is_none() || row.client_disconnected);
+        if !estimate && !self.failed {
+            row.cost_micros = self.cost(&row);
+        }
+        self.store_in_cache(&row);
         if estimate {
             self.meter.submit(MeterItem::Unmetered(Box::new(Unmetered {
                 row,
@@ -203,15 +350,9 @@ impl Drop for Finish {
             })));
             return;
         }
-        row.cost_micros = if self.failed || row.endpoint == "count_tokens" {
-            Some(0)
-        } else {
-            self.pricing
-                .as_ref()
-                .zip(row.model.as_deref())
-                .and_then(|(pricing, model)| pricing.price(model))
-                .map(|price| price.cost_micros(&row.usage))
-        };
+        if self.failed {
+            row.cost_micros = Some(0);
+        }
         if let Some(hold) = self.hold.take() {
             hold.settle(row.cost_micros.unwrap_or(0), self.clock.now_ms());
         }

@@ -73,6 +73,10 @@ pub enum ProxyError {
         kind: &'static str,
         retry_after: std::time::Duration,
     },
+    /// A guardrail policy refused the request (or its answer); names the policy and detector,
+    /// never the value.
+    #[error("The content was refused: {0}.")]
+    ContentFiltered(String),
     /// A spend budget is used up until its period resets.
     #[error("{message}")]
     BudgetExceeded {
@@ -110,7 +114,8 @@ impl ProxyError {
             | ProxyError::StreamNotBool
             | ProxyError::Untranslatable(_)
             | ProxyError::Unsupported(_)
-            | ProxyError::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            | ProxyError::BodyUnreadable(_)
+            | ProxyError::ContentFiltered(_) => StatusCode::BAD_REQUEST,
             ProxyError::BadUpstreamResponse(_) => StatusCode::BAD_GATEWAY,
             ProxyError::ModelNotFound(_) | ProxyError::UnknownUrl(_) => StatusCode::NOT_FOUND,
             ProxyError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -170,6 +175,7 @@ impl ProxyError {
             ProxyError::RouteNotAllowed(_) => "route_not_allowed",
             ProxyError::RateLimited { .. } => "rate_limit_exceeded",
             ProxyError::BudgetExceeded { .. } => "budget_exceeded",
+            ProxyError::ContentFiltered(_) => "content_filtered",
             ProxyError::HostNotAllowed(_) => "host_not_allowed",
             ProxyError::CrossSite(_) => "cross_site_request",
             ProxyError::Overloaded(_) => "gateway_overloaded",

@@ -1,11 +1,13 @@
 //! The record drawer: every field of one request's record — who called, where it went, the
-//! fallback trail step by step, tokens by type (and why they may be estimated), cost, latency,
-//! time to first token, and whether the client left. It closes on Escape, the backdrop or ✕.
+//! fallback trail step by step, tokens by type (and why they may be estimated), cost (or, for an
+//! answer from the response cache, the cost saved), latency, time to first token, whether the
+//! client left, and the guardrail hits. It closes on Escape, the backdrop or ✕.
 
 use leptos::prelude::*;
 use switchyard_shared::metering::{RequestLog, TrailStep};
 use wasm_bindgen::JsCast;
 
+use super::guardrail_hits::GuardrailHits;
 use super::table::{EstimatedMark, status_tone};
 use crate::api::ApiError;
 use crate::api::metering::encode;
@@ -148,6 +150,13 @@ fn RecordView(record: RequestLog) -> impl IntoView {
             r.model.clone().unwrap_or_else(|| "the model".into())
         ),
     };
+    let cache = if r.cache_hit {
+        "hit: answered from the response cache, at no cost"
+    } else {
+        "no"
+    };
+    let saved = (r.cache_hit || r.cost_saved_usd.is_some())
+        .then(|| field("cost_saved_usd", "Cost saved", fmt_cost(r.cost_saved_usd)));
     let first_byte = if r.stream {
         "Time to first token"
     } else {
@@ -163,6 +172,7 @@ fn RecordView(record: RequestLog) -> impl IntoView {
             <Badge text=r.status.to_string() tone=status_tone(r.status) />
             {r.error_code.clone().map(|c| view! { <code>{c}</code> })}
             {r.stream.then(|| view! { <span class="chip">"stream"</span> })}
+            {r.cache_hit.then(|| view! { <span class="badge badge-ok">"cache hit"</span> })}
             {r.client_disconnected.then(|| view! { <span class="badge badge-warn">"client disconnected"</span> })}
             {r.tokens_estimated.then(|| view! { <EstimatedMark /> })}
         </div>
@@ -204,10 +214,14 @@ fn RecordView(record: RequestLog) -> impl IntoView {
         <h3 class="sub-title">"Cost and timing"</h3>
         <dl class="meta-list">
             {field("cost_usd", "Cost", cost)}
+            {field("cache_hit", "Response cache", cache)}
+            {saved}
             {field("latency_ms", "Latency", fmt_ms(Some(r.latency_ms)))}
             {field("ttft_ms", first_byte, fmt_ms(r.ttft_ms))}
             {field("client_disconnected", "Client disconnected", disconnected)}
         </dl>
+        <h3 class="sub-title">"Guardrails"</h3>
+        <GuardrailHits hits=r.guardrails.clone() />
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Logs page's table: one row per request with its time, short id, consumer, route and
-//! provider, model, status (marked when it streamed, the client left or it took several attempts),
-//! tokens (marked when estimated), cost, latency and time to first token. A row opens the record's
-//! drawer.
+//! provider, model, status (marked when it streamed, came from the response cache, a guardrail
+//! found something, the client left or it took several attempts), tokens (marked when
+//! estimated), cost, latency and time to first token. A row opens the record's drawer.
 
 use leptos::prelude::*;
 use switchyard_shared::metering::RequestLog;
@@ -74,6 +74,7 @@ pub fn LogTable(
                     data-cost=r.cost_usd.map(|c| c.to_string())
                     data-estimated=r.tokens_estimated.to_string()
                     data-disconnected=r.client_disconnected.to_string()
+                    data-cache-hit=r.cache_hit.to_string()
                     on:click=move |_| on_open.run(record.clone())
                 >
                     <td class="nowrap" data-label="Time" title=fmt_timestamp(&r.time)>
@@ -105,6 +106,30 @@ pub fn LogTable(
                         {r.error_code.clone().map(|c| view! { <div class="muted small">{c}</div> })}
                         <div class="flags">
                             {r.stream.then(|| view! { <span class="chip" title="Streamed answer">"stream"</span> })}
+                            {r.cache_hit
+                                .then(|| {
+                                    view! {
+                                        <span
+                                            class="badge badge-ok"
+                                            data-testid="logs-cache-badge"
+                                            title="Answered from the response cache, at no cost"
+                                        >
+                                            "cache"
+                                        </span>
+                                    }
+                                })}
+                            {(!r.guardrails.is_empty())
+                                .then(|| {
+                                    view! {
+                                        <span
+                                            class="badge badge-info"
+                                            data-testid="logs-guardrail-badge"
+                                            title="A guardrail policy found something; the record lists what"
+                                        >
+                                            "guardrail"
+                                        </span>
+                                    }
+                                })}
                             {r.client_disconnected
                                 .then(|| {
                                     view! {

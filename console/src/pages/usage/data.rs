@@ -90,6 +90,9 @@ pub struct Totals {
     pub reasoning_tokens: u64,
     pub cost_usd: f64,
     pub unpriced: u64,
+    /// Requests answered from the response cache, and what those answers cost when stored.
+    pub cache_hits: u64,
+    pub cost_saved_usd: f64,
 }
 
 impl Totals {
@@ -102,6 +105,8 @@ impl Totals {
         self.reasoning_tokens += row.reasoning_tokens;
         self.cost_usd += row.cost_usd;
         self.unpriced += row.unpriced_requests;
+        self.cache_hits += row.cache_hits;
+        self.cost_saved_usd += row.cost_saved_usd;
     }
 
     /// Prompt and completion tokens (cached tokens are part of the prompt's, reasoning tokens
@@ -274,6 +279,18 @@ mod tests {
         let month = Range::Month.slots(now);
         assert_eq!(month[29] % 86_400, 0);
         assert_eq!(Range::Week.slots(now).len(), 28);
+    }
+
+    #[test]
+    fn totals_add_cache_savings() {
+        let hit = |hits: u64, saved: f64| UsageRow {
+            cache_hits: hits,
+            cost_saved_usd: saved,
+            ..row("b", None, hits, 0.0)
+        };
+        let t = totals(&[hit(2, 0.02), hit(3, 0.5)]);
+        assert_eq!(t.cache_hits, 5);
+        assert!((t.cost_saved_usd - 0.52).abs() < 1e-9);
     }
 
     #[test]

@@ -86,8 +86,13 @@ pub fn UsageReport(loaded: Loaded) -> impl IntoView {
         fmt_int(t.completion_tokens),
         fmt_int(t.cached_tokens)
     );
+    let saved_detail = match t.cache_hits {
+        0 => "No answers from the response cache".to_owned(),
+        1 => "1 answer from the response cache".to_owned(),
+        n => format!("{} answers from the response cache", fmt_int(n)),
+    };
     let stats = view! {
-        <div class="stats">
+        <div class="stats stats-5">
             <Stat
                 label=format!("Spend ({range})")
                 value=spend
@@ -115,6 +120,13 @@ pub fn UsageReport(loaded: Loaded) -> impl IntoView {
                 detail="Answered with a status of 400 or more"
                 testid="usage-error-rate"
                 raw=t.error_rate().map(|r| r.to_string()).unwrap_or_default()
+            />
+            <Stat
+                label="Cache savings"
+                value=fmt_usd(t.cost_saved_usd)
+                detail=saved_detail
+                testid="usage-cache-saved"
+                raw=t.cost_saved_usd.to_string()
             />
         </div>
         {unpriced

@@ -1,5 +1,5 @@
-//! Tests of streamed answers: placeholders restored across deltas at every split point, the
-//! hold-back bound, SSE events of both protocols, and the stream checker's window.
+//! Tests of answers: placeholders restored across deltas at every split point, the hold-back
+//! bound, SSE events of both protocols, whole-answer checks, and the stream checker's window.
 
 use std::sync::Arc;
 
@@ -10,7 +10,9 @@ use switchyard_shared::guardrails::{
 
 use super::check::{MAX_HOLD, WINDOW};
 use super::tests_detect::{detector, spec};
-use super::{Api, ClientApi, Policy, Restorer, SseRewrite, StreamChecker, apply_request};
+use super::{
+    Api, ClientApi, Policy, Restorer, SseRewrite, StreamChecker, apply_request, check_answer,
+};
 
 const EMAIL: &str = "bob@example.com";
 const PHONE: &str = "+1 415-555-2671";
@@ -28,7 +30,8 @@ fn restorer() -> Restorer {
         ],
     );
     let policy = Arc::new(Policy::compile(&policy).unwrap_or_else(|e| panic!("{e}")));
-    let body = json!({"messages": [{"role": "user", "content": format!("{EMAIL} {PHONE} say \"hi\"")}]});
+    let body =
+        json!({"messages": [{"role": "user", "content": format!("{EMAIL} {PHONE} say \"hi\"")}]});
     let applied = apply_request(&[policy], body.to_string().as_bytes(), Api::Chat, &[1; 32]);
     let applied = applied.unwrap_or_else(|b| panic!("{b}"));
     applied.restore.unwrap_or_else(|| panic!("no restorer"))
@@ -50,7 +53,11 @@ fn a_placeholder_split_anywhere_is_restored() {
             let mut out = String::new();
             for piece in [&ANSWER[..i], &ANSWER[i..j], &ANSWER[j..]] {
                 out += &stream.push(0, piece);
-                assert!(stream.held_bytes() <= bound, "held {} at {i}/{j}", stream.held_bytes());
+                assert!(
+                    stream.held_bytes() <= bound,
+                    "held {} at {i}/{j}",
+                    stream.held_bytes()
+                );
             }
             out += &stream.flush(0);
             assert_eq!(out, restored(), "split at {i} and {j}");
@@ -62,7 +69,10 @@ fn a_placeholder_split_anywhere_is_restored() {
 fn only_what_could_start_a_placeholder_is_held_back() {
     let restorer = restorer();
     let mut stream = restorer.stream();
-    assert_eq!(stream.push(0, "plain text, no brackets"), "plain text, no brackets");
+    assert_eq!(
+        stream.push(0, "plain text, no brackets"),
+        "plain text, no brackets"
+    );
     assert_eq!(stream.push(0, "a [[X] b [[EMAIL_2"), "a [[X] b [[EMAIL_2");
     assert_eq!(stream.push(0, "end [[EMA"), "end ");
     assert_eq!(stream.held_bytes(), "[[EMA".len());
@@ -89,7 +99,9 @@ fn openai_text(original: &str, rewrite: &SseRewrite) -> String {
         };
         let delta = &chunk["choices"][0]["delta"];
         text += delta["content"].as_str().unwrap_or_default();
-        text += delta["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or_default();
+        text += delta["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap_or_default();
     }
     text
 }
@@ -118,12 +130,18 @@ fn openai_events_are_restored_and_held_text_comes_with_the_finish() {
 fn openai_held_text_without_a_finish_comes_before_done() {
     let mut stream = restorer().stream();
     let first = openai_chunk(0, json!({"content": "to [[EMAIL_"}), None);
-    assert_eq!(openai_text(&first, &stream.restore_sse_event(&first, ClientApi::OpenAi)), "to ");
+    assert_eq!(
+        openai_text(&first, &stream.restore_sse_event(&first, ClientApi::OpenAi)),
+        "to "
+    );
     let done = stream.restore_sse_event("[DONE]", ClientApi::OpenAi);
     assert!(done.data.is_none());
     assert_eq!(done.before.len(), 1);
     let chunk: Value = serde_json::from_str(&done.before[0].data).unwrap_or_default();
-    assert_eq!((chunk["id"].as_str(), chunk["model"].as_str()), (Some("c1"), Some("m")));
+    assert_eq!(
+        (chunk["id"].as_str(), chunk["model"].as_str()),
+        (Some("c1"), Some("m"))
+    );
     assert_eq!(chunk["choices"][0]["delta"]["content"], "[[EMAIL_");
 }
 
@@ -147,9 +165,17 @@ fn tool_call_arguments_are_restored_as_json() {
 fn untouched_events_pass_as_they_came() {
     let mut stream = restorer().stream();
     let plain = openai_chunk(0, json!({"content": "nothing to restore"}), None);
-    assert!(stream.restore_sse_event(&plain, ClientApi::OpenAi).is_unchanged());
+    assert!(
+        stream
+            .restore_sse_event(&plain, ClientApi::OpenAi)
+            .is_unchanged()
+    );
     let ping = r#"{"type":"ping"}"#;
-    assert!(stream.restore_sse_event(ping, ClientApi::Anthropic).is_unchanged());
+    assert!(
+        stream
+            .restore_sse_event(ping, ClientApi::Anthropic)
+            .is_unchanged()
+    );
 }
 
 fn anthropic_delta(index: usize, kind: &str, field: &str, text: &str) -> String {
@@ -186,13 +212,24 @@ fn anthropic_events_are_restored_and_held_text_comes_before_the_block_stop() {
         let mut stream = restorer.stream();
         let mut text = String::new();
         for event in &events {
-            text += &anthropic_text(event, &stream.restore_sse_event(event, ClientApi::Anthropic));
+            text += &anthropic_text(
+                event,
+                &stream.restore_sse_event(event, ClientApi::Anthropic),
+            );
         }
         assert_eq!(text, restored(), "split at {split}");
     }
     let mut stream = restorer.stream();
-    let json_delta = anthropic_delta(1, "input_json_delta", "partial_json", "{\"q\":\"[[QUOTED_1]]\"}");
-    let text = anthropic_text(&json_delta, &stream.restore_sse_event(&json_delta, ClientApi::Anthropic));
+    let json_delta = anthropic_delta(
+        1,
+        "input_json_delta",
+        "partial_json",
+        "{\"q\":\"[[QUOTED_1]]\"}",
+    );
+    let text = anthropic_text(
+        &json_delta,
+        &stream.restore_sse_event(&json_delta, ClientApi::Anthropic),
+    );
     assert_eq!(text, "{\"q\":\"say \\\"hi\\\"\"}");
 }
 
@@ -208,7 +245,11 @@ fn checker(action: GuardrailAction, extra: Vec<DetectorSpec>) -> StreamChecker {
 
 #[test]
 fn the_checker_masks_a_value_split_anywhere() {
-    let text = format!("{} write to {EMAIL} today, {}", "a".repeat(70), "b".repeat(80));
+    let text = format!(
+        "{} write to {EMAIL} today, {}",
+        "a".repeat(70),
+        "b".repeat(80)
+    );
     let expected = text.replace(EMAIL, "[EMAIL]");
     for split in 0..=text.len() {
         let mut masking = checker(GuardrailAction::Mask, Vec::new());
@@ -246,5 +287,91 @@ fn the_checker_holds_a_long_secret_whole_and_blocks_on_block() {
     assert!(blocking.check_sse_event(&chunk, ClientApi::OpenAi).is_ok());
     let chunk = openai_chunk(0, json!({"content": "mple.com now"}), None);
     let blocked = blocking.check_sse_event(&chunk, ClientApi::OpenAi);
-    assert_eq!(blocked.err().map(|b| b.guardrail), Some("answers".to_owned()));
+    assert_eq!(
+        blocked.err().map(|b| b.guardrail),
+        Some("answers".to_owned())
+    );
+}
+
+fn compile(spec: &switchyard_shared::guardrails::GuardrailSpec) -> Arc<Policy> {
+    Arc::new(Policy::compile(spec).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn answer_policy(mode: GuardrailMode, action: GuardrailAction) -> Arc<Policy> {
+    let mut spec = spec(
+        "answers",
+        vec![detector(DetectorType::Email, GuardrailAction::Mask)],
+    );
+    spec.mode = mode;
+    spec.on_response = Some(ResponseCheck { action });
+    compile(&spec)
+}
+
+#[test]
+fn answers_are_masked_blocked_or_monitored() {
+    let completion = || json!({"choices": [{"message": {"content": format!("write {EMAIL}")}}]});
+    let mut answer = completion();
+    let hits = check_answer(
+        &[answer_policy(GuardrailMode::Enforce, GuardrailAction::Mask)],
+        &mut answer,
+        Api::Chat,
+    );
+    assert_eq!(answer["choices"][0]["message"]["content"], "write [EMAIL]");
+    let hits = hits.unwrap_or_default();
+    assert_eq!(
+        (hits[0].action.as_str(), hits[0].phase.as_str()),
+        ("mask", "response")
+    );
+
+    let blocked = check_answer(
+        &[answer_policy(
+            GuardrailMode::Enforce,
+            GuardrailAction::Block,
+        )],
+        &mut completion(),
+        Api::Chat,
+    );
+    assert_eq!(blocked.err().map(|b| b.detector), Some("EMAIL".to_owned()));
+
+    let mut answer = completion();
+    let hits = check_answer(
+        &[answer_policy(
+            GuardrailMode::Monitor,
+            GuardrailAction::Block,
+        )],
+        &mut answer,
+        Api::Chat,
+    );
+    assert_eq!(answer, completion());
+    assert_eq!(hits.unwrap_or_default()[0].action, "monitor");
+
+    // A policy without on_response leaves answers alone.
+    let mut answer = completion();
+    let hits = check_answer(
+        &[compile(&spec(
+            "pii",
+            vec![detector(DetectorType::Email, GuardrailAction::Block)],
+        ))],
+        &mut answer,
+        Api::Chat,
+    );
+    assert!(hits.is_ok_and(|h| h.is_empty()) && answer == completion());
+
+    let mut message = json!({"content": [{"type": "text", "text": EMAIL}]});
+    let hits = check_answer(
+        &[answer_policy(GuardrailMode::Enforce, GuardrailAction::Mask)],
+        &mut message,
+        Api::Messages,
+    );
+    assert!(hits.is_ok() && message["content"][0]["text"] == "[EMAIL]");
+}
+
+#[test]
+fn stream_state_can_live_in_a_response_body() {
+    fn send<T: Send + 'static>() {}
+    fn shared<T: Send + Sync + 'static>() {}
+    send::<super::StreamRestorer>();
+    send::<StreamChecker>();
+    shared::<Policy>();
+    shared::<Restorer>();
 }

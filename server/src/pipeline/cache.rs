@@ -1,0 +1,163 @@
+//! The cache phase: for a route with `cache` enabled, each attempt first looks for a stored answer
+//! to the request exactly as that attempt would send it (provider, upstream model, the normalised
+//! body, and the caller's consumer unless the route shares answers globally), and the attempt that
+//! answers plans to store its answer under that same key. The finish phase stores it only if it was
+//! a complete success the client received whole.
+//!
+//! The client steers it with `Cache-Control`: `no-cache` skips the lookup but stores the fresh
+//! answer, `no-store` does neither. A request whose guardrails replaced values with placeholders to
+//! restore is never cached: the placeholders look alike for different values, so its answer (with
+//! the values restored) must not serve anyone else.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, header};
+use switchyard_shared::{CacheScope, RouteCache};
+
+use super::Caller;
+use crate::cache::{CacheApi, CacheKey, CachedAnswer, ClientApi, ResponseCache};
+use crate::proxy::Inbound;
+
+/// What the client's `Cache-Control` allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Directive {
+    Normal,
+    /// Fetch a fresh answer, and store it.
+    NoCache,
+    /// Neither look up nor store.
+    NoStore,
+}
+
+impl Directive {
+    pub fn from_headers(headers: &HeaderMap) -> Directive {
+        let mut directive = Directive::Normal;
+        for value in headers.get_all(header::CACHE_CONTROL) {
+            let Ok(text) = value.to_str() else { continue };
+            for part in text.split(',') {
+                match part.trim().to_ascii_lowercase().as_str() {
+                    "no-store" => return Directive::NoStore,
+                    "no-cache" | "max-age=0" => directive = Directive::NoCache,
+                    _ => {}
+                }
+            }
+        }
+        directive
+    }
+}
+
+/// A cacheable request's plan: where to look and what to say about it.
+pub struct CachePlan {
+    cache: Arc<ResponseCache>,
+    config: RouteCache,
+    directive: Directive,
+    consumer: Option<i64>,
+    api: CacheApi,
+    pub client: ClientApi,
+}
+
+/// The `x-switchyard-cache` header.
+pub const CACHE_HEADER: http::HeaderName = http::HeaderName::from_static("x-switchyard-cache");
+
+impl CachePlan {
+    /// The plan for a request on a route; `None` when the route does not cache or the request
+    /// cannot be cached (token counting, or values to restore in the answer).
+    pub fn new(
+        cache: &Arc<ResponseCache>,
+        config: Option<RouteCache>,
+        headers: &HeaderMap,
+        caller: &Caller,
+        inbound: Inbound,
+        restores: bool,
+    ) -> Option<CachePlan> {
+        let config = config.filter(|config| config.enabled)?;
+        let (api, client) = match inbound {
+            Inbound::Chat => (CacheApi::Chat, ClientApi::OpenAi),
+            Inbound::Embeddings => (CacheApi::Embeddings, ClientApi::OpenAi),
+            Inbound::Messages => (CacheApi::Messages, ClientApi::Anthropic),
+            Inbound::CountTokens => return None,
+        };
+        let directive = if restores {
+            Directive::NoStore
+        } else {
+            Directive::from_headers(headers)
+        };
+        Some(CachePlan {
+            cache: Arc::clone(cache),
+            config,
+            directive,
+            consumer: caller.key().map(|key| key.consumer.id),
+            api,
+            client,
+        })
+    }
+
+    /// The key of the request as this attempt sends it.
+    pub fn key(&self, provider_id: i64, upstream_model: &str, body: &[u8]) -> Option<CacheKey> {
+        if self.directive == Directive::NoStore {
+            return None;
+        }
+        crate::cache::key(
+            self.consumer,
+            self.config.scope == CacheScope::Global,
+            provider_id,
+            upstream_model,
+            self.api,
+            body,
+        )
+    }
+
+    /// A stored answer for `key`, unless the client asked for a fresh one.
+    pub fn lookup(&self, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
+        (self.directive == Directive::Normal)
+            .then(|| self.cache.get(key))
+            .flatten()
+    }
+
+    /// Forgets an entry that could not be served.
+    pub fn forget(&self, key: &CacheKey) {
+        self.cache.remove(key);
+    }
+
+    pub fn ttl_ms(&self) -> i64 {
+        i64::try_from(self.config.ttl_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    pub fn cache(&self) -> &Arc<ResponseCache> {
+        &self.cache
+    }
+
+    /// `hit`, `miss`, or `bypass` when the client's `Cache-Control` skipped the lookup.
+    pub fn header(&self, hit: bool) -> HeaderValue {
+        HeaderValue::from_static(match (hit, self.directive) {
+            (true, _) => "hit",
+            (false, Directive::Normal) => "miss",
+            (false, _) => "bypass",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directive(values: &[&str]) -> Directive {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                header::CACHE_CONTROL,
+                HeaderValue::from_str(value).expect("header"),
+            );
+        }
+        Directive::from_headers(&headers)
+    }
+
+    #[test]
+    fn reads_the_clients_cache_control() {
+        assert_eq!(directive(&[]), Directive::Normal);
+        assert_eq!(directive(&["no-cache"]), Directive::NoCache);
+        assert_eq!(directive(&["No-Cache, max-stale"]), Directive::NoCache);
+        assert_eq!(directive(&["no-cache", "no-store"]), Directive::NoStore);
+        assert_eq!(directive(&["private, no-store"]), Directive::NoStore);
+        assert_eq!(directive(&["max-age=60"]), Directive::Normal);
+    }
+}
