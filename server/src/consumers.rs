@@ -66,6 +66,10 @@ impl ClientKey {
     }
 }
 
+/// Finds the compiled guardrail policies a list of names refers to.
+pub type ResolvePolicies<'a> =
+    dyn Fn(&[String]) -> Result<Vec<Arc<crate::guardrails::Policy>>, String> + 'a;
+
 /// Every consumer's keys, by digest, and the gateway settings.
 #[derive(Debug, Default)]
 pub struct Consumers {
@@ -98,7 +102,7 @@ impl Consumers {
         stored: &[StoredConsumer],
         settings: &Settings,
         health: &HealthRegistry,
-        policies: &dyn Fn(&[String]) -> Result<Vec<Arc<crate::guardrails::Policy>>, String>,
+        policies: &ResolvePolicies<'_>,
     ) -> Result<Consumers, (String, String)> {
         let registry = &health.limits;
         let mut keys = HashMap::new();

@@ -134,14 +134,14 @@ async function refusedBaseUrl() {
 }
 
 /// A chat completion sent straight to the proxy listener, as an application would send it; with
-/// `apiKey`, as a consumer's bearer token.
-async function proxyChat(model, apiKey = null) {
+/// `apiKey`, as a consumer's bearer token, and `content` as the user's message.
+async function proxyChat(model, apiKey = null, content = 'Hello from the browser test') {
   const headers = { 'content-type': 'application/json' };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   const response = await fetch(`${PROXY_URL}/v1/chat/completions`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello from the browser test' }] }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
   });
   const text = await response.text();
   let body = null;
@@ -320,13 +320,14 @@ function assertUsd(actual, expected, what) {
 
 /// Usage rows added up as the Usage page adds them (pages/usage/data.rs Totals).
 function usageTotals(rows) {
-  const t = { requests: 0, errors: 0, tokens: 0, cost: 0, unpriced: 0 };
+  const t = { requests: 0, errors: 0, tokens: 0, cost: 0, unpriced: 0, saved: 0 };
   for (const row of rows) {
     t.requests += row.requests;
     t.errors += row.errors;
     t.tokens += row.prompt_tokens + row.completion_tokens;
     t.cost += row.cost_usd;
     t.unpriced += row.unpriced_requests;
+    t.saved += row.cost_saved_usd ?? 0;
   }
   return t;
 }
@@ -450,6 +451,7 @@ async function expectUsageStatsMatchApi(pattern) {
   assert.equal(await raw('usage-tokens'), String(totals.tokens), `usage-tokens for ${query}`);
   const rate = Number(await raw('usage-error-rate'));
   assert.ok(Math.abs(rate - totals.errors / totals.requests) < 1e-12, `usage-error-rate ${rate} for ${query}`);
+  assertUsd(await raw('usage-cache-saved'), totals.saved, `usage-cache-saved for ${query}`);
   if (totals.unpriced > 0) {
     assert.equal(await id('usage-unpriced').getAttribute('data-value'), String(totals.unpriced));
   } else {
@@ -1309,6 +1311,137 @@ async function scenario() {
     });
     assert.ok(expected > 0, 'today\'s traffic cost something');
     assert.equal((await spend.textContent()).trim(), fmtUsd(Number(shown)));
+  });
+
+  await step('create guardrail policy "pii-browser" in its form: emails, a custom pattern, deny words', async () => {
+    await nav('nav-guardrails', '/guardrails');
+    await page.getByText('No guardrail policies yet').waitFor();
+    await click('guardrail-new');
+    await atPath('/guardrails/new');
+    await id('guardrail-form-name').fill('pii-browser');
+    await id('guardrail-form-description').fill('Made in the browser test');
+    // A new policy starts with one detector: email addresses, masked.
+    assert.equal(await id('guardrail-form-detector-type-0').inputValue(), 'email');
+    assert.equal(await id('guardrail-form-detector-action-0').inputValue(), 'mask');
+    await click('guardrail-form-detector-add');
+    await id('guardrail-form-detector-type-1').selectOption('regex');
+    await id('guardrail-form-detector-action-1').selectOption('hash');
+    await id('guardrail-form-detector-label-1').fill('EMPLOYEE_ID');
+    // Without its pattern the shared validation stops the save and marks the row.
+    await click('guardrail-save');
+    await id('field-error-detectors[1].pattern').waitFor();
+    assert.equal(new URL(page.url()).pathname, '/guardrails/new', 'nothing was saved');
+    await id('guardrail-form-detector-pattern-1').fill('E\\d{6}');
+    await click('guardrail-form-detector-add');
+    await id('guardrail-form-detector-type-2').selectOption('deny_words');
+    await id('guardrail-form-detector-action-2').selectOption('block');
+    await id('guardrail-form-detector-words-2').fill('project-x\ncodename falcon');
+    await id('guardrail-form-on-response').selectOption('mask');
+    await shot('guardrail-form');
+    await click('guardrail-save');
+    await savedToast();
+    await atPath('/guardrails');
+    const row = id('guardrail-row-pii-browser');
+    for (const text of ['EMAIL → mask', 'EMPLOYEE_ID → hash', 'DENY_WORDS → block']) {
+      await row.filter({ hasText: text }).waitFor();
+    }
+    const stored = await adminGet('/api/guardrails/pii-browser');
+    assert.equal(stored.mode, 'enforce');
+    assert.equal(stored.detectors[1].pattern, 'E\\d{6}');
+    assert.deepEqual(stored.detectors[2].words, ['project-x', 'codename falcon']);
+    assert.deepEqual(stored.on_response, { action: 'mask' });
+    await shot('guardrails');
+  });
+
+  await step('the route form attaches the policy and a response cache to mock-route', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    assert.equal(await id('route-cache-enabled').isChecked(), false);
+    await id('route-cache-enabled').check();
+    await id('route-cache-ttl').fill('600');
+    assert.equal(await id('route-cache-scope').inputValue(), 'consumer');
+    await id('route-guardrails-pii-browser').check();
+    assert.equal(await id('route-guardrails').getAttribute('data-selected'), 'pii-browser');
+    await page.evaluate(() => document.querySelector('[data-testid="route-cache-enabled"]').closest('.card').scrollIntoView());
+    await shot('route-form-cache');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    const row = id('route-row-mock-route');
+    await row.filter({ hasText: 'cache 10 min, per consumer' }).waitFor();
+    await row.filter({ hasText: 'guardrails pii-browser' }).waitFor();
+    const route = await adminGet('/api/routes/mock-route');
+    assert.deepEqual(route.cache, { enabled: true, ttl_seconds: 600, scope: 'consumer' });
+    assert.deepEqual(route.guardrails, ['pii-browser']);
+    assert.equal(route.fallback?.enabled, true, 'what the form does not change is kept');
+  });
+
+  const cacheTraffic = {};
+  await step('a repeated chat is answered from the cache; a deny word is refused', async () => {
+    const question = 'What is the capital of France? (cache check)';
+    const first = await proxyChat('mock-chat', consumerKey, question);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.header('x-switchyard-cache'), 'miss');
+    proxyCalls.ok += 1;
+    const again = await proxyChat('mock-chat', consumerKey, question);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.header('x-switchyard-cache'), 'hit');
+    assert.equal(again.body?.choices?.[0]?.message?.content, MOCK_ANSWER);
+    const blocked = await proxyChat('mock-chat', consumerKey, 'Any news on Project-X?');
+    assert.equal(blocked.status, 400, blocked.text);
+    assert.equal(blocked.body?.error?.code, 'content_filtered', blocked.text);
+    assert.ok(!blocked.text.includes('Project-X'), 'the refusal names the detector, never the value');
+    cacheTraffic.hit = again.header('x-request-id');
+    cacheTraffic.blocked = blocked.header('x-request-id');
+    await waitForRecords([cacheTraffic.hit, cacheTraffic.blocked]);
+  });
+
+  await step('Logs marks the cache hit, and the drawer lists the guardrail hits', async () => {
+    await nav('nav-logs', '/logs');
+    const hitRow = page.locator(`[data-testid="logs-row"][data-request-id="${cacheTraffic.hit}"]`);
+    await hitRow.getByTestId('logs-cache-badge').waitFor();
+    const hit = await expectDrawerMatchesApi(cacheTraffic.hit);
+    assert.equal(hit.cache_hit, true, JSON.stringify(hit));
+    assert.match(await id('log-field-cache_hit').textContent(), /^hit/);
+    assert.equal((await id('log-field-cost_saved_usd').textContent()).trim(), fmtUsd(hit.cost_saved_usd));
+    await closeDrawer();
+    const blocked = await expectDrawerMatchesApi(cacheTraffic.blocked);
+    const shown = await id('log-guardrail-hit').evaluateAll((rows) => rows.map((row) => ({ ...row.dataset })));
+    assert.ok(blocked.guardrails.length > 0, `the refusal is recorded with its hits: ${JSON.stringify(blocked)}`);
+    assert.deepEqual(
+      shown.map((h) => [h.guardrail, h.detector, h.action, Number(h.count), h.phase]),
+      blocked.guardrails.map((h) => [h.guardrail, h.detector, h.action, h.count, h.phase]),
+      'the drawer lists the record\'s guardrail hits',
+    );
+    assert.ok(!(await id('log-drawer').textContent()).includes('Project-X'), 'no value found is ever shown');
+    await id('log-guardrails').scrollIntoViewIfNeeded();
+    await shot('log-drawer-guardrails');
+    await closeDrawer();
+  });
+
+  await step('Configuration shows the response cache\'s stats and purges it behind a confirmation', async () => {
+    await nav('nav-config', '/config');
+    const stats = id('cache-stats');
+    // The card shows what /api/cache answered when it loaded; Refresh asks again.
+    const cardMatchesApi = async () => {
+      const api = await adminGet('/api/cache');
+      const shown = await stats.evaluate((element) => ({ ...element.dataset }));
+      if (['entries', 'hits', 'misses'].every((k) => shown[k] === String(api[k]))) return api;
+      await id('cache-refresh').click();
+      return null;
+    };
+    const api = await until('the cache card to show /api/cache', cardMatchesApi);
+    assert.ok(api.entries >= 1 && api.hits >= 1, `the cache holds the answer and counted the hit: ${JSON.stringify(api)}`);
+    await id('cache-card').scrollIntoViewIfNeeded();
+    await shot('cache-card');
+    await click('cache-purge');
+    await click('confirm-dialog-ok');
+    await toast(/Removed \d+ cached answers?\./);
+    await until('the cache card to show the purged cache', async () => {
+      const now = await cardMatchesApi();
+      return now && now.entries === 0;
+    });
   });
 
   await step('logout, then sign in with the new password, then logout again', async () => {
