@@ -442,7 +442,12 @@ async fn serve(
                     if let Some(budgets) = &budgets {
                         pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
                     }
-                    return Ok((response, in_flight));
+                    // The cache is shared across callers with other policies, and answers may
+                    // predate a policy: a stored answer passes this caller's answer checks too.
+                    return match guard_answer(response, &policies, None, inbound, finish).await {
+                        Ok(response) => Ok((response, in_flight)),
+                        Err(error) => Err(refuse(finish, inbound, error)),
+                    };
                 }
                 Err(store) => finish.plan_cache_store(store),
             }

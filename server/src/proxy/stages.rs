@@ -134,6 +134,7 @@ impl SseStage for AnthropicPassthrough {
         }
         if !is_json_or_empty(&event.data()) {
             self.done = true;
+            self.errored = true;
             write_anthropic_error(
                 out,
                 "The upstream sent a malformed stream event; the answer is incomplete.",

@@ -2,7 +2,10 @@
 //! gateway taking turns request by request, so that drift of the machine affects all alike.
 //!
 //! A second gateway with its request log off joins them when the build has that switch, so that
-//! what writing the log costs is measured under the same interleaving.
+//! what writing the log costs is measured under the same interleaving. It is called without and
+//! with a key, like the main gateway, so that each gateway serves the same share of the requests
+//! and each plain target follows the other gateway's keyed one in the rotation: a process that
+//! served more of the requests would stay warmer and look faster.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +30,8 @@ pub struct LatencyResult {
     /// Switchyard over the same gateway with its request log off: what the log costs. `None`
     /// when the log-off gateway could not run (see `log_off_note`).
     pub logging_cost: Option<Added>,
+    /// The same with a client key on both sides.
+    pub logging_cost_keyed: Option<Added>,
     /// Why the `switchyard (log off)` target is missing, when it is.
     pub log_off_note: Option<String>,
     /// The gateway's CPU time over this arm divided by the requests it served: the cost per
@@ -50,11 +55,18 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         Arc::clone(&ctx.relay.target),
         Arc::clone(&ctx.keyed),
     ];
-    // The log-off gateway, when it runs, is the fifth target, before any compared gateway.
-    let log_off = ctx.log_off.as_ref().map(|g| {
-        targets.push(g.target_named(LOG_OFF_TARGET));
-        targets.len() - 1
-    });
+    // The log-off gateway, when it runs, gives the fifth and sixth targets, before any compared
+    // gateway.
+    let mut log_off = None;
+    let mut log_off_keyed = None;
+    if let Some(off) = &ctx.log_off {
+        targets.push(off.gateway.target_named(LOG_OFF_TARGET));
+        log_off = Some(targets.len() - 1);
+        if let Some(keyed) = &off.keyed {
+            targets.push(Arc::clone(keyed));
+            log_off_keyed = Some(targets.len() - 1);
+        }
+    }
     targets.extend(ctx.compares.iter().cloned());
     let mut conns = Vec::with_capacity(targets.len());
     for target in &targets {
@@ -90,6 +102,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
     let own_over_relay = Added::between(&hists[0].summary(), &hists[2].summary());
     let keyed_over_open = Added::between(&hists[3].summary(), &hists[0].summary());
     let logging_cost = log_off.map(|i| Added::between(&hists[0].summary(), &hists[i].summary()));
+    let logging_cost_keyed =
+        log_off_keyed.map(|i| Added::between(&hists[3].summary(), &hists[i].summary()));
     let arms = targets
         .iter()
         .zip(&hists)
@@ -112,6 +126,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         own_over_relay,
         keyed_over_open,
         logging_cost,
+        logging_cost_keyed,
         log_off_note: ctx.log_off_note.clone(),
         gateway_cpu_us_per_request: round2(ctx.ticks_to_us(cpu_ticks) / measured as f64),
     })

@@ -230,7 +230,7 @@ async fn run_arms(
     // older build without the switch leaves its target out, and the report says why.
     let (log_off, log_off_note) = if runs(opts, "latency") {
         match request_log::start_log_off(&launch, work.path(), &config).await {
-            Ok(gateway) => (Some(gateway), None),
+            Ok(log_off) => (Some(log_off), None),
             Err(error) => {
                 let note = format!("`{}` left out: {error:#}", request_log::LOG_OFF_TARGET);
                 eprintln!("bench: {note}");
@@ -260,11 +260,11 @@ async fn run_arms(
     // The reload arm goes last: it leaves the gateway with the large configuration.
     let mut noise = BTreeMap::new();
     let mut live = vec![ctx.gateway.pid, ctx.relay.pid];
-    live.extend(ctx.log_off.as_ref().map(|g| g.pid));
+    live.extend(ctx.log_off.as_ref().map(|l| l.gateway.pid));
     let latency = arm(opts, "latency", &mut noise, &live, latency::run(&ctx)).await;
     // The log-off gateway has done its part: it must not take CPU from the later arms.
     if let Some(log_off) = ctx.log_off.take() {
-        log_off.stop().await;
+        log_off.gateway.stop().await;
     }
     let live = [ctx.gateway.pid, ctx.relay.pid];
     let throughput = arm(opts, "throughput", &mut noise, &live, throughput::run(&ctx)).await;

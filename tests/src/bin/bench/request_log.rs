@@ -8,18 +8,21 @@
 //! the totals with the requests that the arm sent, each of which must leave one record.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::client::Target;
 use crate::gateway::{self, Gateway, Launch};
 use crate::stats::round2;
 use crate::throughput::ThroughputResult;
 
-/// The latency arm's name for the gateway that writes no records.
+/// The latency arm's names for the gateway that writes no records, without and with a key.
 pub const LOG_OFF_TARGET: &str = "switchyard (log off)";
+pub const LOG_OFF_KEYED_TARGET: &str = "switchyard+key (log off)";
 
 /// What the report says about a gateway whose status has no `log`.
 pub const NO_LOG: &str = "not available (the gateway's /api/status has no `log`: a build without \
@@ -267,6 +270,14 @@ pub async fn run(gateway: &Gateway, throughput: &ThroughputResult) -> anyhow::Re
     })))
 }
 
+/// The second gateway, with its request log off.
+pub struct LogOff {
+    pub gateway: Gateway,
+    /// The keyed target, like the main gateway's `switchyard+key`; `None` when the consumer
+    /// could not be created.
+    pub keyed: Option<Arc<Target>>,
+}
+
 /// Starts a second gateway exactly like the main one (the same configuration applied to its own
 /// data dir, the same consumer, the same CPU) but with `SWITCHYARD_REQUEST_LOG=off`. It fails,
 /// after stopping the process, when the build does not turn its request log off.
@@ -274,7 +285,7 @@ pub async fn start_log_off(
     launch: &Launch,
     work_dir: &Path,
     config: &Value,
-) -> anyhow::Result<Gateway> {
+) -> anyhow::Result<LogOff> {
     let data_dir = work_dir.join("data-log-off");
     std::fs::create_dir_all(&data_dir)?;
     gateway::apply_config(
@@ -291,12 +302,19 @@ pub async fn start_log_off(
         .await?;
     let refusal = match read(&gateway).await {
         Ok(Some(log)) if !log.enabled => {
-            // The main gateway gets the keyed arm's consumer; this one gets it too, so that both
-            // serve the same configuration. Its key is not used.
-            if let Err(error) = gateway.keyed_target().await {
-                eprintln!("bench: the log-off gateway has no bench consumer ({error:#})");
-            }
-            return Ok(gateway);
+            // The main gateway gets the keyed arm's consumer, and so does this one: both serve
+            // the same configuration and take the same share of the latency arm's requests.
+            let keyed = match gateway.keyed_target().await {
+                Ok(keyed) => Some(Arc::new(Target {
+                    name: LOG_OFF_KEYED_TARGET.into(),
+                    ..(*keyed).clone()
+                })),
+                Err(error) => {
+                    eprintln!("bench: the log-off gateway has no bench consumer ({error:#})");
+                    None
+                }
+            };
+            return Ok(LogOff { gateway, keyed });
         }
         Ok(Some(_)) => {
             "it kept its request log on: the build ignores SWITCHYARD_REQUEST_LOG".into()

@@ -12,6 +12,7 @@ use crate::client::Target;
 use crate::gateway::{Gateway, Launch};
 use crate::mock::Mock;
 use crate::relay::Relay;
+use crate::request_log::LogOff;
 
 /// Model names; each selects one route, and so one mock behaviour.
 pub const MODEL_FAST: &str = "bench-gpt";
@@ -126,7 +127,7 @@ pub struct Ctx {
     pub keyed: Arc<Target>,
     /// A second gateway like the main one but with its request log off, for the latency arm
     /// only; it is stopped once that arm is done.
-    pub log_off: Option<Gateway>,
+    pub log_off: Option<LogOff>,
     /// Why there is no log-off gateway, when the latency arm runs without one.
     pub log_off_note: Option<String>,
     pub ticks_per_sec: u64,
