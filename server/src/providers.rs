@@ -115,12 +115,12 @@ impl Provider {
         registry: &HealthRegistry,
     ) -> Result<Provider, String> {
         let protocol = spec.kind.protocol();
-        let base = spec
-            .base_url
-            .as_deref()
-            .or(spec.kind.default_base_url())
-            .ok_or("no base_url")?
-            .trim_end_matches('/');
+        // Stored URLs are normalised on write; this covers databases written before that.
+        let effective = spec
+            .kind
+            .effective_base_url(spec.base_url.as_deref())
+            .ok_or("no base_url")?;
+        let base = effective.as_str();
         let parse = |path: &str| -> Result<Uri, String> {
             format!("{base}{path}")
                 .parse::<Uri>()

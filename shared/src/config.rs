@@ -215,6 +215,14 @@ fn default_key_statuses() -> Vec<StatusPattern> {
 }
 
 impl ProviderSpec {
+    /// Stores the base URL requests really go to (see
+    /// [`ProviderType::effective_base_url`]): the API and console then show that URL.
+    pub fn normalize_base_url(&mut self) {
+        if let Some(url) = self.base_url.as_deref() {
+            self.base_url = self.kind.effective_base_url(Some(url));
+        }
+    }
+
     /// A copy safe to show: every API key and every header value masked (header values carry
     /// credentials such as `x-api-key` as often as not, so none is shown in full).
     pub fn masked(&self) -> ProviderSpec {

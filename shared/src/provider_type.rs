@@ -133,6 +133,42 @@ impl ProviderType {
         })
     }
 
+    /// The base URL requests go to, given the configured one. A URL without a path gets the
+    /// version path the provider's API lives under, as the providers' own SDKs add it:
+    /// `https://api.anthropic.com` → `…/v1`, `https://generativelanguage.googleapis.com` →
+    /// `…/v1beta`; a self-hosted Ollama or vLLM root → `…/v1`; and an OpenAI-style provider's own
+    /// host (`https://api.deepseek.com`) → its documented path. Any other URL is taken as given,
+    /// without a trailing slash.
+    pub fn effective_base_url(self, configured: Option<&str>) -> Option<String> {
+        let Some(configured) = configured else {
+            return self.default_base_url().map(str::to_owned);
+        };
+        let trimmed = configured.trim().trim_end_matches('/');
+        let Some((scheme, rest)) = trimmed.split_once("://") else {
+            return Some(trimmed.to_owned());
+        };
+        if rest.contains('/') || rest.contains('?') || rest.is_empty() {
+            return Some(trimmed.to_owned());
+        }
+        let default = self.default_base_url();
+        let default_path = default
+            .and_then(|url| url.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]));
+        let default_host = default
+            .and_then(|url| url.split_once("://"))
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
+        let append = match self.protocol() {
+            Protocol::Anthropic | Protocol::Gemini => default_path,
+            _ if matches!(self, ProviderType::Ollama | ProviderType::Vllm) => default_path,
+            _ if default_host.is_some_and(|host| host.eq_ignore_ascii_case(rest)) => default_path,
+            _ => None,
+        };
+        Some(match append {
+            Some(path) => format!("{scheme}://{rest}{path}"),
+            None => trimmed.to_owned(),
+        })
+    }
+
     /// Whether a provider of this type needs at least one API key. Self-hosted servers usually
     /// run without one, so for them keys are optional.
     pub fn requires_key(self) -> bool {
@@ -156,5 +192,61 @@ pub struct Capabilities {
 impl std::fmt::Display for ProviderType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_work_with_or_without_the_version_path() {
+        let effective = |kind: ProviderType, url: &str| kind.effective_base_url(Some(url));
+        let anthropic = ProviderType::Anthropic;
+        assert_eq!(
+            effective(anthropic, "https://api.anthropic.com").as_deref(),
+            Some("https://api.anthropic.com/v1")
+        );
+        assert_eq!(
+            effective(anthropic, "https://api.anthropic.com/v1/").as_deref(),
+            Some("https://api.anthropic.com/v1")
+        );
+        assert_eq!(
+            effective(
+                ProviderType::Gemini,
+                "https://generativelanguage.googleapis.com"
+            )
+            .as_deref(),
+            Some("https://generativelanguage.googleapis.com/v1beta")
+        );
+        assert_eq!(
+            effective(
+                ProviderType::Gemini,
+                "https://generativelanguage.googleapis.com/v1"
+            )
+            .as_deref(),
+            Some("https://generativelanguage.googleapis.com/v1")
+        );
+        assert_eq!(
+            effective(ProviderType::Deepseek, "https://api.deepseek.com").as_deref(),
+            Some("https://api.deepseek.com/v1")
+        );
+        assert_eq!(
+            effective(ProviderType::Ollama, "http://10.0.0.5:11434").as_deref(),
+            Some("http://10.0.0.5:11434/v1")
+        );
+        // Another host of an OpenAI-style type is taken as given: it may serve at its root.
+        assert_eq!(
+            effective(ProviderType::Openai, "https://proxy.example.com").as_deref(),
+            Some("https://proxy.example.com")
+        );
+        assert_eq!(
+            effective(ProviderType::OpenaiCompatible, "http://127.0.0.1:9000/").as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            ProviderType::Openai.effective_base_url(None).as_deref(),
+            Some("https://api.openai.com/v1")
+        );
     }
 }

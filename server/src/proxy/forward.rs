@@ -48,6 +48,13 @@ pub async fn send(
     let started = Instant::now();
     let deadline = started + timeouts.total;
 
+    // The URL tried, without its query, for a 404's message (a query may carry a key).
+    let tried = format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map_or("", |a| a.as_str()),
+        uri.path()
+    );
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
@@ -84,6 +91,7 @@ pub async fn send(
     if !parts.status.is_success() {
         return Err(upstream_error(
             provider,
+            &tried,
             parts.status,
             &parts.headers,
             incoming,
@@ -135,6 +143,7 @@ fn classify_client_error(error: &hyper_util::client::legacy::Error) -> ProxyErro
 /// Reads (a bounded part of) an error body and carries its message over into OpenAI's shape.
 async fn upstream_error(
     provider: &Provider,
+    tried: &str,
     status: StatusCode,
     headers: &HeaderMap,
     body: Incoming,
@@ -145,7 +154,29 @@ async fn upstream_error(
         Ok(Ok(collected)) => collected.to_bytes(),
         _ => Bytes::new(),
     };
-    let parsed = parse_error_body(provider.protocol, &bytes);
+    let mut parsed = parse_error_body(provider.protocol, &bytes);
+    if matches!(
+        status,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) {
+        // No such endpoint (or model) upstream: the gateway's configuration sent the request
+        // somewhere wrong, so say where it went and what to check, not just "Not Found".
+        tracing::warn!(provider = %provider.name, url = tried, %status, "the upstream has no such endpoint or model; check the provider's base_url and model");
+        let said = if parsed.message.is_empty() {
+            String::new()
+        } else {
+            format!(" The upstream said: {}", parsed.message)
+        };
+        parsed.message = format!(
+            "The provider '{}' answered {status} for POST {tried}: it has no such endpoint or \
+             model. Check the provider's base_url ({}) and the model name sent upstream.{said}",
+            provider.name,
+            provider.base()
+        );
+        if parsed.code.is_none() {
+            parsed.code = Some(serde_json::Value::from("upstream_not_found"));
+        }
+    }
     let message = if parsed.message.is_empty() {
         format!(
             "The upstream provider '{}' answered {status}.",

@@ -51,6 +51,7 @@ impl Store {
 
     /// Creates a provider; `api_keys: None` means no keys.
     pub async fn create_provider(&self, mut spec: ProviderSpec) -> Result<ProviderSpec> {
+        spec.normalize_base_url();
         let resolved = resolve_secrets(&mut spec, None);
         with_validation(resolved, validate_provider(&spec))?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -80,6 +81,7 @@ impl Store {
             )
             .into());
         }
+        spec.normalize_base_url();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing = load_providers(&mut tx, Some(name), &self.sealer)
             .await?
@@ -213,6 +215,9 @@ impl Store {
             .iter()
             .map(|p| (p.spec.name.as_str(), &p.spec))
             .collect();
+        for provider in &mut doc.providers {
+            provider.normalize_base_url();
+        }
         let resolved = resolve_document_secrets(&mut doc, |name| stored.get(name).copied());
         let guardrails: HashMap<&str, &GuardrailSpec> = loaded
             .guardrails
@@ -282,6 +287,9 @@ impl Store {
                 .into_iter()
                 .map(|p| (p.spec.name.clone(), p))
                 .collect();
+        for provider in &mut doc.providers {
+            provider.normalize_base_url();
+        }
         let resolved = resolve_document_secrets(&mut doc, |name| stored.get(name).map(|p| &p.spec));
         let (known, known_guardrails) = if prune {
             Default::default()

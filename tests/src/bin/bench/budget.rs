@@ -1,11 +1,16 @@
 //! The performance budget of issue 7, line by line, judged against the arms' results, followed by
-//! the request log's lines from issue 12.
+//! the request log's lines from issue 12 and the cache's and guardrails' lines from issue 13.
 //!
 //! Memory budgets are in decimal megabytes (10^6 bytes), the stricter reading; /proc reports KiB.
 
 use serde::Serialize;
 
+use crate::cache_guardrails::{
+    CACHE_HIT, GUARDED_2KB, GUARDED_2KB_MASKED, PASS_THROUGH, PLAIN_2KB,
+};
+use crate::latency::ArmLatency;
 use crate::report::{Arm, Arms};
+use crate::stats::Added;
 
 #[derive(Serialize)]
 pub struct Line {
@@ -219,6 +224,7 @@ pub fn judge(arms: &Arms) -> Vec<Line> {
         },
     ));
     lines.extend(request_log_lines(arms));
+    lines.extend(cache_guardrails_lines(arms));
     lines
 }
 
@@ -323,4 +329,100 @@ fn request_log_lines(arms: &Arms) -> Vec<Line> {
     };
     lines.push(writer);
     lines
+}
+
+/// The most that guardrails may add to a 2 KB prompt's p50 (issue 13).
+const GUARDRAILS_P50_US: f64 = 30.0;
+
+/// Issue 13: a cache hit against the upstream it spares, and what the guardrails add.
+fn cache_guardrails_lines(arms: &Arms) -> Vec<Line> {
+    let hit_name = "Cache hit vs upstream (p50)";
+    let hit_budget = "below the upstream's p50";
+    let plain_name = "Guardrails on a 2 KB prompt (added p50)";
+    let masked_name = "Guardrails on a 2 KB prompt, two values masked (added p50)";
+    let guard_budget = "≤ 30 µs";
+    let result = match arms.latency.ok() {
+        Some(r) => r
+            .cache_guardrails
+            .ok()
+            .ok_or_else(|| r.cache_guardrails.absent()),
+        None => Err(arms.latency.absent()),
+    };
+    let r = match result {
+        Ok(r) => r,
+        Err(absent) => {
+            return [
+                (hit_name, hit_budget),
+                (plain_name, guard_budget),
+                (masked_name, guard_budget),
+            ]
+            .into_iter()
+            .map(|(name, budget)| Line {
+                name: name.into(),
+                budget: budget.into(),
+                measured: absent.clone().unwrap_or_default(),
+                pass: None,
+            })
+            .collect();
+        }
+    };
+    let upstream = &r.delayed_upstream;
+    let hit = match r.arm(CACHE_HIT) {
+        Some(hit) => Line {
+            name: hit_name.into(),
+            budget: hit_budget.into(),
+            measured: format!(
+                "{:.1} µs vs {:.1} µs for an upstream that answers in {} ms ({} misses; a request \
+                 passed through to the undelayed mock: {:.1} µs)",
+                hit.latency.p50_us,
+                upstream.latency.p50_us,
+                r.upstream_delay_ms,
+                hit.errors,
+                r.arm(PASS_THROUGH).map_or(0.0, |a| a.latency.p50_us),
+            ),
+            pass: Some(
+                clean(hit) && clean(upstream) && hit.latency.p50_us < upstream.latency.p50_us,
+            ),
+        },
+        None => Line {
+            name: hit_name.into(),
+            budget: hit_budget.into(),
+            measured: "no cache-hit target".into(),
+            pass: None,
+        },
+    };
+    let plain_ok = r.arm(PLAIN_2KB).is_some_and(clean);
+    let guard = |name: &str, target: &str, cost: Added, bytes: usize, hits: &str| Line {
+        name: name.into(),
+        budget: guard_budget.into(),
+        measured: format!(
+            "{:.1} µs (p99 {:.1} µs; {bytes} B prompt; recorded hits: {hits})",
+            cost.p50_us, cost.p99_us
+        ),
+        pass: Some(
+            plain_ok && r.arm(target).is_some_and(clean) && cost.p50_us <= GUARDRAILS_P50_US,
+        ),
+    };
+    vec![
+        hit,
+        guard(
+            plain_name,
+            GUARDED_2KB,
+            r.guardrails_cost,
+            r.prompt_bytes,
+            &r.clean_prompt_hits,
+        ),
+        guard(
+            masked_name,
+            GUARDED_2KB_MASKED,
+            r.guardrails_masking_cost,
+            r.masked_prompt_bytes,
+            &r.masked_prompt_hits,
+        ),
+    ]
+}
+
+/// A target that answered every request as expected, at least once.
+fn clean(arm: &ArmLatency) -> bool {
+    arm.errors == 0 && arm.latency.count > 0
 }

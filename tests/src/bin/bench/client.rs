@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -26,6 +26,12 @@ pub struct Target {
     /// The request path, such as `/v1/chat/completions` or `/sse/10/2/v1/chat/completions`.
     pub path: String,
     pub authorization: Option<HeaderValue>,
+    /// The request body this target always sends, in place of the one its arm sends to every
+    /// target; `None` for the arm's own.
+    pub body: Option<Bytes>,
+    /// A header every answer must carry to count as a success, such as
+    /// `x-switchyard-cache: hit`; an answer without it counts as an error.
+    pub expect_header: Option<(HeaderName, HeaderValue)>,
 }
 
 impl Target {
@@ -35,7 +41,38 @@ impl Target {
             addr,
             path: path.to_owned(),
             authorization: None,
+            body: None,
+            expect_header: None,
         })
+    }
+
+    /// The same server and path under another name, always sending `body`.
+    pub fn with_body(&self, name: &str, body: Bytes) -> Arc<Target> {
+        Arc::new(Target {
+            name: name.to_owned(),
+            body: Some(body),
+            ..self.clone()
+        })
+    }
+
+    /// The same target, whose answers must carry `name: value` to count as successes.
+    pub fn expecting(&self, name: HeaderName, value: &'static str) -> Arc<Target> {
+        Arc::new(Target {
+            expect_header: Some((name, HeaderValue::from_static(value))),
+            ..self.clone()
+        })
+    }
+
+    /// The body to send: the target's own, or else the arm's.
+    pub fn body_or(&self, arm_body: &Bytes) -> Bytes {
+        self.body.clone().unwrap_or_else(|| arm_body.clone())
+    }
+
+    /// Whether an answer with these headers is what the target expects.
+    fn accepts(&self, headers: &HeaderMap) -> bool {
+        self.expect_header
+            .as_ref()
+            .is_none_or(|(name, value)| headers.get(name) == Some(value))
     }
 
     /// The same server under another path (another mock behaviour).
@@ -58,6 +95,7 @@ pub fn chat_body(model: &str, stream: bool) -> Bytes {
 /// One answered request.
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -134,11 +172,12 @@ impl Conn {
         self.request(Method::POST, &path, body).await
     }
 
-    /// Sends one request and tells whether it answered 200. A broken connection is replaced so
-    /// that a worker can go on after a failure, which then shows up as an error count.
+    /// Sends one request and tells whether it answered 200, with the header the target expects
+    /// if it expects one. A broken connection is replaced so that a worker can go on after a
+    /// failure, which then shows up as an error count.
     pub async fn post_ok(&mut self, body: Bytes) -> bool {
         match self.post(body).await {
-            Ok(reply) => reply.status == StatusCode::OK,
+            Ok(reply) => reply.status == StatusCode::OK && self.target.accepts(&reply.headers),
             Err(_) => {
                 if let Ok(fresh) = Conn::open(&self.target).await {
                     *self = fresh;
@@ -156,9 +195,13 @@ impl Conn {
         body: Bytes,
     ) -> anyhow::Result<Reply> {
         let response = self.send(method, path, body, "application/json").await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body })
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 
     /// Sends a streaming request and records when each event arrives.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::client::{Conn, Target, chat_body};
 use crate::gateway::{self, free_port, status_kb};
-use crate::setup::{Ctx, MODEL_FAST, MODEL_SLOW, base_config};
+use crate::setup::{Ctx, MODEL_FAST, MODEL_SLOW};
 use crate::stats::round2;
 
 #[derive(Serialize)]
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<FootprintResult> {
         &ctx.launch.bin,
         &data_dir,
         &ctx.work_dir.join("footprint-config.json"),
-        &base_config(&ctx.mock, &ctx.plan),
+        &ctx.base_config,
     )
     .await?;
 

@@ -167,6 +167,8 @@ impl Gateway {
             addr: self.admin,
             path: "/api/status".into(),
             authorization: Some(HeaderValue::from_str(&format!("Bearer {ADMIN_TOKEN}"))?),
+            body: None,
+            expect_header: None,
         };
         Ok(Admin(Conn::open(&Arc::new(target)).await?))
     }

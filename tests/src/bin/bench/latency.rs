@@ -6,13 +6,20 @@
 //! with a key, like the main gateway, so that each gateway serves the same share of the requests
 //! and each plain target follows the other gateway's keyed one in the rotation: a process that
 //! served more of the requests would stay warmer and look faster.
+//!
+//! A second round follows with the response cache and the guardrails (issue 13, see
+//! cache_guardrails.rs). It has a round of its own so that the first one, and the log-off
+//! comparison within it, stays as it was.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde::Serialize;
 
+use crate::cache_guardrails::{self, CacheGuardrailsResult};
 use crate::client::{Conn, Target, chat_body};
+use crate::report::Arm;
 use crate::request_log::LOG_OFF_TARGET;
 use crate::setup::{Ctx, MODEL_FAST};
 use crate::stats::{Added, Hist, Summary, round2};
@@ -34,9 +41,12 @@ pub struct LatencyResult {
     pub logging_cost_keyed: Option<Added>,
     /// Why the `switchyard (log off)` target is missing, when it is.
     pub log_off_note: Option<String>,
-    /// The gateway's CPU time over this arm divided by the requests it served: the cost per
-    /// request when it is idle in between, which includes waking up for each one.
+    /// The gateway's CPU time over the first round divided by the requests it served there
+    /// (with and without a key): the cost per request when it is idle in between, which
+    /// includes waking up for each one.
     pub gateway_cpu_us_per_request: f64,
+    /// The second round: the response cache and the guardrails.
+    pub cache_guardrails: Arm<CacheGuardrailsResult>,
 }
 
 #[derive(Serialize)]
@@ -73,30 +83,19 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         conns.push(Conn::open(target).await?);
     }
     let body = chat_body(MODEL_FAST, false);
-    for _ in 0..ctx.plan.latency_warmup {
-        for conn in &mut conns {
-            conn.post_ok(body.clone()).await;
-        }
-    }
+    let bodies: Vec<Bytes> = targets.iter().map(|t| t.body_or(&body)).collect();
+    warm_up(&mut conns, &bodies, ctx.plan.latency_warmup).await;
 
-    let mut hists: Vec<Hist> = targets.iter().map(|_| Hist::default()).collect();
-    let mut errors = vec![0u64; targets.len()];
     let cpu_before = ctx.gateway.cpu_ticks()?;
-    for round in 0..ctx.plan.latency_requests {
-        // Rotate which arm goes first, so none always runs right after another particular one.
-        for k in 0..conns.len() {
-            let j = (round + k) % conns.len();
-            let started = Instant::now();
-            if conns[j].post_ok(body.clone()).await {
-                hists[j].record(started.elapsed());
-            } else {
-                errors[j] += 1;
-            }
-        }
-    }
+    let (hists, errors) = interleave(&mut conns, &bodies, ctx.plan.latency_requests).await;
     let cpu_ticks = ctx.gateway.cpu_ticks()?.saturating_sub(cpu_before);
-    // Warm-up requests fall outside the CPU window, so divide by the measured ones only.
-    let measured = ctx.plan.latency_requests.max(1);
+    // Warm-up requests fall outside the CPU window, so divide by the measured ones only, and by
+    // every one that the gateway served: it takes the keyed target's requests too.
+    let served = targets
+        .iter()
+        .filter(|t| t.addr == ctx.gateway.proxy)
+        .count();
+    let measured = (ctx.plan.latency_requests * served).max(1);
 
     let direct = hists[1].summary();
     let own_over_relay = Added::between(&hists[0].summary(), &hists[2].summary());
@@ -129,5 +128,46 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         logging_cost_keyed,
         log_off_note: ctx.log_off_note.clone(),
         gateway_cpu_us_per_request: round2(ctx.ticks_to_us(cpu_ticks) / measured as f64),
+        cache_guardrails: match &ctx.cache_guardrails_note {
+            Some(note) => Arm::NotAvailable {
+                reason: note.clone(),
+            },
+            None => Arm::from_result(cache_guardrails::run(ctx).await),
+        },
     })
+}
+
+/// Sends `rounds` requests through each connection, the connection's own body each time, one
+/// request at a time.
+pub async fn warm_up(conns: &mut [Conn], bodies: &[Bytes], rounds: usize) {
+    for _ in 0..rounds {
+        for (conn, body) in conns.iter_mut().zip(bodies) {
+            conn.post_ok(body.clone()).await;
+        }
+    }
+}
+
+/// Sends `rounds` requests through each connection, one at a time and taking turns request by
+/// request, and times the successful ones; returns a histogram and an error count per
+/// connection.
+pub async fn interleave(
+    conns: &mut [Conn],
+    bodies: &[Bytes],
+    rounds: usize,
+) -> (Vec<Hist>, Vec<u64>) {
+    let mut hists: Vec<Hist> = conns.iter().map(|_| Hist::default()).collect();
+    let mut errors = vec![0u64; conns.len()];
+    for round in 0..rounds {
+        // Rotate which arm goes first, so none always runs right after another particular one.
+        for k in 0..conns.len() {
+            let j = (round + k) % conns.len();
+            let started = Instant::now();
+            if conns[j].post_ok(bodies[j].clone()).await {
+                hists[j].record(started.elapsed());
+            } else {
+                errors[j] += 1;
+            }
+        }
+    }
+    (hists, errors)
 }

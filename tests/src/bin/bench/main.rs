@@ -5,6 +5,7 @@
 //! gateway first unless `--gateway-bin` names one.
 
 mod budget;
+mod cache_guardrails;
 mod client;
 mod footprint;
 mod gateway;
@@ -205,14 +206,8 @@ async fn run_arms(
     let work = tempfile::tempdir()?;
     let data_dir = work.path().join("data");
     std::fs::create_dir_all(&data_dir)?;
-    let config = setup::base_config(&mock, &plan);
-    gateway::apply_config(
-        &launch.bin,
-        &data_dir,
-        &work.path().join("base.json"),
-        &config,
-    )
-    .await?;
+    let (config, cache_guardrails_note) =
+        apply_base_config(&launch, &data_dir, work.path(), &mock, &plan).await?;
     let gateway = launch
         .spawn(&data_dir, "127.0.0.1:0".parse()?)?
         .ready(Duration::from_secs(30))
@@ -255,6 +250,8 @@ async fn run_arms(
         keyed,
         log_off,
         log_off_note,
+        base_config: config,
+        cache_guardrails_note,
         ticks_per_sec: gateway::clock_ticks_per_sec(),
     };
     // The reload arm goes last: it leaves the gateway with the large configuration.
@@ -306,6 +303,35 @@ async fn run_arms(
         request_log,
         background_cpu_percent: noise,
     })
+}
+
+/// Applies the base configuration to `data_dir`, with the cached and guarded routes when the
+/// build accepts them. An older build refuses them; it then gets the configuration without them,
+/// and the note that comes back says why their targets are left out.
+async fn apply_base_config(
+    launch: &Launch,
+    data_dir: &std::path::Path,
+    work_dir: &std::path::Path,
+    mock: &mock::Mock,
+    plan: &Plan,
+) -> anyhow::Result<(serde_json::Value, Option<String>)> {
+    let file = work_dir.join("base.json");
+    let config = setup::base_config(mock, plan, true);
+    let refusal = match gateway::apply_config(&launch.bin, data_dir, &file, &config).await {
+        Ok(()) => return Ok((config, None)),
+        Err(error) => error,
+    };
+    let config = setup::base_config(mock, plan, false);
+    gateway::apply_config(&launch.bin, data_dir, &file, &config).await?;
+    // The CLI's message can run over several lines; its first names the refused field.
+    let reason = format!("{refusal:#}");
+    let first_line = reason.lines().next().unwrap_or_default().trim();
+    let note = format!(
+        "the cache and guardrail targets are left out: the gateway refused their routes \
+         ({first_line})"
+    );
+    eprintln!("bench: {note}");
+    Ok((config, Some(note)))
 }
 
 /// Runs one arm unless `--only` leaves it out (futures do nothing until awaited).
@@ -400,5 +426,7 @@ fn parse_compare(spec: &str) -> anyhow::Result<Arc<Target>> {
         addr,
         path,
         authorization,
+        body: None,
+        expect_header: None,
     }))
 }

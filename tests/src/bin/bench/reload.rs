@@ -43,7 +43,7 @@ pub struct ReloadResult {
 pub async fn run(ctx: &Ctx) -> anyhow::Result<ReloadResult> {
     let plan = &ctx.plan;
     let mut admin = ctx.gateway.admin().await?;
-    let doc = reload_config(&ctx.mock, plan);
+    let doc = reload_config(&ctx.base_config, &ctx.mock, plan);
     let want_routes = doc["routes"].as_array().map_or(0, Vec::len) as u64;
     let want_providers = doc["providers"].as_array().map_or(0, Vec::len) as u64;
     let before = admin.status().await?;
@@ -125,7 +125,7 @@ async fn wait_for_counts(
 
 /// `plan.swaps` admin writes of one route, each followed by a status read for its build time.
 async fn swap(ctx: &Ctx, admin: &mut Admin) -> anyhow::Result<(Hist, Hist)> {
-    let (providers, routes) = scale_counts(&ctx.plan);
+    let (providers, routes) = scale_counts(&ctx.plan, &ctx.base_config);
     let index = routes / 2;
     let path = format!("/api/routes/{}", scale_route_name(index));
     let (mut wall, mut build) = (Hist::default(), Hist::default());

@@ -110,6 +110,7 @@ impl Report {
     pub fn any_arm_failed(&self) -> bool {
         let a = &self.arms;
         a.latency.failed()
+            || a.latency.ok().is_some_and(|l| l.cache_guardrails.failed())
             || a.throughput.failed()
             || a.streaming.failed()
             || a.footprint.failed()

@@ -15,6 +15,7 @@ pub fn all(out: &mut String, arms: &Arms) {
     resilience(out, &arms.resilience, noise("resilience"));
     // The request log is read within the throughput arm, whose section gives the noise.
     request_log(out, &arms.request_log, None);
+    cache_guardrails(out, &arms.latency, noise("latency"));
 }
 
 /// Writes the arm's heading and returns its result, or writes why there is none.
@@ -61,23 +62,7 @@ fn latency(out: &mut String, arm: &Arm<crate::latency::LatencyResult>, noise: Op
         "{} requests per arm after {} warm-up, interleaved request by request. Times in µs.\n",
         r.requests_per_arm, r.warmup_per_arm
     );
-    out.push_str(
-        "| Arm | p50 | p90 | p99 | max | n | added p50 | added p90 | added p99 | errors |\n",
-    );
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
-    for a in &r.arms {
-        let added = a.added.map_or_else(
-            || "— | — | —".to_owned(),
-            |d| format!("{} | {} | {}", us(d.p50_us), us(d.p90_us), us(d.p99_us)),
-        );
-        let _ = writeln!(
-            out,
-            "| {} | {} | {added} | {} |",
-            a.name,
-            summary_cells(&a.latency),
-            a.errors
-        );
-    }
+    latency_table(out, &r.arms);
     let _ = writeln!(
         out,
         "\n`null-relay` is a byte-for-byte TCP relay pinned like the gateway: it does no HTTP work, \
@@ -132,6 +117,27 @@ fn latency(out: &mut String, arm: &Arm<crate::latency::LatencyResult>, noise: Op
             let _ = writeln!(out, "{note}.\n");
         }
         (None, None) => {}
+    }
+}
+
+/// One row per target: its latency, and what it adds over the direct arm.
+fn latency_table(out: &mut String, arms: &[crate::latency::ArmLatency]) {
+    out.push_str(
+        "| Arm | p50 | p90 | p99 | max | n | added p50 | added p90 | added p99 | errors |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for a in arms {
+        let added = a.added.map_or_else(
+            || "— | — | —".to_owned(),
+            |d| format!("{} | {} | {}", us(d.p50_us), us(d.p90_us), us(d.p99_us)),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {added} | {} |",
+            a.name,
+            summary_cells(&a.latency),
+            a.errors
+        );
     }
 }
 
@@ -403,5 +409,71 @@ fn request_log(
          batch the writer was storing. Catch-up is the time from that answer until every record \
          of the level was written. written/s is the level's records over its time plus the \
          catch-up: the rate at which they reached `usage.db`, the writer's lag included.\n\n",
+    );
+}
+
+fn cache_guardrails(
+    out: &mut String,
+    arm: &Arm<crate::latency::LatencyResult>,
+    noise: Option<&f64>,
+) {
+    let title = "8. Response cache and guardrails (the latency arm's second round)";
+    let Some(latency) = heading(out, title, arm, noise) else {
+        return;
+    };
+    let r = match &latency.cache_guardrails {
+        Arm::Ok { result } => result,
+        other => {
+            let _ = writeln!(out, "{}\n", other.absent().unwrap_or_default());
+            return;
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{} requests per arm after {} warm-up, interleaved request by request, after the first \
+         round. `switchyard (cache hit)` repeats one request on a route with a response cache \
+         whose upstream answers in {} ms; every measured answer must say \
+         `x-switchyard-cache: hit`, and a miss counts as an error. The 2 KB targets send one \
+         {} B chat prompt (prose with numbers, dates and a line of code) through the plain route \
+         and through a route with the `pii` policy: eight detectors, masking all but card \
+         numbers, which it blocks. Times in µs.\n",
+        r.requests_per_arm, r.warmup_per_arm, r.upstream_delay_ms, r.prompt_bytes
+    );
+    latency_table(out, &r.arms);
+    let d = &r.delayed_upstream;
+    let _ = writeln!(
+        out,
+        "\n`{}` is that upstream, the mock behind its {} ms delay, called directly in a round of \
+         its own: {} requests, p50 {} / p90 {} / p99 {} / max {} µs, {} errors. The cache hit \
+         over it: p50 {} / p99 {} µs (negative: the hit is faster). The cache hit over a request \
+         passed through to the undelayed mock (`switchyard`): p50 {} / p99 {} µs.\n",
+        d.name,
+        r.upstream_delay_ms,
+        d.latency.count,
+        us(d.latency.p50_us),
+        us(d.latency.p90_us),
+        us(d.latency.p99_us),
+        us(d.latency.max_us),
+        d.errors,
+        us(r.hit_over_upstream.p50_us),
+        us(r.hit_over_upstream.p99_us),
+        us(r.hit_over_pass_through.p50_us),
+        us(r.hit_over_pass_through.p99_us),
+    );
+    let _ = writeln!(
+        out,
+        "Guardrails, `switchyard (guardrails, 2 KB)` over `switchyard (2 KB)`: p50 {} / p90 {} / \
+         p99 {} µs (budget: p50 ≤ 30 µs). The request log recorded these hits for one such \
+         request: {}. With an email address and a phone number added ({} B), both masked: p50 {} \
+         / p90 {} / p99 {} µs; recorded hits: {}.\n",
+        us(r.guardrails_cost.p50_us),
+        us(r.guardrails_cost.p90_us),
+        us(r.guardrails_cost.p99_us),
+        r.clean_prompt_hits,
+        r.masked_prompt_bytes,
+        us(r.guardrails_masking_cost.p50_us),
+        us(r.guardrails_masking_cost.p90_us),
+        us(r.guardrails_masking_cost.p99_us),
+        r.masked_prompt_hits,
     );
 }

@@ -20,6 +20,19 @@ pub const MODEL_SSE: &str = "stream-gpt";
 pub const MODEL_SSE_LOAD: &str = "streamload-gpt";
 pub const MODEL_SLOW: &str = "slow-gpt";
 pub const MODEL_FAILOVER: &str = "failover-gpt";
+/// The route with a response cache, whose upstream answers after [`CACHE_UPSTREAM_DELAY_MS`].
+pub const MODEL_CACHE: &str = "cache-gpt";
+/// The route whose requests pass the [`GUARDRAIL_POLICY`] policy, to the plain mock. The name
+/// is as long as [`MODEL_FAST`], so that the same prompt has the same size on both routes.
+pub const MODEL_GUARD: &str = "guard-gpt";
+
+/// The guardrail policy of the guarded route: every built-in PII detector, masking all but
+/// card numbers, which it blocks.
+pub const GUARDRAIL_POLICY: &str = "pii";
+
+/// How long the cached route's upstream takes to answer: a fast real model, against which a
+/// cache hit must win. The mock itself answers in about 20 µs, which no proxy can beat.
+pub const CACHE_UPSTREAM_DELAY_MS: u64 = 20;
 
 /// The failover provider's keys: the mock refuses the first and accepts the second.
 pub const BAD_KEY: &str = "sk-bench-revoked-000000000001";
@@ -50,6 +63,9 @@ pub struct Plan {
     pub swap_baseline: Duration,
     pub swap_workers: usize,
     pub failover_requests: usize,
+    /// Requests sent one at a time to the mock behind a [`CACHE_UPSTREAM_DELAY_MS`] delay, the
+    /// upstream a cache hit is compared with.
+    pub delayed_requests: usize,
 }
 
 impl Plan {
@@ -76,6 +92,7 @@ impl Plan {
             swap_baseline: Duration::from_secs(3),
             swap_workers: 4,
             failover_requests: 2_000,
+            delayed_requests: 250,
         }
     }
 
@@ -103,6 +120,7 @@ impl Plan {
             swap_baseline: Duration::from_millis(300),
             swap_workers: 2,
             failover_requests: 50,
+            delayed_requests: 5,
         }
     }
 }
@@ -130,6 +148,11 @@ pub struct Ctx {
     pub log_off: Option<LogOff>,
     /// Why there is no log-off gateway, when the latency arm runs without one.
     pub log_off_note: Option<String>,
+    /// The configuration applied to the gateway before the arms, which the footprint and reload
+    /// arms start from.
+    pub base_config: Value,
+    /// Why the cache and guardrail targets are left out, when the gateway refused their routes.
+    pub cache_guardrails_note: Option<String>,
     pub ticks_per_sec: u64,
 }
 
@@ -163,14 +186,17 @@ fn route(name: &str, prefix: &str, provider: &str) -> Value {
            "upstreams": [{"provider": provider, "weight": 100}]})
 }
 
-/// The providers and routes every arm needs: one per mock behaviour.
-pub fn base_config(mock: &Mock, plan: &Plan) -> Value {
+/// The providers and routes every arm needs: one per mock behaviour. With `cache_guardrails`,
+/// also a route with a response cache in front of a slow upstream and a route whose requests pass
+/// the PII policy (issue 13); a build without those features refuses the configuration, and the
+/// bench then runs without them.
+pub fn base_config(mock: &Mock, plan: &Plan, cache_guardrails: bool) -> Value {
     let key = ["sk-bench-000000000001"];
     let sse = format!("/sse/{}/{}", plan.sse_chunks, plan.sse_interval_ms);
     let load = format!("/sse/{}/{}", plan.load_chunks, plan.load_interval_ms);
     let slow = format!("/delay/{}", plan.inflight_delay_ms);
     let failover = format!("/key/{GOOD_KEY}");
-    json!({
+    let mut doc = json!({
         "providers": [
             provider("mock", mock.base_url(""), &key),
             provider("mock-sse", mock.base_url(&sse), &key),
@@ -185,14 +211,50 @@ pub fn base_config(mock: &Mock, plan: &Plan) -> Value {
             route("slow", "slow-", "mock-slow"),
             route("failover", "failover-", "mock-failover"),
         ],
-    })
+    });
+    if cache_guardrails {
+        add_cache_guardrails(&mut doc, mock, &key);
+    }
+    doc
+}
+
+/// Issue 13's additions to the base configuration: the cached route, the guardrail policy and the
+/// guarded route.
+fn add_cache_guardrails(doc: &mut Value, mock: &Mock, key: &[&str]) {
+    let delayed = format!("/delay/{CACHE_UPSTREAM_DELAY_MS}");
+    if let Some(providers) = doc["providers"].as_array_mut() {
+        providers.push(provider("mock-delayed", mock.base_url(&delayed), key));
+    }
+    let mut cached = route("cache", "cache-", "mock-delayed");
+    cached["cache"] = json!({"enabled": true, "ttl_seconds": 3600, "scope": "global"});
+    let mut guarded = route("guard", "guard-", "mock");
+    guarded["guardrails"] = json!([GUARDRAIL_POLICY]);
+    if let Some(routes) = doc["routes"].as_array_mut() {
+        routes.push(cached);
+        routes.push(guarded);
+    }
+    let detectors: Vec<Value> = [
+        ("email", "mask"),
+        ("phone", "mask"),
+        ("credit_card", "block"),
+        ("iban", "mask"),
+        ("cn_resident_id", "mask"),
+        ("us_ssn", "mask"),
+        ("ip_address", "mask"),
+        ("secret", "mask"),
+    ]
+    .into_iter()
+    .map(|(kind, action)| json!({"type": kind, "action": action}))
+    .collect();
+    doc["guardrails"] =
+        json!([{"name": GUARDRAIL_POLICY, "mode": "enforce", "detectors": detectors}]);
 }
 
 /// The base config grown to `plan.reload_routes` routes and `plan.reload_providers` providers,
 /// all valid and all pointing at the mock, as a large real deployment would look.
-pub fn reload_config(mock: &Mock, plan: &Plan) -> Value {
-    let mut doc = base_config(mock, plan);
-    let (extra_providers, extra_routes) = scale_counts(plan);
+pub fn reload_config(base: &Value, mock: &Mock, plan: &Plan) -> Value {
+    let mut doc = base.clone();
+    let (extra_providers, extra_routes) = scale_counts(plan, base);
     if let Some(providers) = doc["providers"].as_array_mut() {
         for i in 0..extra_providers {
             let key = format!("sk-bench-{i:012}");
@@ -207,14 +269,14 @@ pub fn reload_config(mock: &Mock, plan: &Plan) -> Value {
     doc
 }
 
-/// How many providers and routes [`base_config`] holds.
-const BASE_ITEMS: usize = 5;
-
-/// The providers and routes [`reload_config`] adds to the base ones to reach the plan's size.
-pub fn scale_counts(plan: &Plan) -> (usize, usize) {
+/// The providers and routes [`reload_config`] adds to those of `base` to reach the plan's size.
+pub fn scale_counts(plan: &Plan, base: &Value) -> (usize, usize) {
+    let count = |key: &str| base[key].as_array().map_or(0, Vec::len);
     (
-        plan.reload_providers.saturating_sub(BASE_ITEMS).max(1),
-        plan.reload_routes.saturating_sub(BASE_ITEMS).max(1),
+        plan.reload_providers
+            .saturating_sub(count("providers"))
+            .max(1),
+        plan.reload_routes.saturating_sub(count("routes")).max(1),
     )
 }
 
