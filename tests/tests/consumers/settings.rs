@@ -26,7 +26,7 @@ async fn settings_are_read_and_written_and_live_at_once() {
         settings(&gateway).await,
         json!({"client_auth": "off", "effective_client_auth": "off",
                "client_auth_from_flag": false, "proxy_loopback": true,
-               "log_retention_days": 30, "log_max_rows": 10_000_000})
+               "log_retention_days": 30, "log_max_rows": 10_000_000, "cache_max_mb": 256})
     );
     gateway
         .chat_as(None, &chat(DEEPSEEK))
