@@ -14,7 +14,6 @@ use bytes::Bytes;
 use switchyard_shared::TrailStep;
 use tokio::sync::mpsc;
 
-pub use estimate::warm_up as warm_up_tokenizer;
 pub use writer::{MeterTask, load_budgets, spawn};
 
 use crate::budgets::BudgetHold;

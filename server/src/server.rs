@@ -97,8 +97,6 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         Arc::clone(&clock),
     );
     crate::alerts::spawn(&registry, Arc::clone(&snapshot), client.clone());
-    // The tokenizer's tables load on a background thread, not in the first estimate.
-    std::thread::spawn(crate::metering::warm_up_tokenizer);
     let cache = Arc::new(crate::cache::ResponseCache::new(
         crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
         Arc::clone(&clock),

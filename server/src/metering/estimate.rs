@@ -5,6 +5,10 @@
 //! Both are read format-blind: every string under a key that carries text in any protocol
 //! (`content`, `text`, `thinking`, `arguments`, ...) counts, so OpenAI and Anthropic bodies, plain
 //! or streamed, need no parser of their own. Runs on the meter task, never on the request path.
+//!
+//! The tokenizer's tables take about 50 MB and a fraction of a second to load, so they load on
+//! the first estimate, not at start: a gateway whose providers always report usage never pays
+//! for them.
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -34,11 +38,6 @@ fn tokens(text: &str) -> u64 {
     }
     let bpe = tiktoken_rs::o200k_base_singleton();
     u64::try_from(bpe.encode_ordinary(text).len()).unwrap_or(u64::MAX)
-}
-
-/// Loads the tokenizer's tables (a fraction of a second), so the first estimate does not pay it.
-pub fn warm_up() {
-    let _ = tokens("warm up");
 }
 
 /// Appends every text string found under a text key anywhere in `value`.

@@ -30,6 +30,9 @@ use crate::latency::{ArmLatency, interleave, warm_up};
 use crate::setup::{CACHE_UPSTREAM_DELAY_MS, Ctx, MODEL_CACHE, MODEL_FAST, MODEL_GUARD};
 use crate::stats::{Added, Hist, Summary};
 
+// `DELAYED_DIRECT` names the delay.
+const _: () = assert!(CACHE_UPSTREAM_DELAY_MS == 20);
+
 /// The targets' names in the report. The plain gateway keeps its name from the first round.
 pub const PASS_THROUGH: &str = "switchyard";
 pub const CACHE_HIT: &str = "switchyard (cache hit)";
