@@ -223,12 +223,6 @@ impl CompiledBudget {
         state.period_start.load(Ordering::Acquire)
     }
 
-    /// When the current period ends, `None` for `total`.
-    pub fn period_end(&self, now_ms: i64) -> Option<i64> {
-        self.roll(now_ms);
-        Some(self.state.period_end.load(Ordering::Acquire)).filter(|end| *end != i64::MAX)
-    }
-
     /// Adds spend loaded from the records, once per period (at start, or when a budget appears).
     /// Returns whether this period still needed it.
     pub fn load_spent(&self, period_start: i64, spent: i64) -> bool {
@@ -376,10 +370,6 @@ pub struct BudgetHold {
 }
 
 impl BudgetHold {
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Replaces each reservation with `actual` (in the period it was made in; a request that
     /// straddled a reset charges nothing to the new period, matching how spend is recomputed
     /// from records, which count a request at its start).

@@ -32,13 +32,7 @@ use crate::clock::Clock;
 use crate::usage::Usage;
 
 /// The protocol a client was answered in, which is the protocol a replay must speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientApi {
-    /// OpenAI's chat completions (or embeddings): a JSON object, or `data:` chunks and `[DONE]`.
-    OpenAi,
-    /// Anthropic's Messages API: a `message` object, or its named stream events.
-    Anthropic,
-}
+pub use crate::stream::ClientApi;
 
 /// One stored answer: exactly what the client was sent, plus what its record needs on a hit.
 #[derive(Clone, Debug)]

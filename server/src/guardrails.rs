@@ -53,11 +53,7 @@ pub enum Api {
 }
 
 /// The stream protocol the client reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientApi {
-    OpenAi,
-    Anthropic,
-}
+pub use crate::stream::ClientApi;
 
 /// A refusal: the policy and the detector that found something a `block` action forbids. It
 /// names no value, so it can be shown to the client and logged as it is.

@@ -604,20 +604,7 @@ async fn guard_answer(
     if !checks && restorer.is_none() {
         return Ok(response);
     }
-    let (api, client) = match inbound {
-        Inbound::Chat => (
-            crate::guardrails::Api::Chat,
-            crate::guardrails::ClientApi::OpenAi,
-        ),
-        Inbound::Embeddings => (
-            crate::guardrails::Api::Embeddings,
-            crate::guardrails::ClientApi::OpenAi,
-        ),
-        Inbound::Messages | Inbound::CountTokens => (
-            crate::guardrails::Api::Messages,
-            crate::guardrails::ClientApi::Anthropic,
-        ),
-    };
+    let (api, client) = (inbound.guardrails_api(), inbound.client_api());
     let stream = response
         .headers()
         .get(header::CONTENT_TYPE)

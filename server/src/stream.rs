@@ -8,6 +8,15 @@ use serde_json::{Value, json};
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 
+/// The protocol a client reads answers in: what a replayed or rewritten answer must speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientApi {
+    /// OpenAI's chat completions (or embeddings): a JSON object, or `data:` chunks and `[DONE]`.
+    OpenAi,
+    /// Anthropic's Messages API: a `message` object, or its named stream events.
+    Anthropic,
+}
+
 /// One step of a chat completion stream, in OpenAI's terms.
 #[derive(Debug, PartialEq)]
 pub enum StreamItem {

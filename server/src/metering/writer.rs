@@ -137,25 +137,31 @@ async fn meter_rows(items: Vec<MeterItem>, clock: &Arc<Clock>) -> Vec<LogRow> {
     if items.iter().all(|item| matches!(item, MeterItem::Row(_))) {
         return items
             .into_iter()
-            .filter_map(|item| match item {
-                MeterItem::Row(row) => Some(*row),
-                MeterItem::Unmetered(_) => None,
-            })
+            .map(|item| meter_row(item, clock))
             .collect();
     }
     // Tokenizing is CPU work of unbounded length: off the async workers.
     let clock = Arc::clone(clock);
-    tokio::task::spawn_blocking(move || {
+    let count = items.len();
+    let metered = tokio::task::spawn_blocking(move || {
         items
             .into_iter()
-            .map(|item| match item {
-                MeterItem::Row(row) => *row,
-                MeterItem::Unmetered(item) => settle_estimated(*item, &clock),
-            })
+            .map(|item| meter_row(item, &clock))
             .collect::<Vec<_>>()
     })
-    .await
-    .unwrap_or_default()
+    .await;
+    metered.unwrap_or_else(|error| {
+        tracing::error!(%error, records = count, "metering a batch failed; its records are lost");
+        Vec::new()
+    })
+}
+
+/// One queued item as a row: as it came, or estimated and priced.
+fn meter_row(item: MeterItem, clock: &Clock) -> LogRow {
+    match item {
+        MeterItem::Row(row) => *row,
+        MeterItem::Unmetered(item) => settle_estimated(*item, clock),
+    }
 }
 
 /// Estimates a record's tokens, prices them and settles its budgets.

@@ -70,12 +70,13 @@ impl CachePlan {
         restores: bool,
     ) -> Option<CachePlan> {
         let config = config.filter(|config| config.enabled)?;
-        let (api, client) = match inbound {
-            Inbound::Chat => (CacheApi::Chat, ClientApi::OpenAi),
-            Inbound::Embeddings => (CacheApi::Embeddings, ClientApi::OpenAi),
-            Inbound::Messages => (CacheApi::Messages, ClientApi::Anthropic),
+        let api = match inbound {
+            Inbound::Chat => CacheApi::Chat,
+            Inbound::Embeddings => CacheApi::Embeddings,
+            Inbound::Messages => CacheApi::Messages,
             Inbound::CountTokens => return None,
         };
+        let client = inbound.client_api();
         let directive = if restores {
             Directive::NoStore
         } else {

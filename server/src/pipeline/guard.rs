@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::Caller;
-use crate::guardrails::{self, Api, Applied, Blocked, Policy};
+use crate::guardrails::{self, Applied, Blocked, Policy};
 use crate::proxy::Inbound;
 use crate::snapshot::Route;
 
@@ -38,10 +38,5 @@ pub fn guard_request(
     if policies.is_empty() {
         return Ok(Applied::default());
     }
-    let api = match inbound {
-        Inbound::Chat => Api::Chat,
-        Inbound::Embeddings => Api::Embeddings,
-        Inbound::Messages | Inbound::CountTokens => Api::Messages,
-    };
-    guardrails::apply_request(policies, body, api, key)
+    guardrails::apply_request(policies, body, inbound.guardrails_api(), key)
 }

@@ -70,7 +70,8 @@ pub struct GuardedStream<B> {
 }
 
 impl<B> GuardedStream<B> {
-    /// `None` when there is nothing to do: no checks and no values to restore.
+    /// The body given back (`Err`) when there is nothing to do: no checks and no values to
+    /// restore.
     pub fn new(
         inner: B,
         policies: &[Arc<Policy>],

@@ -40,6 +40,23 @@ impl Inbound {
             Inbound::CountTokens => "count_tokens",
         }
     }
+
+    /// The protocol the client is answered in.
+    pub fn client_api(self) -> crate::stream::ClientApi {
+        match self {
+            Inbound::Chat | Inbound::Embeddings => crate::stream::ClientApi::OpenAi,
+            Inbound::Messages | Inbound::CountTokens => crate::stream::ClientApi::Anthropic,
+        }
+    }
+
+    /// Where the guardrails find the text in this API's bodies.
+    pub fn guardrails_api(self) -> crate::guardrails::Api {
+        match self {
+            Inbound::Chat => crate::guardrails::Api::Chat,
+            Inbound::Embeddings => crate::guardrails::Api::Embeddings,
+            Inbound::Messages | Inbound::CountTokens => crate::guardrails::Api::Messages,
+        }
+    }
 }
 
 /// The largest translated (non-streaming) provider answer the gateway reads.
