@@ -13,7 +13,8 @@ use serde_json::json;
 use switchyard_shared::Protocol;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini};
+use crate::protocols::{anthropic, gemini};
+use crate::providers::{ApiKey, Operation, Provider};
 use crate::reload::CurrentSnapshot;
 use crate::upstream::UpstreamClient;
 

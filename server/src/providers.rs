@@ -1,12 +1,5 @@
-//! Upstream providers in compiled form, and the dispatch to the one module per wire protocol.
-//!
-//! `Protocol` is a closed enum: adding a protocol means adding a module here and a match arm in each
-//! function below, so the compiler lists every place that must learn about it.
-
-pub mod anthropic;
-pub mod azure;
-pub mod gemini;
-pub mod openai;
+//! Upstream providers in compiled form: URIs parsed, key headers built, mapping indexed. What each
+//! wire protocol means lives in `protocols.rs`, one module per protocol.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::health::{CircuitPolicy, HealthRegistry, KeyHealth, KeyPolicy, ProviderHealth};
 use crate::model_mapping::ModelMapping;
+use crate::protocols::{anthropic, azure, gemini, openai};
 
 /// What the gateway asks a provider to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -358,56 +352,6 @@ pub fn authority(uri: &Uri) -> Option<String> {
         _ => 80,
     });
     Some(format!("{host}:{port}"))
-}
-
-/// Where an OpenAI `image_url` points: inline base64 data, or an http(s) URL.
-pub enum ImageSource<'a> {
-    Inline { media_type: &'a str, data: &'a str },
-    Url(&'a str),
-}
-
-/// Reads an image URL the way every protocol that takes images needs it.
-pub fn image_source(url: &str) -> Result<ImageSource<'_>, String> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or("a data URL needs a comma")?;
-        let media_type = meta
-            .strip_suffix(";base64")
-            .ok_or("image data URLs must be base64")?;
-        return Ok(ImageSource::Inline { media_type, data });
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return Ok(ImageSource::Url(url));
-    }
-    Err("image URLs must be data: or http(s): URLs".into())
-}
-
-/// Text of an OpenAI content value, for places that take only text (system prompts, tool results).
-pub fn content_text(content: Option<&serde_json::Value>) -> String {
-    match content {
-        Some(serde_json::Value::String(text)) => text.clone(),
-        Some(serde_json::Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(serde_json::Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// Appends items to a conversation of `(role, items)` turns, merging into the previous turn when
-/// the role repeats: Anthropic and Gemini both require alternating roles.
-pub fn push_turn(
-    turns: &mut Vec<(String, Vec<serde_json::Value>)>,
-    role: &str,
-    items: Vec<serde_json::Value>,
-) {
-    if items.is_empty() {
-        return;
-    }
-    match turns.last_mut() {
-        Some((last, existing)) if last == role => existing.extend(items),
-        _ => turns.push((role.to_owned(), items)),
-    }
 }
 
 /// Percent-encodes a model or deployment name for use as one URL path segment.

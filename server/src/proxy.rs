@@ -14,8 +14,6 @@ mod forward;
 // Public only for the fuzz tests (`tests/fuzz.rs`): both read untrusted bytes.
 #[doc(hidden)]
 pub mod request;
-#[doc(hidden)]
-pub mod stages;
 
 use std::sync::Arc;
 
@@ -37,9 +35,9 @@ use tokio::time::Instant;
 
 use crate::guard::{self, HostPolicy};
 use crate::health::HealthRegistry;
-use crate::messages_api;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Caller, Finish, GuardedBody, InFlightLimit};
+use crate::protocols::anthropic::inbound as messages_api;
 use crate::providers::Provider;
 use crate::reload::CurrentSnapshot;
 use crate::snapshot::{Route, Snapshot};

@@ -5,6 +5,7 @@
 use bytes::{BufMut, BytesMut};
 use serde_json::{Value, json};
 
+use crate::proxy::ProxyError;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 
@@ -103,6 +104,12 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether an event's data is JSON (checked without building a value) or absent.
+pub fn is_json_or_empty(data: &str) -> bool {
+    let data = data.trim();
+    data.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
+}
+
 /// Writes one `data: {json}` event.
 pub fn write_data(out: &mut BytesMut, value: &Value) {
     out.put_slice(b"data: ");
@@ -111,102 +118,82 @@ pub fn write_data(out: &mut BytesMut, value: &Value) {
     out.put_slice(b"\n\n");
 }
 
-/// Reads OpenAI chunks from an OpenAI-compatible provider (used when the client speaks another
-/// protocol).
-#[derive(Default)]
-pub struct OpenAiDecoder {
-    done: bool,
+/// What a stage did with one upstream event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the event to the client exactly as it came (the caller may do so without copying).
+    Forward,
+    /// The event is replaced by what the stage wrote to `out` (possibly nothing).
+    Replace,
 }
 
-impl Decoder for OpenAiDecoder {
-    fn event(&mut self, event: &SseEvent, out: &mut Vec<StreamItem>) {
-        let data = event.data();
-        let data = data.trim();
-        if data.is_empty() {
-            return;
-        }
-        if data == "[DONE]" {
-            self.done = true;
-            out.push(StreamItem::Done);
-            return;
-        }
-        let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
-            self.done = true;
-            out.push(StreamItem::Error(malformed()));
-            return;
-        };
-        if let Some(error) = chunk.get("error") {
-            self.done = true;
-            out.push(StreamItem::Error(error.clone()));
-            return;
-        }
-        if let Some(usage) = chunk
-            .as_object_mut()
-            .and_then(|o| o.remove("usage"))
-            .as_ref()
-            .and_then(Usage::from_openai)
-        {
-            out.push(StreamItem::Usage(usage));
-        }
-        let has_choices = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .is_some_and(|c| !c.is_empty());
-        if has_choices {
-            out.push(StreamItem::Chunk(chunk));
+pub trait SseStage: Send {
+    /// Handles one upstream event; a replacement, if any, is written to `out`.
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) -> Verdict;
+    /// The upstream ended (`None`) or failed; writes what the client must see last.
+    fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut);
+    fn usage(&self) -> Option<Usage>;
+    /// Whether the stream came to its proper end: its final event arrived and no error did. A
+    /// stream that stops before it, or carried an error, is not a complete answer (the cache must
+    /// not keep it).
+    fn completed(&self) -> bool;
+}
+
+/// A provider's events decoded into stream items and encoded for the client's protocol.
+pub struct Translated {
+    decoder: Box<dyn Decoder>,
+    encoder: Box<dyn Encoder>,
+    items: Vec<StreamItem>,
+    usage: Option<Usage>,
+    errored: bool,
+}
+
+impl Translated {
+    pub fn new(decoder: Box<dyn Decoder>, encoder: Box<dyn Encoder>) -> Translated {
+        Translated {
+            decoder,
+            encoder,
+            items: Vec::new(),
+            usage: None,
+            errored: false,
         }
     }
 
-    fn finished(&self) -> bool {
-        self.done
-    }
-}
-
-/// Writes OpenAI's `data: {chunk}` events, the usage chunk only when the client asked for it
-/// (`stream_options.include_usage`), and `data: [DONE]`.
-pub struct OpenAiEncoder {
-    include_usage: bool,
-    last: ChunkBuilder,
-}
-
-impl OpenAiEncoder {
-    pub fn new(include_usage: bool) -> OpenAiEncoder {
-        OpenAiEncoder {
-            include_usage,
-            last: ChunkBuilder::default(),
-        }
-    }
-}
-
-impl Encoder for OpenAiEncoder {
-    fn item(&mut self, item: StreamItem, out: &mut BytesMut) {
-        match item {
-            StreamItem::Chunk(chunk) => {
-                if self.last.id.is_empty() {
-                    let text = |key: &str| {
-                        chunk
-                            .get(key)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    self.last = ChunkBuilder {
-                        id: text("id"),
-                        model: text("model"),
-                        created: chunk
-                            .get("created")
-                            .and_then(Value::as_u64)
-                            .unwrap_or_else(now_secs),
-                    };
-                }
-                write_data(out, &chunk);
+    fn emit(&mut self, out: &mut BytesMut) {
+        for item in self.items.drain(..) {
+            match &item {
+                StreamItem::Usage(usage) => self.usage.get_or_insert_default().merge(*usage),
+                StreamItem::Error(_) => self.errored = true,
+                _ => {}
             }
-            StreamItem::Usage(usage) if self.include_usage => {
-                write_data(out, &self.last.usage_chunk(usage));
-            }
-            StreamItem::Usage(_) => {}
-            StreamItem::Done => out.put_slice(b"data: [DONE]\n\n"),
-            StreamItem::Error(error) => write_data(out, &json!({"error": error})),
+            self.encoder.item(item, out);
         }
+    }
+}
+
+impl SseStage for Translated {
+    fn event(&mut self, event: &SseEvent, out: &mut BytesMut) -> Verdict {
+        if !self.decoder.finished() {
+            self.decoder.event(event, &mut self.items);
+            self.emit(out);
+        }
+        Verdict::Replace
+    }
+
+    fn end(&mut self, error: Option<ProxyError>, out: &mut BytesMut) {
+        match error {
+            Some(error) => self.items.push(StreamItem::Error(error.error_object())),
+            None if !self.decoder.finished() => self.items.push(StreamItem::Error(truncated())),
+            None => {}
+        }
+        self.emit(out);
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    fn completed(&self) -> bool {
+        self.decoder.finished() && !self.errored
     }
 }

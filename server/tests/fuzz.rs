@@ -15,15 +15,15 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
-use switchyard::messages_api::{self, AnthropicEncoder};
-use switchyard::providers::{self, anthropic, gemini};
+use switchyard::protocols::anthropic::inbound as messages_api;
+use switchyard::protocols::anthropic::{AnthropicEncoder, AnthropicPassthrough};
+use switchyard::protocols::openai::{OpenAiDecoder, OpenAiEncoder, OpenAiPassthrough};
+use switchyard::protocols::{anthropic, gemini};
+use switchyard::providers;
 use switchyard::proxy::ProxyError;
 use switchyard::proxy::request::{peek, rewrite_model, with_include_usage};
-use switchyard::proxy::stages::{
-    AnthropicPassthrough, OpenAiPassthrough, SseStage, Translated, Verdict,
-};
 use switchyard::sse::{EventTooLarge, SseEvent, SseParser};
-use switchyard::stream::{Decoder, Encoder, OpenAiDecoder, OpenAiEncoder, StreamItem};
+use switchyard::stream::{Decoder, Encoder, SseStage, StreamItem, Translated, Verdict};
 use switchyard_shared::Protocol;
 
 /// `cases` runs per property, unless `PROPTEST_CASES` asks for another number. Failures are not

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use serde_json::{Value, json};
-use switchyard::messages_api::{self, AnthropicEncoder};
-use switchyard::providers::{anthropic, gemini};
+use switchyard::protocols::anthropic::AnthropicEncoder;
+use switchyard::protocols::anthropic::inbound as messages_api;
+use switchyard::protocols::openai::{OpenAiDecoder, OpenAiEncoder};
+use switchyard::protocols::{anthropic, gemini};
 use switchyard::sse::SseParser;
-use switchyard::stream::{Decoder, Encoder, OpenAiDecoder, OpenAiEncoder, StreamItem};
+use switchyard::stream::{Decoder, Encoder, StreamItem};
 
 /// Removes the fields that change on every run (`created` timestamps).
 fn normalise(value: &mut Value) {

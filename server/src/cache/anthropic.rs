@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value, json};
 
-use crate::messages_api::write_event;
+use crate::protocols::anthropic::write_event;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 

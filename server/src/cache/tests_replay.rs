@@ -9,9 +9,11 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::messages_api::{AnthropicEncoder, from_openai_response};
+use crate::protocols::anthropic::AnthropicEncoder;
+use crate::protocols::anthropic::inbound::from_openai_response;
+use crate::protocols::openai::OpenAiDecoder;
 use crate::sse::{SseEvent, SseParser};
-use crate::stream::{Decoder, Encoder, OpenAiDecoder};
+use crate::stream::{Decoder, Encoder};
 
 const USAGE: Usage = Usage {
     prompt_tokens: 9,

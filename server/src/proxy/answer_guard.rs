@@ -142,7 +142,10 @@ impl<B> GuardedStream<B> {
                 write_event(out, None, &error.to_string());
             }
             ClientApi::Anthropic => {
-                let error = crate::messages_api::error_body("invalid_request_error", &message);
+                let error = crate::protocols::anthropic::inbound::error_body(
+                    "invalid_request_error",
+                    &message,
+                );
                 write_event(out, Some("error"), &error.to_string());
             }
         }

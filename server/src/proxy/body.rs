@@ -13,8 +13,8 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::error::ProxyError;
-use super::stages::{SseStage, Verdict};
 use crate::sse::{SseEvent, SseParser};
+use crate::stream::{SseStage, Verdict};
 use crate::usage::{self, AnthropicUsageJson, OpenAiUsageJson, Usage, UsageContext};
 
 /// The provider's response body, with the idle timeout between chunks and the total deadline.
@@ -452,7 +452,8 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     use super::*;
-    use crate::proxy::stages::{AnthropicPassthrough, OpenAiPassthrough};
+    use crate::protocols::anthropic::AnthropicPassthrough;
+    use crate::protocols::openai::OpenAiPassthrough;
     use crate::sse::MAX_EVENT_BYTES;
 
     /// An upstream that sends `head` and then a partial event one byte over the limit, and then

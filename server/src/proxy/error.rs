@@ -238,9 +238,9 @@ impl ProxyError {
         match self {
             ProxyError::Upstream(upstream) => match upstream.kind.as_deref() {
                 Some(kind) if kind.ends_with("_error") && kind != "rate_limit_exceeded" => kind,
-                _ => crate::messages_api::error_type(upstream.status.as_u16()),
+                _ => crate::protocols::anthropic::inbound::error_type(upstream.status.as_u16()),
             },
-            other => crate::messages_api::error_type(other.status().as_u16()),
+            other => crate::protocols::anthropic::inbound::error_type(other.status().as_u16()),
         }
     }
 }

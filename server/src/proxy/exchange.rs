@@ -13,11 +13,13 @@ use super::body::{PlainBody, SseBody, UsageFormat, UsageTap};
 use super::error::{ProxyError, UpstreamError};
 use super::forward::{self, UpstreamResponse};
 use super::request::{self, Peeked};
-use super::stages::{AnthropicPassthrough, OpenAiPassthrough, SseStage, Translated};
-use crate::messages_api::{self, AnthropicEncoder};
-use crate::providers::{ApiKey, Operation, Provider, anthropic, gemini, parse_error_body};
+use crate::protocols::anthropic::inbound as messages_api;
+use crate::protocols::anthropic::{AnthropicEncoder, AnthropicPassthrough};
+use crate::protocols::openai::{OpenAiDecoder, OpenAiEncoder, OpenAiPassthrough};
+use crate::protocols::{anthropic, gemini};
+use crate::providers::{ApiKey, Operation, Provider, parse_error_body};
 use crate::sse::SseEvent;
-use crate::stream::{Decoder, Encoder, OpenAiDecoder, OpenAiEncoder};
+use crate::stream::{Decoder, Encoder, SseStage, Translated};
 use crate::upstream::UpstreamClient;
 use crate::usage::{self, UsageContext};
 

@@ -1,7 +1,11 @@
-//! The OpenAI wire protocol, spoken natively by most providers: reading its error bodies.
-//! (Its paths and bearer auth are in `providers.rs`; its bodies pass through untranslated.)
+//! The OpenAI wire protocol, spoken natively by most providers and the common form every
+//! translation goes through: its error bodies, and its stream (`openai/stream.rs`).
 
-use super::UpstreamErrorBody;
+mod stream;
+
+pub use stream::{OpenAiDecoder, OpenAiEncoder, OpenAiPassthrough};
+
+use crate::providers::UpstreamErrorBody;
 
 /// The longest error text carried over from a body that is not JSON.
 const MAX_TEXT: usize = 1000;

@@ -8,6 +8,6 @@ pub const DEFAULT_API_VERSION: &str = "2024-10-21";
 pub fn path(deployment: &str, operation: &str, api_version: &str) -> String {
     format!(
         "/openai/deployments/{}/{operation}?api-version={api_version}",
-        super::encode_path_segment(deployment)
+        crate::providers::encode_path_segment(deployment)
     )
 }

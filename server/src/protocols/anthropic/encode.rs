@@ -5,7 +5,7 @@
 use bytes::{BufMut, BytesMut};
 use serde_json::{Value, json};
 
-use super::{error_body, stop_reason};
+use super::inbound::{error_body, stop_reason};
 use crate::stream::{Encoder, StreamItem};
 use crate::usage::Usage;
 

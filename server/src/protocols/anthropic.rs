@@ -1,16 +1,23 @@
 //! Anthropic's Messages API behind the OpenAI API: requests, responses and errors translated both
-//! ways, and the allow-list of the `anthropic-beta` names a client may switch on. The stream
-//! decoder is in `anthropic/stream.rs`.
+//! ways, and the allow-list of the `anthropic-beta` names a client may switch on. `anthropic/decode.rs`
+//! decodes its stream; `anthropic/inbound.rs` and `anthropic/encode.rs` serve the Messages API to
+//! clients.
 
-mod stream;
+mod decode;
+mod encode;
+pub mod inbound;
+mod passthrough;
 
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 use switchyard_shared::config::DEFAULT_ANTHROPIC_BETAS;
 
-pub use stream::AnthropicDecoder;
+pub use decode::AnthropicDecoder;
+pub use encode::{AnthropicEncoder, write_event};
+pub use passthrough::AnthropicPassthrough;
 
-use super::{ImageSource, UpstreamErrorBody, content_text, image_source, push_turn};
+use super::{ImageSource, content_text, image_source, push_turn};
+use crate::providers::UpstreamErrorBody;
 use crate::stream::now_secs;
 use crate::usage::Usage;
 

@@ -2,11 +2,9 @@
 //! (the SDKs, Claude Code) translated into OpenAI chat for providers that do not speak Anthropic,
 //! and the answers translated back. The stream encoder is in `messages_api/stream.rs`.
 
-mod stream;
-
 use serde_json::{Map, Value, json};
 
-pub use stream::{AnthropicEncoder, write_event};
+pub use super::encode::{AnthropicEncoder, write_event};
 
 use crate::usage::Usage;
 

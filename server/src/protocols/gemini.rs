@@ -1,15 +1,16 @@
 //! Google's Gemini API (generateContent, streamGenerateContent, batchEmbedContents) behind the
 //! OpenAI API. The stream decoder is in `gemini/stream.rs`.
 
-mod stream;
+mod decode;
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-pub use stream::GeminiDecoder;
+pub use decode::GeminiDecoder;
 
-use super::{ImageSource, UpstreamErrorBody, content_text, image_source, push_turn};
+use super::{ImageSource, content_text, image_source, push_turn};
+use crate::providers::UpstreamErrorBody;
 use crate::stream::now_secs;
 use crate::usage::Usage;
 
