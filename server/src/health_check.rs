@@ -10,10 +10,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
-use switchyard_shared::Protocol;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::protocols::{anthropic, gemini};
+use crate::protocols::RequestSettings;
 use crate::providers::{ApiKey, Operation, Provider};
 use crate::reload::CurrentSnapshot;
 use crate::upstream::UpstreamClient;
@@ -108,11 +107,11 @@ async fn active_check(client: &UpstreamClient, provider: &Provider) {
 fn probe_body(provider: &Provider, model: &str) -> Result<Bytes, String> {
     let openai =
         json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1});
-    let body = match provider.protocol {
-        Protocol::OpenAi | Protocol::AzureOpenAi => openai,
-        Protocol::Anthropic => anthropic::request(&openai, model, 1)?,
-        Protocol::Gemini => gemini::request(&openai)?,
+    let settings = RequestSettings {
+        target: model,
+        default_max_tokens: 1,
     };
+    let body = provider.wire().chat_request(openai, &settings)?;
     Ok(Bytes::from(body.to_string()))
 }
 

@@ -12,25 +12,8 @@ use tokio::time::Instant;
 
 use crate::health::{CircuitPolicy, HealthRegistry, KeyHealth, KeyPolicy, ProviderHealth};
 use crate::model_mapping::ModelMapping;
-use crate::protocols::{anthropic, azure, gemini, openai};
-
-/// What the gateway asks a provider to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    Chat { stream: bool },
-    Embeddings,
-    CountTokens,
-}
-
-impl Operation {
-    fn describe(self) -> &'static str {
-        match self {
-            Operation::Chat { .. } => "chat completions",
-            Operation::Embeddings => "embeddings",
-            Operation::CountTokens => "token counting",
-        }
-    }
-}
+pub use crate::protocols::{Operation, UpstreamErrorBody};
+use crate::protocols::{ProviderProtocol, anthropic, azure};
 
 /// One API key, ready to send. The header value is marked sensitive so hyper and our own
 /// `Debug` output never print it.
@@ -73,10 +56,8 @@ pub struct Provider {
     pub protocol: Protocol,
     /// The base URL without a trailing slash.
     base: Box<str>,
-    /// The URIs that do not depend on the model, parsed once.
-    chat_uri: Option<Uri>,
-    embeddings_uri: Option<Uri>,
-    count_tokens_uri: Option<Uri>,
+    /// The URIs that do not depend on the model, parsed once, by `Operation::slot`.
+    fixed_uris: [Option<Uri>; Operation::SLOTS],
     /// `host:port` of the base URL, which the connector uses to find the connect timeout.
     pub authority: String,
     auth_header: HeaderName,
@@ -120,19 +101,15 @@ impl Provider {
                 .parse::<Uri>()
                 .map_err(|e| format!("base_url '{base}' is not a valid URL: {e}"))
         };
-        let (chat_uri, embeddings_uri, count_tokens_uri) = match protocol {
-            Protocol::OpenAi => (
-                Some(parse("/chat/completions")?),
-                Some(parse("/embeddings")?),
-                None,
-            ),
-            Protocol::Anthropic => (
-                Some(parse("/messages")?),
-                None,
-                Some(parse("/messages/count_tokens")?),
-            ),
-            Protocol::Gemini | Protocol::AzureOpenAi => (None, None, None),
-        };
+        let wire = crate::protocols::provider_protocol(protocol);
+        let mut fixed_uris: [Option<Uri>; Operation::SLOTS] = Default::default();
+        for operation in Operation::ALL {
+            if !wire.per_model(operation)
+                && let Some(path) = wire.path(operation, "", "")
+            {
+                fixed_uris[operation.slot()] = Some(parse(&path)?);
+            }
+        }
         let authority = authority(&parse("")?).ok_or("base_url has no host")?;
 
         let secrets = spec.api_keys.as_deref().unwrap_or(&[]);
@@ -180,9 +157,7 @@ impl Provider {
             kind: spec.kind,
             protocol,
             base: base.into(),
-            chat_uri,
-            embeddings_uri,
-            count_tokens_uri,
+            fixed_uris,
             authority,
             auth_header: auth_header_name(protocol),
             keys: keys.into_boxed_slice(),
@@ -235,17 +210,15 @@ impl Provider {
                 operation.describe()
             )
         };
-        let fixed = match operation {
-            Operation::Chat { .. } => &self.chat_uri,
-            Operation::Embeddings => &self.embeddings_uri,
-            Operation::CountTokens => &self.count_tokens_uri,
-        };
-        if let Some(uri) = fixed {
-            return Ok(uri.clone());
+        let wire = self.wire();
+        if !wire.per_model(operation) {
+            return self.fixed_uris[operation.slot()]
+                .clone()
+                .ok_or_else(unsupported);
         }
-        // The model is one path segment from here on: percent-encoded, so `/`, `?`, `#` and `%`
-        // stay inside it, and never a segment that is empty or a dot-segment (which `%2E` would
-        // still be), so the request cannot climb out of its path.
+        // The model is one path segment from here on: percent-encoded (by the protocol), so `/`,
+        // `?`, `#` and `%` stay inside it, and never a segment that is empty or a dot-segment
+        // (which `%2E` would still be), so the request cannot climb out of its path.
         // (On Azure the segment is the model's deployment; only Azure has deployments.)
         let segment = self.deployments.get(model).map_or(model, String::as_str);
         if segment.is_empty() || switchyard_shared::validate::is_dot_segment(segment) {
@@ -253,32 +226,17 @@ impl Provider {
                 "the model name '{segment}' cannot be used in the upstream URL"
             ));
         }
-        let path = match (self.protocol, operation) {
-            (Protocol::Gemini, Operation::Chat { stream: false }) => {
-                format!("/models/{}:generateContent", encode_path_segment(model))
-            }
-            (Protocol::Gemini, Operation::Chat { stream: true }) => {
-                format!(
-                    "/models/{}:streamGenerateContent?alt=sse",
-                    encode_path_segment(model)
-                )
-            }
-            (Protocol::Gemini, Operation::Embeddings) => {
-                format!("/models/{}:batchEmbedContents", encode_path_segment(model))
-            }
-            (Protocol::AzureOpenAi, Operation::Chat { .. } | Operation::Embeddings) => {
-                let what = if operation == Operation::Embeddings {
-                    "embeddings"
-                } else {
-                    "chat/completions"
-                };
-                azure::path(segment, what, &self.api_version)
-            }
-            _ => return Err(unsupported()),
-        };
+        let path = wire
+            .path(operation, segment, &self.api_version)
+            .ok_or_else(unsupported)?;
         format!("{}{path}", self.base)
             .parse()
             .map_err(|e| format!("cannot build the upstream URL for model '{model}': {e}"))
+    }
+
+    /// The module of the protocol this provider speaks.
+    pub fn wire(&self) -> &'static dyn ProviderProtocol {
+        crate::protocols::provider_protocol(self.protocol)
     }
 
     /// Chooses a key for an attempt: at random among the keys in the pool that this request has
@@ -326,7 +284,7 @@ impl Provider {
         &self,
         client: &[(HeaderName, HeaderValue)],
     ) -> Vec<(HeaderName, HeaderValue)> {
-        if client.is_empty() {
+        if client.is_empty() || self.protocol != Protocol::Anthropic {
             return Vec::new();
         }
         anthropic::forwarded_headers(&self.anthropic_betas, client)
@@ -385,24 +343,6 @@ fn auth_value(
         Protocol::AzureOpenAi | Protocol::Anthropic | Protocol::Gemini => {
             HeaderValue::try_from(secret)
         }
-    }
-}
-
-/// An upstream error reduced to the fields of OpenAI's error shape.
-#[derive(Debug, Default, PartialEq)]
-pub struct UpstreamErrorBody {
-    pub message: String,
-    pub kind: Option<String>,
-    pub code: Option<serde_json::Value>,
-    pub param: Option<serde_json::Value>,
-}
-
-/// Reads a provider's error body in its protocol's shape.
-pub fn parse_error_body(protocol: Protocol, body: &[u8]) -> UpstreamErrorBody {
-    match protocol {
-        Protocol::OpenAi | Protocol::AzureOpenAi => openai::parse_error_body(body),
-        Protocol::Anthropic => anthropic::parse_error_body(body),
-        Protocol::Gemini => gemini::parse_error_body(body),
     }
 }
 

@@ -19,7 +19,6 @@ use switchyard::protocols::anthropic::inbound as messages_api;
 use switchyard::protocols::anthropic::{AnthropicEncoder, AnthropicPassthrough};
 use switchyard::protocols::openai::{OpenAiDecoder, OpenAiEncoder, OpenAiPassthrough};
 use switchyard::protocols::{anthropic, gemini};
-use switchyard::providers;
 use switchyard::proxy::ProxyError;
 use switchyard::proxy::request::{peek, rewrite_model, with_include_usage};
 use switchyard::sse::{EventTooLarge, SseEvent, SseParser};
@@ -720,7 +719,7 @@ fn translate_everything(value: &Value, model: &str, max_tokens: u32) {
         Protocol::Anthropic,
         Protocol::Gemini,
     ] {
-        let _ = providers::parse_error_body(protocol, text.as_bytes());
+        let _ = switchyard::protocols::provider_protocol(protocol).error(text.as_bytes());
     }
 }
 
@@ -744,7 +743,7 @@ proptest! {
     #[test]
     fn error_bodies_never_panic_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
         for protocol in [Protocol::OpenAi, Protocol::AzureOpenAi, Protocol::Anthropic, Protocol::Gemini] {
-            let _ = providers::parse_error_body(protocol, &bytes);
+            let _ = switchyard::protocols::provider_protocol(protocol).error(&bytes);
         }
     }
 }

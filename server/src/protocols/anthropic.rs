@@ -1,12 +1,15 @@
-//! Anthropic's Messages API behind the OpenAI API: requests, responses and errors translated both
-//! ways, and the allow-list of the `anthropic-beta` names a client may switch on. `anthropic/decode.rs`
-//! decodes its stream; `anthropic/inbound.rs` and `anthropic/encode.rs` serve the Messages API to
-//! clients.
+//! Anthropic's Messages API, both ways. To Anthropic providers: OpenAI chat requests translated
+//! here, answers and errors read back, the stream decoded in `anthropic/decode.rs`, and the
+//! allow-list of the `anthropic-beta` names a client may switch on. From Anthropic clients:
+//! `anthropic/inbound.rs` (requests to the common form, answers back), `anthropic/encode.rs`
+//! (stream items as Anthropic events) and `anthropic/passthrough.rs` (Anthropic to Anthropic).
+//! `anthropic/protocol.rs` is what the exchange sees of all this.
 
 mod decode;
 mod encode;
 pub mod inbound;
 mod passthrough;
+mod protocol;
 
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
@@ -15,9 +18,10 @@ use switchyard_shared::config::DEFAULT_ANTHROPIC_BETAS;
 pub use decode::AnthropicDecoder;
 pub use encode::{AnthropicEncoder, write_event};
 pub use passthrough::AnthropicPassthrough;
+pub use protocol::{AnthropicProvider, MessagesClient, read_usage};
 
+use super::{Cause, UpstreamErrorBody};
 use super::{ImageSource, content_text, image_source, push_turn};
-use crate::providers::UpstreamErrorBody;
 use crate::stream::now_secs;
 use crate::usage::Usage;
 
@@ -303,15 +307,45 @@ pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
                 .and_then(|e| e.get("type"))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            // Anthropic names no code for an over-long prompt; its message is the only sign.
+            let cause = if message.contains("prompt is too long")
+                || message.contains("context window")
+                || message.contains("context length")
+            {
+                Cause::ContextLength
+            } else if message.contains("credit balance") {
+                Cause::Quota
+            } else {
+                Cause::Unspecified
+            };
             UpstreamErrorBody {
                 message: message.to_owned(),
                 code: kind.clone().map(Value::from),
+                status: kind.as_deref().and_then(status_of_kind),
                 kind,
                 param: None,
+                cause,
             }
         }
         None => super::openai::parse_error_body(body),
     }
+}
+
+/// The status an Anthropic error `type` stands for.
+pub fn status_of_kind(kind: &str) -> Option<u16> {
+    Some(match kind {
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "billing_error" => 402,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "request_too_large" => 413,
+        "rate_limit_error" => 429,
+        "api_error" => 500,
+        "timeout_error" => 504,
+        "overloaded_error" => 529,
+        other => return super::openai::status_of_kind(other),
+    })
 }
 
 /// The `anthropic-beta` names a provider forwards from its clients. A beta can switch on a tool

@@ -2,15 +2,17 @@
 //! OpenAI API. The stream decoder is in `gemini/stream.rs`.
 
 mod decode;
+mod protocol;
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
 pub use decode::GeminiDecoder;
+pub use protocol::GeminiProvider;
 
+use super::{Cause, UpstreamErrorBody};
 use super::{ImageSource, content_text, image_source, push_turn};
-use crate::providers::UpstreamErrorBody;
 use crate::stream::now_secs;
 use crate::usage::Usage;
 
@@ -426,10 +428,24 @@ pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
     } else {
         Value::from(status.to_ascii_lowercase())
     };
+    let lower = message.to_ascii_lowercase();
+    let cause = if lower.contains("exceeds the maximum number of tokens") {
+        Cause::ContextLength
+    } else if lower.contains("quota") {
+        Cause::Quota
+    } else {
+        Cause::Unspecified
+    };
     UpstreamErrorBody {
         message: message.to_owned(),
         kind: Some(kind.to_owned()),
         code: Some(code),
         param: None,
+        cause,
+        status: error
+            .and_then(|e| e.get("code"))
+            .and_then(Value::as_u64)
+            .filter(|code| (400..600).contains(code))
+            .map(|code| code as u16),
     }
 }

@@ -5,7 +5,155 @@ mod stream;
 
 pub use stream::{OpenAiDecoder, OpenAiEncoder, OpenAiPassthrough};
 
-use crate::providers::UpstreamErrorBody;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::{
+    Cause, ClientProtocol, Inbound, Operation, ProviderProtocol, RequestSettings, UpstreamErrorBody,
+};
+use crate::proxy::ProxyError;
+use crate::proxy::request::{self, Peeked};
+use crate::stream::{ClientApi, Decoder, Encoder, SseStage};
+use crate::usage::{OpenAiUsageJson, Usage};
+
+/// OpenAI's API as providers speak it: its bodies are the common form, so nothing translates.
+pub struct OpenAiProvider;
+
+impl ProviderProtocol for OpenAiProvider {
+    fn native(&self, inbound: Inbound) -> bool {
+        matches!(inbound, Inbound::Chat | Inbound::Embeddings)
+    }
+
+    fn path(&self, operation: Operation, _segment: &str, _api_version: &str) -> Option<String> {
+        match operation {
+            Operation::Chat { .. } => Some("/chat/completions".to_owned()),
+            Operation::Embeddings => Some("/embeddings".to_owned()),
+            Operation::CountTokens => None,
+        }
+    }
+
+    fn per_model(&self, _operation: Operation) -> bool {
+        false
+    }
+
+    fn chat_request(&self, chat: Value, _settings: &RequestSettings) -> Result<Value, String> {
+        Ok(chat)
+    }
+
+    fn chat_answer(&self, raw: &Value, _target: &str) -> (Value, Usage) {
+        let usage = raw
+            .get("usage")
+            .and_then(Usage::from_openai)
+            .unwrap_or_default();
+        (raw.clone(), usage)
+    }
+
+    fn chat_decoder(&self, _target: &str) -> Box<dyn Decoder> {
+        Box::new(OpenAiDecoder::default())
+    }
+
+    fn embeddings_request(&self, openai: &Value, _target: &str) -> Result<Value, String> {
+        Ok(openai.clone())
+    }
+
+    fn embeddings_answer(&self, raw: &Value, _model: &str) -> Value {
+        raw.clone()
+    }
+
+    fn error(&self, body: &[u8]) -> UpstreamErrorBody {
+        parse_error_body(body)
+    }
+}
+
+/// OpenAI's chat completions as clients call it.
+pub struct ChatClient;
+
+impl ClientProtocol for ChatClient {
+    fn answer_api(&self) -> ClientApi {
+        ClientApi::OpenAi
+    }
+
+    fn to_chat(&self, request: &Value, _peeked: &Peeked<'_>) -> Result<Value, ProxyError> {
+        Ok(request.clone())
+    }
+
+    fn answer(&self, completion: &Value, _model: &str) -> Value {
+        completion.clone()
+    }
+
+    fn encoder(&self, peeked: &Peeked<'_>) -> Box<dyn Encoder> {
+        Box::new(OpenAiEncoder::new(peeked.include_usage))
+    }
+
+    fn native_stage(&self, peeked: &Peeked<'_>) -> Box<dyn SseStage> {
+        Box::new(OpenAiPassthrough::new(!peeked.include_usage))
+    }
+
+    fn native_body(&self, body: Bytes, peeked: &Peeked<'_>) -> Bytes {
+        // The gateway meters every stream, so it asks for the usage chunk the client may not
+        // want; `OpenAiPassthrough` removes it again.
+        if peeked.stream && !peeked.include_usage {
+            request::with_include_usage(&body, peeked.has_stream_options)
+        } else {
+            body
+        }
+    }
+
+    fn native_usage(&self, body: &[u8]) -> Option<Usage> {
+        read_usage(body)
+    }
+}
+
+/// The `usage` of an OpenAI answer body (chat, embeddings, and their look-alikes).
+pub fn read_usage(body: &[u8]) -> Option<Usage> {
+    #[derive(serde::Deserialize)]
+    struct WithUsage {
+        usage: Option<OpenAiUsageJson>,
+    }
+    serde_json::from_slice::<WithUsage>(body)
+        .ok()?
+        .usage
+        .map(Usage::from)
+}
+
+/// The cause OpenAI's (and look-alikes') error codes and messages name. OpenAI sends codes;
+/// compatible servers (vLLM, Ollama, many hosted ones) often only a message, so the message is
+/// read too — here, where the format is known, and nowhere else.
+fn cause(code: Option<&str>, kind: Option<&str>, message: &str) -> Cause {
+    let message = message.to_ascii_lowercase();
+    let named = |needle: &str| {
+        code.is_some_and(|c| c.contains(needle)) || kind.is_some_and(|k| k.contains(needle))
+    };
+    if named("context_length")
+        || message.contains("context length")
+        || message.contains("context_length")
+        || message.contains("maximum context")
+    {
+        Cause::ContextLength
+    } else if named("insufficient_quota")
+        || named("quota")
+        || message.contains("quota")
+        || message.contains("insufficient balance")
+        || message.contains("insufficient credit")
+    {
+        Cause::Quota
+    } else {
+        Cause::Unspecified
+    }
+}
+
+/// The status an OpenAI error `type` stands for, for errors that arrive without one.
+pub fn status_of_kind(kind: &str) -> Option<u16> {
+    Some(match kind {
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "rate_limit_exceeded" | "rate_limit_error" | "insufficient_quota" => 429,
+        "server_error" | "api_error" => 500,
+        _ => return None,
+    })
+}
 
 /// The longest error text carried over from a body that is not JSON.
 const MAX_TEXT: usize = 1000;
@@ -13,6 +161,23 @@ const MAX_TEXT: usize = 1000;
 /// Reads `{"error":{"message","type","code","param"}}`, and the looser shapes OpenAI-compatible
 /// servers send (`{"error":"text"}`, `{"message":…}`, `{"detail":…}`, plain text).
 pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
+    let mut parsed = parse_fields(body);
+    parsed.cause = cause(
+        parsed.code.as_ref().and_then(Value::as_str),
+        parsed.kind.as_deref(),
+        &parsed.message,
+    );
+    parsed.status = parsed
+        .code
+        .as_ref()
+        .and_then(Value::as_u64)
+        .filter(|code| (400..600).contains(code))
+        .map(|code| code as u16)
+        .or_else(|| parsed.kind.as_deref().and_then(status_of_kind));
+    parsed
+}
+
+fn parse_fields(body: &[u8]) -> UpstreamErrorBody {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return UpstreamErrorBody {
             message: plain_text(body),
@@ -27,6 +192,7 @@ pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
             kind: text(error.get("type")),
             code: present(error.get("code")),
             param: present(error.get("param")),
+            ..Default::default()
         },
         Some(serde_json::Value::String(message)) => UpstreamErrorBody {
             message: message.clone(),

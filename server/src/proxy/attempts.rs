@@ -16,6 +16,7 @@ use switchyard_shared::config::MAX_ATTEMPTS;
 use tokio::time::Instant;
 
 use super::error::ProxyError;
+use crate::protocols::Cause;
 use crate::providers::{ApiKey, Provider};
 use crate::snapshot::{Route, Upstream};
 
@@ -36,25 +37,15 @@ pub enum Class {
 
 pub fn classify(error: &ProxyError, provider: &Provider) -> Class {
     match error {
+        // The protocol's error parser named the cause when it read the body; only the status
+        // and that tag decide here.
         ProxyError::Upstream(upstream) => {
-            let text = |s: &str| {
-                upstream.message.to_ascii_lowercase().contains(s)
-                    || upstream
-                        .code
-                        .as_ref()
-                        .and_then(|c| c.as_str())
-                        .is_some_and(|c| c.contains(s))
-            };
+            let cause = upstream.cause;
             match upstream.status.as_u16() {
-                400 if text("context_length")
-                    || text("context length")
-                    || text("maximum context") =>
-                {
-                    Class::Elsewhere
-                }
+                400 | 413 if cause == Cause::ContextLength => Class::Elsewhere,
                 400 | 413 | 422 => Class::Client,
                 401..=403 => Class::Key,
-                429 if text("quota") || text("insufficient") => Class::Key,
+                429 if cause == Cause::Quota => Class::Key,
                 429 if provider.key_policy.enabled && provider.keys.len() > 1 => Class::Key,
                 408 | 429 | 500..=599 => Class::Provider,
                 _ => Class::Elsewhere,

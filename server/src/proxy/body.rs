@@ -13,9 +13,10 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::error::ProxyError;
+use crate::protocols::ClientProtocol;
 use crate::sse::{SseEvent, SseParser};
 use crate::stream::{SseStage, Verdict};
-use crate::usage::{self, AnthropicUsageJson, OpenAiUsageJson, Usage, UsageContext};
+use crate::usage::{self, Usage, UsageContext};
 
 /// The provider's response body, with the idle timeout between chunks and the total deadline.
 ///
@@ -168,28 +169,22 @@ impl UpstreamBody {
 #[error("{0}")]
 pub struct BodyError(String);
 
-/// Which usage object a non-streaming body carries.
-#[derive(Clone, Copy)]
-pub enum UsageFormat {
-    OpenAi,
-    Anthropic,
-}
-
 /// The most of a plain body kept to read its usage; larger answers are not metered by body.
 const MAX_TAPPED: usize = 4 * 1024 * 1024;
 
 /// Keeps (reference-counted) copies of a plain body's chunks to read its usage at the end.
 pub struct UsageTap {
-    format: UsageFormat,
+    /// The client API whose answer this is, which knows where its usage sits.
+    api: &'static dyn ClientProtocol,
     context: UsageContext,
     chunks: Vec<Bytes>,
     size: usize,
 }
 
 impl UsageTap {
-    pub fn new(format: UsageFormat, context: UsageContext) -> UsageTap {
+    pub fn new(api: &'static dyn ClientProtocol, context: UsageContext) -> UsageTap {
         UsageTap {
-            format,
+            api,
             context,
             chunks: Vec::new(),
             size: 0,
@@ -216,20 +211,7 @@ impl UsageTap {
                 &joined
             }
         };
-        #[derive(serde::Deserialize)]
-        struct WithUsage<T> {
-            usage: Option<T>,
-        }
-        match self.format {
-            UsageFormat::OpenAi => serde_json::from_slice::<WithUsage<OpenAiUsageJson>>(body)
-                .ok()?
-                .usage
-                .map(Usage::from),
-            UsageFormat::Anthropic => serde_json::from_slice::<WithUsage<AnthropicUsageJson>>(body)
-                .ok()?
-                .usage
-                .map(Usage::from),
-        }
+        self.api.native_usage(body)
     }
 }
 

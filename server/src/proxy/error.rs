@@ -100,6 +100,8 @@ pub struct UpstreamError {
     pub kind: Option<String>,
     pub code: Option<Value>,
     pub param: Option<Value>,
+    /// What the protocol's parser read the cause to be: it decides what the next attempt tries.
+    pub cause: crate::protocols::Cause,
     pub retry_after: Option<HeaderValue>,
 }
 

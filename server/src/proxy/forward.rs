@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::body::UpstreamBody;
 use super::error::{ProxyError, UpstreamError};
-use crate::providers::{ApiKey, Provider, parse_error_body};
+use crate::providers::{ApiKey, Provider};
 use crate::upstream::{ConnectTimeout, UpstreamClient};
 
 /// The most of an upstream error body the gateway reads to translate it.
@@ -154,7 +154,7 @@ async fn upstream_error(
         Ok(Ok(collected)) => collected.to_bytes(),
         _ => Bytes::new(),
     };
-    let mut parsed = parse_error_body(provider.protocol, &bytes);
+    let mut parsed = provider.wire().error(&bytes);
     if matches!(
         status,
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
@@ -191,6 +191,7 @@ async fn upstream_error(
         kind: parsed.kind,
         code: parsed.code,
         param: parsed.param,
+        cause: parsed.cause,
         retry_after: headers.get(header::RETRY_AFTER).cloned(),
     }))
 }
