@@ -50,6 +50,12 @@ pub enum Api {
     Embeddings,
     /// Anthropic messages.
     Messages,
+    /// OpenAI's Responses API.
+    Responses,
+    /// Gemini's generateContent.
+    Gemini,
+    /// One of OpenAI's other endpoints (completions, images, audio, moderations, rerank).
+    Endpoint(crate::protocols::Endpoint),
 }
 
 /// The stream protocol the client reads.

@@ -29,6 +29,65 @@ pub enum Inbound {
     Messages,
     /// Anthropic's token counting.
     CountTokens,
+    /// OpenAI's Responses API.
+    Responses,
+    /// Gemini's `generateContent` and `streamGenerateContent`.
+    Gemini,
+    /// Gemini's `countTokens`.
+    GeminiCountTokens,
+    /// One of OpenAI's other endpoints, passed through to providers that offer it.
+    Endpoint(Endpoint),
+}
+
+/// OpenAI's endpoints beyond chat and embeddings, passed through as they are, routed by `model`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Completions,
+    Images,
+    AudioSpeech,
+    AudioTranscriptions,
+    Moderations,
+    Rerank,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 6] = [
+        Endpoint::Completions,
+        Endpoint::Images,
+        Endpoint::AudioSpeech,
+        Endpoint::AudioTranscriptions,
+        Endpoint::Moderations,
+        Endpoint::Rerank,
+    ];
+
+    /// The path under the API's version root (`/v1` for clients, the base URL for providers).
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Completions => "/completions",
+            Endpoint::Images => "/images/generations",
+            Endpoint::AudioSpeech => "/audio/speech",
+            Endpoint::AudioTranscriptions => "/audio/transcriptions",
+            Endpoint::Moderations => "/moderations",
+            Endpoint::Rerank => "/rerank",
+        }
+    }
+
+    /// The name records and messages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Completions => "completions",
+            Endpoint::Images => "images",
+            Endpoint::AudioSpeech => "audio_speech",
+            Endpoint::AudioTranscriptions => "audio_transcriptions",
+            Endpoint::Moderations => "moderations",
+            Endpoint::Rerank => "rerank",
+        }
+    }
+
+    /// Whether the request body is `multipart/form-data` (an uploaded file) rather than JSON.
+    pub fn multipart(self) -> bool {
+        self == Endpoint::AudioTranscriptions
+    }
 }
 
 impl Inbound {
@@ -39,29 +98,51 @@ impl Inbound {
             Inbound::Embeddings => "embeddings",
             Inbound::Messages => "messages",
             Inbound::CountTokens => "count_tokens",
+            Inbound::Responses => "responses",
+            Inbound::Gemini => "gemini",
+            Inbound::GeminiCountTokens => "gemini_count_tokens",
+            Inbound::Endpoint(endpoint) => endpoint.as_str(),
         }
     }
 
     /// The protocol the client is answered in.
     pub fn client_api(self) -> ClientApi {
         match self {
-            Inbound::Chat | Inbound::Embeddings => ClientApi::OpenAi,
+            Inbound::Chat | Inbound::Embeddings | Inbound::Endpoint(_) => ClientApi::OpenAi,
             Inbound::Messages | Inbound::CountTokens => ClientApi::Anthropic,
+            Inbound::Responses => ClientApi::Responses,
+            Inbound::Gemini | Inbound::GeminiCountTokens => ClientApi::Gemini,
         }
     }
 
     /// Where the guardrails find the text in this API's bodies.
     pub fn guardrails_api(self) -> crate::guardrails::Api {
+        use crate::guardrails::Api;
         match self {
-            Inbound::Chat => crate::guardrails::Api::Chat,
-            Inbound::Embeddings => crate::guardrails::Api::Embeddings,
-            Inbound::Messages | Inbound::CountTokens => crate::guardrails::Api::Messages,
+            Inbound::Chat => Api::Chat,
+            Inbound::Embeddings => Api::Embeddings,
+            Inbound::Messages | Inbound::CountTokens => Api::Messages,
+            Inbound::Responses => Api::Responses,
+            Inbound::Gemini | Inbound::GeminiCountTokens => Api::Gemini,
+            Inbound::Endpoint(endpoint) => Api::Endpoint(endpoint),
         }
     }
 
     /// Whether the API generates text (and so reserves completion tokens and money).
     pub fn generates(self) -> bool {
-        matches!(self, Inbound::Chat | Inbound::Messages)
+        matches!(
+            self,
+            Inbound::Chat
+                | Inbound::Messages
+                | Inbound::Responses
+                | Inbound::Gemini
+                | Inbound::Endpoint(Endpoint::Completions)
+        )
+    }
+
+    /// Whether the API only counts tokens (nothing is generated or charged).
+    pub fn counts_tokens(self) -> bool {
+        matches!(self, Inbound::CountTokens | Inbound::GeminiCountTokens)
     }
 
     /// The conversational API behind this one: how its requests become the common form and
@@ -70,7 +151,11 @@ impl Inbound {
         match self {
             Inbound::Chat => Some(&openai::ChatClient),
             Inbound::Messages => Some(&anthropic::MessagesClient),
-            Inbound::Embeddings | Inbound::CountTokens => None,
+            Inbound::Responses | Inbound::Gemini => None,
+            Inbound::Embeddings
+            | Inbound::CountTokens
+            | Inbound::GeminiCountTokens
+            | Inbound::Endpoint(_) => None,
         }
     }
 }
@@ -78,18 +163,30 @@ impl Inbound {
 /// What the gateway asks a provider to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
-    Chat { stream: bool },
+    Chat {
+        stream: bool,
+    },
     Embeddings,
     CountTokens,
+    /// OpenAI's Responses API, natively.
+    Responses,
+    Endpoint(Endpoint),
 }
 
 impl Operation {
     /// Every operation, for building the URIs that do not depend on the model.
-    pub const ALL: [Operation; 4] = [
+    pub const ALL: [Operation; 11] = [
         Operation::Chat { stream: false },
         Operation::Chat { stream: true },
         Operation::Embeddings,
         Operation::CountTokens,
+        Operation::Responses,
+        Operation::Endpoint(Endpoint::Completions),
+        Operation::Endpoint(Endpoint::Images),
+        Operation::Endpoint(Endpoint::AudioSpeech),
+        Operation::Endpoint(Endpoint::AudioTranscriptions),
+        Operation::Endpoint(Endpoint::Moderations),
+        Operation::Endpoint(Endpoint::Rerank),
     ];
     pub const SLOTS: usize = Operation::ALL.len();
 
@@ -100,6 +197,15 @@ impl Operation {
             Operation::Chat { stream: true } => 1,
             Operation::Embeddings => 2,
             Operation::CountTokens => 3,
+            Operation::Responses => 4,
+            Operation::Endpoint(endpoint) => match endpoint {
+                Endpoint::Completions => 5,
+                Endpoint::Images => 6,
+                Endpoint::AudioSpeech => 7,
+                Endpoint::AudioTranscriptions => 8,
+                Endpoint::Moderations => 9,
+                Endpoint::Rerank => 10,
+            },
         }
     }
 
@@ -108,6 +214,13 @@ impl Operation {
             Operation::Chat { .. } => "chat completions",
             Operation::Embeddings => "embeddings",
             Operation::CountTokens => "token counting",
+            Operation::Responses => "the Responses API",
+            Operation::Endpoint(Endpoint::Completions) => "completions",
+            Operation::Endpoint(Endpoint::Images) => "image generation",
+            Operation::Endpoint(Endpoint::AudioSpeech) => "text to speech",
+            Operation::Endpoint(Endpoint::AudioTranscriptions) => "audio transcription",
+            Operation::Endpoint(Endpoint::Moderations) => "moderations",
+            Operation::Endpoint(Endpoint::Rerank) => "rerank",
         }
     }
 }

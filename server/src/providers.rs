@@ -77,6 +77,9 @@ pub struct Provider {
     pub health: Arc<ProviderHealth>,
     pub key_policy: KeyPolicy,
     pub circuit: CircuitPolicy,
+    /// Whether the provider serves OpenAI's Responses API (`/responses`) itself; when not, the
+    /// gateway translates that API to chat completions.
+    pub responses_api: bool,
     /// Prices of this provider's models: its `pricing` overrides over the shipped table.
     pub pricing: Arc<crate::pricing::ProviderPricing>,
 }
@@ -187,6 +190,10 @@ impl Provider {
             health: registry.provider(id),
             key_policy: KeyPolicy::new(spec.token_failover.as_ref()),
             circuit: CircuitPolicy::new(spec.health_check.as_ref()),
+            responses_api: spec.responses_api.unwrap_or(matches!(
+                spec.kind,
+                ProviderType::Openai | ProviderType::Azure
+            )),
             pricing: Arc::new(crate::pricing::ProviderPricing::new(
                 spec.kind,
                 &spec.pricing,
@@ -232,6 +239,14 @@ impl Provider {
         format!("{}{path}", self.base)
             .parse()
             .map_err(|e| format!("cannot build the upstream URL for model '{model}': {e}"))
+    }
+
+    /// Whether this provider takes a client API's requests as they are: its protocol speaks the
+    /// API, and (for the Responses API, which not every OpenAI-style server offers) the provider
+    /// serves it.
+    pub fn native(&self, inbound: crate::protocols::Inbound) -> bool {
+        self.wire().native(inbound)
+            && (inbound != crate::protocols::Inbound::Responses || self.responses_api)
     }
 
     /// The module of the protocol this provider speaks.

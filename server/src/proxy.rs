@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -37,10 +37,12 @@ use crate::guard::{self, HostPolicy};
 use crate::health::HealthRegistry;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Caller, Finish, GuardedBody, InFlightLimit};
+use crate::protocols::Endpoint;
 use crate::protocols::anthropic::inbound as messages_api;
 use crate::providers::Provider;
 use crate::reload::CurrentSnapshot;
 use crate::snapshot::{Route, Snapshot};
+use crate::stream::ClientApi;
 use crate::upstream::UpstreamClient;
 use crate::usage::UsageContext;
 
@@ -125,6 +127,40 @@ pub fn router(state: ProxyState) -> Router {
             post(count_tokens).fallback(method_not_allowed),
         )
         .route("/v1/models", get(models).fallback(method_not_allowed))
+        .route(
+            "/v1/responses",
+            post(responses).fallback(method_not_allowed),
+        )
+        // Gemini's `models/{model}:{method}`, under both of its API versions.
+        .route(
+            "/v1beta/models/{model_method}",
+            post(gemini).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/models/{model_method}",
+            post(gemini).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/completions",
+            post(completions).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/images/generations",
+            post(images).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/audio/speech",
+            post(audio_speech).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/audio/transcriptions",
+            post(audio_transcriptions).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/moderations",
+            post(moderations).fallback(method_not_allowed),
+        )
+        .route("/v1/rerank", post(rerank).fallback(method_not_allowed))
         .fallback(unknown_url)
         .with_state(state)
 }
@@ -143,6 +179,69 @@ async fn messages(State(state): State<ProxyState>, request: Request) -> Response
 
 async fn count_tokens(State(state): State<ProxyState>, request: Request) -> Response {
     proxy(&state, Inbound::CountTokens, request).await
+}
+
+async fn responses(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Responses, request).await
+}
+
+/// `POST /v1beta/models/{model}:{method}`: `generateContent`, `streamGenerateContent` or
+/// `countTokens`; the model and the method are in the path.
+async fn gemini(
+    State(state): State<ProxyState>,
+    Path(model_method): Path<String>,
+    request: Request,
+) -> Response {
+    let (model, method) = model_method
+        .rsplit_once(':')
+        .unwrap_or((model_method.as_str(), ""));
+    let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
+    let (inbound, stream) = match method {
+        "generateContent" => (Inbound::Gemini, false),
+        "streamGenerateContent" => (Inbound::Gemini, true),
+        "countTokens" => (Inbound::GeminiCountTokens, false),
+        other => {
+            let error = ProxyError::UnknownUrl(format!(
+                "POST {} (the gateway serves generateContent, streamGenerateContent and \
+                 countTokens, not '{other}')",
+                request.uri().path()
+            ));
+            return error_response(Inbound::Gemini, error);
+        }
+    };
+    let path = PathModel { model, stream };
+    proxy_with(&state, inbound, request, Some(path)).await
+}
+
+async fn completions(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Endpoint(Endpoint::Completions), request).await
+}
+
+async fn images(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Endpoint(Endpoint::Images), request).await
+}
+
+async fn audio_speech(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Endpoint(Endpoint::AudioSpeech), request).await
+}
+
+async fn audio_transcriptions(State(state): State<ProxyState>, request: Request) -> Response {
+    let inbound = Inbound::Endpoint(Endpoint::AudioTranscriptions);
+    proxy(&state, inbound, request).await
+}
+
+async fn moderations(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Endpoint(Endpoint::Moderations), request).await
+}
+
+async fn rerank(State(state): State<ProxyState>, request: Request) -> Response {
+    proxy(&state, Inbound::Endpoint(Endpoint::Rerank), request).await
+}
+
+/// The model and the streaming choice of an API that names them in the URL path (Gemini's).
+struct PathModel {
+    model: String,
+    stream: bool,
 }
 
 /// `GET /v1/models`: authenticated like every proxy request; a caller whose key or consumer is
@@ -177,8 +276,11 @@ fn filtered_models(body: &Bytes, allowed: impl Fn(&str) -> bool) -> Bytes {
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let inbound = if request.uri().path().starts_with("/v1/messages") {
+    let path = request.uri().path();
+    let inbound = if path.starts_with("/v1/messages") {
         Inbound::Messages
+    } else if path.starts_with("/v1beta/") || path.contains(':') {
+        Inbound::Gemini
     } else {
         Inbound::Chat
     };
@@ -194,26 +296,29 @@ async fn unknown_url(request: Request) -> Response {
 
 /// Renders an error in the shape of the API the client called.
 fn error_response(inbound: Inbound, error: ProxyError) -> Response {
-    match inbound {
-        Inbound::Chat | Inbound::Embeddings => error.into_response(),
-        Inbound::Messages | Inbound::CountTokens => {
-            let body = messages_api::error_body(error.anthropic_kind(), &error.to_string());
-            let mut response = (error.status(), Bytes::from(body.to_string())).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            if let Some(value) = error.retry_after() {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            if error.never_retry() {
-                response
-                    .headers_mut()
-                    .insert(error::SHOULD_RETRY, HeaderValue::from_static("false"));
-            }
-            response
+    let body = match inbound.client_api() {
+        ClientApi::OpenAi | ClientApi::Responses => return error.into_response(),
+        ClientApi::Anthropic => {
+            messages_api::error_body(error.anthropic_kind(), &error.to_string())
         }
+        ClientApi::Gemini => {
+            crate::protocols::gemini::google_error_body(error.status().as_u16(), &error.to_string())
+        }
+    };
+    let mut response = (error.status(), Bytes::from(body.to_string())).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(value) = error.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
+    if error.never_retry() {
+        response
+            .headers_mut()
+            .insert(error::SHOULD_RETRY, HeaderValue::from_static("false"));
+    }
+    response
 }
 
 /// Anthropic clients' version and beta headers, forwarded to Anthropic providers only.
@@ -231,6 +336,15 @@ fn anthropic_headers(inbound: Inbound, headers: &HeaderMap) -> Vec<(HeaderName, 
 }
 
 async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Response {
+    proxy_with(state, inbound, request, None).await
+}
+
+async fn proxy_with(
+    state: &ProxyState,
+    inbound: Inbound,
+    request: Request,
+    path_model: Option<PathModel>,
+) -> Response {
     let request_id = request_id(request.headers(), state.clock.now_ms());
     let id_header = HeaderValue::try_from(request_id.as_str()).ok();
     let mut finish = Finish::new(
@@ -240,7 +354,7 @@ async fn proxy(state: &ProxyState, inbound: Inbound, request: Request) -> Respon
         request_id,
         inbound.as_str(),
     );
-    let mut response = match serve(state, inbound, request, &mut finish).await {
+    let mut response = match serve(state, inbound, request, path_model, &mut finish).await {
         // The body holds the finish phase and the in-flight slot until it ends or the client
         // goes away.
         Ok((response, in_flight)) => {
@@ -281,6 +395,65 @@ fn request_id(headers: &HeaderMap, now_ms: i64) -> String {
     }
 }
 
+/// The peek phase for the API the request came in on: a JSON body's fields, a form's, or the
+/// model the URL path names.
+fn peek<'a>(
+    inbound: Inbound,
+    body: &'a Bytes,
+    headers: &HeaderMap,
+    path_model: Option<&PathModel>,
+) -> Result<request::Peeked<'a>, ProxyError> {
+    if let Some(path) = path_model {
+        return request::peek_gemini(body, path.model.clone(), path.stream);
+    }
+    match inbound {
+        Inbound::Endpoint(endpoint) if endpoint.multipart() => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            request::peek_multipart(body, content_type)
+        }
+        _ => request::peek(body),
+    }
+}
+
+/// Gemini's clients may send their key as `?key=`: it becomes the `x-goog-api-key` header the
+/// authenticate phase reads (unless that header is there already), and leaves the URI, so it is
+/// never logged or forwarded with it.
+fn gemini_query_key(parts: &mut http::request::Parts) {
+    let Some(query) = parts.uri.query() else {
+        return;
+    };
+    let mut key = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("key", value)) if key.is_none() => key = Some(value.to_owned()),
+            _ => rest.push(pair),
+        }
+    }
+    let Some(key) = key else {
+        return;
+    };
+    if !parts.headers.contains_key(GOOG_API_KEY)
+        && let Ok(mut value) = HeaderValue::try_from(key)
+    {
+        value.set_sensitive(true);
+        parts.headers.insert(GOOG_API_KEY, value);
+    }
+    let path_and_query = if rest.is_empty() {
+        parts.uri.path().to_owned()
+    } else {
+        format!("{}?{}", parts.uri.path(), rest.join("&"))
+    };
+    if let Ok(uri) = http::Uri::builder().path_and_query(path_and_query).build() {
+        parts.uri = uri;
+    }
+}
+
+const GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
+
 /// Refuses the request with `error`, recording why.
 fn refuse(finish: &mut Finish, inbound: Inbound, error: ProxyError) -> Response {
     finish.fail(error.status().as_u16(), error.log_code());
@@ -293,6 +466,7 @@ async fn serve(
     state: &ProxyState,
     inbound: Inbound,
     request: Request,
+    path_model: Option<PathModel>,
     finish: &mut Finish,
 ) -> Result<(Response, pipeline::InFlight), Response> {
     if let Err(error) = state.check_origin(request.headers(), request.uri()) {
@@ -302,7 +476,10 @@ async fn serve(
         let error = ProxyError::Overloaded(state.in_flight.max());
         return Err(refuse(finish, inbound, error));
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if inbound.client_api() == ClientApi::Gemini {
+        gemini_query_key(&mut parts);
+    }
     let read = tokio::time::timeout(
         state.body_read_timeout,
         read_body(body, state.max_body_bytes),
@@ -313,7 +490,7 @@ async fn serve(
         Ok(body) => body,
         Err(error) => return Err(refuse(finish, inbound, error)),
     };
-    let peeked = match request::peek(&body) {
+    let peeked = match peek(inbound, &body, &parts.headers, path_model.as_ref()) {
         Ok(peeked) => peeked,
         Err(error) => return Err(refuse(finish, inbound, error)),
     };
@@ -360,7 +537,7 @@ async fn serve(
     let sent_peek = if upstream_body.as_ptr() == body.as_ptr() {
         &peeked
     } else {
-        repeeked = match request::peek(&upstream_body) {
+        repeeked = match peek(inbound, &upstream_body, &parts.headers, path_model.as_ref()) {
             Ok(peeked) => peeked,
             Err(error) => return Err(refuse(finish, inbound, error)),
         };
@@ -413,6 +590,12 @@ async fn serve(
             .resize(crate::cache::max_bytes(settings.cache_max_mb));
     }
     let anthropic_headers = anthropic_headers(inbound, &parts.headers);
+    let body_type = match inbound {
+        Inbound::Endpoint(endpoint) if endpoint.multipart() => {
+            parts.headers.get(header::CONTENT_TYPE).cloned()
+        }
+        _ => None,
+    };
     let deadline = route.timeout.map(|timeout| Instant::now() + timeout);
     let mut attempts = Attempts::new(route);
     let mut last: Option<(ProxyError, &Arc<Provider>, &str)> = None;
@@ -460,6 +643,7 @@ async fn serve(
             body: &upstream_body,
             peeked: sent_peek,
             anthropic_headers: provider.anthropic_headers(&anthropic_headers),
+            body_type: body_type.as_ref(),
             usage: UsageContext {
                 route: Arc::clone(&route.name),
                 provider: Arc::clone(&provider.name),

@@ -441,6 +441,7 @@ pub(crate) fn test_provider_spec(name: &str) -> switchyard_shared::ProviderSpec 
         token_failover: None,
         health_check: None,
         anthropic_betas: None,
+        responses_api: None,
     }
 }
 

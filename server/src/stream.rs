@@ -16,6 +16,10 @@ pub enum ClientApi {
     OpenAi,
     /// Anthropic's Messages API: a `message` object, or its named stream events.
     Anthropic,
+    /// OpenAI's Responses API: a `response` object, or its typed stream events.
+    Responses,
+    /// Gemini's API: a `GenerateContentResponse`, or a stream of them as `data:` events.
+    Gemini,
 }
 
 /// One step of a chat completion stream, in OpenAI's terms.

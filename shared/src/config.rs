@@ -66,6 +66,12 @@ pub struct ProviderSpec {
     /// other names are removed from the header before it is forwarded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anthropic_betas: Option<Vec<String>>,
+    /// Whether the provider serves OpenAI's Responses API (`/responses`) itself, so
+    /// `/v1/responses` passes through byte for byte (with `previous_response_id` and `store`);
+    /// otherwise the gateway translates it to chat completions. Default: on for `openai` and
+    /// `azure`; an OpenAI-compatible server that serves it opts in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses_api: Option<bool>,
 }
 
 /// The `anthropic-beta` names forwarded to an Anthropic provider that sets no `anthropic_betas`:
@@ -617,6 +623,7 @@ mod tests {
             token_failover: None,
             health_check: None,
             anthropic_betas: None,
+            responses_api: None,
         };
         spec.headers
             .insert("x-api-key".into(), "hdr-secretheadervalue9876".into());

@@ -1282,6 +1282,7 @@ mod tests {
             token_failover: None,
             health_check: None,
             anthropic_betas: None,
+            responses_api: None,
         }
     }
 

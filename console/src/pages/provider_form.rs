@@ -227,6 +227,8 @@ impl ProviderInputs {
                 .as_ref()
                 .filter(|_| protocol == Protocol::Anthropic)
                 .and_then(|o| o.anthropic_betas.clone()),
+            // Not on the form yet: kept as stored.
+            responses_api: original.as_ref().and_then(|o| o.responses_api),
         };
         (spec, parse.errors, key_rows)
     }

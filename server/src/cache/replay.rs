@@ -100,6 +100,12 @@ fn body(answer: &CachedAnswer) -> Bytes {
     }
 }
 
+/// The cache keeps answers of the chat, embeddings and Messages APIs only (the pipeline's cache
+/// phase never plans a store for another API), so any other one cannot be replayed.
+fn not_cached(client: ClientApi) -> String {
+    format!("answers of the {client:?} API are not cached")
+}
+
 /// The body for a request that hit `answer`: `stream` is whether it asked for a stream, and
 /// `include_usage` whether an OpenAI stream asked for the usage chunk. An error means the stored
 /// answer cannot be shown in the asked mode (it should not happen for what the proxy stores);
@@ -115,6 +121,7 @@ pub fn replay(
             match answer.client {
                 ClientApi::OpenAi => openai::restream(events, include_usage, answer.usage),
                 ClientApi::Anthropic => events.into_iter().map(|event| event.raw).collect(),
+                ClientApi::Responses | ClientApi::Gemini => return Err(not_cached(answer.client)),
             }
         }
         (false, false) => vec![body(answer)],
@@ -123,6 +130,7 @@ pub fn replay(
             let value = match answer.client {
                 ClientApi::OpenAi => openai::assemble(&events, answer.usage)?,
                 ClientApi::Anthropic => anthropic::assemble(&events)?,
+                ClientApi::Responses | ClientApi::Gemini => return Err(not_cached(answer.client)),
             };
             let body = serde_json::to_vec(&value).map_err(|error| error.to_string())?;
             vec![Bytes::from(body)]
@@ -133,6 +141,7 @@ pub fn replay(
             match answer.client {
                 ClientApi::OpenAi => openai::explode(&value, include_usage)?,
                 ClientApi::Anthropic => anthropic::explode(&value)?,
+                ClientApi::Responses | ClientApi::Gemini => return Err(not_cached(answer.client)),
             }
         }
     };

@@ -142,6 +142,8 @@ pub(super) fn rewrite(
     match client {
         ClientApi::OpenAi => openai(filter, envelope, data),
         ClientApi::Anthropic => anthropic(filter, data),
+        // GUARDRAILS-TODO(helper): the Responses and Gemini stream events.
+        ClientApi::Responses | ClientApi::Gemini => Ok(SseRewrite::default()),
     }
 }
 

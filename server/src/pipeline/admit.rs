@@ -48,10 +48,13 @@ pub fn reserved_tokens(
     route: &Route,
 ) -> u64 {
     let prompt = u64::try_from(body_len / BYTES_PER_TOKEN).unwrap_or(u64::MAX);
-    let completion = match inbound {
-        Inbound::Embeddings => 0,
-        Inbound::CountTokens => return 0,
-        Inbound::Chat | Inbound::Messages => max_tokens.unwrap_or(route.reserve_completion_tokens),
+    if inbound.counts_tokens() {
+        return 0;
+    }
+    let completion = if inbound.generates() {
+        max_tokens.unwrap_or(route.reserve_completion_tokens)
+    } else {
+        0
     };
     prompt.saturating_add(completion)
 }

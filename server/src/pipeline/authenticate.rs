@@ -1,5 +1,5 @@
-//! The authenticate phase: finds the client's key in `Authorization: Bearer`, `x-api-key` or
-//! `api-key`, and turns it into a caller, or refuses with 401 saying why (never repeating the key).
+//! The authenticate phase: finds the client's key in `Authorization: Bearer`, `x-api-key`,
+//! `api-key` or `x-goog-api-key` (Gemini's clients; `?key=` becomes it), and turns it into a caller, or refuses with 401 saying why (never repeating the key).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -29,7 +29,12 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let candidates = [bearer, plain("x-api-key"), plain("api-key")];
+    let candidates = [
+        bearer,
+        plain("x-api-key"),
+        plain("api-key"),
+        plain("x-goog-api-key"),
+    ];
     candidates
         .iter()
         .flatten()

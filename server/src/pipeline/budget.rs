@@ -43,9 +43,10 @@ fn worst_case_micros(
     max_tokens: Option<u64>,
 ) -> i64 {
     let total = reserved_tokens(inbound, body_len, max_tokens, route);
-    let completion = match inbound {
-        Inbound::Chat | Inbound::Messages => max_tokens.unwrap_or(route.reserve_completion_tokens),
-        Inbound::Embeddings | Inbound::CountTokens => 0,
+    let completion = if inbound.generates() {
+        max_tokens.unwrap_or(route.reserve_completion_tokens)
+    } else {
+        0
     };
     let prompt = total.saturating_sub(completion);
     route

@@ -74,7 +74,12 @@ impl CachePlan {
             Inbound::Chat => CacheApi::Chat,
             Inbound::Embeddings => CacheApi::Embeddings,
             Inbound::Messages => CacheApi::Messages,
-            Inbound::CountTokens => return None,
+            // Only the APIs whose answers the cache can replay in every mode are cached.
+            Inbound::CountTokens
+            | Inbound::Responses
+            | Inbound::Gemini
+            | Inbound::GeminiCountTokens
+            | Inbound::Endpoint(_) => return None,
         };
         let client = inbound.client_api();
         let directive = if restores {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::openai::OpenAiProvider;
-use super::{Inbound, Operation, ProviderProtocol, RequestSettings, UpstreamErrorBody};
+use super::{Endpoint, Inbound, Operation, ProviderProtocol, RequestSettings, UpstreamErrorBody};
 use crate::stream::Decoder;
 use crate::usage::Usage;
 
@@ -31,13 +31,21 @@ impl ProviderProtocol for AzureProvider {
         let what = match operation {
             Operation::Chat { .. } => "chat/completions",
             Operation::Embeddings => "embeddings",
-            Operation::CountTokens => return None,
+            Operation::Endpoint(Endpoint::Completions) => "completions",
+            Operation::Endpoint(Endpoint::Images) => "images/generations",
+            Operation::Endpoint(Endpoint::AudioSpeech) => "audio/speech",
+            Operation::Endpoint(Endpoint::AudioTranscriptions) => "audio/transcriptions",
+            // Azure's v1 API serves the Responses API at one path for every deployment (the
+            // body's `model` names the deployment).
+            Operation::Responses => return Some("/openai/v1/responses".to_owned()),
+            Operation::Endpoint(Endpoint::Moderations | Endpoint::Rerank)
+            | Operation::CountTokens => return None,
         };
         Some(path(segment, what, api_version))
     }
 
-    fn per_model(&self, _operation: Operation) -> bool {
-        true
+    fn per_model(&self, operation: Operation) -> bool {
+        operation != Operation::Responses
     }
 
     fn chat_request(&self, chat: Value, settings: &RequestSettings) -> Result<Value, String> {

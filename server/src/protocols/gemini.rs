@@ -402,6 +402,57 @@ pub fn embeddings_response(gemini: &Value, model: &str) -> Value {
     json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 }
 
+/// Google's error body for the gateway's own errors on the Gemini API:
+/// `{"error":{"code","message","status"}}`, the status named as Google's APIs name it.
+pub fn google_error_body(status: u16, message: &str) -> Value {
+    let name = match status {
+        400 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        405 | 501 => "UNIMPLEMENTED",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        503 | 529 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    };
+    json!({"error": {"code": status, "message": message, "status": name}})
+}
+
+/// A rough token count for `countTokens` when the provider cannot count: about four characters
+/// per token over the texts of `contents` and `systemInstruction` (a `generateContentRequest`
+/// wrapper included).
+pub fn estimate_count_tokens(request: &Value) -> u64 {
+    fn chars(value: &Value) -> usize {
+        match value {
+            Value::Array(items) => items.iter().map(chars).sum(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, value)| match (key.as_str(), value) {
+                    ("text", Value::String(text)) => text.chars().count(),
+                    ("inlineData" | "inline_data" | "fileData" | "file_data", _) => 0,
+                    _ => chars(value),
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+    let request = request.get("generateContentRequest").unwrap_or(request);
+    let total: usize = [
+        "contents",
+        "systemInstruction",
+        "system_instruction",
+        "tools",
+    ]
+    .iter()
+    .filter_map(|key| request.get(*key))
+    .map(chars)
+    .sum();
+    u64::try_from(total.div_ceil(4)).unwrap_or(u64::MAX)
+}
+
 /// Reads `{"error":{"code","message","status"}}`, mapping the gRPC status to OpenAI's error type.
 pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
     let parsed = serde_json::from_slice::<Value>(body).ok();

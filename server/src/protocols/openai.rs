@@ -21,13 +21,19 @@ pub struct OpenAiProvider;
 
 impl ProviderProtocol for OpenAiProvider {
     fn native(&self, inbound: Inbound) -> bool {
-        matches!(inbound, Inbound::Chat | Inbound::Embeddings)
+        // The Responses API is native only on providers that serve it (`Provider::native`).
+        matches!(
+            inbound,
+            Inbound::Chat | Inbound::Embeddings | Inbound::Responses | Inbound::Endpoint(_)
+        )
     }
 
     fn path(&self, operation: Operation, _segment: &str, _api_version: &str) -> Option<String> {
         match operation {
             Operation::Chat { .. } => Some("/chat/completions".to_owned()),
             Operation::Embeddings => Some("/embeddings".to_owned()),
+            Operation::Responses => Some("/responses".to_owned()),
+            Operation::Endpoint(endpoint) => Some(endpoint.path().to_owned()),
             Operation::CountTokens => None,
         }
     }

@@ -135,7 +135,8 @@ impl<B> GuardedStream<B> {
         self.tally.mark_stream_failed();
         let message = blocked_message(blocked);
         match self.client {
-            ClientApi::OpenAi => {
+            // GUARDRAILS-TODO(helper): the Responses API's `error` event and Gemini's shape.
+            ClientApi::OpenAi | ClientApi::Responses | ClientApi::Gemini => {
                 let error = serde_json::json!({"error": {
                     "message": message, "type": "invalid_request_error",
                     "param": null, "code": "content_filtered"}});

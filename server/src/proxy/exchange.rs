@@ -14,7 +14,7 @@ use super::error::{ProxyError, UpstreamError};
 use super::forward::{self, UpstreamResponse};
 use super::request::{self, Peeked};
 use crate::protocols::anthropic::inbound as messages_api;
-use crate::protocols::{ClientProtocol, Operation, ProviderProtocol, RequestSettings};
+use crate::protocols::{ClientProtocol, Endpoint, Operation, ProviderProtocol, RequestSettings};
 use crate::providers::{ApiKey, Provider};
 use crate::sse::SseEvent;
 use crate::stream::{SseStage, Translated};
@@ -38,6 +38,8 @@ pub struct Exchange<'a> {
     pub peeked: &'a Peeked<'a>,
     /// Client headers worth forwarding to an Anthropic provider (`anthropic-beta`, `-version`).
     pub anthropic_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body's content type when it is not JSON (a multipart form).
+    pub body_type: Option<&'a HeaderValue>,
     pub usage: UsageContext,
 }
 
@@ -46,14 +48,15 @@ impl Exchange<'_> {
     /// do, and the request passes through when the provider speaks the client's API natively.
     pub async fn run(self) -> Result<Response, ProxyError> {
         let wire = self.provider.wire();
+        let native = self.provider.native(self.inbound);
         match (self.inbound, self.inbound.client_protocol()) {
-            (inbound, Some(client)) if wire.native(inbound) => self.native(client).await,
+            (_, Some(client)) if native => self.native(client).await,
             (_, Some(client)) => {
                 let request = client.to_chat(&parse_json(self.body)?, self.peeked)?;
                 self.translated(wire, client, request).await
             }
             (Inbound::Embeddings, None) => self.embeddings(wire).await,
-            (Inbound::CountTokens, None) if wire.native(Inbound::CountTokens) => {
+            (Inbound::CountTokens | Inbound::GeminiCountTokens, None) if native => {
                 let uri = self.uri(Operation::CountTokens)?;
                 let upstream = self.send(uri, self.rewritten_body(), false).await?;
                 Ok(plain_response(upstream, None))
@@ -62,11 +65,38 @@ impl Exchange<'_> {
                 let tokens = messages_api::estimate_tokens(&parse_json(self.body)?);
                 Ok(json_response(&serde_json::json!({"input_tokens": tokens})))
             }
+            (Inbound::GeminiCountTokens, None) => {
+                let tokens =
+                    crate::protocols::gemini::estimate_count_tokens(&parse_json(self.body)?);
+                Ok(json_response(&serde_json::json!({"totalTokens": tokens})))
+            }
+            (Inbound::Endpoint(endpoint), None) if native => self.endpoint(endpoint).await,
+            (Inbound::Endpoint(endpoint), None) => Err(ProxyError::Unsupported(format!(
+                "provider '{}' ({}) does not offer {}",
+                self.provider.name,
+                self.provider.kind,
+                Operation::Endpoint(endpoint).describe()
+            ))),
             (inbound, None) => Err(ProxyError::Unsupported(format!(
                 "the {} API has no exchange",
                 inbound.as_str()
             ))),
         }
+    }
+
+    /// One of OpenAI's other endpoints, passed through: completions like chat (usage asked for
+    /// and read, the stream checked for its end), the rest (images, audio, moderations, rerank)
+    /// byte for byte whatever their answer's type.
+    async fn endpoint(self, endpoint: Endpoint) -> Result<Response, ProxyError> {
+        if endpoint == Endpoint::Completions {
+            return self.native(&crate::protocols::openai::ChatClient).await;
+        }
+        let uri = self.uri(Operation::Endpoint(endpoint))?;
+        let upstream = self
+            .send(uri, self.rewritten_body(), self.peeked.stream)
+            .await?;
+        let tap = UsageTap::new(&crate::protocols::openai::ChatClient, self.usage.clone());
+        Ok(plain_response(upstream, Some(tap)))
     }
 
     fn uri(&self, operation: Operation) -> Result<http::Uri, ProxyError> {
@@ -81,16 +111,12 @@ impl Exchange<'_> {
         body: Bytes,
         stream: bool,
     ) -> Result<UpstreamResponse, ProxyError> {
-        forward::send(
-            self.client,
-            self.provider,
-            self.key,
-            uri,
-            body,
+        let outgoing = forward::Outgoing {
             stream,
-            &self.anthropic_headers,
-        )
-        .await
+            content_type: self.body_type,
+            extra: &self.anthropic_headers,
+        };
+        forward::send(self.client, self.provider, self.key, uri, body, outgoing).await
     }
 
     /// The client's body with the model name rewritten when it changes; otherwise the same bytes.
@@ -98,7 +124,7 @@ impl Exchange<'_> {
         if self.target == self.peeked.model {
             self.body.clone()
         } else {
-            request::rewrite_model(self.body, self.peeked.model_span.clone(), self.target)
+            request::with_model(self.body, self.peeked, self.target)
         }
     }
 
@@ -107,7 +133,11 @@ impl Exchange<'_> {
     async fn native(self, client: &'static dyn ClientProtocol) -> Result<Response, ProxyError> {
         let stream = self.peeked.stream;
         let body = client.native_body(self.rewritten_body(), self.peeked);
-        let uri = self.uri(client.operation(self.peeked))?;
+        let operation = match self.inbound {
+            Inbound::Endpoint(endpoint) => Operation::Endpoint(endpoint),
+            _ => client.operation(self.peeked),
+        };
+        let uri = self.uri(operation)?;
         let upstream = self.send(uri, body, stream).await?;
         if stream && upstream.is_event_stream() {
             let stage = client.native_stage(self.peeked);

@@ -33,17 +33,31 @@ impl UpstreamResponse {
     }
 }
 
+/// How one upstream request is sent, beyond its URI and body.
+pub struct Outgoing<'a> {
+    /// Whether the answer is asked for as a stream.
+    pub stream: bool,
+    /// The body's content type when it is not JSON (a client's multipart form, boundary
+    /// included).
+    pub content_type: Option<&'a HeaderValue>,
+    /// The client's own protocol headers that reach the provider.
+    pub extra: &'a [(HeaderName, HeaderValue)],
+}
+
 /// Sends `body` to `uri` with the provider's key and headers, plus `extra` headers.
-#[allow(clippy::too_many_arguments)]
 pub async fn send(
     client: &UpstreamClient,
     provider: &Provider,
     key: Option<&ApiKey>,
     uri: Uri,
     body: Bytes,
-    stream: bool,
-    extra: &[(HeaderName, HeaderValue)],
+    outgoing: Outgoing<'_>,
 ) -> Result<UpstreamResponse, ProxyError> {
+    let Outgoing {
+        stream,
+        content_type,
+        extra,
+    } = outgoing;
     let timeouts = provider.timeouts;
     let started = Instant::now();
     let deadline = started + timeouts.total;
@@ -61,14 +75,17 @@ pub async fn send(
     let headers = request.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        content_type
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/json")),
     );
     headers.insert(
         header::ACCEPT,
-        HeaderValue::from_static(if stream {
-            "text/event-stream"
-        } else {
-            "application/json"
+        HeaderValue::from_static(match (stream, content_type.is_some()) {
+            (true, _) => "text/event-stream",
+            // A form's answer may be text, JSON or audio, as the client asked.
+            (false, true) => "*/*",
+            (false, false) => "application/json",
         }),
     );
     provider.apply_headers(headers, key);

@@ -10,12 +10,21 @@ use serde_json::value::RawValue;
 
 use super::error::ProxyError;
 
+mod gemini;
+mod multipart;
+
+pub use gemini::peek_gemini;
+pub use multipart::peek_multipart;
+
 /// What the gateway needs to know about a request body.
 #[derive(Debug)]
 pub struct Peeked<'a> {
     pub model: Cow<'a, str>,
-    /// Where the model's JSON string (quotes included) sits in the body.
+    /// Where the model sits in the body: its JSON string (quotes included), or the raw value of
+    /// a form field; empty when the body does not carry it (Gemini names it in the path).
     pub model_span: Range<usize>,
+    /// How the model is written at `model_span`.
+    pub model_field: ModelField,
     pub stream: bool,
     /// Whether the client asked for usage in its stream (`stream_options.include_usage`).
     pub include_usage: bool,
@@ -24,6 +33,17 @@ pub struct Peeked<'a> {
     /// The completion budget the client set (`max_completion_tokens`, else `max_tokens`), for
     /// token-limit reservations; a value that is not a whole number counts as unset.
     pub max_tokens: Option<u64>,
+}
+
+/// How a request body carries its model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelField {
+    /// A JSON string in a JSON body.
+    Json,
+    /// The raw value of a `multipart/form-data` field.
+    FormField,
+    /// Not in the body: the URL path names it.
+    Path,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +58,9 @@ struct Fields<'a> {
     max_tokens: Option<&'a RawValue>,
     #[serde(borrow)]
     max_completion_tokens: Option<&'a RawValue>,
+    /// The Responses API's completion budget.
+    #[serde(borrow)]
+    max_output_tokens: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -83,10 +106,13 @@ pub fn peek(body: &[u8]) -> Result<Peeked<'_>, ProxyError> {
     Ok(Peeked {
         model,
         model_span,
+        model_field: ModelField::Json,
         stream,
         include_usage,
         has_stream_options: fields.stream_options.is_some_and(|raw| raw.get() != "null"),
-        max_tokens: whole(fields.max_completion_tokens).or(whole(fields.max_tokens)),
+        max_tokens: whole(fields.max_completion_tokens)
+            .or(whole(fields.max_tokens))
+            .or(whole(fields.max_output_tokens)),
     })
 }
 
@@ -111,6 +137,23 @@ pub fn with_include_usage(body: &Bytes, has_stream_options: bool) -> Bytes {
             Bytes::from(value.to_string())
         }
         Err(_) => body.clone(),
+    }
+}
+
+/// The body with its model replaced by `model`, written as the body carries it; the body as it
+/// is when it does not carry one (or a form field's new value would break the form).
+pub fn with_model(body: &Bytes, peeked: &Peeked<'_>, model: &str) -> Bytes {
+    match peeked.model_field {
+        ModelField::Json => rewrite_model(body, peeked.model_span.clone(), model),
+        ModelField::FormField if !model.contains(['\r', '\n']) => {
+            let span = peeked.model_span.clone();
+            let mut out = BytesMut::with_capacity(body.len() - span.len() + model.len());
+            out.put_slice(&body[..span.start]);
+            out.put_slice(model.as_bytes());
+            out.put_slice(&body[span.end..]);
+            out.freeze()
+        }
+        ModelField::FormField | ModelField::Path => body.clone(),
     }
 }
 

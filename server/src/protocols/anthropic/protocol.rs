@@ -25,7 +25,7 @@ impl ProviderProtocol for AnthropicProvider {
         match operation {
             Operation::Chat { .. } => Some("/messages".to_owned()),
             Operation::CountTokens => Some("/messages/count_tokens".to_owned()),
-            Operation::Embeddings => None,
+            Operation::Embeddings | Operation::Responses | Operation::Endpoint(_) => None,
         }
     }
 

@@ -13,8 +13,8 @@ use crate::usage::Usage;
 pub struct GeminiProvider;
 
 impl ProviderProtocol for GeminiProvider {
-    fn native(&self, _inbound: Inbound) -> bool {
-        false
+    fn native(&self, inbound: Inbound) -> bool {
+        matches!(inbound, Inbound::Gemini | Inbound::GeminiCountTokens)
     }
 
     fn path(&self, operation: Operation, segment: &str, _api_version: &str) -> Option<String> {
@@ -26,6 +26,7 @@ impl ProviderProtocol for GeminiProvider {
             }
             Operation::Embeddings => format!("/models/{model}:batchEmbedContents"),
             Operation::CountTokens => format!("/models/{model}:countTokens"),
+            Operation::Responses | Operation::Endpoint(_) => return None,
         })
     }
 
