@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 
 /// Where an OpenAI `image_url` points: inline base64 data, or an http(s) URL.
 pub enum ImageSource<'a> {
