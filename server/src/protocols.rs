@@ -8,6 +8,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 
 use bytes::Bytes;
 use serde_json::Value;
