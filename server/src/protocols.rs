@@ -152,7 +152,8 @@ impl Inbound {
         match self {
             Inbound::Chat => Some(&openai::ChatClient),
             Inbound::Messages => Some(&anthropic::MessagesClient),
-            Inbound::Responses | Inbound::Gemini => None,
+            Inbound::Responses => Some(&responses::ResponsesClient),
+            Inbound::Gemini => None,
             Inbound::Embeddings
             | Inbound::CountTokens
             | Inbound::GeminiCountTokens
@@ -316,11 +317,11 @@ pub trait ClientProtocol: Sync {
     /// The client's request as the common form (an OpenAI chat request).
     fn to_chat(&self, request: &Value, peeked: &Peeked<'_>) -> Result<Value, ProxyError>;
 
-    /// An OpenAI chat completion as this API's answer; `model` is the one the client asked for.
-    fn answer(&self, completion: &Value, model: &str) -> Value;
+    /// An OpenAI chat completion as this API's answer to `request` (the client's own body).
+    fn answer(&self, completion: &Value, request: &Value, peeked: &Peeked<'_>) -> Value;
 
-    /// Writes stream items as this API's stream.
-    fn encoder(&self, peeked: &Peeked<'_>) -> Box<dyn Encoder>;
+    /// Writes stream items as this API's stream, answering `request` (the client's own body).
+    fn encoder(&self, request: &Value, peeked: &Peeked<'_>) -> Box<dyn Encoder>;
 
     /// The stage a native stream goes through (forwarded, usage read on the way).
     fn native_stage(&self, peeked: &Peeked<'_>) -> Box<dyn SseStage>;

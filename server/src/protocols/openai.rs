@@ -83,11 +83,11 @@ impl ClientProtocol for ChatClient {
         Ok(request.clone())
     }
 
-    fn answer(&self, completion: &Value, _model: &str) -> Value {
+    fn answer(&self, completion: &Value, _request: &Value, _peeked: &Peeked<'_>) -> Value {
         completion.clone()
     }
 
-    fn encoder(&self, peeked: &Peeked<'_>) -> Box<dyn Encoder> {
+    fn encoder(&self, _request: &Value, peeked: &Peeked<'_>) -> Box<dyn Encoder> {
         Box::new(OpenAiEncoder::new(peeked.include_usage))
     }
 

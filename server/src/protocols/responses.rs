@@ -2,8 +2,9 @@
 //! Codex CLI, the Agents SDK): requests translated into chat completions for providers that do not
 //! speak it (`responses/request.rs`), answers translated back (`responses/response.rs`), the stream
 //! encoder (`responses/encode.rs`), and the pass-through stage for providers that speak it
-//! natively (`responses/passthrough.rs`).
+//! natively (`responses/passthrough.rs`); `responses/client.rs` is what the exchange sees.
 
+mod client;
 mod content;
 mod encode;
 mod items;
@@ -23,6 +24,7 @@ mod tools;
 use bytes::{BufMut, BytesMut};
 use serde_json::{Value, json};
 
+pub use client::ResponsesClient;
 pub use encode::ResponsesEncoder;
 pub use passthrough::ResponsesPassthrough;
 pub use request::to_chat;

@@ -52,8 +52,9 @@ impl Exchange<'_> {
         match (self.inbound, self.inbound.client_protocol()) {
             (_, Some(client)) if native => self.native(client).await,
             (_, Some(client)) => {
-                let request = client.to_chat(&parse_json(self.body)?, self.peeked)?;
-                self.translated(wire, client, request).await
+                let original = parse_json(self.body)?;
+                let request = client.to_chat(&original, self.peeked)?;
+                self.translated(wire, client, original, request).await
             }
             (Inbound::Embeddings, None) => self.embeddings(wire).await,
             (Inbound::CountTokens | Inbound::GeminiCountTokens, None) if native => {
@@ -154,6 +155,7 @@ impl Exchange<'_> {
         self,
         wire: &'static dyn ProviderProtocol,
         client: &'static dyn ClientProtocol,
+        original: Value,
         mut request: Value,
     ) -> Result<Response, ProxyError> {
         let stream = self.peeked.stream;
@@ -171,16 +173,19 @@ impl Exchange<'_> {
             .await?;
         if stream {
             let decoder = wire.chat_decoder(self.target);
-            let stage = Box::new(Translated::new(decoder, client.encoder(self.peeked)));
+            let encoder = client.encoder(&original, self.peeked);
+            let stage = Box::new(Translated::new(decoder, encoder));
             return sse_response(self.provider, upstream, stage, self.usage).await;
         }
         let raw = parse_json(&upstream.body.collect(MAX_TRANSLATED_BODY).await?)
             .map_err(|_| ProxyError::BadUpstreamResponse("the body is not JSON".into()))?;
         let (completion, usage) = wire.chat_answer(&raw, self.target);
         usage::report(&self.usage, usage);
-        Ok(json_response(
-            &client.answer(&completion, &self.peeked.model),
-        ))
+        Ok(json_response(&client.answer(
+            &completion,
+            &original,
+            self.peeked,
+        )))
     }
 
     /// Embeddings: OpenAI's body as it is to providers that take it, translated otherwise.

@@ -70,11 +70,11 @@ impl ClientProtocol for MessagesClient {
         inbound::to_openai(request).map_err(ProxyError::Untranslatable)
     }
 
-    fn answer(&self, completion: &Value, model: &str) -> Value {
-        inbound::from_openai_response(completion, model).0
+    fn answer(&self, completion: &Value, _request: &Value, peeked: &Peeked<'_>) -> Value {
+        inbound::from_openai_response(completion, &peeked.model).0
     }
 
-    fn encoder(&self, peeked: &Peeked<'_>) -> Box<dyn Encoder> {
+    fn encoder(&self, _request: &Value, peeked: &Peeked<'_>) -> Box<dyn Encoder> {
         Box::new(AnthropicEncoder::new(&peeked.model))
     }
 
