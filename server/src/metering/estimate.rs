@@ -27,6 +27,9 @@ const TEXT_KEYS: &[&str] = &[
     "arguments",
     "partial_json",
     "input",
+    "instructions",
+    "query",
+    "documents",
     "prompt",
     "system",
     "description",
@@ -93,11 +96,20 @@ pub fn completion_tokens(frames: &[Bytes]) -> u64 {
 }
 
 /// The generated text of one answer or stream event: what sits under `choices`, `content`,
-/// `delta` or `candidates`, not the echo of usage or ids.
+/// `delta`, `candidates` or `output`, not the echo of usage or ids.
 fn collect_output(value: &Value, out: &mut String) {
-    for key in ["choices", "content", "delta", "content_block", "candidates"] {
+    for key in [
+        "choices",
+        "content",
+        "delta",
+        "content_block",
+        "candidates",
+        "output",
+    ] {
         if let Some(part) = value.get(key) {
-            collect_text(part, key == "content", out);
+            // The Responses API's stream deltas are bare strings (`"delta": "Hel"`).
+            let text = key == "content" || (key == "delta" && part.is_string());
+            collect_text(part, text, out);
         }
     }
 }
@@ -156,6 +168,19 @@ mod tests {
             br#"{"choices":[{"message":{"role":"assistant","content":"Hello world, this is a test"}}],"model":"gpt"}"#,
         )];
         assert_eq!(completion_tokens(&plain), a);
+        // The Responses API's typed events and its response object, and Gemini's chunks.
+        let responses = [Bytes::from_static(
+            b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hello world, this is a test\"}\n\n",
+        )];
+        assert_eq!(completion_tokens(&responses), a);
+        let response = [Bytes::from_static(
+            br#"{"object":"response","output":[{"type":"message","content":[{"type":"output_text","text":"Hello world, this is a test"}]}]}"#,
+        )];
+        assert_eq!(completion_tokens(&response), a);
+        let gemini = [Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hello world, this is a test\"}]}}]}\n\n",
+        )];
+        assert_eq!(completion_tokens(&gemini), a);
         // Bytes sent beyond those kept count at the kept part's rate.
         let kept: usize = openai.iter().map(Bytes::len).sum();
         assert_eq!(

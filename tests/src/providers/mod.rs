@@ -1,5 +1,6 @@
-//! Mock providers that speak their own wire protocols (Anthropic, Gemini, Azure OpenAI), and the
-//! helpers the conformance tests use to drive every provider type through one table.
+//! Mock providers that speak their own wire protocols (OpenAI's whole API, Anthropic, Gemini, Azure
+//! OpenAI), and the helpers the conformance tests use to drive every provider type through one
+//! table.
 //!
 //! Tests script protocol-neutral [`Answer`]s and failures ([`Script`]); each mock renders them in
 //! its own format, as JSON or as a stream depending on what the request asked for, checks the
@@ -8,10 +9,13 @@
 pub mod anthropic;
 pub mod azure;
 pub mod conformance;
+pub mod endpoints;
 mod expect;
 mod fake;
 pub mod gemini;
 pub mod openai;
+pub mod openai_api;
+pub mod responses;
 pub mod stream;
 
 pub use anthropic::AnthropicMock;
@@ -20,6 +24,8 @@ pub use conformance::{Harness, Kind};
 pub use expect::ClientError;
 pub use fake::MockServer;
 pub use gemini::GeminiMock;
+pub use openai_api::OpenAiMock;
+pub use responses::ResponsesStream;
 pub use stream::{StreamSummary, StreamedCall};
 
 use serde_json::Value;
