@@ -2,12 +2,19 @@
 //! OpenAI API. The stream decoder is in `gemini/stream.rs`.
 
 mod decode;
+mod encode;
+pub mod inbound;
+mod passthrough;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
 pub use decode::GeminiDecoder;
+pub use encode::GeminiEncoder;
+pub use passthrough::GeminiPassthrough;
 
 use super::{ImageSource, content_text, image_source, push_turn};
 use crate::providers::UpstreamErrorBody;
