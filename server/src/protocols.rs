@@ -153,7 +153,7 @@ impl Inbound {
             Inbound::Chat => Some(&openai::ChatClient),
             Inbound::Messages => Some(&anthropic::MessagesClient),
             Inbound::Responses => Some(&responses::ResponsesClient),
-            Inbound::Gemini => None,
+            Inbound::Gemini => Some(&gemini::GeminiClient),
             Inbound::Embeddings
             | Inbound::CountTokens
             | Inbound::GeminiCountTokens

@@ -301,9 +301,10 @@ fn error_response(inbound: Inbound, error: ProxyError) -> Response {
         ClientApi::Anthropic => {
             messages_api::error_body(error.anthropic_kind(), &error.to_string())
         }
-        ClientApi::Gemini => {
-            crate::protocols::gemini::google_error_body(error.status().as_u16(), &error.to_string())
-        }
+        ClientApi::Gemini => crate::protocols::gemini::inbound::error_body(
+            error.status().as_u16(),
+            &error.to_string(),
+        ),
     };
     let mut response = (error.status(), Bytes::from(body.to_string())).into_response();
     response.headers_mut().insert(

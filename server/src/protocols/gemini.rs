@@ -1,14 +1,27 @@
-//! Google's Gemini API (generateContent, streamGenerateContent, batchEmbedContents) behind the
-//! OpenAI API. The stream decoder is in `gemini/stream.rs`.
+//! Google's Gemini API, both ways. To Gemini providers: OpenAI chat requests translated here
+//! (generateContent, streamGenerateContent, batchEmbedContents), answers and errors read back,
+//! the stream decoded in `gemini/decode.rs`. From Gemini clients (the google-genai SDKs):
+//! `gemini/inbound.rs` (requests to the common form, answers back), `gemini/encode.rs` (stream
+//! items as Gemini chunks) and `gemini/passthrough.rs` (Gemini to Gemini). `gemini/protocol.rs`
+//! is what the exchange sees of all this.
 
+mod client;
 mod decode;
+mod encode;
+pub mod inbound;
+mod passthrough;
 mod protocol;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+pub use client::GeminiClient;
 pub use decode::GeminiDecoder;
+pub use encode::GeminiEncoder;
+pub use passthrough::GeminiPassthrough;
 pub use protocol::GeminiProvider;
 
 use super::{Cause, UpstreamErrorBody};
@@ -400,57 +413,6 @@ pub fn embeddings_response(gemini: &Value, model: &str) -> Value {
         })
         .collect();
     json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 0, "total_tokens": 0}})
-}
-
-/// Google's error body for the gateway's own errors on the Gemini API:
-/// `{"error":{"code","message","status"}}`, the status named as Google's APIs name it.
-pub fn google_error_body(status: u16, message: &str) -> Value {
-    let name = match status {
-        400 | 413 | 422 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        405 | 501 => "UNIMPLEMENTED",
-        409 => "ABORTED",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        503 | 529 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        _ => "INTERNAL",
-    };
-    json!({"error": {"code": status, "message": message, "status": name}})
-}
-
-/// A rough token count for `countTokens` when the provider cannot count: about four characters
-/// per token over the texts of `contents` and `systemInstruction` (a `generateContentRequest`
-/// wrapper included).
-pub fn estimate_count_tokens(request: &Value) -> u64 {
-    fn chars(value: &Value) -> usize {
-        match value {
-            Value::Array(items) => items.iter().map(chars).sum(),
-            Value::Object(map) => map
-                .iter()
-                .map(|(key, value)| match (key.as_str(), value) {
-                    ("text", Value::String(text)) => text.chars().count(),
-                    ("inlineData" | "inline_data" | "fileData" | "file_data", _) => 0,
-                    _ => chars(value),
-                })
-                .sum(),
-            _ => 0,
-        }
-    }
-    let request = request.get("generateContentRequest").unwrap_or(request);
-    let total: usize = [
-        "contents",
-        "systemInstruction",
-        "system_instruction",
-        "tools",
-    ]
-    .iter()
-    .filter_map(|key| request.get(*key))
-    .map(chars)
-    .sum();
-    u64::try_from(total.div_ceil(4)).unwrap_or(u64::MAX)
 }
 
 /// Reads `{"error":{"code","message","status"}}`, mapping the gRPC status to OpenAI's error type.

@@ -14,7 +14,9 @@ use super::error::{ProxyError, UpstreamError};
 use super::forward::{self, UpstreamResponse};
 use super::request::{self, Peeked};
 use crate::protocols::anthropic::inbound as messages_api;
-use crate::protocols::{ClientProtocol, Endpoint, Operation, ProviderProtocol, RequestSettings};
+use crate::protocols::{
+    ClientProtocol, Endpoint, Operation, ProviderProtocol, RequestSettings, gemini,
+};
 use crate::providers::{ApiKey, Provider};
 use crate::sse::SseEvent;
 use crate::stream::{SseStage, Translated};
@@ -67,9 +69,8 @@ impl Exchange<'_> {
                 Ok(json_response(&serde_json::json!({"input_tokens": tokens})))
             }
             (Inbound::GeminiCountTokens, None) => {
-                let tokens =
-                    crate::protocols::gemini::estimate_count_tokens(&parse_json(self.body)?);
-                Ok(json_response(&serde_json::json!({"totalTokens": tokens})))
+                let tokens = gemini::inbound::estimate_tokens(&parse_json(self.body)?);
+                Ok(json_response(&gemini::inbound::count_tokens_answer(tokens)))
             }
             (Inbound::Endpoint(endpoint), None) if native => self.endpoint(endpoint).await,
             (Inbound::Endpoint(endpoint), None) => Err(ProxyError::Unsupported(format!(
