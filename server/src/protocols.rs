@@ -282,6 +282,11 @@ pub trait ProviderProtocol: Sync {
 
     /// Reads an error body (or a stream's error event) in this protocol's shape.
     fn error(&self, body: &[u8]) -> UpstreamErrorBody;
+
+    /// For a protocol whose streams are not server-sent events: what turns them into SSE text.
+    fn stream_transcoder(&self) -> Option<Box<dyn crate::stream::Transcoder>> {
+        None
+    }
 }
 
 /// What translating a request needs to know about the provider it goes to.

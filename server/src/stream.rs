@@ -114,6 +114,15 @@ pub fn is_json_or_empty(data: &str) -> bool {
     data.is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
 }
 
+/// Turns a provider's stream framing that is not server-sent events (AWS's binary event stream)
+/// into SSE text, so every stream goes through the same parser, first-event check and stages.
+pub trait Transcoder: Send {
+    /// Writes the SSE text of every frame `chunk` completes.
+    fn push(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String>;
+    /// The body ended: an error if it ended inside a frame.
+    fn finish(&mut self) -> Result<(), String>;
+}
+
 /// Writes one `data: {json}` event.
 pub fn write_data(out: &mut BytesMut, value: &Value) {
     out.put_slice(b"data: ");

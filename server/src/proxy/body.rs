@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 use super::error::ProxyError;
 use crate::protocols::ClientProtocol;
 use crate::sse::{SseEvent, SseParser};
-use crate::stream::{SseStage, Verdict};
+use crate::stream::{SseStage, Transcoder, Verdict};
 use crate::usage::{self, Usage, UsageContext};
 
 /// The provider's response body, with the idle timeout between chunks and the total deadline.
@@ -30,6 +30,8 @@ pub struct UpstreamBody {
     last_data: Instant,
     timer: Option<Pin<Box<Sleep>>>,
     finished: bool,
+    /// Turns a stream that is not SSE into SSE text as it arrives.
+    transcoder: Option<Box<dyn Transcoder>>,
 }
 
 impl UpstreamBody {
@@ -41,6 +43,43 @@ impl UpstreamBody {
             last_data: Instant::now(),
             timer: None,
             finished: false,
+            transcoder: None,
+        }
+    }
+
+    /// Reads the body through `transcoder` (a protocol whose streams are not SSE).
+    pub fn transcode(&mut self, transcoder: Option<Box<dyn Transcoder>>) {
+        self.transcoder = transcoder;
+    }
+
+    /// The next chunk as the stages read it: the provider's own bytes, or their SSE text.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ProxyError>>> {
+        loop {
+            let polled = ready!(self.poll_raw(cx));
+            let Some(transcoder) = self.transcoder.as_mut() else {
+                return Poll::Ready(polled);
+            };
+            let failed =
+                |message: String| Poll::Ready(Some(Err(ProxyError::BadUpstreamResponse(message))));
+            match polled {
+                Some(Ok(chunk)) => {
+                    let mut out = BytesMut::new();
+                    if let Err(message) = transcoder.push(&chunk, &mut out) {
+                        self.finished = true;
+                        return failed(message);
+                    }
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(out.freeze())));
+                    }
+                }
+                None => {
+                    return match transcoder.finish() {
+                        Ok(()) => Poll::Ready(None),
+                        Err(message) => failed(message),
+                    };
+                }
+                error => return Poll::Ready(error),
+            }
         }
     }
 
@@ -49,8 +88,8 @@ impl UpstreamBody {
         (self.last_data + self.idle).min(self.deadline)
     }
 
-    /// The next data chunk; trailers are skipped.
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ProxyError>>> {
+    /// The next data chunk as it came; trailers are skipped.
+    fn poll_raw(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ProxyError>>> {
         loop {
             if self.finished {
                 return Poll::Ready(None);

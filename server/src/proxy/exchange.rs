@@ -173,6 +173,8 @@ impl Exchange<'_> {
             .send(uri, Bytes::from(body.to_string()), stream)
             .await?;
         if stream {
+            let mut upstream = upstream;
+            upstream.body.transcode(wire.stream_transcoder());
             let decoder = wire.chat_decoder(self.target);
             let encoder = client.encoder(&original, self.peeked);
             let stage = Box::new(Translated::new(decoder, encoder));
