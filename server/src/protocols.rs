@@ -9,6 +9,7 @@ pub mod azure;
 pub mod gemini;
 pub mod openai;
 pub mod responses;
+pub mod vertex;
 
 use bytes::Bytes;
 use serde_json::Value;
