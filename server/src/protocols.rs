@@ -258,8 +258,9 @@ pub trait ProviderProtocol: Sync {
     /// Whether requests of a client API reach this protocol as they are, byte for byte.
     fn native(&self, inbound: Inbound) -> bool;
 
-    /// The path after the base URL of an operation; `segment` is the model (or deployment),
-    /// already one percent-encoded path segment. `None` when the protocol has no such operation.
+    /// The path after the base URL of an operation; `segment` is the model (or deployment) as
+    /// it is, which a protocol that puts it in the path percent-encodes as one segment
+    /// (`providers::encode_path_segment`). `None` when the protocol has no such operation.
     fn path(&self, operation: Operation, segment: &str, api_version: &str) -> Option<String>;
 
     /// Whether an operation's path names the model (and so is built per request).

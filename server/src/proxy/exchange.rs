@@ -207,9 +207,11 @@ impl Exchange<'_> {
             .await?;
         let raw = parse_json(&upstream.body.collect(MAX_TRANSLATED_BODY).await?)
             .map_err(|_| ProxyError::BadUpstreamResponse("the body is not JSON".into()))?;
-        Ok(json_response(
-            &wire.embeddings_answer(&raw, &self.peeked.model),
-        ))
+        let answer = wire.embeddings_answer(&raw, &self.peeked.model);
+        if let Some(usage) = answer.get("usage").and_then(usage::Usage::from_openai) {
+            usage::report(&self.usage, usage);
+        }
+        Ok(json_response(&answer))
     }
 }
 
