@@ -1,6 +1,6 @@
 //! The inbound Anthropic Messages API (`POST /v1/messages`): requests from Anthropic clients
 //! (the SDKs, Claude Code) translated into OpenAI chat for providers that do not speak Anthropic,
-//! and the answers translated back. The stream encoder is in `messages_api/stream.rs`.
+//! and the answers translated back. The stream encoder is in `anthropic/encode.rs`.
 
 use serde_json::{Map, Value, json};
 
