@@ -1,8 +1,9 @@
 //! The route form's sections with rows: match rules, upstreams (with each one's share of its
-//! priority group), and the fallback with its upstreams; and the provider picker they share.
+//! priority group), and the fallback with its upstreams, whose model a provider's type fills in;
+//! and the provider picker they share.
 
 use leptos::prelude::*;
-use switchyard_shared::MatchKind;
+use switchyard_shared::{MatchKind, ProviderType};
 
 use super::{FallbackRow, MatchRow, RouteInputs, UpstreamRow, default_fallback_statuses};
 use crate::components::field::{
@@ -12,6 +13,7 @@ use crate::components::rows::{AddRowButton, RemoveRowButton};
 use crate::form::format_statuses;
 
 /// A provider picker: the existing providers, plus the current value if it names none of them.
+/// `on_change` hears each choice as (previous, chosen).
 #[component]
 fn ProviderSelect(
     value: RwSignal<String>,
@@ -19,6 +21,7 @@ fn ProviderSelect(
     #[prop(into)] label: String,
     testid: String,
     path: String,
+    #[prop(optional)] on_change: Option<Callback<(String, String)>>,
 ) -> impl IntoView {
     let form = use_form_errors();
     let invalid_path = path.clone();
@@ -28,7 +31,14 @@ fn ProviderSelect(
             aria-label=label
             data-testid=testid
             aria-invalid=invalid_attr(form, move || invalid_path.clone())
-            on:change=move |ev| value.set(event_target_value(&ev))
+            on:change=move |ev| {
+                let chosen = event_target_value(&ev);
+                let previous = value.get_untracked();
+                value.set(chosen.clone());
+                if let Some(on_change) = on_change {
+                    on_change.run((previous, chosen));
+                }
+            }
         >
             {move || {
                 let current = value.get();
@@ -256,10 +266,34 @@ pub fn UpstreamSection(
     }
 }
 
+/// The model a fallback row should show after its provider changes from one with
+/// `previous_default` to one with `next_default`: the new type's default model, unless the row
+/// holds a model the operator typed (anything but empty or the previous type's default). `None`
+/// leaves the row as it is.
+fn prefill_model(
+    current: &str,
+    previous_default: Option<&str>,
+    next_default: Option<&str>,
+) -> Option<String> {
+    let current = current.trim();
+    let untouched = current.is_empty() || previous_default == Some(current);
+    untouched.then(|| next_default.unwrap_or_default().to_owned())
+}
+
+/// The type's default model of the provider named `name`, if the provider is known.
+fn default_model_of(kinds: &[(String, ProviderType)], name: &str) -> Option<&'static str> {
+    kinds
+        .iter()
+        .find(|(provider, _)| provider == name)
+        .and_then(|(_, kind)| kind.default_model())
+}
+
 #[component]
 pub fn FallbackSection(
     inputs: RouteInputs,
     providers: Signal<Vec<String>>,
+    /// Each provider's type, for the default model of a fallback's provider.
+    kinds: Signal<Vec<(String, ProviderType)>>,
     strategy_options: Vec<(String, String)>,
 ) -> impl IntoView {
     let form = use_form_errors();
@@ -296,6 +330,9 @@ pub fn FallbackSection(
                 />
             </div>
             <h3 class="sub-title">"Fallback upstreams"</h3>
+            <p class="hint">
+                "Choosing a provider fills in its type's default model: another vendor rarely knows the client's model name. Empty sends the name unchanged, through the provider's model mapping."
+            </p>
             <div class="grid-rows">
                 {move || {
                     rows.get()
@@ -305,6 +342,17 @@ pub fn FallbackSection(
                             let n = i + 1;
                             let model_path = format!("fallback.upstreams[{i}].model");
                             let mp = model_path.clone();
+                            let prefill = Callback::new(move |(previous, chosen): (String, String)| {
+                                let kinds = kinds.get_untracked();
+                                let model = prefill_model(
+                                    &row.model.get_untracked(),
+                                    default_model_of(&kinds, &previous),
+                                    default_model_of(&kinds, &chosen),
+                                );
+                                if let Some(model) = model {
+                                    row.model.set(model);
+                                }
+                            });
                             view! {
                                 <div class="fallback-row">
                                     <ProviderSelect
@@ -313,6 +361,7 @@ pub fn FallbackSection(
                                         label=format!("Provider, fallback {n}")
                                         testid=format!("route-fallback-provider-{i}")
                                         path=format!("fallback.upstreams[{i}].provider")
+                                        on_change=prefill
                                     />
                                     <input
                                         class="input mono"
@@ -352,6 +401,32 @@ pub fn FallbackSection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fallbacks_model_follows_its_providers_type_until_typed() {
+        // An empty row takes the new type's default, and a default follows the type.
+        assert_eq!(
+            prefill_model("", None, Some("deepseek-chat")).as_deref(),
+            Some("deepseek-chat")
+        );
+        assert_eq!(
+            prefill_model("deepseek-chat", Some("deepseek-chat"), Some("qwen-plus")).as_deref(),
+            Some("qwen-plus")
+        );
+        // A type without a default clears a default, and leaves an empty row empty.
+        assert_eq!(
+            prefill_model("qwen-plus", Some("qwen-plus"), None).as_deref(),
+            Some("")
+        );
+        // A model the operator typed stays.
+        assert_eq!(
+            prefill_model("my-model", Some("qwen-plus"), Some("x")),
+            None
+        );
+        let kinds = vec![("ds".to_owned(), ProviderType::Deepseek)];
+        assert_eq!(default_model_of(&kinds, "ds"), Some("deepseek-chat"));
+        assert_eq!(default_model_of(&kinds, "other"), None);
+    }
 
     #[test]
     fn shares_are_per_priority_group() {
