@@ -26,11 +26,13 @@ use crate::util::next_id;
 
 mod access;
 mod cache;
+mod fallback;
 mod sections;
 
 use access::{AccessInputs, AccessSection};
 use cache::{CacheInputs, CacheSection};
-use sections::{FallbackSection, MatchSection, UpstreamSection};
+use fallback::FallbackSection;
+use sections::{MatchSection, UpstreamSection};
 
 #[component]
 pub fn NewRoutePage() -> impl IntoView {
