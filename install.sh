@@ -29,25 +29,69 @@ trap 'cleanup; trap - TERM; exit 143' TERM
 SWITCHYARD_REPO="${SWITCHYARD_REPO:-https://github.com/switchyard-gateway/switchyard.git}"
 SWITCHYARD_REF="${SWITCHYARD_REF:-main}"
 
-# Provider types the guided setup offers, with the environment variable that may hold a key and the
-# default model prefixes routed to them. An empty prefix list means "ask".
-TYPES=(openai anthropic gemini deepseek qwen moonshot zhipu groq mistral together xai openrouter fireworks siliconflow azure ollama vllm openai-compatible)
+# Provider types the guided setup offers, in the console's order (frontier labs, China, inference
+# clouds, self-hosted), with the environment variable that may hold a key, the default model
+# prefixes routed to them (empty means "ask") and the model a fallback to the type asks for.
+# TYPES, DEFAULT_MODEL, NEEDS_BASE_URL and KEY_OPTIONAL repeat the Rust preset table
+# (shared/src/provider_type/): shared/tests/installer_presets.rs fails when they drift apart.
+TYPES=(
+  openai anthropic gemini azure xai mistral cohere ai21
+  deepseek qwen moonshot zhipu baidu hunyuan minimax doubao spark stepfun yi baichuan ai360 siliconflow
+  groq together fireworks openrouter perplexity github nvidia cerebras sambanova deepinfra cloudflare
+  hyperbolic novita nebius huggingface
+  ollama vllm lmstudio llamacpp localai tgi openai-compatible
+)
 declare -A KEY_ENV=(
   [openai]=OPENAI_API_KEY [anthropic]=ANTHROPIC_API_KEY [gemini]=GEMINI_API_KEY
+  [azure]=AZURE_OPENAI_API_KEY [xai]=XAI_API_KEY [mistral]=MISTRAL_API_KEY [cohere]=COHERE_API_KEY
+  [ai21]=AI21_API_KEY
   [deepseek]=DEEPSEEK_API_KEY [qwen]=DASHSCOPE_API_KEY [moonshot]=MOONSHOT_API_KEY
-  [zhipu]=ZHIPUAI_API_KEY [groq]=GROQ_API_KEY [mistral]=MISTRAL_API_KEY
-  [together]=TOGETHER_API_KEY [xai]=XAI_API_KEY [openrouter]=OPENROUTER_API_KEY
-  [fireworks]=FIREWORKS_API_KEY [siliconflow]=SILICONFLOW_API_KEY [azure]=AZURE_OPENAI_API_KEY
-  [ollama]=OLLAMA_API_KEY [vllm]=VLLM_API_KEY [openai-compatible]=OPENAI_COMPATIBLE_API_KEY
+  [zhipu]=ZHIPUAI_API_KEY [baidu]=QIANFAN_API_KEY [hunyuan]=HUNYUAN_API_KEY [minimax]=MINIMAX_API_KEY
+  [doubao]=ARK_API_KEY [spark]=SPARK_API_KEY [stepfun]=STEPFUN_API_KEY [yi]=YI_API_KEY
+  [baichuan]=BAICHUAN_API_KEY [ai360]=AI360_API_KEY [siliconflow]=SILICONFLOW_API_KEY
+  [groq]=GROQ_API_KEY [together]=TOGETHER_API_KEY [fireworks]=FIREWORKS_API_KEY
+  [openrouter]=OPENROUTER_API_KEY [perplexity]=PERPLEXITY_API_KEY [github]=GITHUB_MODELS_API_KEY
+  [nvidia]=NVIDIA_API_KEY [cerebras]=CEREBRAS_API_KEY [sambanova]=SAMBANOVA_API_KEY
+  [deepinfra]=DEEPINFRA_API_KEY [cloudflare]=CLOUDFLARE_WORKERS_AI_API_KEY
+  [hyperbolic]=HYPERBOLIC_API_KEY [novita]=NOVITA_API_KEY [nebius]=NEBIUS_API_KEY
+  [huggingface]=HUGGINGFACE_API_KEY
+  [ollama]=OLLAMA_API_KEY [vllm]=VLLM_API_KEY [lmstudio]=LMSTUDIO_API_KEY
+  [llamacpp]=LLAMACPP_API_KEY [localai]=LOCALAI_API_KEY [tgi]=TGI_API_KEY
+  [openai-compatible]=OPENAI_COMPATIBLE_API_KEY
 )
 declare -A DEFAULT_PREFIXES=(
-  [openai]="gpt-,o1,o3,o4" [anthropic]="claude-" [gemini]="gemini-" [deepseek]="deepseek-"
-  [qwen]="qwen" [moonshot]="moonshot-,kimi-" [zhipu]="glm-" [groq]="" [mistral]="mistral-,codestral-"
-  [together]="" [xai]="grok-" [openrouter]="" [fireworks]="" [siliconflow]="" [azure]=""
-  [ollama]="" [vllm]="" [openai-compatible]=""
+  [openai]="gpt-,o1,o3,o4" [anthropic]="claude-" [gemini]="gemini-" [azure]="" [xai]="grok-"
+  [mistral]="mistral-,codestral-" [cohere]="command-" [ai21]="jamba-"
+  [deepseek]="deepseek-" [qwen]="qwen" [moonshot]="moonshot-,kimi-" [zhipu]="glm-" [baidu]="ernie-"
+  [hunyuan]="hunyuan-" [minimax]="MiniMax-" [doubao]="doubao-" [spark]="" [stepfun]="step-"
+  [yi]="yi-" [baichuan]="Baichuan" [ai360]="360" [siliconflow]=""
+  [groq]="" [together]="" [fireworks]="" [openrouter]="" [perplexity]="sonar" [github]="" [nvidia]=""
+  [cerebras]="" [sambanova]="" [deepinfra]="" [cloudflare]="@cf/" [hyperbolic]="" [novita]=""
+  [nebius]="" [huggingface]=""
+  [ollama]="" [vllm]="" [lmstudio]="" [llamacpp]="" [localai]="" [tgi]="" [openai-compatible]=""
 )
-declare -A NEEDS_BASE_URL=([azure]=1 [openai-compatible]=1)
-declare -A KEY_OPTIONAL=([ollama]=1 [vllm]=1 [openai-compatible]=1)
+declare -A DEFAULT_MODEL=(
+  [openai]="gpt-4o-mini" [anthropic]="claude-haiku-4-5" [gemini]="gemini-2.5-flash" [azure]=""
+  [xai]="grok-4.3" [mistral]="mistral-small-latest" [cohere]="command-r7b-12-2024" [ai21]="jamba-mini"
+  [deepseek]="deepseek-chat" [qwen]="qwen-plus" [moonshot]="kimi-k2.5" [zhipu]="glm-4.5-flash"
+  [baidu]="ernie-4.5-turbo-128k" [hunyuan]="hunyuan-turbos-latest" [minimax]="MiniMax-M3"
+  [doubao]="doubao-seed-1-6-flash-250828" [spark]="generalv3.5" [stepfun]="step-3.5-flash"
+  [yi]="yi-lightning" [baichuan]="Baichuan-M3-Plus" [ai360]="360gpt2-pro"
+  [siliconflow]="deepseek-ai/DeepSeek-V3.2"
+  [groq]="llama-3.3-70b-versatile" [together]="meta-llama/Llama-3.3-70B-Instruct-Turbo"
+  [fireworks]="accounts/fireworks/models/gpt-oss-120b" [openrouter]="openai/gpt-4o-mini"
+  [perplexity]="sonar" [github]="openai/gpt-4o-mini" [nvidia]="meta/llama-3.3-70b-instruct"
+  [cerebras]="gpt-oss-120b" [sambanova]="Meta-Llama-3.3-70B-Instruct"
+  [deepinfra]="meta-llama/Llama-3.3-70B-Instruct-Turbo"
+  [cloudflare]="@cf/meta/llama-3.3-70b-instruct-fp8-fast" [hyperbolic]="meta-llama/Llama-3.3-70B-Instruct"
+  [novita]="meta-llama/llama-3.3-70b-instruct" [nebius]="meta-llama/Llama-3.3-70B-Instruct"
+  [huggingface]="openai/gpt-oss-120b"
+  [ollama]="llama3.2" [vllm]="" [lmstudio]="" [llamacpp]="" [localai]="" [tgi]="tgi" [openai-compatible]=""
+)
+declare -A NEEDS_BASE_URL=([azure]=1 [cloudflare]=1 [openai-compatible]=1)
+declare -A KEY_OPTIONAL=(
+  [ollama]=1 [vllm]=1 [lmstudio]=1 [llamacpp]=1 [localai]=1 [tgi]=1 [openai-compatible]=1
+)
 
 # How long to look for the server's one-time setup code in its log after it answers.
 SETUP_CODE_WAIT_SECONDS=3
@@ -108,7 +152,7 @@ Options:
   --keys-from-stdin        read provider keys from standard input: one TYPE=KEY (or VARIABLE=KEY)
                            a line; blank lines and lines starting with # are skipped
   --TYPE-models A,B        model prefixes routed to TYPE (e.g. --openai-models gpt-,o3)
-  --TYPE-base-url URL      base URL for TYPE (required for azure and openai-compatible)
+  --TYPE-base-url URL      base URL for TYPE (required for azure, cloudflare and openai-compatible)
   --purge                  with uninstall: also delete the data dir
 
 Provider keys are never taken from the command line (ps shows it to every user of the machine,
@@ -469,10 +513,16 @@ collect_from_options() {
 
 guided_setup() {
   say "guided setup: choose the providers to route to (Enter on an empty line finishes)"
-  local i
+  # Three columns, numbered down the list as the console orders the types.
+  local i row=""
   for i in "${!TYPES[@]}"; do
-    printf '  %2d) %s\n' $((i + 1)) "${TYPES[$i]}" >/dev/tty
+    row+=$(printf '  %2d) %-17s' $((i + 1)) "${TYPES[$i]}")
+    if (((i + 1) % 3 == 0)); then
+      printf '%s\n' "$row" >/dev/tty
+      row=""
+    fi
   done
+  [[ -n $row ]] && printf '%s\n' "$row" >/dev/tty
   while true; do
     local pick type
     pick=$(ask "provider number (Enter to finish): ")
@@ -519,6 +569,8 @@ guided_setup() {
 
 fallback_primary=""
 fallback_secondary=""
+# The model the fallback asks for; empty sends the client's model name on unchanged.
+fallback_model=""
 
 ask_fallback() {
   ((${#chosen[@]} >= 2)) || return 0
@@ -538,7 +590,25 @@ ask_fallback() {
     printf '  not two different chosen providers; no fallback set up\n' >/dev/tty
     fallback_primary=""
     fallback_secondary=""
+    return 0
   fi
+  ask_fallback_model
+}
+
+# The fallback provider gets the client's model name, which another vendor rarely knows: ask for
+# the model to send instead, offering the fallback type's default model.
+ask_fallback_model() {
+  local default=${DEFAULT_MODEL[$fallback_secondary]:-} prompt
+  if [[ -n $default ]]; then
+    prompt="  model for the fallback to $fallback_secondary [$default]: "
+  else
+    prompt="  model for the fallback to $fallback_secondary (Enter keeps the client's model name): "
+  fi
+  while true; do
+    fallback_model=$(trim "$(ask "$prompt" "$default")")
+    [[ $fallback_model != *[[:space:]]* ]] && return 0
+    printf '  a model name has no spaces\n' >/dev/tty
+  done
 }
 
 # Prints the collected setup as a config document for `switchyard config apply -`. Only shell
@@ -564,7 +634,10 @@ write_config() {
       [[ -n $prefix_value ]] && printf '  - {type: prefix, value: %s}\n' "$(yaml_quote "$prefix_value")"
     done
     printf '  upstreams: [{provider: %s, weight: 100}]\n' "$type"
-    if [[ $type == "$fallback_primary" ]]; then
+    if [[ $type == "$fallback_primary" && -n $fallback_model ]]; then
+      printf '  fallback: {enabled: true, upstreams: [{provider: %s, model: %s}]}\n' \
+        "$fallback_secondary" "$(yaml_quote "$fallback_model")"
+    elif [[ $type == "$fallback_primary" ]]; then
       printf '  fallback: {enabled: true, upstreams: [{provider: %s}]}\n' "$fallback_secondary"
     fi
   done

@@ -31,5 +31,7 @@ pub use metering::{
     PriceEntry, PriceOverride, PricingOverrides, PricingView, RequestLog, TrailStep, UsageReport,
     UsageRow,
 };
-pub use provider_type::{Protocol, ProviderType};
-pub use validate::{FieldError, ValidationErrors};
+pub use provider_type::{
+    AuthStyle, Capabilities, Group, Preset, Protocol, ProviderType, ReasoningField,
+};
+pub use validate::{FieldError, FieldWarning, ValidationErrors};

@@ -1,6 +1,15 @@
-//! The closed list of provider types, with each one's wire protocol, default base URL and auth needs.
+//! The closed list of provider types, and each one's preset: its wire protocol, default base
+//! URL and model, how its key is sent and what its service offers (see [`Preset`]).
 
 use serde::{Deserialize, Serialize};
+
+mod china;
+mod clouds;
+mod frontier;
+mod preset;
+mod self_hosted;
+
+pub use preset::{AuthStyle, Capabilities, Group, Preset, ReasoningField};
 
 /// The wire protocol a provider speaks. Every provider type maps to exactly one protocol, and the
 /// server has one module per protocol.
@@ -16,7 +25,8 @@ pub enum Protocol {
     Gemini,
 }
 
-/// A provider type as written in the config (`"type": "deepseek"`).
+/// A provider type as written in the config (`"type": "deepseek"`). Stored configurations name
+/// types by these serde names, so an existing name never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
@@ -39,106 +49,189 @@ pub enum ProviderType {
     Anthropic,
     Gemini,
     Azure,
+    Cohere,
+    Ai21,
+    Baidu,
+    Hunyuan,
+    Minimax,
+    Doubao,
+    Spark,
+    Stepfun,
+    Yi,
+    Baichuan,
+    Ai360,
+    Perplexity,
+    Github,
+    Nvidia,
+    Cerebras,
+    Sambanova,
+    Deepinfra,
+    Cloudflare,
+    Hyperbolic,
+    Novita,
+    Nebius,
+    Huggingface,
+    Lmstudio,
+    Llamacpp,
+    Localai,
+    Tgi,
 }
 
 impl ProviderType {
-    /// Every type, in the order a picker should list them.
-    pub const ALL: [ProviderType; 18] = [
+    /// Every type, in the order a picker lists them: by [`Group`], then as the group's file
+    /// lists them.
+    pub const ALL: [ProviderType; 44] = [
+        // Frontier labs.
         ProviderType::Openai,
         ProviderType::Anthropic,
         ProviderType::Gemini,
         ProviderType::Azure,
+        ProviderType::Xai,
+        ProviderType::Mistral,
+        ProviderType::Cohere,
+        ProviderType::Ai21,
+        // China.
         ProviderType::Deepseek,
         ProviderType::Qwen,
         ProviderType::Moonshot,
         ProviderType::Zhipu,
-        ProviderType::Groq,
-        ProviderType::Mistral,
-        ProviderType::Together,
-        ProviderType::Xai,
-        ProviderType::Openrouter,
-        ProviderType::Fireworks,
+        ProviderType::Baidu,
+        ProviderType::Hunyuan,
+        ProviderType::Minimax,
+        ProviderType::Doubao,
+        ProviderType::Spark,
+        ProviderType::Stepfun,
+        ProviderType::Yi,
+        ProviderType::Baichuan,
+        ProviderType::Ai360,
         ProviderType::Siliconflow,
+        // Inference clouds and aggregators.
+        ProviderType::Groq,
+        ProviderType::Together,
+        ProviderType::Fireworks,
+        ProviderType::Openrouter,
+        ProviderType::Perplexity,
+        ProviderType::Github,
+        ProviderType::Nvidia,
+        ProviderType::Cerebras,
+        ProviderType::Sambanova,
+        ProviderType::Deepinfra,
+        ProviderType::Cloudflare,
+        ProviderType::Hyperbolic,
+        ProviderType::Novita,
+        ProviderType::Nebius,
+        ProviderType::Huggingface,
+        // Self-hosted and generic.
         ProviderType::Ollama,
         ProviderType::Vllm,
+        ProviderType::Lmstudio,
+        ProviderType::Llamacpp,
+        ProviderType::Localai,
+        ProviderType::Tgi,
         ProviderType::OpenaiCompatible,
     ];
 
+    /// The type's row of facts.
+    pub fn preset(self) -> &'static Preset {
+        match self {
+            ProviderType::Openai => &frontier::OPENAI,
+            ProviderType::Anthropic => &frontier::ANTHROPIC,
+            ProviderType::Gemini => &frontier::GEMINI,
+            ProviderType::Azure => &frontier::AZURE,
+            ProviderType::Xai => &frontier::XAI,
+            ProviderType::Mistral => &frontier::MISTRAL,
+            ProviderType::Cohere => &frontier::COHERE,
+            ProviderType::Ai21 => &frontier::AI21,
+            ProviderType::Deepseek => &china::DEEPSEEK,
+            ProviderType::Qwen => &china::QWEN,
+            ProviderType::Moonshot => &china::MOONSHOT,
+            ProviderType::Zhipu => &china::ZHIPU,
+            ProviderType::Baidu => &china::BAIDU,
+            ProviderType::Hunyuan => &china::HUNYUAN,
+            ProviderType::Minimax => &china::MINIMAX,
+            ProviderType::Doubao => &china::DOUBAO,
+            ProviderType::Spark => &china::SPARK,
+            ProviderType::Stepfun => &china::STEPFUN,
+            ProviderType::Yi => &china::YI,
+            ProviderType::Baichuan => &china::BAICHUAN,
+            ProviderType::Ai360 => &china::AI360,
+            ProviderType::Siliconflow => &china::SILICONFLOW,
+            ProviderType::Groq => &clouds::GROQ,
+            ProviderType::Together => &clouds::TOGETHER,
+            ProviderType::Fireworks => &clouds::FIREWORKS,
+            ProviderType::Openrouter => &clouds::OPENROUTER,
+            ProviderType::Perplexity => &clouds::PERPLEXITY,
+            ProviderType::Github => &clouds::GITHUB,
+            ProviderType::Nvidia => &clouds::NVIDIA,
+            ProviderType::Cerebras => &clouds::CEREBRAS,
+            ProviderType::Sambanova => &clouds::SAMBANOVA,
+            ProviderType::Deepinfra => &clouds::DEEPINFRA,
+            ProviderType::Cloudflare => &clouds::CLOUDFLARE,
+            ProviderType::Hyperbolic => &clouds::HYPERBOLIC,
+            ProviderType::Novita => &clouds::NOVITA,
+            ProviderType::Nebius => &clouds::NEBIUS,
+            ProviderType::Huggingface => &clouds::HUGGINGFACE,
+            ProviderType::Ollama => &self_hosted::OLLAMA,
+            ProviderType::Vllm => &self_hosted::VLLM,
+            ProviderType::Lmstudio => &self_hosted::LMSTUDIO,
+            ProviderType::Llamacpp => &self_hosted::LLAMACPP,
+            ProviderType::Localai => &self_hosted::LOCALAI,
+            ProviderType::Tgi => &self_hosted::TGI,
+            ProviderType::OpenaiCompatible => &self_hosted::OPENAI_COMPATIBLE,
+        }
+    }
+
+    /// The type named `name` in configuration, if any.
+    pub fn from_name(name: &str) -> Option<ProviderType> {
+        ProviderType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     /// The name used in configuration and in the API.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderType::Openai => "openai",
-            ProviderType::Deepseek => "deepseek",
-            ProviderType::Qwen => "qwen",
-            ProviderType::Moonshot => "moonshot",
-            ProviderType::Zhipu => "zhipu",
-            ProviderType::Groq => "groq",
-            ProviderType::Mistral => "mistral",
-            ProviderType::Together => "together",
-            ProviderType::Xai => "xai",
-            ProviderType::Openrouter => "openrouter",
-            ProviderType::Fireworks => "fireworks",
-            ProviderType::Siliconflow => "siliconflow",
-            ProviderType::Ollama => "ollama",
-            ProviderType::Vllm => "vllm",
-            ProviderType::OpenaiCompatible => "openai-compatible",
-            ProviderType::Anthropic => "anthropic",
-            ProviderType::Gemini => "gemini",
-            ProviderType::Azure => "azure",
-        }
+        self.preset().name
+    }
+
+    /// The name people know the service by (`Baidu Qianfan (ERNIE)`).
+    pub fn label(self) -> &'static str {
+        self.preset().label
+    }
+
+    pub fn group(self) -> Group {
+        self.preset().group
     }
 
     pub fn protocol(self) -> Protocol {
-        match self {
-            ProviderType::Anthropic => Protocol::Anthropic,
-            ProviderType::Gemini => Protocol::Gemini,
-            ProviderType::Azure => Protocol::AzureOpenAi,
-            _ => Protocol::OpenAi,
-        }
+        self.preset().protocol
     }
 
-    /// What the gateway can do with this type, for documentation and the console.
+    /// What the type's service offers, for the gateway's pass-through and the console.
     pub fn capabilities(self) -> Capabilities {
-        let embeddings = !matches!(self, ProviderType::Anthropic);
-        Capabilities {
-            chat: true,
-            stream: true,
-            tools: true,
-            vision: true,
-            embeddings,
-        }
+        self.preset().capabilities
+    }
+
+    /// How the type sends its API key: which header, and whether as `Bearer <key>`.
+    pub fn auth(self) -> AuthStyle {
+        self.preset().auth
+    }
+
+    /// The model a fallback to this type should ask for when the client's name means nothing to
+    /// it; `None` where the models depend on the operator's server or account.
+    pub fn default_model(self) -> Option<&'static str> {
+        self.preset().default_model
     }
 
     /// The base URL used when a provider sets none; `None` means the operator must give one.
     /// Paths such as `/chat/completions` are appended to it.
     pub fn default_base_url(self) -> Option<&'static str> {
-        Some(match self {
-            ProviderType::Openai => "https://api.openai.com/v1",
-            ProviderType::Deepseek => "https://api.deepseek.com/v1",
-            ProviderType::Qwen => "https://dashscope.aliyuncs.com/compatible-mode/v1",
-            ProviderType::Moonshot => "https://api.moonshot.cn/v1",
-            ProviderType::Zhipu => "https://open.bigmodel.cn/api/paas/v4",
-            ProviderType::Groq => "https://api.groq.com/openai/v1",
-            ProviderType::Mistral => "https://api.mistral.ai/v1",
-            ProviderType::Together => "https://api.together.xyz/v1",
-            ProviderType::Xai => "https://api.x.ai/v1",
-            ProviderType::Openrouter => "https://openrouter.ai/api/v1",
-            ProviderType::Fireworks => "https://api.fireworks.ai/inference/v1",
-            ProviderType::Siliconflow => "https://api.siliconflow.cn/v1",
-            ProviderType::Ollama => "http://127.0.0.1:11434/v1",
-            ProviderType::Vllm => "http://127.0.0.1:8000/v1",
-            ProviderType::Anthropic => "https://api.anthropic.com/v1",
-            ProviderType::Gemini => "https://generativelanguage.googleapis.com/v1beta",
-            ProviderType::OpenaiCompatible | ProviderType::Azure => return None,
-        })
+        self.preset().default_base_url
     }
 
     /// The base URL requests go to, given the configured one. A URL without a path gets the
     /// version path the provider's API lives under, as the providers' own SDKs add it:
     /// `https://api.anthropic.com` → `…/v1`, `https://generativelanguage.googleapis.com` →
-    /// `…/v1beta`; a self-hosted Ollama or vLLM root → `…/v1`; and an OpenAI-style provider's own
-    /// host (`https://api.deepseek.com`) → its documented path. Any other URL is taken as given,
-    /// without a trailing slash.
+    /// `…/v1beta`; a self-hosted server's root (Ollama, vLLM, LM Studio, …) → `…/v1`; and a
+    /// hosted service's own host (`https://api.deepseek.com`) → its documented path. Any other
+    /// URL is taken as given, without a trailing slash.
     pub fn effective_base_url(self, configured: Option<&str>) -> Option<String> {
         let Some(configured) = configured else {
             return self.default_base_url().map(str::to_owned);
@@ -159,7 +252,7 @@ impl ProviderType {
             .map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
         let append = match self.protocol() {
             Protocol::Anthropic | Protocol::Gemini => default_path,
-            _ if matches!(self, ProviderType::Ollama | ProviderType::Vllm) => default_path,
+            _ if self.group() == Group::SelfHosted => default_path,
             _ if default_host.is_some_and(|host| host.eq_ignore_ascii_case(rest)) => default_path,
             _ => None,
         };
@@ -172,21 +265,8 @@ impl ProviderType {
     /// Whether a provider of this type needs at least one API key. Self-hosted servers usually
     /// run without one, so for them keys are optional.
     pub fn requires_key(self) -> bool {
-        !matches!(
-            self,
-            ProviderType::Ollama | ProviderType::Vllm | ProviderType::OpenaiCompatible
-        )
+        self.preset().requires_key
     }
-}
-
-/// The gateway features a provider type supports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Capabilities {
-    pub chat: bool,
-    pub stream: bool,
-    pub tools: bool,
-    pub vision: bool,
-    pub embeddings: bool,
 }
 
 impl std::fmt::Display for ProviderType {
@@ -196,57 +276,4 @@ impl std::fmt::Display for ProviderType {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_urls_work_with_or_without_the_version_path() {
-        let effective = |kind: ProviderType, url: &str| kind.effective_base_url(Some(url));
-        let anthropic = ProviderType::Anthropic;
-        assert_eq!(
-            effective(anthropic, "https://api.anthropic.com").as_deref(),
-            Some("https://api.anthropic.com/v1")
-        );
-        assert_eq!(
-            effective(anthropic, "https://api.anthropic.com/v1/").as_deref(),
-            Some("https://api.anthropic.com/v1")
-        );
-        assert_eq!(
-            effective(
-                ProviderType::Gemini,
-                "https://generativelanguage.googleapis.com"
-            )
-            .as_deref(),
-            Some("https://generativelanguage.googleapis.com/v1beta")
-        );
-        assert_eq!(
-            effective(
-                ProviderType::Gemini,
-                "https://generativelanguage.googleapis.com/v1"
-            )
-            .as_deref(),
-            Some("https://generativelanguage.googleapis.com/v1")
-        );
-        assert_eq!(
-            effective(ProviderType::Deepseek, "https://api.deepseek.com").as_deref(),
-            Some("https://api.deepseek.com/v1")
-        );
-        assert_eq!(
-            effective(ProviderType::Ollama, "http://10.0.0.5:11434").as_deref(),
-            Some("http://10.0.0.5:11434/v1")
-        );
-        // Another host of an OpenAI-style type is taken as given: it may serve at its root.
-        assert_eq!(
-            effective(ProviderType::Openai, "https://proxy.example.com").as_deref(),
-            Some("https://proxy.example.com")
-        );
-        assert_eq!(
-            effective(ProviderType::OpenaiCompatible, "http://127.0.0.1:9000/").as_deref(),
-            Some("http://127.0.0.1:9000")
-        );
-        assert_eq!(
-            ProviderType::Openai.effective_base_url(None).as_deref(),
-            Some("https://api.openai.com/v1")
-        );
-    }
-}
+mod tests;

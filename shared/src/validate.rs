@@ -15,8 +15,12 @@ use crate::config::{
 use crate::consumer::{ConsumerSpec, Limits, NewKey, Settings};
 use crate::guardrails::{DetectorSpec, DetectorType, GuardrailAction, GuardrailSpec, RouteCache};
 use crate::metering::{Budget, ModelPrice};
-use crate::provider_type::Protocol;
+use crate::provider_type::{Protocol, ProviderType};
 use crate::secret::is_masked;
+
+mod warnings;
+
+pub use warnings::{FieldWarning, config_warnings};
 
 /// One field that failed validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,15 +175,11 @@ pub fn base_url_origin(url: &str) -> Option<String> {
     Some(format!("{scheme}://{host}:{port}"))
 }
 
-/// The header each protocol sends the provider's API key in. A provider's custom `headers` may
-/// not set it: the key belongs in `api_keys`, where it is masked, sealed and health-checked.
-pub fn key_header_name(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::OpenAi => "authorization",
-        Protocol::AzureOpenAi => "api-key",
-        Protocol::Anthropic => "x-api-key",
-        Protocol::Gemini => "x-goog-api-key",
-    }
+/// The header a provider type sends its API key in, in lower case (see
+/// [`ProviderType::auth`]). A provider's custom `headers` may not set it: the key belongs in
+/// `api_keys`, where it is masked, sealed and health-checked.
+pub fn key_header_name(kind: ProviderType) -> &'static str {
+    kind.auth().header_name()
 }
 
 /// The most `anthropic_betas` entries a provider may list.
@@ -284,7 +284,7 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
         }
     }
 
-    let key_header = key_header_name(spec.kind.protocol());
+    let key_header = key_header_name(spec.kind);
     for (name, value) in &spec.headers {
         let field = format!("headers.{name}");
         if !is_header_name(name) {
@@ -1263,7 +1263,6 @@ pub fn validate_document(
 mod tests {
     use super::*;
     use crate::config::{MatchKind, StatusPattern};
-    use crate::provider_type::ProviderType;
 
     fn provider(name: &str) -> ProviderSpec {
         ProviderSpec {

@@ -20,19 +20,20 @@ const MENU: &str = "provider number (Enter to finish): ";
 
 /// The conversation: two providers (one picked twice by mistake, one number out of range),
 /// hidden keys, a default prefix accepted and typed ones for the type without defaults, and a
-/// fallback from the first to the second.
+/// fallback from the first to the second with the model it asks for (the generic type has no
+/// default model to offer).
 fn steps(base_url: &str) -> Value {
     json!([
-        {"expect": " 4) deepseek"},
-        {"expect": "18) openai-compatible"},
+        {"expect": " 9) deepseek"},
+        {"expect": "44) openai-compatible"},
         {"expect": MENU, "send": "99\n"},
-        {"expect": "please enter a number between 1 and 18"},
-        {"expect": MENU, "send": "4\n"},
+        {"expect": "please enter a number between 1 and 44"},
+        {"expect": MENU, "send": "9\n"},
         {"expect": "deepseek API key (input hidden): ", "send": format!("{DEEPSEEK_KEY}\n"), "hidden": true},
         {"expect": "model prefixes to route [deepseek-]: ", "send": "\n"},
-        {"expect": MENU, "send": "4\n"},
+        {"expect": MENU, "send": "9\n"},
         {"expect": "deepseek is already chosen"},
-        {"expect": MENU, "send": "18\n"},
+        {"expect": MENU, "send": "44\n"},
         {"expect": "openai-compatible API key (input hidden): ", "send": format!("{COMPAT_KEY}\n"), "hidden": true},
         {"expect": "openai-compatible base URL: ", "send": format!("{base_url}\n")},
         {"expect": "model prefixes to route (comma-separated, e.g. llama-): ", "send": "llama-, mixtral-\n"},
@@ -40,6 +41,7 @@ fn steps(base_url: &str) -> Value {
         {"expect": "set up a fallback between two of them? [y/N] ", "send": "y\n"},
         {"expect": "primary provider: ", "send": "deepseek\n"},
         {"expect": "fallback provider: ", "send": "openai-compatible\n"},
+        {"expect": "model for the fallback to openai-compatible (Enter keeps the client's model name): ", "send": "llama-3-8b\n"},
         {"expect": "Switchyard is running."},
     ])
 }
@@ -137,6 +139,10 @@ async fn guided_setup_through_a_terminal_configures_providers_routes_and_fallbac
         .map(|upstream| &upstream["provider"])
         .collect();
     assert_eq!(fallback_providers, [&json!("openai-compatible")]);
+    assert_eq!(
+        deepseek_route["fallback"]["upstreams"][0]["model"], "llama-3-8b",
+        "the fallback asks for the model typed: {deepseek_route}"
+    );
     let compat_route = named(&routes, "openai-compatible");
     assert_eq!(prefixes(compat_route), ["llama-", "mixtral-"]);
     assert_eq!(

@@ -8,7 +8,7 @@ use switchyard_shared::secret::is_masked;
 use switchyard_shared::validate::validate_provider;
 use switchyard_shared::{FieldError, Protocol, ProviderSpec, ProviderType, Timeouts};
 
-use crate::components::field::{FieldErr, SelectField, TextField, invalid_attr, use_form_errors};
+use crate::components::field::{FieldErr, TextField, invalid_attr, use_form_errors};
 use crate::components::form_page::{FormFooter, FormHeader, SaveForm};
 use crate::components::icons::Icon;
 use crate::components::item::EditPage;
@@ -19,8 +19,10 @@ use crate::form::{Parse, non_empty, opt_text, remap_index};
 use crate::util::next_id;
 
 mod checks;
+mod type_picker;
 
 use checks::{CheckInputs, FailoverInputs, FailoverSection, HealthCheckSection};
+use type_picker::{TypeInfo, TypeSelect, base_url_placeholder, parse_kind};
 
 #[component]
 pub fn NewProviderPage() -> impl IntoView {
@@ -77,38 +79,6 @@ struct ProviderInputs {
     default_max_tokens: RwSignal<String>,
     failover: FailoverInputs,
     check: CheckInputs,
-}
-
-/// The provider type named by a select value.
-fn parse_kind(value: &str) -> ProviderType {
-    ProviderType::ALL
-        .into_iter()
-        .find(|t| t.as_str() == value)
-        .unwrap_or(ProviderType::Openai)
-}
-
-/// A readable name for each type in the picker.
-fn kind_label(kind: ProviderType) -> &'static str {
-    match kind {
-        ProviderType::Openai => "OpenAI",
-        ProviderType::Anthropic => "Anthropic (Claude)",
-        ProviderType::Gemini => "Google Gemini",
-        ProviderType::Azure => "Azure OpenAI",
-        ProviderType::Deepseek => "DeepSeek",
-        ProviderType::Qwen => "Qwen (DashScope)",
-        ProviderType::Moonshot => "Moonshot (Kimi)",
-        ProviderType::Zhipu => "Zhipu (GLM)",
-        ProviderType::Groq => "Groq",
-        ProviderType::Mistral => "Mistral",
-        ProviderType::Together => "Together AI",
-        ProviderType::Xai => "xAI (Grok)",
-        ProviderType::Openrouter => "OpenRouter",
-        ProviderType::Fireworks => "Fireworks AI",
-        ProviderType::Siliconflow => "SiliconFlow",
-        ProviderType::Ollama => "Ollama",
-        ProviderType::Vllm => "vLLM",
-        ProviderType::OpenaiCompatible => "OpenAI-compatible (any)",
-    }
 }
 
 impl ProviderInputs {
@@ -270,6 +240,15 @@ fn server_paths_to_rows(errors: Vec<FieldError>, key_rows: &[usize]) -> Vec<Fiel
         .collect()
 }
 
+/// The models list's hint, with the models the type's preset suggests.
+fn models_hint(kind: ProviderType) -> String {
+    let base = "Listed by GET /v1/models. Press Enter or Add after each; commas separate several.";
+    match kind.preset().suggested_models {
+        [] => base.to_owned(),
+        suggested => format!("{base} Common for this type: {}.", suggested.join(", ")),
+    }
+}
+
 #[component]
 fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
     let inputs = ProviderInputs::new(spec.as_ref());
@@ -292,15 +271,6 @@ fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
         Some(spec) => format!("Edit provider {}", spec.name),
         None => "Create provider".to_owned(),
     };
-    let kind_options: Vec<(String, String)> = ProviderType::ALL
-        .into_iter()
-        .map(|t| {
-            (
-                t.as_str().to_owned(),
-                format!("{} — {}", kind_label(t), t.as_str()),
-            )
-        })
-        .collect();
     let protocol = Memo::new(move |_| inputs.kind().protocol());
 
     view! {
@@ -309,15 +279,7 @@ fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
             <section class="card">
                 <h2 class="card-title">"Basics"</h2>
                 <div class="grid-2">
-                    <SelectField
-                        label="Type"
-                        id="provider-type"
-                        value=inputs.kind
-                        options=kind_options
-                        testid="provider-type"
-                        path="type"
-                        hint="The service's API flavour; it sets the default base URL and key handling."
-                    />
+                    <TypeSelect value=inputs.kind />
                     <TextField
                         label="Name"
                         id="provider-name"
@@ -340,16 +302,10 @@ fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
                     value=inputs.base_url
                     testid="provider-base-url"
                     path="base_url"
-                    placeholder=Signal::derive(move || {
-                        inputs
-                            .kind()
-                            .default_base_url()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| "Required, e.g. https://llm.example.com/v1".into())
-                    })
+                    placeholder=Signal::derive(move || base_url_placeholder(inputs.kind()))
                     hint="Leave empty to use the type's default shown in grey. Paths such as /chat/completions are appended."
                 />
-                <Capabilities kind=Signal::derive(move || inputs.kind()) />
+                <TypeInfo kind=Signal::derive(move || inputs.kind()) />
             </section>
 
             <KeysSection inputs=inputs />
@@ -363,7 +319,7 @@ fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
                     label="Models served"
                     id="provider-model-input"
                     placeholder="e.g. deepseek-chat"
-                    hint="Listed by GET /v1/models. Press Enter or Add after each; commas separate several."
+                    hint=Signal::derive(move || models_hint(inputs.kind()))
                 />
                 <h3 class="sub-title">"Model mapping"</h3>
                 <p class="hint">
@@ -487,37 +443,6 @@ fn ProviderForm(spec: Option<ProviderSpec>) -> impl IntoView {
     }
 }
 
-/// What the chosen type supports, and whether it needs a key.
-#[component]
-fn Capabilities(kind: Signal<ProviderType>) -> impl IntoView {
-    move || {
-        let kind = kind.get();
-        let caps = kind.capabilities();
-        let items = [
-            ("chat", caps.chat),
-            ("streaming", caps.stream),
-            ("tools", caps.tools),
-            ("vision", caps.vision),
-            ("embeddings", caps.embeddings),
-        ];
-        view! {
-            <div class="capabilities" aria-label="Capabilities of this type">
-                {items
-                    .into_iter()
-                    .map(|(name, on)| {
-                        let class = if on { "chip chip-on" } else { "chip chip-off" };
-                        let text = if on { format!("✓ {name}") } else { format!("✗ {name}") };
-                        view! { <span class=class>{text}</span> }
-                    })
-                    .collect_view()}
-                <span class="chip">
-                    {if kind.requires_key() { "API key required" } else { "API key optional" }}
-                </span>
-            </div>
-        }
-    }
-}
-
 #[component]
 fn KeysSection(inputs: ProviderInputs) -> impl IntoView {
     let form = use_form_errors();
@@ -638,12 +563,5 @@ mod tests {
             built == spec,
             "the provider changed on a save without edits"
         );
-    }
-
-    #[test]
-    fn kinds_round_trip() {
-        for kind in ProviderType::ALL {
-            assert_eq!(parse_kind(kind.as_str()), kind);
-        }
     }
 }

@@ -10,7 +10,7 @@ use switchyard_shared::config::DEFAULT_WEIGHT;
 use switchyard_shared::validate::{validate_route, validate_route_references};
 use switchyard_shared::{
     Fallback, FallbackStrategy, FallbackUpstream, FieldError, MatchKind, MatchRule, ProviderSpec,
-    Retry, RouteSpec, RouteUpstream,
+    ProviderType, Retry, RouteSpec, RouteUpstream,
 };
 
 use crate::api;
@@ -26,11 +26,13 @@ use crate::util::next_id;
 
 mod access;
 mod cache;
+mod fallback;
 mod sections;
 
 use access::{AccessInputs, AccessSection};
 use cache::{CacheInputs, CacheSection};
-use sections::{FallbackSection, MatchSection, UpstreamSection};
+use fallback::FallbackSection;
+use sections::{MatchSection, UpstreamSection};
 
 #[component]
 pub fn NewRoutePage() -> impl IntoView {
@@ -359,10 +361,13 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
     let inputs = RouteInputs::new(spec.as_ref());
     let save = SaveForm::<RouteSpec>::new(spec.as_ref().map(|s| s.name.clone()));
 
-    // The provider pickers list the providers that exist now.
+    // The provider pickers list the providers that exist now; their types give a fallback its
+    // default model.
     let providers = RwSignal::new(None::<Vec<String>>);
+    let provider_kinds = RwSignal::new(Vec::<(String, ProviderType)>::new());
     spawn_local(async move {
         if let Ok(list) = api::get::<Vec<ProviderSpec>>("/api/providers").await {
+            provider_kinds.try_set(list.iter().map(|p| (p.name.clone(), p.kind)).collect());
             providers.try_set(Some(list.into_iter().map(|p| p.name).collect()));
         }
     });
@@ -443,7 +448,12 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
 
             <MatchSection rows=inputs.matches />
             <UpstreamSection rows=inputs.upstreams providers=provider_names />
-            <FallbackSection inputs=inputs providers=provider_names strategy_options=strategy_options />
+            <FallbackSection
+                inputs=inputs
+                providers=provider_names
+                kinds=provider_kinds.into()
+                strategy_options=strategy_options
+            />
 
             <section class="card">
                 <h2 class="card-title">"Retries"</h2>

@@ -1,24 +1,23 @@
-//! The route form's sections with rows: match rules, upstreams (with each one's share of its
-//! priority group), and the fallback with its upstreams; and the provider picker they share.
+//! The route form's sections with rows: match rules and upstreams (with each one's share of its
+//! priority group); and the provider picker they share with the fallback's rows.
 
 use leptos::prelude::*;
 use switchyard_shared::MatchKind;
 
-use super::{FallbackRow, MatchRow, RouteInputs, UpstreamRow, default_fallback_statuses};
-use crate::components::field::{
-    Checkbox, FieldErr, SelectField, TextField, invalid_attr, use_form_errors,
-};
+use super::{MatchRow, UpstreamRow};
+use crate::components::field::{FieldErr, invalid_attr, use_form_errors};
 use crate::components::rows::{AddRowButton, RemoveRowButton};
-use crate::form::format_statuses;
 
 /// A provider picker: the existing providers, plus the current value if it names none of them.
+/// `on_change` hears each choice as (previous, chosen).
 #[component]
-fn ProviderSelect(
+pub(super) fn ProviderSelect(
     value: RwSignal<String>,
     providers: Signal<Vec<String>>,
     #[prop(into)] label: String,
     testid: String,
     path: String,
+    #[prop(optional)] on_change: Option<Callback<(String, String)>>,
 ) -> impl IntoView {
     let form = use_form_errors();
     let invalid_path = path.clone();
@@ -28,7 +27,14 @@ fn ProviderSelect(
             aria-label=label
             data-testid=testid
             aria-invalid=invalid_attr(form, move || invalid_path.clone())
-            on:change=move |ev| value.set(event_target_value(&ev))
+            on:change=move |ev| {
+                let chosen = event_target_value(&ev);
+                let previous = value.get_untracked();
+                value.set(chosen.clone());
+                if let Some(on_change) = on_change {
+                    on_change.run((previous, chosen));
+                }
+            }
         >
             {move || {
                 let current = value.get();
@@ -252,99 +258,6 @@ pub fn UpstreamSection(
                 on_add=move |()| rows.update(|l| l.push(UpstreamRow::new(None)))
             />
             <FieldErr path="upstreams".to_owned() />
-        </section>
-    }
-}
-
-#[component]
-pub fn FallbackSection(
-    inputs: RouteInputs,
-    providers: Signal<Vec<String>>,
-    strategy_options: Vec<(String, String)>,
-) -> impl IntoView {
-    let form = use_form_errors();
-    let rows = inputs.fallback_upstreams;
-    view! {
-        <section class="card">
-            <h2 class="card-title">"Fallback"</h2>
-            <p class="hint">
-                "When every upstream fails with one of these statuses, the request moves on to the fallback upstreams."
-            </p>
-            <Checkbox
-                label="Enable fallback"
-                id="route-fallback-enabled"
-                checked=inputs.fallback_enabled
-                testid="route-fallback-enabled"
-            />
-            <div class="grid-2">
-                <SelectField
-                    label="Strategy"
-                    id="route-fallback-strategy"
-                    value=inputs.fallback_strategy
-                    options=strategy_options
-                    testid="route-fallback-strategy"
-                    path="fallback.strategy"
-                />
-                <TextField
-                    label="On status"
-                    id="route-fallback-on-status"
-                    value=inputs.fallback_on_status
-                    testid="route-fallback-on-status"
-                    path="fallback.on_status"
-                    placeholder=format_statuses(&default_fallback_statuses())
-                    hint="Status codes or classes, comma-separated, e.g. 401,403,429,5xx."
-                />
-            </div>
-            <h3 class="sub-title">"Fallback upstreams"</h3>
-            <div class="grid-rows">
-                {move || {
-                    rows.get()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, row)| {
-                            let n = i + 1;
-                            let model_path = format!("fallback.upstreams[{i}].model");
-                            let mp = model_path.clone();
-                            view! {
-                                <div class="fallback-row">
-                                    <ProviderSelect
-                                        value=row.provider
-                                        providers=providers
-                                        label=format!("Provider, fallback {n}")
-                                        testid=format!("route-fallback-provider-{i}")
-                                        path=format!("fallback.upstreams[{i}].provider")
-                                    />
-                                    <input
-                                        class="input mono"
-                                        placeholder="model (unchanged if empty)"
-                                        aria-label=format!("Model, fallback {n}")
-                                        data-testid=format!("route-fallback-model-{i}")
-                                        aria-invalid=invalid_attr(form, move || mp.clone())
-                                        prop:value=move || row.model.get()
-                                        on:input=move |ev| row.model.set(event_target_value(&ev))
-                                    />
-                                    <RemoveRowButton
-                                        label=format!("Remove fallback {n}")
-                                        on_remove=move |()| rows.update(|l| l.retain(|r| r.id != row.id))
-                                    />
-                                    <div class="pair-error">
-                                        <FieldErr path=format!("fallback.upstreams[{i}].provider") />
-                                        <FieldErr path=model_path />
-                                        <FieldErr path=format!("fallback.upstreams[{i}]") />
-                                    </div>
-                                </div>
-                            }
-                        })
-                        .collect_view()
-                }}
-            </div>
-            <AddRowButton
-                testid="route-fallback-add"
-                label="Add fallback upstream"
-                on_add=move |()| rows.update(|l| l.push(FallbackRow::new(None)))
-            />
-            <FieldErr path="fallback.upstreams".to_owned() />
-            <FieldErr path="fallback".to_owned() />
         </section>
     }
 }
