@@ -473,6 +473,9 @@ impl ProviderHealth {
 pub struct HealthRegistry {
     providers: Mutex<HashMap<i64, Arc<ProviderHealth>>>,
     keys: Mutex<HashMap<i64, Arc<KeyHealth>>>,
+    /// Vertex keys' OAuth2 token caches by key id, with the SHA-256 of the key they were made
+    /// from: a reload keeps a key's token instead of fetching a new one.
+    tokens: Mutex<HashMap<i64, ([u8; 32], Arc<crate::protocols::vertex::TokenCache>)>>,
     pub limits: crate::limits::LimitRegistry,
     /// Spend budget counters, which outlive snapshots like the limit counters.
     pub budgets: Arc<crate::budgets::BudgetRegistry>,
@@ -487,10 +490,32 @@ impl HealthRegistry {
         Arc::clone(lock(&self.keys).entry(id).or_default())
     }
 
+    /// The token cache of a service-account key: the one already made from this key, or a new
+    /// one (the key is parsed here, at reload, never on the request path).
+    pub fn token_cache(
+        &self,
+        id: i64,
+        secret: &str,
+    ) -> Result<Arc<crate::protocols::vertex::TokenCache>, String> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+        let mut tokens = lock(&self.tokens);
+        if let Some((made_from, cache)) = tokens.get(&id)
+            && *made_from == digest
+        {
+            return Ok(Arc::clone(cache));
+        }
+        let account = crate::protocols::vertex::ServiceAccount::parse(secret)?;
+        let cache = Arc::new(crate::protocols::vertex::TokenCache::new(account));
+        tokens.insert(id, (digest, Arc::clone(&cache)));
+        Ok(cache)
+    }
+
     /// Drops the state of providers and keys that no longer exist.
     pub fn retain(&self, providers: &HashSet<i64>, keys: &HashSet<i64>) {
         lock(&self.providers).retain(|id, _| providers.contains(id));
         lock(&self.keys).retain(|id, _| keys.contains(id));
+        lock(&self.tokens).retain(|id, _| keys.contains(id));
     }
 }
 

@@ -123,7 +123,8 @@ async fn chat_probe(
     timeout: Duration,
 ) -> Result<(), String> {
     let uri = provider.uri(Operation::Chat { stream: false }, model)?;
-    let mut request = Request::new(Full::new(probe_body(provider, model)?));
+    let body = probe_body(provider, model)?;
+    let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
     request.headers_mut().insert(
@@ -131,6 +132,7 @@ async fn chat_probe(
         HeaderValue::from_static("application/json"),
     );
     provider.apply_headers(request.headers_mut(), key);
+    provider.authorize(&mut request, &body, key, client).await?;
     exchange(client, request, timeout).await
 }
 
@@ -148,6 +150,7 @@ async fn get_probe(
     *request.method_mut() = Method::GET;
     *request.uri_mut() = uri;
     provider.apply_headers(request.headers_mut(), key);
+    provider.authorize(&mut request, &[], key, client).await?;
     exchange(client, request, timeout).await
 }
 

@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod openai;
@@ -286,6 +287,11 @@ pub trait ProviderProtocol: Sync {
     /// Reads an error body (or a stream's error event) in this protocol's shape.
     fn error(&self, body: &[u8]) -> UpstreamErrorBody;
 
+    /// Reads an error answer, for a protocol that names the error in a header.
+    fn error_answer(&self, _headers: &http::HeaderMap, body: &[u8]) -> UpstreamErrorBody {
+        self.error(body)
+    }
+
     /// For a protocol whose streams are not server-sent events: what turns them into SSE text.
     fn stream_transcoder(&self) -> Option<Box<dyn crate::stream::Transcoder>> {
         None
@@ -307,6 +313,9 @@ pub fn provider_protocol(protocol: Protocol) -> &'static dyn ProviderProtocol {
         Protocol::AzureOpenAi => &azure::AzureProvider,
         Protocol::Anthropic => &anthropic::AnthropicProvider,
         Protocol::Gemini => &gemini::GeminiProvider,
+        Protocol::Bedrock => &bedrock::BedrockProvider,
+        Protocol::Vertex => &vertex::VertexProvider,
+        Protocol::Cohere => &cohere::CohereProvider,
     }
 }
 

@@ -13,14 +13,25 @@ use tokio::time::Instant;
 use crate::health::{CircuitPolicy, HealthRegistry, KeyHealth, KeyPolicy, ProviderHealth};
 use crate::model_mapping::ModelMapping;
 pub use crate::protocols::{Operation, UpstreamErrorBody};
+use crate::protocols::bedrock::AwsCredentials;
 use crate::protocols::{ProviderProtocol, anthropic, azure};
+use switchyard_shared::AuthStyle;
 
-/// One API key, ready to send. The header value is marked sensitive so hyper and our own
-/// `Debug` output never print it.
+/// How a key authenticates a request.
+pub enum KeyAuth {
+    /// Sent in the provider's key header, marked sensitive so hyper never prints it.
+    Header(HeaderValue),
+    /// Signs each request with AWS Signature Version 4 (Bedrock); the secret is never sent.
+    SigV4(Arc<AwsCredentials>),
+    /// A Google service account's OAuth2 access token, fetched and cached (Vertex).
+    Google(Arc<crate::protocols::vertex::TokenCache>),
+}
+
+/// One API key, ready to use. Neither its `Debug` output nor hyper's ever shows the secret.
 pub struct ApiKey {
     /// The key's stable row id, for health state that must outlive reloads.
     pub id: i64,
-    pub header: HeaderValue,
+    pub auth: KeyAuth,
     /// The key as it may be shown (`sk-…f3a9`).
     pub masked: String,
     pub health: Arc<KeyHealth>,
@@ -61,6 +72,8 @@ pub struct Provider {
     /// `host:port` of the base URL, which the connector uses to find the connect timeout.
     pub authority: String,
     auth_header: HeaderName,
+    /// The region requests are signed for (Bedrock), read from the base URL.
+    aws_region: Option<Box<str>>,
     pub keys: Box<[ApiKey]>,
     pub headers: HeaderMap,
     pub mapping: ModelMapping,
@@ -117,14 +130,28 @@ impl Provider {
 
         let secrets = spec.api_keys.as_deref().unwrap_or(&[]);
         let mut keys = Vec::with_capacity(secrets.len());
+        let style = spec.kind.auth();
         for (i, secret) in secrets.iter().enumerate() {
-            let mut header = auth_value(protocol, secret)
-                .map_err(|_| format!("api_keys[{i}] cannot be sent in a header"))?;
-            header.set_sensitive(true);
             let id = key_ids.get(i).copied().unwrap_or(-1);
+            let auth = match style {
+                AuthStyle::Bearer | AuthStyle::Header(_) => {
+                    let mut header = HeaderValue::try_from(style.header_value(secret))
+                        .map_err(|_| format!("api_keys[{i}] cannot be sent in a header"))?;
+                    header.set_sensitive(true);
+                    KeyAuth::Header(header)
+                }
+                AuthStyle::AwsSigV4 => KeyAuth::SigV4(Arc::new(
+                    AwsCredentials::parse(secret).map_err(|e| format!("api_keys[{i}]: {e}"))?,
+                )),
+                AuthStyle::GoogleServiceAccount => KeyAuth::Google(
+                    registry
+                        .token_cache(id, secret)
+                        .map_err(|e| format!("api_keys[{i}]: {e}"))?,
+                ),
+            };
             keys.push(ApiKey {
                 id,
-                header,
+                auth,
                 masked: switchyard_shared::secret::mask_secret(secret),
                 health: registry.key(id),
             });
@@ -162,7 +189,17 @@ impl Provider {
             base: base.into(),
             fixed_uris,
             authority,
-            auth_header: auth_header_name(protocol),
+            auth_header: HeaderName::from_static(style.header_name()),
+            aws_region: match style {
+                AuthStyle::AwsSigV4 => Some(
+                    spec.aws_region
+                        .clone()
+                        .or_else(|| crate::protocols::bedrock::region_from_base_url(base))
+                        .unwrap_or_else(|| "us-east-1".to_owned())
+                        .into(),
+                ),
+                _ => None,
+            },
             keys: keys.into_boxed_slice(),
             headers,
             mapping: ModelMapping::new(&spec.model_mapping),
@@ -305,13 +342,58 @@ impl Provider {
         anthropic::forwarded_headers(&self.anthropic_betas, client)
     }
 
-    /// Adds the authentication and configured headers to an upstream request.
+    /// Adds the configured headers to an upstream request, and the key's header when the key is
+    /// sent as one.
     pub fn apply_headers(&self, headers: &mut HeaderMap, key: Option<&ApiKey>) {
-        if let Some(key) = key {
-            headers.insert(self.auth_header.clone(), key.header.clone());
+        if let Some(ApiKey {
+            auth: KeyAuth::Header(value),
+            ..
+        }) = key
+        {
+            headers.insert(self.auth_header.clone(), value.clone());
         }
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
+        }
+    }
+
+    /// Authenticates a request whose headers are final: signs it (SigV4) or adds a service
+    /// account's access token. Keys sent as a header were added by `apply_headers`. An error
+    /// is the gateway's own failure to authenticate (a token endpoint that refused), never the
+    /// client's.
+    pub async fn authorize(
+        &self,
+        request: &mut http::Request<http_body_util::Full<bytes::Bytes>>,
+        body: &[u8],
+        key: Option<&ApiKey>,
+        client: &crate::upstream::UpstreamClient,
+    ) -> Result<(), String> {
+        let Some(key) = key else {
+            return Ok(());
+        };
+        match &key.auth {
+            KeyAuth::Header(_) => Ok(()),
+            KeyAuth::SigV4(credentials) => {
+                let region = self.aws_region.as_deref().unwrap_or("us-east-1");
+                let (mut parts, body_holder) = std::mem::take(request).into_parts();
+                let signed = crate::protocols::bedrock::sign(
+                    &mut parts,
+                    body,
+                    credentials,
+                    region,
+                    crate::protocols::bedrock::SIGNING_SERVICE,
+                    std::time::SystemTime::now(),
+                );
+                *request = http::Request::from_parts(parts, body_holder);
+                signed
+            }
+            KeyAuth::Google(tokens) => {
+                let value = tokens
+                    .authorization(client, std::time::SystemTime::now())
+                    .await?;
+                request.headers_mut().insert(http::header::AUTHORIZATION, value);
+                Ok(())
+            }
         }
     }
 }
@@ -340,45 +422,20 @@ pub fn encode_path_segment(segment: &str) -> String {
     out
 }
 
-fn auth_header_name(protocol: Protocol) -> HeaderName {
-    match protocol {
-        Protocol::OpenAi => http::header::AUTHORIZATION,
-        Protocol::AzureOpenAi => HeaderName::from_static("api-key"),
-        Protocol::Anthropic => HeaderName::from_static("x-api-key"),
-        Protocol::Gemini => HeaderName::from_static("x-goog-api-key"),
-    }
-}
-
-fn auth_value(
-    protocol: Protocol,
-    secret: &str,
-) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    match protocol {
-        Protocol::OpenAi => HeaderValue::try_from(format!("Bearer {secret}")),
-        Protocol::AzureOpenAi | Protocol::Anthropic | Protocol::Gemini => {
-            HeaderValue::try_from(secret)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn validation_reserves_the_header_each_protocol_sends_its_key_in() {
-        for protocol in [
-            Protocol::OpenAi,
-            Protocol::AzureOpenAi,
-            Protocol::Anthropic,
-            Protocol::Gemini,
-        ] {
+    fn validation_reserves_the_header_each_type_sends_its_key_in() {
+        for kind in ProviderType::ALL {
             assert_eq!(
-                auth_header_name(protocol).as_str(),
-                switchyard_shared::validate::key_header_name(protocol)
+                HeaderName::from_static(kind.auth().header_name()).as_str(),
+                switchyard_shared::validate::key_header_name(kind)
             );
         }
     }
+
 
     fn provider(spec: serde_json::Value) -> Provider {
         let spec: ProviderSpec = serde_json::from_value(spec).expect("a provider spec");

@@ -442,6 +442,7 @@ pub(crate) fn test_provider_spec(name: &str) -> switchyard_shared::ProviderSpec 
         health_check: None,
         anthropic_betas: None,
         responses_api: None,
+        aws_region: None,
     }
 }
 

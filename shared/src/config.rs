@@ -72,6 +72,10 @@ pub struct ProviderSpec {
     /// `azure`; an OpenAI-compatible server that serves it opts in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responses_api: Option<bool>,
+    /// Bedrock: the AWS region requests are signed for. Default: the region the base URL names
+    /// (`bedrock-runtime.REGION.amazonaws.com`); needed for endpoints that name none (a proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
 }
 
 /// The `anthropic-beta` names forwarded to an Anthropic provider that sets no `anthropic_betas`:
@@ -624,6 +628,7 @@ mod tests {
             health_check: None,
             anthropic_betas: None,
             responses_api: None,
+            aws_region: None,
         };
         spec.headers
             .insert("x-api-key".into(), "hdr-secretheadervalue9876".into());

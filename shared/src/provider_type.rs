@@ -23,6 +23,12 @@ pub enum Protocol {
     Anthropic,
     /// Google's Gemini API (generateContent).
     Gemini,
+    /// Amazon Bedrock's Converse and ConverseStream APIs, signed with SigV4.
+    Bedrock,
+    /// Gemini on Google Vertex AI: Gemini's bodies, Vertex's paths, a service account's token.
+    Vertex,
+    /// Cohere's v2 API (chat, embed, rerank).
+    Cohere,
 }
 
 /// A provider type as written in the config (`"type": "deepseek"`). Stored configurations name
@@ -75,12 +81,14 @@ pub enum ProviderType {
     Llamacpp,
     Localai,
     Tgi,
+    Bedrock,
+    Vertex,
 }
 
 impl ProviderType {
     /// Every type, in the order a picker lists them: by [`Group`], then as the group's file
     /// lists them.
-    pub const ALL: [ProviderType; 44] = [
+    pub const ALL: [ProviderType; 46] = [
         // Frontier labs.
         ProviderType::Openai,
         ProviderType::Anthropic,
@@ -121,6 +129,8 @@ impl ProviderType {
         ProviderType::Novita,
         ProviderType::Nebius,
         ProviderType::Huggingface,
+        ProviderType::Bedrock,
+        ProviderType::Vertex,
         // Self-hosted and generic.
         ProviderType::Ollama,
         ProviderType::Vllm,
@@ -171,6 +181,8 @@ impl ProviderType {
             ProviderType::Novita => &clouds::NOVITA,
             ProviderType::Nebius => &clouds::NEBIUS,
             ProviderType::Huggingface => &clouds::HUGGINGFACE,
+            ProviderType::Bedrock => &clouds::BEDROCK,
+            ProviderType::Vertex => &clouds::VERTEX,
             ProviderType::Ollama => &self_hosted::OLLAMA,
             ProviderType::Vllm => &self_hosted::VLLM,
             ProviderType::Lmstudio => &self_hosted::LMSTUDIO,

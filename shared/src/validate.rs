@@ -210,6 +210,40 @@ fn is_header_value(value: &str) -> bool {
         .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
+/// What is wrong with a key in the form its type's authentication takes, if anything: a token
+/// sent in a header, AWS credentials (`ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`), or a
+/// Google service account's JSON key file.
+fn key_problem(auth: crate::AuthStyle, key: &str) -> Option<String> {
+    match auth {
+        crate::AuthStyle::GoogleServiceAccount => {
+            if key.len() > 16 * 1024 {
+                return Some("must be at most 16384 bytes".into());
+            }
+            let Ok(serde_json::Value::Object(file)) = serde_json::from_str(key) else {
+                return Some("must be a service account's JSON key file".into());
+            };
+            if file.get("type").and_then(|t| t.as_str()) != Some("service_account") {
+                return Some("must be a key file of \"type\": \"service_account\"".into());
+            }
+            ["client_email", "private_key"]
+                .into_iter()
+                .find(|field| !file.get(*field).is_some_and(|v| v.is_string()))
+                .map(|field| format!("the key file has no {field}"))
+        }
+        _ if !key.bytes().all(|b| (b'!'..=b'~').contains(&b)) => {
+            Some("must be printable ASCII without spaces".into())
+        }
+        _ if key.len() > 4096 => Some("must be at most 4096 bytes".into()),
+        crate::AuthStyle::AwsSigV4 => {
+            let parts: Vec<&str> = key.split(':').collect();
+            (!(2..=3).contains(&parts.len()) || parts.iter().any(|part| part.is_empty())).then(
+                || "must be ACCESS_KEY_ID:SECRET_ACCESS_KEY or ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN".into(),
+            )
+        }
+        crate::AuthStyle::Bearer | crate::AuthStyle::Header(_) => None,
+    }
+}
+
 /// Validates a provider on its own. `api_keys: None` is accepted: it means "keep the stored keys",
 /// and creation turns it into an empty list before validating.
 pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
@@ -248,10 +282,8 @@ pub fn validate_provider(spec: &ProviderSpec) -> Result<(), ValidationErrors> {
                     field,
                     "is a masked key that matches no stored key of this provider",
                 );
-            } else if !key.bytes().all(|b| (b'!'..=b'~').contains(&b)) {
-                errors.add(field, "must be printable ASCII without spaces");
-            } else if key.len() > 4096 {
-                errors.add(field, "must be at most 4096 bytes");
+            } else if let Some(problem) = key_problem(spec.kind.auth(), key) {
+                errors.add(field, problem);
             } else if !seen.insert(key.as_str()) {
                 errors.add(field, "is listed twice");
             }
@@ -497,6 +529,19 @@ fn check_protocol_settings(errors: &mut ValidationErrors, spec: &ProviderSpec) {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         {
             errors.add("api_version", "must be letters, digits, '-' and '.'");
+        }
+    }
+    if let Some(region) = &spec.aws_region {
+        if protocol != Protocol::Bedrock {
+            errors.add("aws_region", "only bedrock providers take an AWS region");
+        } else if region.is_empty()
+            || region.len() > 32
+            || !region.contains('-')
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            errors.add("aws_region", "must be an AWS region such as us-east-1");
         }
     }
     if !spec.deployments.is_empty() && protocol != Protocol::AzureOpenAi {
@@ -1282,6 +1327,7 @@ mod tests {
             health_check: None,
             anthropic_betas: None,
             responses_api: None,
+            aws_region: None,
         }
     }
 

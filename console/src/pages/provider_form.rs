@@ -199,6 +199,7 @@ impl ProviderInputs {
                 .and_then(|o| o.anthropic_betas.clone()),
             // Not on the form yet: kept as stored.
             responses_api: original.as_ref().and_then(|o| o.responses_api),
+            aws_region: original.as_ref().and_then(|o| o.aws_region.clone()),
         };
         (spec, parse.errors, key_rows)
     }

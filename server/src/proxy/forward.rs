@@ -69,6 +69,8 @@ pub async fn send(
         uri.authority().map_or("", |a| a.as_str()),
         uri.path()
     );
+    // Kept (by reference count) for a signature over the body.
+    let signed_body = body.clone();
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
@@ -94,6 +96,16 @@ pub async fn send(
     for (name, value) in extra {
         headers.insert(name.clone(), value.clone());
     }
+    // Signing covers the final headers, so it comes last.
+    provider
+        .authorize(&mut request, &signed_body, key, client)
+        .await
+        .map_err(|error| {
+            ProxyError::UpstreamUnreachable(format!(
+                "the gateway could not authenticate to the provider '{}': {error}",
+                provider.name
+            ))
+        })?;
 
     // The connector bounds connecting by `connect_ms`; the response headers are due
     // `first_byte_ms` after sending (connecting included when no pooled connection was free),
@@ -171,7 +183,7 @@ async fn upstream_error(
         Ok(Ok(collected)) => collected.to_bytes(),
         _ => Bytes::new(),
     };
-    let mut parsed = provider.wire().error(&bytes);
+    let mut parsed = provider.wire().error_answer(headers, &bytes);
     if matches!(
         status,
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED

@@ -300,3 +300,53 @@ pub static HUGGINGFACE: Preset = cloud! {
     docs_url: Some("https://huggingface.co/docs/inference-providers"),
     hint: "The key is a Hugging Face token; a :provider suffix on the model name (openai/gpt-oss-120b:groq) pins the inference provider.",
 };
+
+pub static BEDROCK: Preset = Preset {
+    kind: ProviderType::Bedrock,
+    name: "bedrock",
+    label: "Amazon Bedrock",
+    group: Group::Clouds,
+    protocol: Protocol::Bedrock,
+    default_base_url: Some("https://bedrock-runtime.us-east-1.amazonaws.com"),
+    base_url_template: Some("https://bedrock-runtime.{region}.amazonaws.com"),
+    default_model: Some("amazon.nova-lite-v1:0"),
+    suggested_models: &[
+        "amazon.nova-lite-v1:0",
+        "amazon.nova-pro-v1:0",
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        "us.meta.llama3-3-70b-instruct-v1:0",
+    ],
+    auth: AuthStyle::AwsSigV4,
+    requires_key: true,
+    accepts_any_model: false,
+    capabilities: Capabilities {
+        vision: true,
+        ..Capabilities::CHAT
+    },
+    docs_url: Some("https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html"),
+    hint: "The key is ACCESS_KEY_ID:SECRET_ACCESS_KEY (or with :SESSION_TOKEN) of an IAM identity allowed bedrock:InvokeModel; the region is the base URL's.",
+};
+
+pub static VERTEX: Preset = Preset {
+    kind: ProviderType::Vertex,
+    name: "vertex",
+    label: "Google Vertex AI",
+    group: Group::Clouds,
+    protocol: Protocol::Vertex,
+    default_base_url: None,
+    base_url_template: Some(
+        "https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}",
+    ),
+    default_model: Some("gemini-2.5-flash"),
+    suggested_models: &["gemini-2.5-flash", "gemini-2.5-pro", "text-embedding-005"],
+    auth: AuthStyle::GoogleServiceAccount,
+    requires_key: true,
+    accepts_any_model: false,
+    capabilities: Capabilities {
+        vision: true,
+        embeddings: true,
+        ..Capabilities::CHAT
+    },
+    docs_url: Some("https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference"),
+    hint: "The key is a service account's JSON key file (role Vertex AI User); the base URL names the project and location.",
+};

@@ -181,8 +181,8 @@ pub static COHERE: Preset = Preset {
     name: "cohere",
     label: "Cohere",
     group: Group::Frontier,
-    protocol: Protocol::OpenAi,
-    default_base_url: Some("https://api.cohere.ai/compatibility/v1"),
+    protocol: Protocol::Cohere,
+    default_base_url: Some("https://api.cohere.com/v2"),
     base_url_template: None,
     default_model: Some("command-r7b-12-2024"),
     suggested_models: &[
@@ -190,6 +190,7 @@ pub static COHERE: Preset = Preset {
         "command-r-08-2024",
         "command-a-03-2025",
         "embed-v4.0",
+        "rerank-v3.5",
     ],
     auth: AuthStyle::Bearer,
     requires_key: true,
@@ -197,10 +198,11 @@ pub static COHERE: Preset = Preset {
     capabilities: Capabilities {
         vision: true,
         embeddings: true,
+        rerank: true,
         ..Capabilities::CHAT
     },
-    docs_url: Some("https://docs.cohere.com/docs/compatibility-api"),
-    hint: "Cohere's OpenAI compatibility API; its own rerank and v2 chat endpoints live at api.cohere.com/v2 and are not used by this type.",
+    docs_url: Some("https://docs.cohere.com/reference/chat"),
+    hint: "Cohere's own v2 API: chat (tool plans and thinking translated), embed and rerank.",
 };
 
 pub static AI21: Preset = Preset {

@@ -89,6 +89,12 @@ pub enum AuthStyle {
     /// The raw key in the named header (lower case): Azure's `api-key`, Anthropic's
     /// `x-api-key`, Gemini's `x-goog-api-key`.
     Header(&'static str),
+    /// AWS Signature Version 4: the key is `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`,
+    /// never sent; each request is signed in `Authorization` (Bedrock).
+    AwsSigV4,
+    /// A Google service account's key file (JSON), never sent: it signs a token request, and
+    /// the OAuth2 access token goes in `Authorization: Bearer` (Vertex AI).
+    GoogleServiceAccount,
 }
 
 impl AuthStyle {
@@ -96,7 +102,9 @@ impl AuthStyle {
     /// it: the key belongs in `api_keys`, where it is masked, sealed and health-checked.
     pub fn header_name(self) -> &'static str {
         match self {
-            AuthStyle::Bearer => "authorization",
+            AuthStyle::Bearer | AuthStyle::AwsSigV4 | AuthStyle::GoogleServiceAccount => {
+                "authorization"
+            }
             AuthStyle::Header(name) => name,
         }
     }
@@ -106,6 +114,8 @@ impl AuthStyle {
         match self {
             AuthStyle::Bearer => format!("Bearer {key}"),
             AuthStyle::Header(_) => key.to_owned(),
+            // Neither sends the key: the server signs or fetches a token instead.
+            AuthStyle::AwsSigV4 | AuthStyle::GoogleServiceAccount => String::new(),
         }
     }
 }
@@ -116,6 +126,10 @@ impl std::fmt::Display for AuthStyle {
         match self {
             AuthStyle::Bearer => f.write_str("Authorization: Bearer <key>"),
             AuthStyle::Header(name) => write!(f, "{name}: <key>"),
+            AuthStyle::AwsSigV4 => f.write_str("Authorization: AWS4-HMAC-SHA256 (SigV4-signed)"),
+            AuthStyle::GoogleServiceAccount => {
+                f.write_str("Authorization: Bearer <OAuth2 token from the service account>")
+            }
         }
     }
 }
