@@ -14,8 +14,14 @@ mod policy;
 mod restore;
 mod scan;
 mod sse;
+mod sse_gemini;
+mod sse_openai;
+mod sse_responses;
 mod validate;
 mod walk;
+mod walk_endpoints;
+mod walk_gemini;
+mod walk_responses;
 
 #[cfg(test)]
 mod tests_answer;
@@ -25,6 +31,14 @@ mod tests_apply;
 mod tests_bench;
 #[cfg(test)]
 mod tests_detect;
+#[cfg(test)]
+mod tests_endpoints;
+#[cfg(test)]
+mod tests_gemini;
+#[cfg(test)]
+mod tests_responses;
+#[cfg(test)]
+mod tests_support;
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,6 +51,7 @@ pub use check::{StreamChecker, check_answer};
 pub use policy::Policy;
 pub use restore::{Restorer, StreamRestorer};
 pub use sse::{ExtraEvent, SseRewrite};
+pub(crate) use sse_responses::sequence_number;
 
 use scan::{Phase, Placeholders, Scratch, Tally};
 use walk::Kind;

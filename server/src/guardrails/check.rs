@@ -8,7 +8,7 @@ use serde_json::Value;
 use switchyard_shared::guardrails::GuardrailHit;
 
 use super::scan::{self, Phase, Placeholders, Scratch, Tally};
-use super::sse::{self, DeltaFilter, Envelope, Holds, Slot, SseRewrite};
+use super::sse::{self, DeltaFilter, ExtraEvent, Holds, Slot, SseRewrite, StreamState};
 use super::{Api, Blocked, ClientApi, Kind, Policy, replace, visit, walk};
 
 /// How many bytes at the end of a stream's text are held back: a value of up to this length
@@ -122,6 +122,27 @@ impl DeltaFilter for CheckFilter {
         Ok(self.finish(&text))
     }
 
+    fn whole(&mut self, text: &mut String, _json: bool, count: bool) -> Result<bool, Blocked> {
+        self.scratch.scan(&self.policies, Phase::Response, text)?;
+        let mut uncounted = Tally::default();
+        let tally = if count {
+            &mut self.tally
+        } else {
+            &mut uncounted
+        };
+        let mut unused = Placeholders::default();
+        let new = scan::rewrite(
+            &self.policies,
+            &self.scratch,
+            text,
+            Phase::Response,
+            tally,
+            &NO_KEY,
+            &mut unused,
+        );
+        Ok(replace(text, new))
+    }
+
     fn holds(&self) -> &Holds {
         &self.holds
     }
@@ -135,7 +156,7 @@ impl DeltaFilter for CheckFilter {
 /// protocol's error event instead of the event that carried it, and nothing after.
 pub struct StreamChecker {
     filter: CheckFilter,
-    envelope: Envelope,
+    state: StreamState,
 }
 
 impl StreamChecker {
@@ -156,7 +177,7 @@ impl StreamChecker {
                 tally: Tally::default(),
                 holds: Holds::default(),
             },
-            envelope: Envelope::default(),
+            state: StreamState::default(),
         })
     }
 
@@ -181,7 +202,13 @@ impl StreamChecker {
         data: &str,
         client: ClientApi,
     ) -> Result<SseRewrite, Blocked> {
-        sse::rewrite(&mut self.filter, &mut self.envelope, data, client)
+        sse::rewrite(&mut self.filter, &mut self.state, data, client)
+    }
+
+    /// The events that carry what is still held, masked, when the upstream stream ended
+    /// without the event that would have carried it (a Gemini stream has no end marker).
+    pub fn check_sse_end(&mut self, client: ClientApi) -> Result<Vec<ExtraEvent>, Blocked> {
+        sse::end(&mut self.filter, &mut self.state, client)
     }
 
     /// The hits so far (the findings of text already sent).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::sse::{self, DeltaFilter, Envelope, Holds, Slot, SseRewrite};
+use super::sse::{self, DeltaFilter, ExtraEvent, Holds, Slot, SseRewrite, StreamState};
 use super::{Api, Blocked, ClientApi, Kind, visit, walk};
 
 /// One request's placeholders and their values. Cloning is cheap (one `Arc`).
@@ -104,7 +104,7 @@ impl Restorer {
                 restorer: self.clone(),
                 holds: Holds::default(),
             },
-            envelope: Envelope::default(),
+            state: StreamState::default(),
         }
     }
 
@@ -205,6 +205,15 @@ impl DeltaFilter for RestoreFilter {
         Ok(self.holds.take(slot))
     }
 
+    fn whole(&mut self, text: &mut String, json: bool, _count: bool) -> Result<bool, Blocked> {
+        let mut out = String::new();
+        let changed = self.restorer.restore_into(text, json, &mut out);
+        if changed {
+            *text = out;
+        }
+        Ok(changed)
+    }
+
     fn holds(&self) -> &Holds {
         &self.holds
     }
@@ -221,7 +230,7 @@ impl DeltaFilter for RestoreFilter {
 /// start of a placeholder, and the rest comes with a later push or with [`flush`](Self::flush).
 pub struct StreamRestorer {
     filter: RestoreFilter,
-    envelope: Envelope,
+    state: StreamState,
 }
 
 impl StreamRestorer {
@@ -245,13 +254,22 @@ impl StreamRestorer {
     }
 
     /// Rewrites one upstream SSE event's `data` for a client of `client`'s protocol: OpenAI's
-    /// `choices[].delta.content` and tool-call arguments, Anthropic's `content_block_delta`
-    /// text and JSON. Held-back text is written when its index ends: into an OpenAI chunk
-    /// with a `finish_reason`, and as an extra `content_block_delta` event
-    /// ([`SseRewrite::before`]) ahead of Anthropic's `content_block_stop`; text still held at
-    /// `[DONE]` or `message_delta` comes as extra events ahead of them.
+    /// `choices[].delta.content`, tool-call arguments and legacy completions' `choices[].text`,
+    /// Anthropic's `content_block_delta` text and JSON, the Responses API's text, refusal,
+    /// reasoning and argument deltas, Gemini's candidates' text parts. Held-back text is
+    /// written when its index ends: into an OpenAI chunk with a `finish_reason` or a Gemini
+    /// candidate with a `finishReason`, and as an extra delta event ([`SseRewrite::before`])
+    /// ahead of Anthropic's `content_block_stop` or a Responses `.done` event; text still held
+    /// at `[DONE]`, `message_delta` or `response.completed` comes as extra events ahead of
+    /// them. The events that repeat a Responses text whole are restored whole.
     pub fn restore_sse_event(&mut self, data: &str, client: ClientApi) -> SseRewrite {
-        sse::rewrite(&mut self.filter, &mut self.envelope, data, client).unwrap_or_default()
+        sse::rewrite(&mut self.filter, &mut self.state, data, client).unwrap_or_default()
+    }
+
+    /// The events that carry what is still held when the upstream stream ended without the
+    /// event that would have carried it (a Gemini stream has no end marker).
+    pub fn restore_sse_end(&mut self, client: ClientApi) -> Vec<ExtraEvent> {
+        sse::end(&mut self.filter, &mut self.state, client).unwrap_or_default()
     }
 }
 

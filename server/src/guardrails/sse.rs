@@ -1,15 +1,18 @@
 //! Stream events rewritten through a delta filter (the restorer, the answer checker): which
-//! strings of an OpenAI chunk or an Anthropic event are the answer's text, per-index held-back
-//! text, and where held-back text is written when its index ends.
+//! strings of an Anthropic event are the answer's text, per-index held-back text, and where
+//! held-back text is written when its index ends. OpenAI chunks, the Responses API's events and
+//! Gemini's chunks have a module each (`sse_openai.rs`, `sse_responses.rs`, `sse_gemini.rs`).
 
 use std::fmt;
 
 use serde_json::{Map, Value, json};
 
-use super::{Blocked, ClientApi};
+use super::{Blocked, ClientApi, sse_gemini, sse_openai, sse_responses};
 
-/// An answer's text stream: (OpenAI choice or Anthropic content block, 0 for the text or
-/// 1 + the tool call's index for its arguments).
+/// An answer's text stream: (OpenAI choice, Anthropic content block, Responses output item or
+/// Gemini candidate; which of its texts). The second number is 0 for an OpenAI choice's text
+/// and 1 + the tool call's index for its arguments; the Responses and Gemini modules number
+/// their own.
 pub(super) type Slot = (usize, usize);
 
 /// Something that rewrites a text stream in pieces and may hold back its end.
@@ -18,6 +21,12 @@ pub(super) trait DeltaFilter {
     fn push(&mut self, slot: Slot, delta: &str, json: bool) -> Result<String, Blocked>;
     /// Everything `slot` still holds.
     fn flush(&mut self, slot: Slot) -> Result<String, Blocked>;
+    /// Rewrites a text that arrives whole (a Gemini function call's argument), or that repeats
+    /// a streamed one whole (a Responses `.done` event, a finished item): the same rewrite as
+    /// its deltas get, so a client never sees a placeholder or a value there either. `count`
+    /// says whether its findings count as hits: not when the text repeats deltas already
+    /// counted. Says whether the text changed.
+    fn whole(&mut self, text: &mut String, json: bool, count: bool) -> Result<bool, Blocked>;
     fn holds(&self) -> &Holds;
     /// Whether an event with `data` can pass without being parsed.
     fn can_skip(&self, data: &str) -> bool;
@@ -59,7 +68,7 @@ impl Holds {
     }
 
     /// The slots holding text, of one choice or block (or all), in order.
-    fn slots(&self, index: Option<usize>) -> Vec<(Slot, bool)> {
+    pub(super) fn slots(&self, index: Option<usize>) -> Vec<(Slot, bool)> {
         let mut slots: Vec<(Slot, bool)> = self
             .entries
             .iter()
@@ -113,20 +122,26 @@ impl fmt::Debug for ExtraEvent {
     }
 }
 
-/// The fields of the last OpenAI chunk that a chunk made up to carry held-back text repeats.
+/// What a stream's rewriting remembers from event to event.
 #[derive(Default)]
-pub(super) struct Envelope {
-    fields: Map<String, Value>,
+pub(super) struct StreamState {
+    /// The identifying fields of the first OpenAI or Gemini chunk, which a chunk made up to
+    /// carry held-back text repeats.
+    pub envelope: Map<String, Value>,
+    /// The OpenAI stream is legacy completions (`choices[].text`, no `delta`).
+    pub completions: bool,
+    pub responses: sse_responses::Numbering,
 }
 
-impl Envelope {
-    fn remember(&mut self, chunk: &Value) {
-        if !self.fields.is_empty() {
+impl StreamState {
+    /// Keeps `keys` of the first chunk that has any of them.
+    pub(super) fn remember(&mut self, chunk: &Value, keys: &[&str]) {
+        if !self.envelope.is_empty() {
             return;
         }
-        for key in ["id", "object", "created", "model", "system_fingerprint"] {
-            if let Some(value) = chunk.get(key) {
-                self.fields.insert(key.to_owned(), value.clone());
+        for key in keys {
+            if let Some(value) = chunk.get(*key) {
+                self.envelope.insert((*key).to_owned(), value.clone());
             }
         }
     }
@@ -135,80 +150,43 @@ impl Envelope {
 /// Rewrites one event's `data` through `filter`.
 pub(super) fn rewrite(
     filter: &mut impl DeltaFilter,
-    envelope: &mut Envelope,
+    state: &mut StreamState,
     data: &str,
     client: ClientApi,
 ) -> Result<SseRewrite, Blocked> {
     match client {
-        ClientApi::OpenAi => openai(filter, envelope, data),
+        ClientApi::OpenAi => sse_openai::rewrite(filter, state, data),
         ClientApi::Anthropic => anthropic(filter, data),
-        // GUARDRAILS-TODO(helper): the Responses and Gemini stream events.
-        ClientApi::Responses | ClientApi::Gemini => Ok(SseRewrite::default()),
+        ClientApi::Responses => sse_responses::rewrite(filter, &mut state.responses, data),
+        ClientApi::Gemini => sse_gemini::rewrite(filter, state, data),
     }
 }
 
-fn openai(
+/// The events that carry what every slot still holds, for a stream that ended without the
+/// event that would have carried it (`[DONE]`, `message_stop`, `response.completed`, a Gemini
+/// `finishReason`).
+pub(super) fn end(
     filter: &mut impl DeltaFilter,
-    envelope: &mut Envelope,
-    data: &str,
-) -> Result<SseRewrite, Blocked> {
-    let mut out = SseRewrite::default();
-    if data.trim() == "[DONE]" {
-        // A stream that ends without a finish_reason still gets its held-back text, in made-up
-        // chunks ahead of the end marker.
-        for (slot, json) in filter.holds().slots(None) {
-            let rest = filter.flush(slot)?;
-            let mut chunk = envelope.fields.clone();
-            chunk.insert(
-                "choices".into(),
-                json!([{"index": slot.0, "delta": openai_delta(slot, json, rest), "finish_reason": null}]),
-            );
-            out.before.push(ExtraEvent {
-                event: None,
-                data: Value::Object(chunk).to_string(),
-            });
-        }
-        return Ok(out);
-    }
-    if filter.can_skip(data) {
-        return Ok(out);
-    }
-    let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
-        return Ok(out);
-    };
-    envelope.remember(&chunk);
-    let mut changed = false;
-    let choices = chunk.get_mut("choices").and_then(Value::as_array_mut);
-    for (position, choice) in choices.into_iter().flatten().enumerate() {
-        let i = index_of(choice, position);
-        let finished = choice.get("finish_reason").is_some_and(|r| !r.is_null());
-        if let Some(delta) = choice.get_mut("delta") {
-            if let Some(Value::String(content)) = delta.get_mut("content") {
-                changed |= push(filter, (i, 0), content, false)?;
-            }
-            let calls = delta.get_mut("tool_calls").and_then(Value::as_array_mut);
-            for (k, call) in calls.into_iter().flatten().enumerate() {
-                let k = index_of(call, k);
-                if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
-                    changed |= push(filter, (i, k + 1), args, true)?;
-                }
-            }
-        }
-        if finished {
-            for (slot, json) in filter.holds().slots(Some(i)) {
+    state: &mut StreamState,
+    client: ClientApi,
+) -> Result<Vec<ExtraEvent>, Blocked> {
+    match client {
+        ClientApi::OpenAi => sse_openai::flush_all(filter, state),
+        ClientApi::Anthropic => {
+            let mut events = Vec::new();
+            for (slot, json) in filter.holds().slots(None) {
                 let rest = filter.flush(slot)?;
-                append_openai(choice, slot, json, rest);
-                changed = true;
+                events.push(anthropic_delta(slot.0, json, rest));
             }
+            Ok(events)
         }
+        ClientApi::Responses => sse_responses::end(filter, &mut state.responses),
+        ClientApi::Gemini => sse_gemini::end(filter, state),
     }
-    if changed {
-        out.data = Some(chunk.to_string());
-    }
-    Ok(out)
 }
 
-fn index_of(value: &Value, position: usize) -> usize {
+/// The `index` of a choice, block or candidate, or its position when it has none.
+pub(super) fn index_of(value: &Value, position: usize) -> usize {
     value
         .get("index")
         .and_then(Value::as_u64)
@@ -217,7 +195,7 @@ fn index_of(value: &Value, position: usize) -> usize {
 }
 
 /// Pushes one string through the filter in place; says whether it changed.
-fn push(
+pub(super) fn push(
     filter: &mut impl DeltaFilter,
     slot: Slot,
     text: &mut String,
@@ -229,60 +207,6 @@ fn push(
     }
     *text = new;
     Ok(true)
-}
-
-fn openai_delta(slot: Slot, json: bool, text: String) -> Value {
-    if slot.1 == 0 && !json {
-        json!({"content": text})
-    } else {
-        json!({"tool_calls": [{"index": slot.1.saturating_sub(1), "function": {"arguments": text}}]})
-    }
-}
-
-/// Appends a slot's held-back text to a finishing choice's delta.
-fn append_openai(choice: &mut Value, slot: Slot, json: bool, rest: String) {
-    let Some(choice) = choice.as_object_mut() else {
-        return;
-    };
-    let delta = choice
-        .entry("delta")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !delta.is_object() {
-        *delta = Value::Object(Map::new());
-    }
-    let Some(delta) = delta.as_object_mut() else {
-        return;
-    };
-    if slot.1 == 0 {
-        match delta.get_mut("content") {
-            Some(Value::String(content)) => content.push_str(&rest),
-            _ => {
-                delta.insert("content".into(), Value::String(rest));
-            }
-        }
-        return;
-    }
-    let k = slot.1 - 1;
-    let calls = delta.get_mut("tool_calls").and_then(Value::as_array_mut);
-    let existing = calls.and_then(|calls| {
-        calls
-            .iter_mut()
-            .enumerate()
-            .find(|(p, c)| index_of(c, *p) == k)
-            .and_then(|(_, c)| c.pointer_mut("/function/arguments"))
-    });
-    match existing {
-        Some(Value::String(args)) => args.push_str(&rest),
-        _ => {
-            let added = openai_delta(slot, json, rest);
-            let calls = delta.entry("tool_calls").or_insert_with(|| json!([]));
-            if let Value::Array(calls) = calls
-                && let Some(Value::Array(new)) = added.get("tool_calls")
-            {
-                calls.extend(new.iter().cloned());
-            }
-        }
-    }
 }
 
 fn anthropic(filter: &mut impl DeltaFilter, data: &str) -> Result<SseRewrite, Blocked> {

@@ -14,10 +14,10 @@ use super::{
     Api, ClientApi, Policy, Restorer, SseRewrite, StreamChecker, apply_request, check_answer,
 };
 
-const EMAIL: &str = "bob@example.com";
-const PHONE: &str = "+1 415-555-2671";
+pub(super) const EMAIL: &str = "bob@example.com";
+pub(super) const PHONE: &str = "+1 415-555-2671";
 
-fn restorer() -> Restorer {
+pub(super) fn restorer() -> Restorer {
     let mut quoted = detector(DetectorType::Regex, GuardrailAction::RedactRestore);
     quoted.label = Some("QUOTED".into());
     quoted.pattern = Some(r#"say "\w+""#.into());
@@ -37,9 +37,10 @@ fn restorer() -> Restorer {
     applied.restore.unwrap_or_else(|| panic!("no restorer"))
 }
 
-const ANSWER: &str = "Mail [[EMAIL_1]] or call [[PHONE_1]], [[EMAIL_1]]! [x] [[NOPE]] [[";
+pub(super) const ANSWER: &str =
+    "Mail [[EMAIL_1]] or call [[PHONE_1]], [[EMAIL_1]]! [x] [[NOPE]] [[";
 
-fn restored() -> String {
+pub(super) fn restored() -> String {
     format!("Mail {EMAIL} or call {PHONE}, {EMAIL}! [x] [[NOPE]] [[")
 }
 
@@ -233,7 +234,7 @@ fn anthropic_events_are_restored_and_held_text_comes_before_the_block_stop() {
     assert_eq!(text, "{\"q\":\"say \\\"hi\\\"\"}");
 }
 
-fn checker(action: GuardrailAction, extra: Vec<DetectorSpec>) -> StreamChecker {
+pub(super) fn checker(action: GuardrailAction, extra: Vec<DetectorSpec>) -> StreamChecker {
     let mut detectors = vec![detector(DetectorType::Email, GuardrailAction::Mask)];
     detectors.extend(extra);
     let mut policy = spec("answers", detectors);

@@ -1,10 +1,12 @@
 //! Where the text a model reads (requests) or writes (answers) sits in each API's JSON, visited
 //! once per body: message contents, content parts and blocks, system prompts, tool results and
-//! tool-call arguments. Model names, ids, roles and images are never visited.
+//! tool-call arguments. Model names, ids, roles and images are never visited. OpenAI chat,
+//! embeddings and Anthropic messages are here; the Responses API, Gemini and OpenAI's other
+//! endpoints have a module each (`walk_responses.rs`, `walk_gemini.rs`, `walk_endpoints.rs`).
 
 use serde_json::Value;
 
-use super::Api;
+use super::{Api, walk_endpoints, walk_gemini, walk_responses};
 
 /// How a visited string holds its text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,32 +33,24 @@ pub(super) fn request<E>(
                 }
             }
         }
-        Api::Embeddings => match body.get_mut("input") {
-            Some(Value::String(text)) => f(text, Kind::Text)?,
-            Some(Value::Array(inputs)) => {
-                for input in inputs {
-                    if let Value::String(text) = input {
-                        f(text, Kind::Text)?;
-                    }
-                }
-            }
-            _ => {}
-        },
+        Api::Embeddings => string_or_strings(body.get_mut("input"), f)?,
         Api::Messages => {
             content(body.get_mut("system"), f)?;
             for message in array(body.get_mut("messages")) {
                 content(message.get_mut("content"), f)?;
             }
         }
-        // GUARDRAILS-TODO(helper): the Responses, Gemini and endpoint bodies' text.
-        Api::Responses | Api::Gemini | Api::Endpoint(_) => {}
+        Api::Responses => walk_responses::request(body, f)?,
+        Api::Gemini => walk_gemini::request(body, f)?,
+        Api::Endpoint(endpoint) => walk_endpoints::request(body, endpoint, f)?,
     }
     Ok(())
 }
 
 /// Calls `f` on every string of an answer the model wrote: an OpenAI chat completion's
-/// `choices[].message` (content and tool-call arguments) or an Anthropic message's `content`
-/// blocks (text, and tool-use inputs). Embeddings answers hold no text.
+/// `choices[].message` (content and tool-call arguments), an Anthropic message's `content`
+/// blocks (text, and tool-use inputs), a `response` object's output items, a Gemini answer's
+/// candidates, or an endpoint's text. Embeddings answers hold no text.
 pub(super) fn answer<E>(
     answer: &mut Value,
     api: Api,
@@ -72,8 +66,10 @@ pub(super) fn answer<E>(
             }
         }
         Api::Messages => content(answer.get_mut("content"), f)?,
-        // GUARDRAILS-TODO(helper): the Responses, Gemini and endpoint answers' text.
-        Api::Embeddings | Api::Responses | Api::Gemini | Api::Endpoint(_) => {}
+        Api::Responses => walk_responses::answer(answer, f)?,
+        Api::Gemini => walk_gemini::answer(answer, f)?,
+        Api::Endpoint(endpoint) => walk_endpoints::answer(answer, endpoint, f)?,
+        Api::Embeddings => {}
     }
     Ok(())
 }
@@ -91,7 +87,8 @@ pub(super) fn strings<E>(
     }
 }
 
-fn array(value: Option<&mut Value>) -> impl Iterator<Item = &mut Value> {
+/// The elements of an array (none when `value` is not one).
+pub(super) fn array(value: Option<&mut Value>) -> impl Iterator<Item = &mut Value> {
     value
         .and_then(Value::as_array_mut)
         .into_iter()
@@ -147,12 +144,36 @@ fn tool_calls<E>(
     Ok(())
 }
 
-fn json_string<E>(
+/// A string of JSON text (a call's arguments), if `value` is one.
+pub(super) fn json_string<E>(
     value: Option<&mut Value>,
     f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
 ) -> Result<(), E> {
     match value {
         Some(Value::String(text)) => f(text, Kind::Json),
+        _ => Ok(()),
+    }
+}
+
+/// A string of text, if `value` is one.
+pub(super) fn string<E>(
+    value: Option<&mut Value>,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match value {
+        Some(Value::String(text)) => f(text, Kind::Text),
+        _ => Ok(()),
+    }
+}
+
+/// A string, or the strings of an array (other elements, such as token arrays, are skipped).
+pub(super) fn string_or_strings<E>(
+    value: Option<&mut Value>,
+    f: &mut impl FnMut(&mut String, Kind) -> Result<(), E>,
+) -> Result<(), E> {
+    match value {
+        Some(Value::String(text)) => f(text, Kind::Text),
+        Some(Value::Array(items)) => items.iter_mut().try_for_each(|item| string(Some(item), f)),
         _ => Ok(()),
     }
 }
