@@ -38,7 +38,7 @@ TYPES=(
   openai anthropic gemini azure xai mistral cohere ai21
   deepseek qwen moonshot zhipu baidu hunyuan minimax doubao spark stepfun yi baichuan ai360 siliconflow
   groq together fireworks openrouter perplexity github nvidia cerebras sambanova deepinfra cloudflare
-  hyperbolic novita nebius huggingface
+  hyperbolic novita nebius huggingface bedrock vertex
   ollama vllm lmstudio llamacpp localai tgi openai-compatible
 )
 declare -A KEY_ENV=(
@@ -54,7 +54,7 @@ declare -A KEY_ENV=(
   [nvidia]=NVIDIA_API_KEY [cerebras]=CEREBRAS_API_KEY [sambanova]=SAMBANOVA_API_KEY
   [deepinfra]=DEEPINFRA_API_KEY [cloudflare]=CLOUDFLARE_WORKERS_AI_API_KEY
   [hyperbolic]=HYPERBOLIC_API_KEY [novita]=NOVITA_API_KEY [nebius]=NEBIUS_API_KEY
-  [huggingface]=HUGGINGFACE_API_KEY
+  [huggingface]=HUGGINGFACE_API_KEY [bedrock]=BEDROCK_API_KEY [vertex]=VERTEX_API_KEY
   [ollama]=OLLAMA_API_KEY [vllm]=VLLM_API_KEY [lmstudio]=LMSTUDIO_API_KEY
   [llamacpp]=LLAMACPP_API_KEY [localai]=LOCALAI_API_KEY [tgi]=TGI_API_KEY
   [openai-compatible]=OPENAI_COMPATIBLE_API_KEY
@@ -67,7 +67,7 @@ declare -A DEFAULT_PREFIXES=(
   [yi]="yi-" [baichuan]="Baichuan" [ai360]="360" [siliconflow]=""
   [groq]="" [together]="" [fireworks]="" [openrouter]="" [perplexity]="sonar" [github]="" [nvidia]=""
   [cerebras]="" [sambanova]="" [deepinfra]="" [cloudflare]="@cf/" [hyperbolic]="" [novita]=""
-  [nebius]="" [huggingface]=""
+  [nebius]="" [huggingface]="" [bedrock]="" [vertex]=""
   [ollama]="" [vllm]="" [lmstudio]="" [llamacpp]="" [localai]="" [tgi]="" [openai-compatible]=""
 )
 declare -A DEFAULT_MODEL=(
@@ -85,10 +85,10 @@ declare -A DEFAULT_MODEL=(
   [deepinfra]="meta-llama/Llama-3.3-70B-Instruct-Turbo"
   [cloudflare]="@cf/meta/llama-3.3-70b-instruct-fp8-fast" [hyperbolic]="meta-llama/Llama-3.3-70B-Instruct"
   [novita]="meta-llama/llama-3.3-70b-instruct" [nebius]="meta-llama/Llama-3.3-70B-Instruct"
-  [huggingface]="openai/gpt-oss-120b"
+  [huggingface]="openai/gpt-oss-120b" [bedrock]="amazon.nova-lite-v1:0" [vertex]="gemini-2.5-flash"
   [ollama]="llama3.2" [vllm]="" [lmstudio]="" [llamacpp]="" [localai]="" [tgi]="tgi" [openai-compatible]=""
 )
-declare -A NEEDS_BASE_URL=([azure]=1 [cloudflare]=1 [openai-compatible]=1)
+declare -A NEEDS_BASE_URL=([azure]=1 [cloudflare]=1 [openai-compatible]=1 [vertex]=1)
 declare -A KEY_OPTIONAL=(
   [ollama]=1 [vllm]=1 [lmstudio]=1 [llamacpp]=1 [localai]=1 [tgi]=1 [openai-compatible]=1
 )

@@ -469,13 +469,16 @@ impl ProviderHealth {
 
 /// All state that outlives snapshots, by stable id: provider and key health here, and the limit
 /// counters of consumers, client keys and routes in `limits`.
+/// State derived from a key, with the SHA-256 of the key it was made from.
+type MadeFrom<T> = ([u8; 32], Arc<T>);
+
 #[derive(Default)]
 pub struct HealthRegistry {
     providers: Mutex<HashMap<i64, Arc<ProviderHealth>>>,
     keys: Mutex<HashMap<i64, Arc<KeyHealth>>>,
     /// Vertex keys' OAuth2 token caches by key id, with the SHA-256 of the key they were made
     /// from: a reload keeps a key's token instead of fetching a new one.
-    tokens: Mutex<HashMap<i64, ([u8; 32], Arc<crate::protocols::vertex::TokenCache>)>>,
+    tokens: Mutex<HashMap<i64, MadeFrom<crate::protocols::vertex::TokenCache>>>,
     pub limits: crate::limits::LimitRegistry,
     /// Spend budget counters, which outlive snapshots like the limit counters.
     pub budgets: Arc<crate::budgets::BudgetRegistry>,

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use crate::health::{CircuitPolicy, HealthRegistry, KeyHealth, KeyPolicy, ProviderHealth};
 use crate::model_mapping::ModelMapping;
-pub use crate::protocols::{Operation, UpstreamErrorBody};
 use crate::protocols::bedrock::AwsCredentials;
+pub use crate::protocols::{Operation, UpstreamErrorBody};
 use crate::protocols::{ProviderProtocol, anthropic, azure};
 use switchyard_shared::AuthStyle;
 
@@ -391,7 +391,9 @@ impl Provider {
                 let value = tokens
                     .authorization(client, std::time::SystemTime::now())
                     .await?;
-                request.headers_mut().insert(http::header::AUTHORIZATION, value);
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, value);
                 Ok(())
             }
         }
@@ -435,7 +437,6 @@ mod tests {
             );
         }
     }
-
 
     fn provider(spec: serde_json::Value) -> Provider {
         let spec: ProviderSpec = serde_json::from_value(spec).expect("a provider spec");

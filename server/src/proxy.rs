@@ -793,6 +793,16 @@ async fn guard_answer(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !stream && !json {
+        // Audio, images as bytes, plain-text transcripts: no JSON text to check or restore, and
+        // never read whole (speech can be long).
+        return Ok(response);
+    }
     let (mut parts, body) = response.into_parts();
     if stream {
         let tally = Arc::clone(&finish.tally);

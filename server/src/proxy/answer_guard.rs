@@ -187,7 +187,7 @@ impl<B> GuardedStream<B> {
             }
             // Google's error body as one more `data:` chunk, as Gemini ends a failed stream.
             ClientApi::Gemini => {
-                let error = crate::protocols::gemini::google_error_body(400, &message);
+                let error = crate::protocols::gemini::inbound::error_body(400, &message);
                 write_event(out, None, &error.to_string());
             }
             ClientApi::Anthropic => {

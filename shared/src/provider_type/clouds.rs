@@ -308,7 +308,7 @@ pub static BEDROCK: Preset = Preset {
     group: Group::Clouds,
     protocol: Protocol::Bedrock,
     default_base_url: Some("https://bedrock-runtime.us-east-1.amazonaws.com"),
-    base_url_template: Some("https://bedrock-runtime.{region}.amazonaws.com"),
+    base_url_template: None,
     default_model: Some("amazon.nova-lite-v1:0"),
     suggested_models: &[
         "amazon.nova-lite-v1:0",
@@ -323,8 +323,10 @@ pub static BEDROCK: Preset = Preset {
         vision: true,
         ..Capabilities::CHAT
     },
-    docs_url: Some("https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html"),
-    hint: "The key is ACCESS_KEY_ID:SECRET_ACCESS_KEY (or with :SESSION_TOKEN) of an IAM identity allowed bedrock:InvokeModel; the region is the base URL's.",
+    docs_url: Some(
+        "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
+    ),
+    hint: "The key is ACCESS_KEY_ID:SECRET_ACCESS_KEY (or with :SESSION_TOKEN) of an IAM identity allowed bedrock:InvokeModel; another region is https://bedrock-runtime.REGION.amazonaws.com.",
 };
 
 pub static VERTEX: Preset = Preset {
@@ -347,6 +349,8 @@ pub static VERTEX: Preset = Preset {
         embeddings: true,
         ..Capabilities::CHAT
     },
-    docs_url: Some("https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference"),
+    docs_url: Some(
+        "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference",
+    ),
     hint: "The key is a service account's JSON key file (role Vertex AI User); the base URL names the project and location.",
 };

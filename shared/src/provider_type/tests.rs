@@ -198,8 +198,8 @@ fn own_hosts_get_their_documented_paths() {
         ),
         (
             ProviderType::Cohere,
-            "https://api.cohere.ai",
-            "https://api.cohere.ai/compatibility/v1",
+            "https://api.cohere.com",
+            "https://api.cohere.com/v2",
         ),
         // Perplexity's API has no version path.
         (
