@@ -322,6 +322,7 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
                 at: rfc3339(at),
             }),
         log: state.meter.status(),
+        warnings: snapshot.warnings.clone(),
         providers: snapshot.providers().len(),
         routes: snapshot.routes().len(),
         proxy_port: state

@@ -275,15 +275,20 @@ fn filtered_models(body: &Bytes, allowed: impl Fn(&str) -> bool) -> Bytes {
     Bytes::from(list.to_string())
 }
 
-async fn method_not_allowed(request: Request) -> Response {
-    let path = request.uri().path();
-    let inbound = if path.starts_with("/v1/messages") {
+/// The API a path belongs to, for answering a request the router has no handler for in that
+/// API's error shape.
+fn api_of_path(path: &str) -> Inbound {
+    if path.starts_with("/v1/messages") {
         Inbound::Messages
     } else if path.starts_with("/v1beta/") || path.contains(':') {
         Inbound::Gemini
     } else {
         Inbound::Chat
-    };
+    }
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let inbound = api_of_path(request.uri().path());
     error_response(
         inbound,
         ProxyError::MethodNotAllowed(request.method().to_string()),
@@ -291,7 +296,9 @@ async fn method_not_allowed(request: Request) -> Response {
 }
 
 async fn unknown_url(request: Request) -> Response {
-    ProxyError::UnknownUrl(format!("{} {}", request.method(), request.uri().path())).into_response()
+    let inbound = api_of_path(request.uri().path());
+    let error = ProxyError::UnknownUrl(format!("{} {}", request.method(), request.uri().path()));
+    error_response(inbound, error)
 }
 
 /// Renders an error in the shape of the API the client called.

@@ -140,6 +140,9 @@ pub struct Snapshot {
     connect_timeouts: HashMap<String, Duration>,
     /// Consumers, their keys by digest, and whether a key is required.
     pub consumers: Consumers,
+    /// What is valid but probably not meant (a fallback that sends the client's model name to a
+    /// provider that will not know it), for `/api/status` and the log.
+    pub warnings: Vec<switchyard_shared::validate::FieldWarning>,
 }
 
 impl Snapshot {
@@ -307,6 +310,9 @@ impl Snapshot {
         let mut providers: Vec<Arc<Provider>> = providers_by_name.into_values().collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         let models_body = models_body(&routes, &exact, loaded_at);
+        let provider_specs: Vec<_> = config.providers.iter().map(|p| p.spec.clone()).collect();
+        let route_specs: Vec<_> = config.routes.iter().map(|r| r.spec.clone()).collect();
+        let warnings = switchyard_shared::validate::config_warnings(&provider_specs, &route_specs);
         Ok(Snapshot {
             version,
             revision: config.revision,
@@ -320,6 +326,7 @@ impl Snapshot {
             models_body,
             connect_timeouts,
             consumers,
+            warnings,
         })
     }
 

@@ -25,6 +25,11 @@ pub struct StatusView {
     /// The request log's writer.
     #[serde(default)]
     pub log: crate::metering::LogStatus,
+    /// What the live configuration does that is valid but probably not meant, with the field
+    /// to change (a fallback that sends the client's model name to a provider that will not
+    /// know it).
+    #[serde(default)]
+    pub warnings: Vec<crate::validate::FieldWarning>,
 }
 
 /// Every admin API error: `{"error": {...}}`.

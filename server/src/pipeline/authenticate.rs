@@ -57,7 +57,8 @@ pub fn authenticate(
         None => {
             return Err(ProxyError::InvalidApiKey(
                 "You didn't provide an API key. This gateway requires a Switchyard key \
-                 (sy-…), sent as `Authorization: Bearer`, `x-api-key` or `api-key`."
+                 (sy-…), sent as `Authorization: Bearer`, `x-api-key`, `api-key` or (Gemini's \
+                 API) `x-goog-api-key` or `?key=`."
                     .into(),
             ));
         }

@@ -1,5 +1,7 @@
 //! A mock of Azure OpenAI: OpenAI bodies at `/openai/deployments/{deployment}/{operation}` with an
-//! `api-version` query and an `api-key` header. Unknown deployments and versions get Azure's 404.
+//! `api-version` query and an `api-key` header, and the v1 API's Responses API at
+//! `/openai/v1/responses`, whose body's `model` names the deployment. Unknown deployments and
+//! versions get Azure's 404.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::fake::{MockServer, json_body, json_reply, split_query, sse_reply};
-use super::{Answer, Script, openai};
+use super::{Answer, Script, openai, responses};
 use crate::fixtures::test_key;
 use crate::mock::RecordedRequest;
 
@@ -99,7 +101,10 @@ fn respond(
             "Access denied due to invalid subscription key or wrong API endpoint.",
         );
     }
-    let (_, query) = split_query(&request.path);
+    let (path, query) = split_query(&request.path);
+    if path == "/openai/v1/responses" {
+        return responses_v1(name, known, request, script);
+    }
     if query != format!("api-version={DEFAULT_API_VERSION}") {
         return error(404, "404", "Resource not found");
     }
@@ -150,5 +155,46 @@ fn respond(
             }
         }
         _ => error(404, "404", "Resource not found"),
+    }
+}
+
+/// The v1 API's Responses API: one path for every deployment, which the body's `model` names.
+fn responses_v1(
+    name: &str,
+    known: &[String],
+    request: &RecordedRequest,
+    script: Option<Script>,
+) -> Response {
+    let Some(body) = json_body(request) else {
+        return error(400, "BadRequest", "The request body is not JSON.");
+    };
+    let deployment = body["model"].as_str().unwrap_or_default();
+    if !known.iter().any(|d| d == deployment) {
+        return error(
+            404,
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist.",
+        );
+    }
+    let script =
+        script.unwrap_or_else(|| Script::Answer(Answer::text(&format!("hello from {name}"))));
+    match script {
+        Script::Answer(answer) if body["stream"] == true => {
+            sse_reply(responses::stream_events(&answer, deployment, &body))
+        }
+        Script::Answer(answer) => json_reply(200, &responses::response(&answer, deployment, &body)),
+        Script::Truncated(answer) => {
+            sse_reply(responses::truncated_events(&answer, deployment, &body))
+        }
+        Script::Error {
+            status,
+            kind,
+            message,
+        }
+        | Script::StreamError {
+            status,
+            kind,
+            message,
+        } => error(status, &kind, &message),
     }
 }

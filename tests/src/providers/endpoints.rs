@@ -77,10 +77,10 @@ pub fn speech(input: &str) -> Bytes {
     let mut state = input
         .bytes()
         .fold(0x9E37_79B9_u32, |h, b| h.rotate_left(5) ^ u32::from(b));
-    for i in 0..48 * 1024 {
+    for i in 0..48 * 1024_u32 {
         state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         bytes.push((state >> 24) as u8);
-        if i % 4096 == 0 {
+        if i.is_multiple_of(4096) {
             bytes.extend_from_slice(b"\xff\xfb\r\n\r\ndata: [DONE]\n\n");
         }
     }
@@ -90,8 +90,10 @@ pub fn speech(input: &str) -> Bytes {
 /// A moderation answer: nothing flagged.
 pub fn moderation(model: &str) -> Value {
     let categories = ["harassment", "hate", "self-harm", "sexual", "violence"];
-    let flags: serde_json::Map<String, Value> =
-        categories.iter().map(|c| ((*c).to_owned(), json!(false))).collect();
+    let flags: serde_json::Map<String, Value> = categories
+        .iter()
+        .map(|c| ((*c).to_owned(), json!(false)))
+        .collect();
     let scores: serde_json::Map<String, Value> = categories
         .iter()
         .map(|c| ((*c).to_owned(), json!(0.0001)))
@@ -214,10 +216,11 @@ pub fn parse_form(content_type: &str, body: &[u8]) -> Result<Vec<FormPart>, Stri
     let mut parts = Vec::new();
     loop {
         let headers_end = find(rest, b"\r\n\r\n").ok_or("a part without the end of its headers")?;
-        let headers = std::str::from_utf8(&rest[..headers_end])
-            .map_err(|_| "part headers are not UTF-8")?;
+        let headers =
+            std::str::from_utf8(&rest[..headers_end]).map_err(|_| "part headers are not UTF-8")?;
         let content = &rest[headers_end + 4..];
-        let end = find(content, delimiter.as_bytes()).ok_or("a part without a boundary after it")?;
+        let end =
+            find(content, delimiter.as_bytes()).ok_or("a part without a boundary after it")?;
         let mut part = FormPart {
             name: String::new(),
             filename: None,

@@ -1,5 +1,6 @@
 //! A mock of Google's Gemini API (`models/{model}:generateContent`, `:streamGenerateContent?alt=sse`,
-//! `:batchEmbedContents`) that checks `x-goog-api-key` and reads the model from the URL.
+//! `:countTokens`, `:batchEmbedContents`) that checks `x-goog-api-key` and reads the model from the
+//! URL.
 
 use axum::response::Response;
 use bytes::Bytes;
@@ -11,6 +12,9 @@ use crate::mock::RecordedRequest;
 
 /// A mock Gemini server; its key is the `test_key` of its name.
 pub type GeminiMock = ProviderMock;
+
+/// What the mock's `countTokens` answers, a number the gateway could not have estimated.
+pub const COUNTED_TOKENS: u64 = 2371;
 
 /// Starts a mock Gemini server named `name`.
 pub async fn mock(name: &str) -> GeminiMock {
@@ -79,6 +83,7 @@ fn respond(name: &str, key: &str, request: &RecordedRequest, script: Option<Scri
     let (_, query) = split_query(&request.path);
     match method.as_str() {
         "batchEmbedContents" => embed(&model, &body),
+        "countTokens" => count_tokens(&body),
         "generateContent" | "streamGenerateContent" => {
             if let Some(problem) = check_contents(&body) {
                 return error(400, "INVALID_ARGUMENT", &problem);
@@ -132,6 +137,20 @@ fn check_contents(body: &Value) -> Option<String> {
         }
     }
     None
+}
+
+/// `countTokens` takes `contents`, or a whole `generateContentRequest`, and answers
+/// [`COUNTED_TOKENS`] whatever they hold.
+fn count_tokens(body: &Value) -> Response {
+    let contents = body["contents"].as_array().is_some_and(|c| !c.is_empty());
+    if !contents && !body["generateContentRequest"].is_object() {
+        return error(400, "INVALID_ARGUMENT", "contents is not specified");
+    }
+    let details = json!([{"modality": "TEXT", "tokenCount": COUNTED_TOKENS}]);
+    json_reply(
+        200,
+        &json!({"totalTokens": COUNTED_TOKENS, "promptTokensDetails": details}),
+    )
 }
 
 /// Embeddings derived from each input: its position, its length and a constant.

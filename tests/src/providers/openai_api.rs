@@ -32,6 +32,13 @@ fn error(status: u16, kind: &str, code: Option<&str>, message: &str) -> Response
     json_reply(status, &body)
 }
 
+/// The answer to a request the mock refuses, boxed: a response is large for an `Err`.
+type Refusal = Box<Response>;
+
+fn refuse(status: u16, kind: &str, code: Option<&str>, message: &str) -> Refusal {
+    Box::new(error(status, kind, code, message))
+}
+
 /// OpenAI's answer to a path it does not serve.
 fn invalid_url(request: &RecordedRequest) -> Response {
     let (path, _) = split_query(&request.path);
@@ -40,44 +47,44 @@ fn invalid_url(request: &RecordedRequest) -> Response {
 }
 
 /// The checks every path shares; `Err` is the answer to a request that fails them.
-fn admit(key: &str, request: &RecordedRequest) -> Result<(), Response> {
+fn admit(key: &str, request: &RecordedRequest) -> Result<(), Refusal> {
     if request.method != http::Method::POST {
-        return Err(invalid_url(request));
+        return Err(Box::new(invalid_url(request)));
     }
     if request.bearer() != Some(key) {
-        return Err(error(
+        return Err(Box::new(error(
             401,
             "invalid_request_error",
             Some("invalid_api_key"),
             "Incorrect API key provided.",
-        ));
+        )));
     }
     Ok(())
 }
 
 /// A JSON body with a string `model`, as every JSON endpoint requires.
-fn json_request(request: &RecordedRequest) -> Result<(Value, String), Response> {
+fn json_request(request: &RecordedRequest) -> Result<(Value, String), Refusal> {
     let Some(body) = json_body(request).filter(Value::is_object) else {
-        return Err(error(
+        return Err(Box::new(error(
             400,
             "invalid_request_error",
             None,
             "We could not parse the JSON body of your request.",
-        ));
+        )));
     };
     let Some(model) = body["model"].as_str().map(str::to_owned) else {
-        return Err(error(
+        return Err(Box::new(error(
             400,
             "invalid_request_error",
             Some("missing_required_parameter"),
             "Missing required parameter: 'model'.",
-        ));
+        )));
     };
     Ok((body, model))
 }
 
 /// The scripted answer, or the default one naming the mock.
-fn answer_of(name: &str, script: Option<Script>) -> Result<(Answer, bool), Response> {
+fn answer_of(name: &str, script: Option<Script>) -> Result<(Answer, bool), Refusal> {
     match script {
         None => Ok((Answer::text(&format!("hello from {name}")), false)),
         Some(Script::Answer(answer)) => Ok((answer, false)),
@@ -86,14 +93,17 @@ fn answer_of(name: &str, script: Option<Script>) -> Result<(Answer, bool), Respo
             status,
             kind,
             message,
-        }) => Err(json_reply(status, &openai::error_body(&kind, &message))),
+        }) => Err(Box::new(json_reply(
+            status,
+            &openai::error_body(&kind, &message),
+        ))),
         Some(Script::StreamError {
             status,
             kind,
             message,
-        }) => Err(sse_reply(vec![openai::stream_error_event(
+        }) => Err(Box::new(sse_reply(vec![openai::stream_error_event(
             status, &kind, &message,
-        )])),
+        )]))),
     }
 }
 
@@ -104,17 +114,22 @@ fn respond_chat_only(
     script: Option<Script>,
 ) -> Response {
     if let Err(refusal) = admit(key, request) {
-        return refusal;
+        return *refusal;
     }
     match split_query(&request.path).0 {
-        "/v1/chat/completions" => chat(name, request, script).unwrap_or_else(|e| e),
+        "/v1/chat/completions" => chat(name, request, script).unwrap_or_else(|refusal| *refusal),
         _ => invalid_url(request),
     }
 }
 
-fn respond_all(name: &str, key: &str, request: &RecordedRequest, script: Option<Script>) -> Response {
+fn respond_all(
+    name: &str,
+    key: &str,
+    request: &RecordedRequest,
+    script: Option<Script>,
+) -> Response {
     if let Err(refusal) = admit(key, request) {
-        return refusal;
+        return *refusal;
     }
     let answered = match split_query(&request.path).0 {
         "/v1/chat/completions" => chat(name, request, script),
@@ -127,10 +142,14 @@ fn respond_all(name: &str, key: &str, request: &RecordedRequest, script: Option<
         | "/v1/rerank") => other_endpoint(path, request, script),
         _ => return invalid_url(request),
     };
-    answered.unwrap_or_else(|e| e)
+    answered.unwrap_or_else(|refusal| *refusal)
 }
 
-fn chat(name: &str, request: &RecordedRequest, script: Option<Script>) -> Result<Response, Response> {
+fn chat(
+    name: &str,
+    request: &RecordedRequest,
+    script: Option<Script>,
+) -> Result<Response, Refusal> {
     let (body, model) = json_request(request)?;
     let (answer, truncated) = answer_of(name, script)?;
     let include_usage = body["stream_options"]["include_usage"] == true;
@@ -145,15 +164,15 @@ fn responses_api(
     name: &str,
     request: &RecordedRequest,
     script: Option<Script>,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let (body, model) = json_request(request)?;
     if body.get("input").is_none_or(Value::is_null) && body.get("previous_response_id").is_none() {
-        return Err(error(
+        return Err(Box::new(error(
             400,
             "invalid_request_error",
             Some("missing_required_parameter"),
             "Missing required parameter: 'input'.",
-        ));
+        )));
     }
     let (answer, truncated) = answer_of(name, script)?;
     Ok(match (body["stream"] == true, truncated) {
@@ -167,15 +186,15 @@ fn completions(
     name: &str,
     request: &RecordedRequest,
     script: Option<Script>,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let (body, model) = json_request(request)?;
     if body.get("prompt").is_none() {
-        return Err(error(
+        return Err(Box::new(error(
             400,
             "invalid_request_error",
             Some("missing_required_parameter"),
             "Missing required parameter: 'prompt'.",
-        ));
+        )));
     }
     let (answer, _) = answer_of(name, script)?;
     let include_usage = body["stream_options"]["include_usage"] == true;
@@ -191,12 +210,12 @@ fn other_endpoint(
     path: &str,
     request: &RecordedRequest,
     script: Option<Script>,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let (body, model) = json_request(request)?;
     answer_of("", script)?;
     let text = |key: &str| body[key].as_str().map(str::to_owned);
     let missing = |key: &str| {
-        error(
+        refuse(
             400,
             "invalid_request_error",
             Some("missing_required_parameter"),
@@ -222,17 +241,19 @@ fn other_endpoint(
             json_reply(200, &endpoints::moderation(&model))
         }
         _ => {
-            let documents = body["documents"].as_array().ok_or_else(|| missing("documents"))?;
+            let documents = body["documents"]
+                .as_array()
+                .ok_or_else(|| missing("documents"))?;
             json_reply(200, &endpoints::rerank(&model, documents.len()))
         }
     })
 }
 
 /// A transcription: the upload must be a well-formed form with a file and a model.
-fn transcription(request: &RecordedRequest, script: Option<Script>) -> Result<Response, Response> {
+fn transcription(request: &RecordedRequest, script: Option<Script>) -> Result<Response, Refusal> {
     let content_type = request.header("content-type").unwrap_or_default();
     let parts = endpoints::parse_form(content_type, &request.body).map_err(|problem| {
-        error(
+        refuse(
             400,
             "invalid_request_error",
             None,
@@ -240,7 +261,7 @@ fn transcription(request: &RecordedRequest, script: Option<Script>) -> Result<Re
         )
     })?;
     let model = endpoints::form_field(&parts, "model").ok_or_else(|| {
-        error(
+        refuse(
             400,
             "invalid_request_error",
             Some("missing_required_parameter"),
@@ -251,7 +272,7 @@ fn transcription(request: &RecordedRequest, script: Option<Script>) -> Result<Re
         .iter()
         .find(|p| p.name == "file" && p.filename.is_some())
         .ok_or_else(|| {
-            error(
+            refuse(
                 400,
                 "invalid_request_error",
                 Some("missing_required_parameter"),

@@ -82,7 +82,11 @@ fn response_object(answer: &Answer, model: &str, request: &Value, status: &str) 
             usage(answer),
             json!({"reason": "max_output_tokens"}),
         ),
-        _ => (output_items(answer, "completed"), usage(answer), Value::Null),
+        _ => (
+            output_items(answer, "completed"),
+            usage(answer),
+            Value::Null,
+        ),
     };
     json!({
         "id": response_id(answer),
@@ -135,7 +139,8 @@ impl Events {
     fn push(&mut self, mut data: Value) {
         let name = data["type"].as_str().unwrap_or_default().to_owned();
         data["sequence_number"] = json!(self.out.len());
-        self.out.push(Bytes::from(format!("event: {name}\ndata: {data}\n\n")));
+        self.out
+            .push(Bytes::from(format!("event: {name}\ndata: {data}\n\n")));
     }
 }
 
@@ -158,18 +163,24 @@ pub fn stream_events(answer: &Answer, model: &str, request: &Value) -> Vec<Bytes
                     json!({"type": "response.output_item.added", "output_index": index, "item": added}),
                 );
                 let part = json!({"type": "summary_text", "text": ""});
-                events.push(json!({"type": "response.reasoning_summary_part.added", "item_id": id,
-                    "output_index": index, "summary_index": 0, "part": part}));
+                events.push(
+                    json!({"type": "response.reasoning_summary_part.added", "item_id": id,
+                    "output_index": index, "summary_index": 0, "part": part}),
+                );
                 for word in words(&answer.reasoning) {
                     events.push(json!({"type": "response.reasoning_summary_text.delta",
                         "item_id": id, "output_index": index, "summary_index": 0, "delta": word}));
                 }
                 let text = &answer.reasoning;
-                events.push(json!({"type": "response.reasoning_summary_text.done", "item_id": id,
-                    "output_index": index, "summary_index": 0, "text": text}));
-                events.push(json!({"type": "response.reasoning_summary_part.done", "item_id": id,
+                events.push(
+                    json!({"type": "response.reasoning_summary_text.done", "item_id": id,
+                    "output_index": index, "summary_index": 0, "text": text}),
+                );
+                events.push(
+                    json!({"type": "response.reasoning_summary_part.done", "item_id": id,
                     "output_index": index, "summary_index": 0,
-                    "part": {"type": "summary_text", "text": text}}));
+                    "part": {"type": "summary_text", "text": text}}),
+                );
             }
             Some("message") => {
                 added["status"] = json!("in_progress");
@@ -177,7 +188,8 @@ pub fn stream_events(answer: &Answer, model: &str, request: &Value) -> Vec<Bytes
                 events.push(
                     json!({"type": "response.output_item.added", "output_index": index, "item": added}),
                 );
-                let empty = json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
+                let empty =
+                    json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
                 events.push(json!({"type": "response.content_part.added", "item_id": id,
                     "output_index": index, "content_index": 0, "part": empty}));
                 for word in words(&answer.text) {
@@ -200,11 +212,15 @@ pub fn stream_events(answer: &Answer, model: &str, request: &Value) -> Vec<Bytes
                     events.push(json!({"type": "response.function_call_arguments.delta",
                         "item_id": id, "output_index": index, "delta": fragment}));
                 }
-                events.push(json!({"type": "response.function_call_arguments.done", "item_id": id,
-                    "output_index": index, "name": done["name"], "arguments": arguments}));
+                events.push(
+                    json!({"type": "response.function_call_arguments.done", "item_id": id,
+                    "output_index": index, "name": done["name"], "arguments": arguments}),
+                );
             }
         }
-        events.push(json!({"type": "response.output_item.done", "output_index": index, "item": done}));
+        events.push(
+            json!({"type": "response.output_item.done", "output_index": index, "item": done}),
+        );
     }
     let last = match status {
         "incomplete" => "response.incomplete",
@@ -258,7 +274,10 @@ impl ResponsesStream {
                 .unwrap_or_else(|| panic!("an event without an event: line: {event:?}"))
                 .trim();
             let data = event.json();
-            assert_eq!(data["type"], name, "the event line and the data's type differ");
+            assert_eq!(
+                data["type"], name,
+                "the event line and the data's type differ"
+            );
             assert_eq!(
                 data["sequence_number"],
                 events.len(),
