@@ -50,6 +50,12 @@ pub fn parse_document(text: &str) -> Result<ConfigDocument, ValidationErrors> {
 
 /// Applies a document and describes what changed; invalid documents change nothing.
 pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::Result<String> {
+    // Valid but probably not meant: said after the summary, without failing the apply.
+    let warnings: String =
+        switchyard_shared::validate::config_warnings(&doc.providers, &doc.routes)
+            .iter()
+            .map(|w| format!("\nwarning: {}: {}", w.field, w.message))
+            .collect();
     match store.apply(doc, prune).await {
         Ok(s) => Ok(format!(
             "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted; consumers {} created, {} updated, {} unchanged, {} deleted; guardrails {} created, {} updated, {} unchanged, {} deleted{}",
@@ -74,7 +80,7 @@ pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::R
             } else {
                 ""
             }
-        )),
+        ) + &warnings),
         Err(StoreError::Invalid(errors)) => {
             let lines: Vec<String> = errors
                 .0

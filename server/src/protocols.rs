@@ -287,6 +287,12 @@ pub trait ProviderProtocol: Sync {
     /// Reads an error body (or a stream's error event) in this protocol's shape.
     fn error(&self, body: &[u8]) -> UpstreamErrorBody;
 
+    /// Whether an operation's body names the model by its deployment (Azure's Responses API,
+    /// at one path for every deployment).
+    fn body_names_deployment(&self, _operation: Operation) -> bool {
+        false
+    }
+
     /// Reads an error answer, for a protocol that names the error in a header.
     fn error_answer(&self, _headers: &http::HeaderMap, body: &[u8]) -> UpstreamErrorBody {
         self.error(body)

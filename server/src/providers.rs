@@ -286,6 +286,11 @@ impl Provider {
             && (inbound != crate::protocols::Inbound::Responses || self.responses_api)
     }
 
+    /// The deployment serving `model` (Azure), or the model itself.
+    pub fn deployment<'a>(&'a self, model: &'a str) -> &'a str {
+        self.deployments.get(model).map_or(model, String::as_str)
+    }
+
     /// The module of the protocol this provider speaks.
     pub fn wire(&self) -> &'static dyn ProviderProtocol {
         crate::protocols::provider_protocol(self.protocol)

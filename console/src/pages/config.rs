@@ -341,6 +341,16 @@ fn StatusView(status: Status) -> impl IntoView {
             .into_any(),
             None => view! { <p class="muted small">"The last reload succeeded."</p> }.into_any(),
         }}
+        {(!status.warnings.is_empty()).then(|| view! {
+            <div class="alert alert-warn" role="status" data-testid="status-warnings">
+                <strong>"Valid, but probably not what you meant:"</strong>
+                <ul>
+                    {status.warnings.iter().map(|w| view! {
+                        <li><code>{w.field.clone()}</code>": "{w.message.clone()}</li>
+                    }).collect_view()}
+                </ul>
+            </div>
+        })}
     }
 }
 

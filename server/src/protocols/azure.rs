@@ -48,6 +48,10 @@ impl ProviderProtocol for AzureProvider {
         operation != Operation::Responses
     }
 
+    fn body_names_deployment(&self, operation: Operation) -> bool {
+        operation == Operation::Responses
+    }
+
     fn chat_request(&self, chat: Value, settings: &RequestSettings) -> Result<Value, String> {
         OpenAiProvider.chat_request(chat, settings)
     }

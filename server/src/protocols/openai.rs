@@ -9,7 +9,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{
-    Cause, ClientProtocol, Inbound, Operation, ProviderProtocol, RequestSettings, UpstreamErrorBody,
+    Cause, ClientProtocol, Endpoint, Inbound, Operation, ProviderProtocol, RequestSettings,
+    UpstreamErrorBody,
 };
 use crate::proxy::ProxyError;
 use crate::proxy::request::{self, Peeked};
@@ -120,6 +121,43 @@ pub fn read_usage(body: &[u8]) -> Option<Usage> {
         .ok()?
         .usage
         .map(Usage::from)
+}
+
+/// How an endpoint's answer reports usage, for those that report tokens: completions like chat;
+/// images (gpt-image) and token-billed transcriptions with `input_tokens`/`output_tokens`;
+/// rerank with `usage.total_tokens` (or `prompt_tokens`). Speech and moderations report none, and
+/// a transcription billed by duration names no tokens: those are estimated.
+pub fn endpoint_usage(endpoint: Endpoint) -> Option<fn(&[u8]) -> Option<Usage>> {
+    fn usage_object(body: &[u8]) -> Option<Value> {
+        let answer: Value = serde_json::from_slice(body).ok()?;
+        answer.get("usage").filter(|u| u.is_object()).cloned()
+    }
+    fn io_tokens(body: &[u8]) -> Option<Usage> {
+        let usage = usage_object(body)?;
+        if usage.get("type").and_then(Value::as_str) == Some("duration") {
+            return None;
+        }
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64);
+        Some(Usage {
+            prompt_tokens: count("input_tokens")?,
+            completion_tokens: count("output_tokens").unwrap_or(0),
+            ..Usage::default()
+        })
+    }
+    fn rerank_tokens(body: &[u8]) -> Option<Usage> {
+        let usage = usage_object(body)?;
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64);
+        Some(Usage {
+            prompt_tokens: count("prompt_tokens").or_else(|| count("total_tokens"))?,
+            ..Usage::default()
+        })
+    }
+    match endpoint {
+        Endpoint::Completions => Some(read_usage),
+        Endpoint::Images | Endpoint::AudioTranscriptions => Some(io_tokens),
+        Endpoint::Rerank => Some(rerank_tokens),
+        Endpoint::AudioSpeech | Endpoint::Moderations => None,
+    }
 }
 
 /// The cause OpenAI's (and look-alikes') error codes and messages name. OpenAI sends codes;

@@ -208,22 +208,30 @@ impl UpstreamBody {
 #[error("{0}")]
 pub struct BodyError(String);
 
+/// Who reads a plain answer's usage: the client API it is an answer of, or a reader of its own
+/// (OpenAI's endpoints each report usage their own way).
+#[derive(Clone, Copy)]
+pub enum UsageReader {
+    Client(&'static dyn ClientProtocol),
+    Body(fn(&[u8]) -> Option<Usage>),
+}
+
 /// The most of a plain body kept to read its usage; larger answers are not metered by body.
 const MAX_TAPPED: usize = 4 * 1024 * 1024;
 
 /// Keeps (reference-counted) copies of a plain body's chunks to read its usage at the end.
 pub struct UsageTap {
-    /// The client API whose answer this is, which knows where its usage sits.
-    api: &'static dyn ClientProtocol,
+    /// Where the answer's usage sits.
+    reader: UsageReader,
     context: UsageContext,
     chunks: Vec<Bytes>,
     size: usize,
 }
 
 impl UsageTap {
-    pub fn new(api: &'static dyn ClientProtocol, context: UsageContext) -> UsageTap {
+    pub fn new(reader: UsageReader, context: UsageContext) -> UsageTap {
         UsageTap {
-            api,
+            reader,
             context,
             chunks: Vec::new(),
             size: 0,
@@ -250,7 +258,10 @@ impl UsageTap {
                 &joined
             }
         };
-        self.api.native_usage(body)
+        match self.reader {
+            UsageReader::Client(api) => api.native_usage(body),
+            UsageReader::Body(read) => read(body),
+        }
     }
 }
 

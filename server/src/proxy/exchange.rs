@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
-use super::body::{PlainBody, SseBody, UsageTap};
+use super::body::{PlainBody, SseBody, UsageReader, UsageTap};
 use super::error::{ProxyError, UpstreamError};
 use super::forward::{self, UpstreamResponse};
 use super::request::{self, Peeked};
@@ -97,8 +97,9 @@ impl Exchange<'_> {
         let upstream = self
             .send(uri, self.rewritten_body(), self.peeked.stream)
             .await?;
-        let tap = UsageTap::new(&crate::protocols::openai::ChatClient, self.usage.clone());
-        Ok(plain_response(upstream, Some(tap)))
+        let tap = crate::protocols::openai::endpoint_usage(endpoint)
+            .map(|read| UsageTap::new(UsageReader::Body(read), self.usage.clone()));
+        Ok(plain_response(upstream, tap))
     }
 
     fn uri(&self, operation: Operation) -> Result<http::Uri, ProxyError> {
@@ -134,18 +135,24 @@ impl Exchange<'_> {
     /// on the way (usage, the end of a stream).
     async fn native(self, client: &'static dyn ClientProtocol) -> Result<Response, ProxyError> {
         let stream = self.peeked.stream;
-        let body = client.native_body(self.rewritten_body(), self.peeked);
         let operation = match self.inbound {
             Inbound::Endpoint(endpoint) => Operation::Endpoint(endpoint),
             _ => client.operation(self.peeked),
         };
+        let body = if self.provider.wire().body_names_deployment(operation) {
+            let deployment = self.provider.deployment(self.target);
+            request::with_model(self.body, self.peeked, deployment)
+        } else {
+            self.rewritten_body()
+        };
+        let body = client.native_body(body, self.peeked);
         let uri = self.uri(operation)?;
         let upstream = self.send(uri, body, stream).await?;
         if stream && upstream.is_event_stream() {
             let stage = client.native_stage(self.peeked);
             sse_response(self.provider, upstream, stage, self.usage).await
         } else {
-            let tap = UsageTap::new(client, self.usage.clone());
+            let tap = UsageTap::new(UsageReader::Client(client), self.usage.clone());
             Ok(plain_response(upstream, Some(tap)))
         }
     }
@@ -196,7 +203,10 @@ impl Exchange<'_> {
         let uri = self.uri(Operation::Embeddings)?;
         if wire.native(Inbound::Embeddings) {
             let upstream = self.send(uri, self.rewritten_body(), false).await?;
-            let tap = UsageTap::new(&crate::protocols::openai::ChatClient, self.usage.clone());
+            let tap = UsageTap::new(
+                UsageReader::Body(crate::protocols::openai::read_usage),
+                self.usage.clone(),
+            );
             return Ok(plain_response(upstream, Some(tap)));
         }
         let request = wire

@@ -184,10 +184,20 @@ async fn upstream_error(
         _ => Bytes::new(),
     };
     let mut parsed = provider.wire().error_answer(headers, &bytes);
+    // A bare "Not Found" (no error of the protocol's own) or one about the model is the
+    // configuration's doing; an API error about something else the client sent (an unknown
+    // `previous_response_id`) is the client's, and keeps the upstream's words.
+    let about_a_field = parsed
+        .param
+        .as_ref()
+        .and_then(|param| param.as_str())
+        .is_some_and(|param| param != "model")
+        || (parsed.kind.is_some() && !parsed.message.to_ascii_lowercase().contains("model"));
     if matches!(
         status,
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-    ) {
+    ) && !about_a_field
+    {
         // No such endpoint (or model) upstream: the gateway's configuration sent the request
         // somewhere wrong, so say where it went and what to check, not just "Not Found".
         tracing::warn!(provider = %provider.name, url = tried, %status, "the upstream has no such endpoint or model; check the provider's base_url and model");

@@ -319,8 +319,6 @@ async fn providers_without_an_endpoint_refuse_it_by_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: the image API's usage (input_tokens, output_tokens) is recorded as 0 reported \
-            tokens: proxy/exchange.rs:100 reads it with the chat usage reader (usage.rs:31)"]
 async fn image_generation_usage_is_metered() {
     let (gateway, _mock) = setup(Upstream::OpenAi).await;
     let body = json!({"model": "house-images", "prompt": "A cute baby sea otter"});

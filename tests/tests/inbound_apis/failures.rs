@@ -53,8 +53,6 @@ async fn previous_response_id_needs_a_provider_that_keeps_responses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: every upstream 404 is reworded as a wrong base_url or model \
-            (proxy/forward.rs:187-207), also OpenAI's 404 for an unknown previous_response_id"]
 async fn an_unknown_previous_response_is_not_blamed_on_the_configuration() {
     let s = Setup::start(Upstream::OpenAi).await;
     s.mock.set_default(Script::error(

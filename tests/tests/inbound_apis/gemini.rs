@@ -93,6 +93,9 @@ pub async fn start_mock(kind: Kind, name: &str) -> (Mock, Value) {
             let spec = mock.spec(Value::Object(deployments));
             (Mock::Azure(mock), spec)
         }
+        other => unreachable!(
+            "the Gemini API tests run against OpenAI, Anthropic, Gemini and Azure, not {other:?}"
+        ),
     }
 }
 
@@ -158,6 +161,9 @@ impl Setup {
                 );
                 (path, "api-key", self.mock.key().to_owned())
             }
+            other => unreachable!(
+                "the Gemini API tests run against OpenAI, Anthropic, Gemini and Azure, not {other:?}"
+            ),
         };
         assert_eq!(sent.method, Method::POST);
         assert_eq!(sent.path, path, "{kind:?} request path");

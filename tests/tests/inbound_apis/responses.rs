@@ -314,9 +314,6 @@ async fn the_responses_api_setting_decides_what_passes_through() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: Azure's /openai/v1/responses gets the model name, not its deployment: \
-            protocols/azure.rs:40 sends every deployment to one path, but proxy/exchange.rs:125 \
-            (rewritten_body) writes the target model, never the provider's deployment for it"]
 async fn an_sdk_request_passes_through_to_azure_naming_the_deployment() {
     let gateway = Gateway::start().await;
     let azure = AzureMock::start("azure-up", &["prod-41-mini"]).await;

@@ -110,6 +110,9 @@ async fn the_sdks_request_is_answered_by_every_provider() {
                     "messages": [{"role": "user", "content": "hi"}]});
                 assert_eq!(body, expected, "{kind:?}");
             }
+            other => unreachable!(
+                "the Gemini API tests run against OpenAI, Anthropic, Gemini and Azure, not {other:?}"
+            ),
         }
     }
 }
@@ -160,6 +163,9 @@ async fn a_system_instruction_config_and_tools_reach_every_provider() {
                 let tools = json!([{"type": "function", "function": function}]);
                 assert_eq!(body["tools"], tools, "{kind:?}");
             }
+            other => unreachable!(
+                "the Gemini API tests run against OpenAI, Anthropic, Gemini and Azure, not {other:?}"
+            ),
         }
     }
 }
@@ -213,6 +219,9 @@ async fn streams_come_back_as_gemini_chunks_from_every_provider() {
                 let options = &sent.json()["stream_options"];
                 assert_eq!(options, &json!({"include_usage": true}), "{context}");
             }
+            other => unreachable!(
+                "the Gemini API tests run against OpenAI, Anthropic, Gemini and Azure, not {other:?}"
+            ),
         }
         if kind != Kind::Gemini {
             for chunk in streamed.chunks() {
