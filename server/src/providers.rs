@@ -227,10 +227,11 @@ impl Provider {
             health: registry.provider(id),
             key_policy: KeyPolicy::new(spec.token_failover.as_ref()),
             circuit: CircuitPolicy::new(spec.health_check.as_ref()),
-            responses_api: spec.responses_api.unwrap_or(matches!(
-                spec.kind,
-                ProviderType::Openai | ProviderType::Azure
-            )),
+            // Services documented to serve it, unless told otherwise; a generic OpenAI-compatible
+            // server opts in (many do not serve it).
+            responses_api: spec.responses_api.unwrap_or(
+                spec.kind.capabilities().responses && spec.kind != ProviderType::OpenaiCompatible,
+            ),
             pricing: Arc::new(crate::pricing::ProviderPricing::new(
                 spec.kind,
                 &spec.pricing,
@@ -282,8 +283,23 @@ impl Provider {
     /// API, and (for the Responses API, which not every OpenAI-style server offers) the provider
     /// serves it.
     pub fn native(&self, inbound: crate::protocols::Inbound) -> bool {
+        use crate::protocols::{Endpoint, Inbound};
+        let offers = self.kind.capabilities();
         self.wire().native(inbound)
-            && (inbound != crate::protocols::Inbound::Responses || self.responses_api)
+            && match inbound {
+                Inbound::Responses => self.responses_api,
+                // OpenAI's other endpoints go only to services that offer them; any other
+                // answers a clear 400 naming its type, and a fallback may take the request.
+                Inbound::Endpoint(endpoint) => match endpoint {
+                    Endpoint::Completions => offers.completions,
+                    Endpoint::Images => offers.images,
+                    Endpoint::AudioSpeech => offers.audio_speech,
+                    Endpoint::AudioTranscriptions => offers.audio_transcriptions,
+                    Endpoint::Moderations => offers.moderations,
+                    Endpoint::Rerank => offers.rerank,
+                },
+                _ => true,
+            }
     }
 
     /// The deployment serving `model` (Azure), or the model itself.

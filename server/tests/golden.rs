@@ -10,19 +10,62 @@ use switchyard::protocols::anthropic::AnthropicEncoder;
 use switchyard::protocols::anthropic::inbound as messages_api;
 use switchyard::protocols::openai::{OpenAiDecoder, OpenAiEncoder};
 use switchyard::protocols::{anthropic, gemini};
-use switchyard::sse::SseParser;
+use switchyard::sse::{SseEvent, SseParser};
 use switchyard::stream::{Decoder, Encoder, StreamItem};
 
-/// Removes the fields that change on every run (`created` timestamps).
+mod bedrock;
+mod cohere;
+mod gemini_inbound;
+mod responses;
+
+/// Removes the fields that change on every run (`created` timestamps), marks the Responses API's
+/// `completed_at` (the time of the translation) as `<now>`, and numbers the random ids.
 fn normalise(value: &mut Value) {
+    let mut ids = Vec::new();
+    normalise_in(value, &mut ids);
+}
+
+fn normalise_in(value: &mut Value, ids: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             map.remove("created");
-            map.values_mut().for_each(normalise);
+            if let Some(completed_at) = map.get_mut("completed_at").filter(|v| v.is_u64()) {
+                *completed_at = Value::from("<now>");
+            }
+            map.values_mut().for_each(|v| normalise_in(v, ids));
         }
-        Value::Array(items) => items.iter_mut().for_each(normalise),
+        Value::Array(items) => items.iter_mut().for_each(|v| normalise_in(v, ids)),
+        Value::String(text) => {
+            if let Some(numbered) = random_id(text, ids) {
+                *text = numbered;
+            }
+        }
         _ => {}
     }
+}
+
+/// A fresh random id (`msg_` and 32 hex digits from the Responses API translation,
+/// `chatcmpl-bedrock-` and 16 from Bedrock's) as `<prefix>_<random n>`, numbered in order of
+/// first appearance so that a golden file still shows which events name the same item.
+fn random_id(text: &str, ids: &mut Vec<String>) -> Option<String> {
+    let (prefix, hex) = text
+        .rsplit_once('_')
+        .filter(|(_, hex)| hex.len() == 32)
+        .or_else(|| {
+            text.rsplit_once('-')
+                .filter(|(prefix, hex)| *prefix == "chatcmpl-bedrock" && hex.len() == 16)
+        })?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let n = match ids.iter().position(|id| id == text) {
+        Some(n) => n,
+        None => {
+            ids.push(text.to_owned());
+            ids.len() - 1
+        }
+    };
+    Some(format!("{prefix}_<random {n}>"))
 }
 
 fn golden_dir() -> PathBuf {
@@ -53,11 +96,7 @@ fn check(name: &str, translate: impl Fn(&Value) -> Value) {
 
 /// Feeds the input's raw SSE text (a list of chunks, split as the network might) through a
 /// decoder and encoder, and returns what the client would read, event by event.
-fn run_stream(
-    input: &Value,
-    mut decoder: Box<dyn Decoder>,
-    mut encoder: Box<dyn Encoder>,
-) -> Value {
+fn run_stream(input: &Value, decoder: Box<dyn Decoder>, encoder: Box<dyn Encoder>) -> Value {
     let mut parser = SseParser::default();
     let mut events = Vec::new();
     for chunk in input["chunks"].as_array().expect("chunks") {
@@ -67,8 +106,18 @@ fn run_stream(
             .expect("events within the size limit");
     }
     events.extend(parser.finish());
+    run_events(&events, decoder, encoder)
+}
+
+/// Decodes upstream events and encodes them for the client; returns what the client would read,
+/// event by event.
+fn run_events(
+    events: &[SseEvent],
+    mut decoder: Box<dyn Decoder>,
+    mut encoder: Box<dyn Encoder>,
+) -> Value {
     let mut items = Vec::new();
-    for event in &events {
+    for event in events {
         decoder.event(event, &mut items);
     }
     if !decoder.finished() {
@@ -83,8 +132,13 @@ fn run_stream(
     client_parser
         .push(out.freeze(), &mut client_events)
         .expect("events within the size limit");
+    as_json(&client_events)
+}
+
+/// Events as JSON: each event's data (parsed when it is JSON), with its name when it has one.
+fn as_json(events: &[SseEvent]) -> Value {
     Value::Array(
-        client_events
+        events
             .iter()
             .map(|event| {
                 let data = event.data();

@@ -25,7 +25,12 @@ const MODELS: [(&str, &str); 6] = [
 /// A gateway with `upstream`'s provider and a route for each of [`MODELS`] to it.
 pub async fn setup(upstream: Upstream) -> (Gateway, OpenAiMock) {
     let gateway = Gateway::start().await;
-    let (mock, spec) = upstream.start().await;
+    let (mock, mut spec) = upstream.start().await;
+    if upstream == Upstream::OpenAi {
+        // OpenAI itself has no rerank: the mock serves every endpoint as an OpenAI-compatible
+        // server (whose type offers them all) would.
+        spec["type"] = json!("openai-compatible");
+    }
     gateway.add_provider(&spec).await;
     for (index, (model, target)) in MODELS.into_iter().enumerate() {
         let target = json!({"provider": upstream.provider(), "model": target});
@@ -333,4 +338,31 @@ async fn image_generation_usage_is_metered() {
         (12, 272),
         "{usage} was recorded as {log:?}"
     );
+}
+
+/// An endpoint goes only to a provider whose type offers it: OpenAI has no rerank, so a route to
+/// an `openai` provider answers 400 naming the type, and nothing reaches the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_the_type_does_not_offer_is_refused_naming_it() {
+    let gateway = Gateway::start().await;
+    let (mock, spec) = Upstream::OpenAi.start().await;
+    gateway.add_provider(&spec).await;
+    for (index, (model, target)) in MODELS.into_iter().enumerate() {
+        let target = json!({"provider": Upstream::OpenAi.provider(), "model": target});
+        let name = format!("endpoint-{index}");
+        gateway
+            .add_route(&route(&name, vec![exact(model)], vec![target]))
+            .await;
+    }
+    let (path, _, body) = json_requests()
+        .into_iter()
+        .find(|(path, _, _)| *path == "/v1/rerank")
+        .expect("a rerank request");
+    let response = ApiResponse::send(post(&gateway, path, body)).await;
+    let message = openai_error(&response, 400, "unsupported_operation");
+    assert!(
+        message.contains("(openai) does not offer rerank"),
+        "{message}"
+    );
+    assert_eq!(mock.request_count(), 0, "nothing reached the provider");
 }
