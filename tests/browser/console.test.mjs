@@ -755,6 +755,15 @@ async function scenario() {
     await nav('nav-providers', '/providers');
     await click('provider-new');
     await atPath('/providers/new');
+    // The picker groups the 46 types and shows the chosen one's facts from its preset.
+    const groups = await id('provider-type').locator('optgroup').evaluateAll((els) => els.map((e) => e.label));
+    assert.deepEqual(groups, ['Frontier labs', 'China', 'Inference clouds and aggregators', 'Self-hosted and generic']);
+    assert.equal(await id('provider-type').locator('option').count(), 46, 'every provider type is offered');
+    await id('provider-type').selectOption('deepseek');
+    await id('provider-type-default-model').filter({ hasText: 'deepseek-chat' }).waitFor();
+    assert.equal(await id('provider-base-url').getAttribute('placeholder'), 'https://api.deepseek.com/v1');
+    await id('provider-type').selectOption('bedrock');
+    await id('provider-type-info').filter({ hasText: /ACCESS_KEY_ID:SECRET_ACCESS_KEY/ }).waitFor();
     await id('provider-type').selectOption('openai-compatible');
     await id('provider-name').fill('backup');
     await id('provider-base-url').fill(MOCK_BASE_URL);
@@ -782,6 +791,8 @@ async function scenario() {
     await id('route-fallback-enabled').check();
     await click('route-fallback-add');
     await id('route-fallback-provider-0').selectOption('backup');
+    // An openai-compatible server has no default model: nothing is filled in for it.
+    assert.equal(await inputValueOf('route-fallback-model-0'), '');
     await click('route-save');
     await savedToast();
     await atPath('/routes');
