@@ -287,6 +287,16 @@ pub trait ProviderProtocol: Sync {
     /// Reads an error body (or a stream's error event) in this protocol's shape.
     fn error(&self, body: &[u8]) -> UpstreamErrorBody;
 
+    /// The error a stream's first event stands for, if it is one: then the attempt fails as the
+    /// same error sent as a status would (and may fall back), instead of a 200 stream that ends at
+    /// once. By default, a `data:` object with an `error` object, read by [`Self::error`].
+    fn stream_start_error(&self, event: &crate::sse::SseEvent) -> Option<UpstreamErrorBody> {
+        let data = event.data();
+        let value: Value = serde_json::from_str(&data).ok()?;
+        value.get("error").filter(|e| e.is_object())?;
+        Some(self.error(data.as_bytes()))
+    }
+
     /// Whether an operation's body names the model by its deployment (Azure's Responses API,
     /// at one path for every deployment).
     fn body_names_deployment(&self, _operation: Operation) -> bool {

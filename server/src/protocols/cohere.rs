@@ -97,6 +97,11 @@ pub fn parse_error_body(body: &[u8]) -> UpstreamErrorBody {
     else {
         return super::openai::parse_error_body(body);
     };
+    classified_error(message)
+}
+
+/// An error whose only description is Cohere's message, classified by it.
+pub fn classified_error(message: &str) -> UpstreamErrorBody {
     let (kind, code, cause, status) = classify(message);
     UpstreamErrorBody {
         message: message.to_owned(),

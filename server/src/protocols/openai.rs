@@ -123,11 +123,14 @@ pub fn read_usage(body: &[u8]) -> Option<Usage> {
         .map(Usage::from)
 }
 
+/// Reads the usage of an answer body.
+pub type UsageReaderFn = fn(&[u8]) -> Option<Usage>;
+
 /// How an endpoint's answer reports usage, for those that report tokens: completions like chat;
 /// images (gpt-image) and token-billed transcriptions with `input_tokens`/`output_tokens`;
 /// rerank with `usage.total_tokens` (or `prompt_tokens`). Speech and moderations report none, and
 /// a transcription billed by duration names no tokens: those are estimated.
-pub fn endpoint_usage(endpoint: Endpoint) -> Option<fn(&[u8]) -> Option<Usage>> {
+pub fn endpoint_usage(endpoint: Endpoint) -> Option<UsageReaderFn> {
     fn usage_object(body: &[u8]) -> Option<Value> {
         let answer: Value = serde_json::from_slice(body).ok()?;
         answer.get("usage").filter(|u| u.is_object()).cloned()

@@ -276,10 +276,7 @@ async fn sse_response(
 /// an `error` field), read with the provider protocol's own error parser so it ends up exactly like
 /// the same error sent as a status, with the status the body names.
 fn stream_start_error(event: &SseEvent, provider: &Provider) -> Option<ProxyError> {
-    let data = event.data();
-    let value: Value = serde_json::from_str(&data).ok()?;
-    value.get("error").filter(|e| e.is_object())?;
-    let parsed = provider.wire().error(data.as_bytes());
+    let parsed = provider.wire().stream_start_error(event)?;
     let status = parsed.status.unwrap_or(502);
     Some(ProxyError::Upstream(Box::new(UpstreamError {
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),

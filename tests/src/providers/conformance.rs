@@ -1,14 +1,19 @@
 //! The conformance harness: one gateway in front of one mock of a given provider type, scripted in
 //! protocol-neutral terms, plus a reader that reassembles and checks an OpenAI client's stream.
+//! How each request must reach its provider is checked in `conformance/address.rs`.
+
+mod address;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use http::Method;
 use serde_json::{Value, json};
 
 use super::StreamSummary;
-use super::{AnthropicMock, AzureMock, GeminiMock, Script, anthropic, azure, gemini, openai};
+use super::bedrock::{self, BedrockMock};
+use super::cohere::{self, CohereMock};
+use super::vertex::VertexMock;
+use super::{AnthropicMock, AzureMock, GeminiMock, Script, anthropic, gemini, openai};
 use crate::fixtures::{provider, test_key};
 use crate::mock::{RecordedRequest, Reply};
 use crate::{ApiResponse, Gateway, MockUpstream};
@@ -21,6 +26,8 @@ pub const EMBED_MODEL: &str = "conf-embed";
 pub const ROUTE: &str = "conf";
 /// The Anthropic provider's `default_max_tokens`.
 pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 1000;
+/// The region of the Bedrock provider (its `aws_region`), which its requests are signed for.
+pub const BEDROCK_REGION: &str = "eu-west-3";
 
 /// A provider type under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +37,12 @@ pub enum Kind {
     Anthropic,
     Gemini,
     Azure,
+    /// Amazon Bedrock's Converse API, with SigV4-signed requests.
+    Bedrock,
+    /// Gemini on Vertex AI, with a service account's access tokens.
+    Vertex,
+    /// Cohere's v2 API.
+    Cohere,
 }
 
 impl Kind {
@@ -39,6 +52,9 @@ impl Kind {
             Kind::Anthropic => "anthropic-mock",
             Kind::Gemini => "gemini-mock",
             Kind::Azure => "azure-mock",
+            Kind::Bedrock => "bedrock-mock",
+            Kind::Vertex => "vertex-mock",
+            Kind::Cohere => "cohere-mock",
         }
     }
 
@@ -49,6 +65,10 @@ impl Kind {
             Kind::Anthropic => "claude-sonnet-4-5",
             Kind::Gemini => "gemini-2.5-flash",
             Kind::Azure => "gpt-4o",
+            // A model id with a `:`, which the path carries as `%3A` and the signature as `%253A`.
+            Kind::Bedrock => "anthropic.claude-3-5-haiku-20241022-v1:0",
+            Kind::Vertex => "gemini-2.5-flash",
+            Kind::Cohere => "command-a-03-2025",
         }
     }
 
@@ -56,7 +76,11 @@ impl Kind {
     pub fn embedding_model(self) -> &'static str {
         match self {
             Kind::Gemini => "text-embedding-004",
-            _ => "text-embedding-3-small",
+            Kind::Vertex => "text-embedding-005",
+            Kind::Cohere => "embed-v4.0",
+            // Never sent: Bedrock's embeddings are not behind Converse.
+            Kind::Bedrock => "amazon.titan-embed-text-v2:0",
+            Kind::OpenAi | Kind::Anthropic | Kind::Azure => "text-embedding-3-small",
         }
     }
 
@@ -79,6 +103,9 @@ enum Fake {
     Anthropic(AnthropicMock),
     Gemini(GeminiMock),
     Azure(AzureMock),
+    Bedrock(BedrockMock),
+    Vertex(VertexMock),
+    Cohere(CohereMock),
 }
 
 /// A gateway with one provider of `kind` and the routes [`MODEL`] and [`EMBED_MODEL`] to it.
@@ -118,6 +145,22 @@ impl Harness {
                     mock.spec(json!({"gpt-4o": "prod-4o", "text-embedding-3-small": "embed-prod"}));
                 (Fake::Azure(mock), spec)
             }
+            Kind::Bedrock => {
+                let key = bedrock::test_key(name, None);
+                let mock = BedrockMock::start(name, key, BEDROCK_REGION).await;
+                let spec = mock.spec(Some(BEDROCK_REGION));
+                (Fake::Bedrock(mock), spec)
+            }
+            Kind::Vertex => {
+                let mock = VertexMock::start(name).await;
+                let spec = mock.spec();
+                (Fake::Vertex(mock), spec)
+            }
+            Kind::Cohere => {
+                let mock = cohere::mock(name).await;
+                let spec = mock.spec();
+                (Fake::Cohere(mock), spec)
+            }
         };
         gateway.add_provider(&spec).await;
         for (route, model, target) in [
@@ -148,6 +191,9 @@ impl Harness {
             Fake::Anthropic(mock) => mock.enqueue(script),
             Fake::Gemini(mock) => mock.enqueue(script),
             Fake::Azure(mock) => mock.enqueue(script),
+            Fake::Bedrock(mock) => mock.enqueue(script),
+            Fake::Vertex(mock) => mock.enqueue(script),
+            Fake::Cohere(mock) => mock.enqueue(script),
         }
     }
 
@@ -163,6 +209,9 @@ impl Harness {
             Fake::Anthropic(mock) => mock.set_default(script),
             Fake::Gemini(mock) => mock.set_default(script),
             Fake::Azure(mock) => mock.set_default(script),
+            Fake::Bedrock(mock) => mock.set_default(script),
+            Fake::Vertex(mock) => mock.set_default(script),
+            Fake::Cohere(mock) => mock.set_default(script),
         }
     }
 
@@ -220,6 +269,9 @@ impl Harness {
             Fake::Anthropic(mock) => mock.requests(),
             Fake::Gemini(mock) => mock.requests(),
             Fake::Azure(mock) => mock.requests(),
+            Fake::Bedrock(mock) => mock.requests(),
+            Fake::Vertex(mock) => mock.requests(),
+            Fake::Cohere(mock) => mock.requests(),
         }
     }
 
@@ -227,77 +279,6 @@ impl Harness {
         self.requests()
             .pop()
             .unwrap_or_else(|| panic!("{:?} provider received no request", self.kind))
-    }
-
-    /// Asserts how a request reached the provider: method, path (with the model or deployment
-    /// where the protocol puts it), credentials in the protocol's one auth header, and the model.
-    pub fn assert_addressed(&self, request: &RecordedRequest, op: Op) {
-        let kind = self.kind;
-        let key = test_key(kind.provider_name());
-        let model = match op {
-            Op::Embeddings => kind.embedding_model(),
-            Op::Chat | Op::Stream => kind.upstream_model(),
-        };
-        assert_eq!(request.method, Method::POST);
-        assert_eq!(request.header("content-type"), Some("application/json"));
-        if op == Op::Stream {
-            assert_eq!(request.header("accept"), Some("text/event-stream"));
-        }
-        let body = request.json();
-        let (path, auth_header, auth_value) = match kind {
-            Kind::OpenAi => {
-                let path = if op == Op::Embeddings {
-                    "/v1/embeddings"
-                } else {
-                    "/v1/chat/completions"
-                };
-                (path.to_owned(), "authorization", format!("Bearer {key}"))
-            }
-            Kind::Anthropic => {
-                assert_eq!(
-                    request.header("anthropic-version"),
-                    Some(anthropic::DEFAULT_VERSION)
-                );
-                assert_eq!(
-                    body.get("stream"),
-                    (op == Op::Stream).then_some(&json!(true))
-                );
-                ("/v1/messages".to_owned(), "x-api-key", key)
-            }
-            Kind::Gemini => {
-                let method = match op {
-                    Op::Chat => "generateContent",
-                    Op::Stream => "streamGenerateContent?alt=sse",
-                    Op::Embeddings => "batchEmbedContents",
-                };
-                assert!(body.get("model").is_none(), "Gemini bodies carry no model");
-                let path = format!("/v1beta/models/{model}:{method}");
-                (path, "x-goog-api-key", key)
-            }
-            Kind::Azure => {
-                let (deployment, operation) = match op {
-                    Op::Embeddings => ("embed-prod", "embeddings"),
-                    Op::Chat | Op::Stream => ("prod-4o", "chat/completions"),
-                };
-                let version = azure::DEFAULT_API_VERSION;
-                let path =
-                    format!("/openai/deployments/{deployment}/{operation}?api-version={version}");
-                (path, "api-key", key)
-            }
-        };
-        assert_eq!(request.path, path, "{kind:?} request path");
-        if kind != Kind::Gemini {
-            assert_eq!(body["model"], model, "{kind:?} body model");
-        }
-        assert_eq!(request.header(auth_header), Some(auth_value.as_str()));
-        for other in ["authorization", "x-api-key", "x-goog-api-key", "api-key"] {
-            if other != auth_header {
-                assert!(
-                    request.header(other).is_none(),
-                    "{kind:?} request carries a stray {other} header"
-                );
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! What each provider protocol must receive for the OpenAI requests of the conformance table, and
 //! each protocol's error scripts with what an OpenAI client must see of them. OpenAI-compatible and
-//! Azure providers receive the client's body untouched, so their expectations are OpenAI's.
+//! Azure providers receive the client's body untouched, so their expectations are OpenAI's; Vertex
+//! AI takes Gemini's bodies, and Cohere's v2 messages keep OpenAI's shape for most turns.
 
 use serde_json::{Value, json};
 
@@ -23,16 +24,22 @@ impl Kind {
     /// The conversation of a provider request: `messages`, or Gemini's `contents`.
     pub fn conversation(self, body: &Value) -> Value {
         match self {
-            Kind::Gemini => body["contents"].clone(),
+            Kind::Gemini | Kind::Vertex => body["contents"].clone(),
             _ => body["messages"].clone(),
         }
     }
 
-    /// A user turn of texts. Only Anthropic and Gemini merge texts into one turn, so OpenAI's
-    /// shape takes the first text.
+    /// A user turn of texts. Only Anthropic, Gemini and Bedrock merge texts into one turn, so
+    /// OpenAI's shape (and Cohere's) takes the first text.
     pub fn user_turn(self, texts: &[&str]) -> Value {
         match self {
-            Kind::OpenAi | Kind::Azure => json!({"role": "user", "content": texts[0]}),
+            Kind::OpenAi | Kind::Azure | Kind::Cohere => {
+                json!({"role": "user", "content": texts[0]})
+            }
+            Kind::Bedrock => {
+                let blocks: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
+                json!({"role": "user", "content": blocks})
+            }
             Kind::Anthropic => {
                 let blocks: Vec<Value> = texts
                     .iter()
@@ -40,7 +47,7 @@ impl Kind {
                     .collect();
                 json!({"role": "user", "content": blocks})
             }
-            Kind::Gemini => {
+            Kind::Gemini | Kind::Vertex => {
                 let parts: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
                 json!({"role": "user", "parts": parts})
             }
@@ -49,21 +56,24 @@ impl Kind {
 
     pub fn assistant_turn(self, text: &str) -> Value {
         match self {
-            Kind::OpenAi | Kind::Azure => json!({"role": "assistant", "content": text}),
+            Kind::OpenAi | Kind::Azure | Kind::Cohere => {
+                json!({"role": "assistant", "content": text})
+            }
             Kind::Anthropic => {
                 json!({"role": "assistant", "content": [{"type": "text", "text": text}]})
             }
-            Kind::Gemini => json!({"role": "model", "parts": [{"text": text}]}),
+            Kind::Gemini | Kind::Vertex => json!({"role": "model", "parts": [{"text": text}]}),
+            Kind::Bedrock => json!({"role": "assistant", "content": [{"text": text}]}),
         }
     }
 
-    /// The system instructions of a translated request (`Null` for OpenAI's protocol, which keeps
-    /// them as messages), and what they must be for `texts`.
+    /// The system instructions of a translated request (`Null` for OpenAI's protocol and
+    /// Cohere's, which keep them as messages), and what they must be for `texts`.
     pub fn system_of(self, body: &Value) -> Value {
         match self {
-            Kind::Anthropic => body["system"].clone(),
-            Kind::Gemini => body["systemInstruction"].clone(),
-            Kind::OpenAi | Kind::Azure => Value::Null,
+            Kind::Anthropic | Kind::Bedrock => body["system"].clone(),
+            Kind::Gemini | Kind::Vertex => body["systemInstruction"].clone(),
+            Kind::OpenAi | Kind::Azure | Kind::Cohere => Value::Null,
         }
     }
 
@@ -73,25 +83,32 @@ impl Kind {
                 .iter()
                 .map(|t| json!({"type": "text", "text": t}))
                 .collect(),
-            Kind::Gemini => {
+            Kind::Bedrock => texts.iter().map(|t| json!({"text": t})).collect(),
+            Kind::Gemini | Kind::Vertex => {
                 let parts: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
                 json!({"parts": parts})
             }
-            Kind::OpenAi | Kind::Azure => Value::Null,
+            Kind::OpenAi | Kind::Azure | Kind::Cohere => Value::Null,
         }
     }
 
     /// The tool declarations and tool choice of a provider request, as a pair.
     pub fn tools_of(self, body: &Value) -> Value {
         match self {
-            Kind::OpenAi | Kind::Azure => json!([body["tools"], body["tool_choice"]]),
-            Kind::Anthropic => json!([body["tools"], body["tool_choice"]]),
-            Kind::Gemini => json!([body["tools"], body["toolConfig"]]),
+            Kind::OpenAi | Kind::Azure | Kind::Anthropic | Kind::Cohere => {
+                json!([body["tools"], body["tool_choice"]])
+            }
+            Kind::Gemini | Kind::Vertex => json!([body["tools"], body["toolConfig"]]),
+            Kind::Bedrock => json!([
+                body["toolConfig"]["tools"],
+                body["toolConfig"]["toolChoice"]
+            ]),
         }
     }
 
     /// What [`Kind::tools_of`] must give for OpenAI function `tools` with the call of `forced`
-    /// required. Gemini takes no `additionalProperties` in a schema.
+    /// required. Gemini takes no `additionalProperties` in a schema; Cohere cannot force a
+    /// function by name, so the tools are narrowed to it and a call is required.
     pub fn tools(self, tools: &Value, forced: &str) -> Value {
         let functions = tools
             .as_array()
@@ -108,7 +125,23 @@ impl Kind {
                     .collect();
                 json!([tools, {"type": "tool", "name": forced}])
             }
-            Kind::Gemini => {
+            Kind::Bedrock => {
+                let specs: Vec<Value> = functions
+                    .map(|f| {
+                        json!({"toolSpec": {"name": f["name"], "description": f["description"],
+                        "inputSchema": {"json": f["parameters"]}}})
+                    })
+                    .collect();
+                json!([specs, {"tool": {"name": forced}}])
+            }
+            Kind::Cohere => {
+                let tools: Vec<Value> = functions
+                    .filter(|f| f["name"] == forced)
+                    .map(|f| json!({"type": "function", "function": f}))
+                    .collect();
+                json!([tools, "REQUIRED"])
+            }
+            Kind::Gemini | Kind::Vertex => {
                 let declarations: Vec<Value> = functions
                     .map(|f| {
                         let mut parameters = f["parameters"].clone();
@@ -128,7 +161,7 @@ impl Kind {
     /// numbers them.
     pub fn call_id(self, index: usize, original: &str) -> String {
         match self {
-            Kind::Gemini => format!("call_{index}"),
+            Kind::Gemini | Kind::Vertex => format!("call_{index}"),
             _ => original.to_owned(),
         }
     }
@@ -144,8 +177,15 @@ impl Kind {
             Kind::Anthropic => json!({"role": "assistant", "content": [
                 {"type": "tool_use", "id": id, "name": name, "input": arguments},
             ]}),
-            Kind::Gemini => json!({"role": "model", "parts": [
+            Kind::Gemini | Kind::Vertex => json!({"role": "model", "parts": [
                 {"functionCall": {"name": name, "args": arguments}},
+            ]}),
+            Kind::Bedrock => json!({"role": "assistant", "content": [
+                {"toolUse": {"toolUseId": id, "name": name, "input": arguments}},
+            ]}),
+            // Cohere takes OpenAI's calls, but no content beside them.
+            Kind::Cohere => json!({"role": "assistant", "tool_calls": [
+                {"id": id, "type": "function", "function": {"name": name, "arguments": arguments.to_string()}},
             ]}),
         }
     }
@@ -154,13 +194,16 @@ impl Kind {
     /// a JSON object as the response.
     pub fn tool_result_turn(self, id: &str, name: &str, content: &str) -> Value {
         match self {
-            Kind::OpenAi | Kind::Azure => {
+            Kind::OpenAi | Kind::Azure | Kind::Cohere => {
                 json!({"role": "tool", "tool_call_id": id, "content": content})
             }
+            Kind::Bedrock => json!({"role": "user", "content": [
+                {"toolResult": {"toolUseId": id, "content": [{"text": content}]}},
+            ]}),
             Kind::Anthropic => json!({"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": id, "content": content},
             ]}),
-            Kind::Gemini => {
+            Kind::Gemini | Kind::Vertex => {
                 let response: Value = serde_json::from_str(content).expect("a JSON tool result");
                 json!({"role": "user", "parts": [
                     {"functionResponse": {"name": name, "response": response}},
@@ -170,9 +213,14 @@ impl Kind {
     }
 
     /// A user turn with a text, an inline PNG (base64 `data`) and an image by `url` (a JPEG).
+    /// Bedrock takes image bytes only, so its turn has the text and the PNG (`url` is unused).
     pub fn image_turn(self, text: &str, data: &str, url: &str) -> Value {
         match self {
-            Kind::OpenAi | Kind::Azure => json!({"role": "user", "content": [
+            Kind::Bedrock => json!({"role": "user", "content": [
+                {"text": text},
+                {"image": {"format": "png", "source": {"bytes": data}}},
+            ]}),
+            Kind::OpenAi | Kind::Azure | Kind::Cohere => json!({"role": "user", "content": [
                 {"type": "text", "text": text},
                 {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{data}")}},
                 {"type": "image_url", "image_url": {"url": url}},
@@ -182,7 +230,7 @@ impl Kind {
                 {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}},
                 {"type": "image", "source": {"type": "url", "url": url}},
             ]}),
-            Kind::Gemini => json!({"role": "user", "parts": [
+            Kind::Gemini | Kind::Vertex => json!({"role": "user", "parts": [
                 {"text": text},
                 {"inlineData": {"mimeType": "image/png", "data": data}},
                 {"fileData": {"mimeType": "image/jpeg", "fileUri": url}},
@@ -195,9 +243,17 @@ impl Kind {
         let keys = match self {
             Kind::OpenAi | Kind::Azure => ["stop", "max_tokens", "temperature", "top_p"],
             Kind::Anthropic => ["stop_sequences", "max_tokens", "temperature", "top_p"],
-            Kind::Gemini => {
+            Kind::Cohere => ["stop_sequences", "max_tokens", "temperature", "p"],
+            Kind::Gemini | Kind::Vertex => {
                 let config = &body["generationConfig"];
                 return ["stopSequences", "maxOutputTokens", "temperature", "topP"]
+                    .iter()
+                    .map(|k| config[*k].clone())
+                    .collect();
+            }
+            Kind::Bedrock => {
+                let config = &body["inferenceConfig"];
+                return ["stopSequences", "maxTokens", "temperature", "topP"]
                     .iter()
                     .map(|k| config[*k].clone())
                     .collect();
@@ -223,8 +279,18 @@ impl Kind {
                 Script::error(529, "overloaded_error", BUSY),
                 client(529, "overloaded_error", "overloaded_error"),
             ),
-            Kind::Gemini => (
+            Kind::Gemini | Kind::Vertex => (
                 Script::error(429, "RESOURCE_EXHAUSTED", BUSY),
+                client(429, "rate_limit_exceeded", "rate_limit_exceeded"),
+            ),
+            // Bedrock names the class in x-amzn-ErrorType; the class is the code.
+            Kind::Bedrock => (
+                Script::error(429, "ThrottlingException", BUSY),
+                client(429, "rate_limit_exceeded", "ThrottlingException"),
+            ),
+            // Cohere names nothing: its message says what the error is.
+            Kind::Cohere => (
+                Script::error(429, "", BUSY),
                 client(429, "rate_limit_exceeded", "rate_limit_exceeded"),
             ),
             // Azure names no type; the gateway derives it from the status.
@@ -248,8 +314,18 @@ impl Kind {
                 Script::stream_error(529, "overloaded_error", BUSY),
                 (529, "overloaded_error", json!("overloaded_error")),
             ),
-            Kind::Gemini => (
+            Kind::Gemini | Kind::Vertex => (
                 Script::stream_error(429, "RESOURCE_EXHAUSTED", BUSY),
+                (429, "rate_limit_exceeded", json!("rate_limit_exceeded")),
+            ),
+            // An exception frame first: throttlingException, as a stream names the class.
+            Kind::Bedrock => (
+                Script::stream_error(429, "ThrottlingException", BUSY),
+                (429, "rate_limit_exceeded", json!("ThrottlingException")),
+            ),
+            // A message-end with the error first, the way Cohere ends a stream that failed.
+            Kind::Cohere => (
+                Script::stream_error(429, "", BUSY),
                 (429, "rate_limit_exceeded", json!("rate_limit_exceeded")),
             ),
         };
@@ -268,8 +344,11 @@ impl Kind {
     pub fn client_error(self) -> (Script, Value) {
         let (kind, code) = match self {
             Kind::OpenAi | Kind::Anthropic => ("invalid_request_error", "invalid_request_error"),
-            Kind::Gemini => ("INVALID_ARGUMENT", "invalid_argument"),
+            Kind::Gemini | Kind::Vertex => ("INVALID_ARGUMENT", "invalid_argument"),
             Kind::Azure => ("BadRequest", "BadRequest"),
+            Kind::Bedrock => ("ValidationException", "ValidationException"),
+            // Cohere's body names no class, so there is no code to carry over.
+            Kind::Cohere => return (Script::error(400, "", "Bad messages"), Value::Null),
         };
         (Script::error(400, kind, "Bad messages"), json!(code))
     }

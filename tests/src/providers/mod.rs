@@ -8,15 +8,20 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
+pub mod cohere;
 pub mod conformance;
 pub mod endpoints;
+pub mod eventstream;
 mod expect;
 mod fake;
 pub mod gemini;
 pub mod openai;
 pub mod openai_api;
 pub mod responses;
+pub mod sigv4;
 pub mod stream;
+pub mod vertex;
 
 pub use anthropic::AnthropicMock;
 pub use azure::AzureMock;

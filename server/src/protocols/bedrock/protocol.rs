@@ -80,6 +80,12 @@ impl ProviderProtocol for BedrockProvider {
         }
     }
 
+    /// A stream that opens with an exception frame (transcoded to `event: exception`, data
+    /// `{"__type", "message"}`) failed before it started.
+    fn stream_start_error(&self, event: &crate::sse::SseEvent) -> Option<UpstreamErrorBody> {
+        (event.name() == Some("exception")).then(|| self.error(event.data().as_bytes()))
+    }
+
     fn stream_transcoder(&self) -> Option<Box<dyn Transcoder>> {
         Some(Box::new(super::EventStreamTranscoder::new()))
     }

@@ -150,8 +150,14 @@ impl CohereDecoder {
             } else {
                 "Cohere stopped generating with an error."
             });
-            let code = reason.to_ascii_lowercase();
-            out.push(StreamItem::Error(stream_error(message, "api_error", &code)));
+            // Classified like the same message sent as a status (a rate limit stays one).
+            let classified = super::classified_error(message);
+            let kind = classified.kind.as_deref().unwrap_or("api_error");
+            let code = match classified.code.as_ref().and_then(Value::as_str) {
+                Some(code) => code.to_owned(),
+                None => reason.to_ascii_lowercase(),
+            };
+            out.push(StreamItem::Error(stream_error(message, kind, &code)));
             return;
         }
         self.start(out);

@@ -14,6 +14,22 @@ use crate::usage::Usage;
 pub struct CohereProvider;
 
 impl ProviderProtocol for CohereProvider {
+    /// A stream whose first event already ends it with an error (`message-end` with
+    /// `delta.error`, or an error body sent as an event) failed before it started.
+    fn stream_start_error(&self, event: &crate::sse::SseEvent) -> Option<UpstreamErrorBody> {
+        let data: serde_json::Value = serde_json::from_str(&event.data()).ok()?;
+        let message = data
+            .pointer("/delta/error")
+            .and_then(serde_json::Value::as_str)
+            .filter(|message| !message.is_empty())
+            .or_else(|| {
+                data.get("message")
+                    .filter(|_| data.get("type").is_none() && event.name().is_none())
+                    .and_then(serde_json::Value::as_str)
+            })?;
+        Some(super::classified_error(message))
+    }
+
     fn native(&self, inbound: Inbound) -> bool {
         // `/v1/rerank` clients send Cohere's rerank body (model, query, documents, top_n).
         inbound == Inbound::Endpoint(Endpoint::Rerank)
