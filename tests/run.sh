@@ -26,6 +26,12 @@ fi
 say "installing the browser test driver (playwright-core, no browser download)"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)
 
+say "installing the official SDKs the SDK test drives (tests/sdk/requirements.txt)"
+if [[ ! -x tests/sdk/.venv/bin/python ]]; then
+  python3 -m venv tests/sdk/.venv
+fi
+tests/sdk/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+
 say "building the console"
 console/build.sh --console-only
 

@@ -10,6 +10,10 @@
 //! JSON inputs are drawn from the field names and values the translators look for, so that
 //! random values reach deep into them instead of stopping at the first missing field. Every crash
 //! input found is kept below as a plain regression test.
+//!
+//! The newer protocols' parsers (the Responses API, the inbound Gemini API, Bedrock with its
+//! event-stream transcoder, Vertex, Cohere, and the multipart and Gemini peeks) have their
+//! properties in `fuzz/*.rs`; every protocol also goes through `translate_everything` here.
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
@@ -18,12 +22,33 @@ use serde_json::{Map, Value, json};
 use switchyard::protocols::anthropic::inbound as messages_api;
 use switchyard::protocols::anthropic::{AnthropicEncoder, AnthropicPassthrough};
 use switchyard::protocols::openai::{OpenAiDecoder, OpenAiEncoder, OpenAiPassthrough};
-use switchyard::protocols::{anthropic, gemini};
+use switchyard::protocols::{RequestSettings, anthropic, cohere, gemini, responses};
 use switchyard::proxy::ProxyError;
 use switchyard::proxy::request::{peek, rewrite_model, with_include_usage};
 use switchyard::sse::{EventTooLarge, SseEvent, SseParser};
 use switchyard::stream::{Decoder, Encoder, SseStage, StreamItem, Translated, Verdict};
 use switchyard_shared::Protocol;
+
+// The parsers of the newer protocols, one module each beside this file (a test crate's root
+// resolves `mod` paths in `tests/` itself, hence the `path` attributes).
+#[path = "fuzz/bedrock.rs"]
+mod bedrock;
+#[path = "fuzz/chat.rs"]
+mod chat;
+#[path = "fuzz/cohere.rs"]
+mod cohere_api;
+#[path = "fuzz/gemini_inbound.rs"]
+mod gemini_inbound;
+#[path = "fuzz/keys.rs"]
+mod keys;
+#[path = "fuzz/multipart.rs"]
+mod multipart;
+#[path = "fuzz/responses.rs"]
+mod responses_api;
+#[path = "fuzz/stream_events.rs"]
+mod stream_events;
+#[path = "fuzz/streams.rs"]
+mod streams;
 
 /// `cases` runs per property, unless `PROPTEST_CASES` asks for another number. Failures are not
 /// written to files: a crash input becomes a regression test in this file instead.
@@ -711,16 +736,67 @@ fn translate_everything(value: &Value, model: &str, max_tokens: u32) {
     let (answer, _) = messages_api::from_openai_response(value, model);
     serialises(&answer);
     let _ = messages_api::estimate_tokens(value);
+    // The newer protocols, on the same values (each has a property of its own in `fuzz/`).
+    protocols_translate(value, model, max_tokens);
     // Error bodies, read in every protocol.
     let text = value.to_string();
-    for protocol in [
-        Protocol::OpenAi,
-        Protocol::AzureOpenAi,
-        Protocol::Anthropic,
-        Protocol::Gemini,
-    ] {
-        let _ = switchyard::protocols::provider_protocol(protocol).error(text.as_bytes());
+    for protocol in ALL_PROTOCOLS {
+        read_error(protocol, text.as_bytes());
     }
+}
+
+/// Every provider protocol.
+const ALL_PROTOCOLS: [Protocol; 7] = [
+    Protocol::OpenAi,
+    Protocol::AzureOpenAi,
+    Protocol::Anthropic,
+    Protocol::Gemini,
+    Protocol::Bedrock,
+    Protocol::Vertex,
+    Protocol::Cohere,
+];
+
+/// Reads an error body in a protocol; a status it names must be an HTTP error status.
+fn read_error(protocol: Protocol, body: &[u8]) {
+    let error = switchyard::protocols::provider_protocol(protocol).error(body);
+    assert!(
+        error
+            .status
+            .is_none_or(|status| (400..600).contains(&status)),
+        "{protocol:?} read status {:?} from {:?}",
+        error.status,
+        String::from_utf8_lossy(body)
+    );
+}
+
+/// The provider side of every protocol through the exchange's trait (Bedrock, Vertex and
+/// Cohere included), and the client side of the Responses and Gemini APIs, on one value.
+fn protocols_translate(value: &Value, model: &str, max_tokens: u32) {
+    let settings = RequestSettings {
+        target: model,
+        default_max_tokens: max_tokens,
+    };
+    for protocol in ALL_PROTOCOLS {
+        let provider = switchyard::protocols::provider_protocol(protocol);
+        if let Ok(request) = provider.chat_request(value.clone(), &settings) {
+            serialises(&request);
+        }
+        serialises(&provider.chat_answer(value, model).0);
+        if let Ok(request) = provider.embeddings_request(value, model) {
+            serialises(&request);
+        }
+        serialises(&provider.embeddings_answer(value, model));
+    }
+    if let Ok(chat) = responses::to_chat(value) {
+        assert!(chat["messages"].is_array(), "{chat}");
+    }
+    serialises(&responses::from_chat(value, model));
+    if let Ok(chat) = gemini::inbound::to_chat(value, model, max_tokens.is_multiple_of(2)) {
+        assert!(chat["messages"].is_array(), "{chat}");
+    }
+    serialises(&gemini::inbound::from_chat(value, model));
+    let _ = gemini::inbound::estimate_tokens(value);
+    let _ = cohere::answer_failure(value);
 }
 
 proptest! {
@@ -741,10 +817,18 @@ proptest! {
     }
 
     #[test]
-    fn error_bodies_never_panic_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
-        for protocol in [Protocol::OpenAi, Protocol::AzureOpenAi, Protocol::Anthropic, Protocol::Gemini] {
-            let _ = switchyard::protocols::provider_protocol(protocol).error(&bytes);
+    fn error_bodies_never_panic_on_any_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..128),
+        error_type in "[A-Za-z#:/.]{0,40}",
+    ) {
+        for protocol in ALL_PROTOCOLS {
+            read_error(protocol, &bytes);
         }
+        // Bedrock names an error's class in a header when its body does not.
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-amzn-errortype", http::HeaderValue::from_str(&error_type).expect("a header value"));
+        let error = switchyard::protocols::provider_protocol(Protocol::Bedrock).error_answer(&headers, &bytes);
+        prop_assert!(error.status.is_none_or(|status| (400..600).contains(&status)));
     }
 }
 

@@ -13,9 +13,15 @@ use switchyard::protocols::{anthropic, gemini};
 use switchyard::sse::{SseEvent, SseParser};
 use switchyard::stream::{Decoder, Encoder, StreamItem};
 
+// The golden files of the newer protocols, each module beside its JSON files (a test crate's
+// root resolves `mod` paths in `tests/` itself, hence the `path` attributes).
+#[path = "golden/bedrock.rs"]
 mod bedrock;
+#[path = "golden/cohere.rs"]
 mod cohere;
+#[path = "golden/gemini_inbound.rs"]
 mod gemini_inbound;
+#[path = "golden/responses.rs"]
 mod responses;
 
 /// Removes the fields that change on every run (`created` timestamps), marks the Responses API's
@@ -51,9 +57,11 @@ fn random_id(text: &str, ids: &mut Vec<String>) -> Option<String> {
     let (prefix, hex) = text
         .rsplit_once('_')
         .filter(|(_, hex)| hex.len() == 32)
+        .map(|(prefix, hex)| (format!("{prefix}_"), hex))
         .or_else(|| {
             text.rsplit_once('-')
                 .filter(|(prefix, hex)| *prefix == "chatcmpl-bedrock" && hex.len() == 16)
+                .map(|(prefix, hex)| (format!("{prefix}-"), hex))
         })?;
     if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -65,7 +73,7 @@ fn random_id(text: &str, ids: &mut Vec<String>) -> Option<String> {
             ids.len() - 1
         }
     };
-    Some(format!("{prefix}_<random {n}>"))
+    Some(format!("{prefix}<random {n}>"))
 }
 
 fn golden_dir() -> PathBuf {

@@ -10,7 +10,8 @@ use crate::{check, run_stream};
 #[test]
 fn openai_to_cohere_request() {
     check("openai_to_cohere_request", |input| {
-        cohere::request(input, "command-a-03-2025").unwrap_or_else(|e| json!({"error": e}))
+        cohere::request(input, "command-a-reasoning-08-2025")
+            .unwrap_or_else(|e| json!({"error": e}))
     });
 }
 

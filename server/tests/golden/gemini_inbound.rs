@@ -37,3 +37,10 @@ fn chat_stream_to_gemini_events() {
         )
     });
 }
+
+#[test]
+fn gemini_inbound_thinking_request_names_the_completion_budget_for_reasoning_models() {
+    check("gemini_inbound_thinking_budget_to_chat", |input| {
+        inbound::to_chat(input, "gemini-2.5-flash", false).unwrap_or_else(|e| json!({"error": e}))
+    });
+}

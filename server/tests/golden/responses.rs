@@ -29,7 +29,9 @@ fn chat_stream_to_responses_events() {
             input,
             Box::new(OpenAiDecoder::default()),
             Box::new(ResponsesEncoder::with_echo(
-                "gpt-5-codex",
+                input["request"]["model"]
+                    .as_str()
+                    .expect("the request's model"),
                 RequestEcho::new(&input["request"]),
             )),
         )

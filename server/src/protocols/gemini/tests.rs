@@ -67,7 +67,7 @@ fn an_sdk_request_with_a_config() {
             ],
             "stream": false,
             "temperature": 0.2,
-            "max_tokens": 256,
+            "max_completion_tokens": 256,
             "reasoning_effort": "medium",
             "tools": [{"type": "function", "function": {
                 "name": "get_weather",

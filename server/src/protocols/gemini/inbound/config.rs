@@ -52,6 +52,12 @@ pub fn translate(config: &Value, out: &mut Map<String, Value>) -> Result<(), Str
         .flatten()
     {
         out.insert("reasoning_effort".into(), Value::from(effort));
+        // OpenAI's reasoning models take only `max_completion_tokens`; other servers (and every
+        // translator of the gateway) read it too, but some OpenAI-style servers know only
+        // `max_tokens`, which stays for requests without reasoning.
+        if let Some(budget) = out.remove("max_tokens") {
+            out.insert("max_completion_tokens".into(), budget);
+        }
     }
     refuse_other_output(config)
 }
