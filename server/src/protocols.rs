@@ -369,6 +369,27 @@ pub trait ClientProtocol: Sync {
     fn native_usage(&self, body: &[u8]) -> Option<Usage>;
 }
 
+/// An OpenAI chat `message` of the assistant from what a provider answered: its text (null when
+/// it only called tools, as OpenAI writes it), its reasoning as `reasoning_content`, its tool
+/// calls. Every translated answer is built this way.
+pub fn assistant_message(text: String, reasoning: String, tool_calls: Vec<Value>) -> Value {
+    let mut message = serde_json::Map::new();
+    message.insert("role".into(), Value::from("assistant"));
+    let content = if text.is_empty() && !tool_calls.is_empty() {
+        Value::Null
+    } else {
+        Value::from(text)
+    };
+    message.insert("content".into(), content);
+    if !reasoning.is_empty() {
+        message.insert("reasoning_content".into(), Value::from(reasoning));
+    }
+    if !tool_calls.is_empty() {
+        message.insert("tool_calls".into(), Value::Array(tool_calls));
+    }
+    Value::Object(message)
+}
+
 /// Where an OpenAI `image_url` points: inline base64 data, or an http(s) URL.
 pub enum ImageSource<'a> {
     Inline { media_type: &'a str, data: &'a str },

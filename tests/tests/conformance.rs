@@ -7,6 +7,8 @@
 mod bedrock_wire;
 #[path = "conformance/cohere.rs"]
 mod cohere_api;
+#[path = "conformance/inbound_matrix.rs"]
+mod inbound_matrix;
 #[path = "conformance/stream_errors.rs"]
 mod stream_errors;
 #[path = "conformance/vertex.rs"]

@@ -260,22 +260,7 @@ pub fn response(anthropic: &Value) -> (Value, Usage) {
             _ => {}
         }
     }
-    let mut message = Map::new();
-    message.insert("role".into(), Value::from("assistant"));
-    message.insert(
-        "content".into(),
-        if text.is_empty() && !tool_calls.is_empty() {
-            Value::Null
-        } else {
-            Value::from(text)
-        },
-    );
-    if !reasoning.is_empty() {
-        message.insert("reasoning_content".into(), Value::from(reasoning));
-    }
-    if !tool_calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(tool_calls));
-    }
+    let message = crate::protocols::assistant_message(text, reasoning, tool_calls);
     let usage = anthropic
         .get("usage")
         .map(Usage::from_anthropic)
@@ -290,7 +275,7 @@ pub fn response(anthropic: &Value) -> (Value, Usage) {
         "object": "chat.completion",
         "created": now_secs(),
         "model": anthropic.get("model").cloned().unwrap_or(Value::from("")),
-        "choices": [{"index": 0, "message": Value::Object(message), "finish_reason": finish}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": usage.to_openai(),
     });
     (completion, usage)

@@ -329,32 +329,17 @@ pub fn response(gemini: &Value, model: &str) -> (Value, Usage) {
         .enumerate()
         .map(|(i, candidate)| {
             let (text, reasoning, calls) = candidate_message(candidate, &mut next_call);
-            let mut message = Map::new();
-            message.insert("role".into(), Value::from("assistant"));
-            message.insert(
-                "content".into(),
-                if text.is_empty() && !calls.is_empty() {
-                    Value::Null
-                } else {
-                    Value::from(text)
-                },
-            );
-            if !reasoning.is_empty() {
-                message.insert("reasoning_content".into(), Value::from(reasoning));
-            }
             let finish = candidate
                 .get("finishReason")
                 .and_then(Value::as_str)
                 .map(|r| finish_reason(r, !calls.is_empty()))
                 .unwrap_or("stop");
-            if !calls.is_empty() {
-                message.insert("tool_calls".into(), Value::Array(calls));
-            }
+            let message = super::assistant_message(text, reasoning, calls);
             let index = candidate
                 .get("index")
                 .and_then(Value::as_u64)
                 .unwrap_or(i as u64);
-            json!({"index": index, "message": Value::Object(message), "finish_reason": finish})
+            json!({"index": index, "message": message, "finish_reason": finish})
         })
         .collect();
     let usage = gemini

@@ -1,7 +1,7 @@
 //! Converse answers as OpenAI chat completions: the output message's text, reasoning and
 //! `toolUse` blocks, the stop reason and the token usage.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::stream::now_secs;
 use crate::usage::Usage;
@@ -74,22 +74,7 @@ pub fn response(converse: &Value, model: &str) -> (Value, Usage) {
             tool_calls.push(tool_call(tool_use));
         }
     }
-    let mut message = Map::new();
-    message.insert("role".into(), Value::from("assistant"));
-    message.insert(
-        "content".into(),
-        if text.is_empty() && !tool_calls.is_empty() {
-            Value::Null
-        } else {
-            Value::from(text)
-        },
-    );
-    if !reasoning.is_empty() {
-        message.insert("reasoning_content".into(), Value::from(reasoning));
-    }
-    if !tool_calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(tool_calls));
-    }
+    let message = crate::protocols::assistant_message(text, reasoning, tool_calls);
     let usage = converse.get("usage").map(usage).unwrap_or_default();
     let finish = converse
         .get("stopReason")
@@ -101,7 +86,7 @@ pub fn response(converse: &Value, model: &str) -> (Value, Usage) {
         "object": "chat.completion",
         "created": now_secs(),
         "model": model,
-        "choices": [{"index": 0, "message": Value::Object(message), "finish_reason": finish}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": usage.to_openai(),
     });
     (completion, usage)

@@ -1,6 +1,6 @@
 //! Cohere v2 chat answers as OpenAI chat completions.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{failed, finish_reason, read_usage};
 use crate::protocols::{Cause, UpstreamErrorBody};
@@ -42,22 +42,7 @@ pub fn response(cohere: &Value, model: &str) -> (Value, Usage) {
         text.push_str(plan);
     }
 
-    let mut out = Map::new();
-    out.insert("role".into(), Value::from("assistant"));
-    out.insert(
-        "content".into(),
-        if text.is_empty() && !tool_calls.is_empty() {
-            Value::Null
-        } else {
-            Value::from(text)
-        },
-    );
-    if !reasoning.is_empty() {
-        out.insert("reasoning_content".into(), Value::from(reasoning));
-    }
-    if !tool_calls.is_empty() {
-        out.insert("tool_calls".into(), Value::Array(tool_calls));
-    }
+    let out = crate::protocols::assistant_message(text, reasoning, tool_calls);
     let usage = cohere.get("usage").map(read_usage).unwrap_or_default();
     let finish = cohere
         .get("finish_reason")
@@ -69,7 +54,7 @@ pub fn response(cohere: &Value, model: &str) -> (Value, Usage) {
         "object": "chat.completion",
         "created": now_secs(),
         "model": model,
-        "choices": [{"index": 0, "message": Value::Object(out), "finish_reason": finish}],
+        "choices": [{"index": 0, "message": out, "finish_reason": finish}],
         "usage": usage.to_openai(),
     });
     (completion, usage)
