@@ -25,15 +25,15 @@ const MENU: &str = "provider number (Enter to finish): ";
 fn steps(base_url: &str) -> Value {
     json!([
         {"expect": " 9) deepseek"},
-        {"expect": "44) openai-compatible"},
+        {"expect": "46) openai-compatible"},
         {"expect": MENU, "send": "99\n"},
-        {"expect": "please enter a number between 1 and 44"},
+        {"expect": "please enter a number between 1 and 46"},
         {"expect": MENU, "send": "9\n"},
         {"expect": "deepseek API key (input hidden): ", "send": format!("{DEEPSEEK_KEY}\n"), "hidden": true},
         {"expect": "model prefixes to route [deepseek-]: ", "send": "\n"},
         {"expect": MENU, "send": "9\n"},
         {"expect": "deepseek is already chosen"},
-        {"expect": MENU, "send": "44\n"},
+        {"expect": MENU, "send": "46\n"},
         {"expect": "openai-compatible API key (input hidden): ", "send": format!("{COMPAT_KEY}\n"), "hidden": true},
         {"expect": "openai-compatible base URL: ", "send": format!("{base_url}\n")},
         {"expect": "model prefixes to route (comma-separated, e.g. llama-): ", "send": "llama-, mixtral-\n"},
