@@ -54,6 +54,7 @@ impl Store {
         spec.normalize_base_url();
         let resolved = resolve_secrets(&mut spec, None);
         with_validation(resolved, validate_provider(&spec))?;
+        compiles(&spec, "")?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if provider_id(&mut tx, &spec.name).await?.is_some() {
             return Err(StoreError::Conflict {
@@ -89,6 +90,7 @@ impl Store {
             .ok_or_else(|| provider_not_found(name))?;
         let resolved = resolve_secrets(&mut spec, Some(&existing.spec));
         let moved = with_validation(resolved, validate_provider(&spec))?;
+        compiles(&spec, "")?;
         update_provider(&mut tx, &self.sealer, existing.id, &spec).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -300,6 +302,9 @@ impl Store {
             )
         };
         let moved = with_validation(resolved, validate_document(&doc, &known, &known_guardrails))?;
+        for (i, provider) in doc.providers.iter().enumerate() {
+            compiles(provider, &format!("providers[{i}]."))?;
+        }
         normalise_consumers(&mut doc.consumers)?;
 
         let mut summary = ApplySummary::default();
@@ -525,6 +530,26 @@ fn log_moves<'a>(moves: impl Iterator<Item = &'a HostMove>) {
 /// The secrets' resolution errors and the validation's, reported together (a field the
 /// resolution explained, such as `api_keys`, is not reported again for its items); the host
 /// moves when both passed.
+/// Refuses a provider the reload could not compile: its keys are parsed in their type's form (a
+/// service account's key file, AWS credentials) and its URIs built exactly as the snapshot will,
+/// so a write that answers success can never leave a configuration that no longer loads.
+fn compiles(spec: &ProviderSpec, prefix: &str) -> std::result::Result<(), ValidationErrors> {
+    let registry = crate::health::HealthRegistry::default();
+    let Err(message) = crate::providers::Provider::build(0, spec, &[], &registry) else {
+        return Ok(());
+    };
+    // The build names a key as `api_keys[i]: …`; anything else is about the provider as a whole.
+    let (field, message) = match message.split_once(": ") {
+        Some((field, rest)) if field.starts_with("api_keys[") => {
+            (field.to_owned(), rest.to_owned())
+        }
+        _ => ("name".to_owned(), message),
+    };
+    let mut errors = ValidationErrors::default();
+    errors.add(format!("{prefix}{field}"), message);
+    Err(errors)
+}
+
 fn with_validation<T>(
     resolved: std::result::Result<T, ValidationErrors>,
     validated: std::result::Result<(), ValidationErrors>,
@@ -982,6 +1007,38 @@ mod tests {
 
     fn fields(error: ValidationErrors) -> Vec<String> {
         error.0.into_iter().map(|e| e.field).collect()
+    }
+
+    /// Keys that pass the shared validation's shape checks but that the reload could not use
+    /// are refused at the write, naming the key, so a stored configuration always loads.
+    #[test]
+    fn a_provider_the_reload_could_not_compile_is_refused() {
+        let provider = |kind: &str, key: &str, base_url: &str| -> ProviderSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": "p", "type": kind, "base_url": base_url, "api_keys": [key]
+            }))
+            .expect("a provider")
+        };
+        let vertex = provider(
+            "vertex",
+            r#"{"type":"service_account","client_email":"a@b","private_key":"x"}"#,
+            "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1",
+        );
+        assert_eq!(validate_provider(&vertex), Ok(()), "the shape is right");
+        assert_eq!(
+            fields(compiles(&vertex, "").expect_err("no key")),
+            ["api_keys[0]"]
+        );
+        let bedrock = provider(
+            "bedrock",
+            "AKIA-EXAMPLE:secret",
+            "https://bedrock-runtime.us-east-1.amazonaws.com",
+        );
+        assert_eq!(
+            fields(compiles(&bedrock, "providers[2].").expect_err("not an access key id")),
+            ["providers[2].api_keys[0]"]
+        );
+        assert_eq!(compiles(&spec("https://llm.example.com/v1"), ""), Ok(()));
     }
 
     #[test]

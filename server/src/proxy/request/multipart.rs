@@ -25,16 +25,34 @@ fn boundary(content_type: &str) -> Option<&str> {
     })
 }
 
-/// The `name` of a part from its headers (`Content-Disposition: form-data; name="model"`).
+/// The `name` of a part from its `Content-Disposition` header (`form-data; name="model"`): only
+/// that header, and only an exact `name` parameter, count, so a part cannot pass for another by
+/// naming itself elsewhere (a decoy header, `xname=`, `filename=`).
 fn part_name(headers: &[u8]) -> Option<&[u8]> {
-    let at = memmem::find(headers, b"name=\"")? + 6;
-    let rest = &headers[at..];
-    let end = memchr::memchr(b'"', rest)?;
-    // `filename="…"` also ends in `name="`: only a name that is not preceded by `file` counts.
-    if at >= 10 && headers[at - 10..at - 6].eq_ignore_ascii_case(b"file") {
-        return None;
-    }
-    Some(&rest[..end])
+    headers.split(|&b| b == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line)?;
+        if !line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"content-disposition")
+        {
+            return None;
+        }
+        line[colon + 1..].split(|&b| b == b';').find_map(|param| {
+            let param = param.trim_ascii();
+            let equals = memchr::memchr(b'=', param)?;
+            if !param[..equals].trim_ascii().eq_ignore_ascii_case(b"name") {
+                return None;
+            }
+            let value = param[equals + 1..].trim_ascii();
+            Some(
+                value
+                    .strip_prefix(b"\"")
+                    .and_then(|v| v.strip_suffix(b"\""))
+                    .unwrap_or(value),
+            )
+        })
+    })
 }
 
 /// Finds each field's value span; `f` gets the name and the span.
@@ -77,13 +95,24 @@ pub fn peek_multipart<'a>(body: &'a [u8], content_type: &str) -> Result<Peeked<'
         )
     })?;
     let mut model = None;
-    let mut stream = false;
+    let mut stream = None;
+    let mut repeated = None;
     fields(body, boundary, |name, span| match name {
         b"model" if model.is_none() => model = Some(span),
-        b"stream" => stream = body[span].eq_ignore_ascii_case(b"true"),
+        b"stream" if stream.is_none() => stream = Some(body[span].eq_ignore_ascii_case(b"true")),
+        // Servers differ on which of two values wins: the gateway would route by one and the
+        // provider run the other.
+        b"model" => repeated = Some("model"),
+        b"stream" => repeated = Some("stream"),
         _ => {}
     })
     .map_err(ProxyError::BodyUnreadable)?;
+    if let Some(field) = repeated {
+        return Err(ProxyError::BodyUnreadable(format!(
+            "the form has the field `{field}` more than once"
+        )));
+    }
+    let stream = stream.unwrap_or(false);
     let span = model.ok_or(ProxyError::MissingModel)?;
     let text = std::str::from_utf8(&body[span.clone()]).map_err(|_| ProxyError::ModelNotString)?;
     let text = text.trim();
@@ -151,6 +180,22 @@ mod tests {
             memmem::find(&rewritten, audio).is_some(),
             "the file is untouched"
         );
+    }
+
+    #[test]
+    fn only_the_content_disposition_name_counts_and_fields_are_not_repeated() {
+        let content_type = "multipart/form-data; boundary=XyZ";
+        let decoy = b"--XyZ\r\nX-Decoy: name=\"model\"\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nwhisper-1\r\n--XyZ\r\nContent-Disposition: form-data; xname=\"model\"; name=\"model\"\r\n\r\ngpt-4o-transcribe\r\n--XyZ--\r\n";
+        let peeked = peek_multipart(decoy, content_type).expect("a form");
+        assert_eq!(peeked.model, "gpt-4o-transcribe", "the real model field");
+        let twice = form(&[
+            ("model", None, b"whisper-1"),
+            ("model", None, b"gpt-4o-transcribe"),
+        ]);
+        assert!(matches!(
+            peek_multipart(&twice, content_type),
+            Err(ProxyError::BodyUnreadable(message)) if message.contains("`model` more than once")
+        ));
     }
 
     #[test]
