@@ -130,9 +130,21 @@ proptest! {
             .map(|p| String::from_utf8_lossy(&p.value).trim().to_owned());
         let stream = parts
             .iter()
-            .rfind(|p| p.name == "stream")
+            .find(|p| p.name == "stream")
             .is_some_and(|p| p.value.eq_ignore_ascii_case(b"true"));
-        match (peek_multipart(&body, &content_type), model) {
+        // A form naming `model` or `stream` twice is refused: a server may read either value.
+        let repeated = ["model", "stream"]
+            .into_iter()
+            .any(|name| parts.iter().filter(|p| p.name == name).count() > 1);
+        let peeked = peek_multipart(&body, &content_type);
+        if repeated {
+            prop_assert!(
+                matches!(&peeked, Err(ProxyError::BodyUnreadable(m)) if m.contains("more than once")),
+                "{:?}", peeked.map(|p| p.model.into_owned())
+            );
+            return Ok(());
+        }
+        match (peeked, model) {
             (Ok(peeked), Some(model)) => {
                 prop_assert_eq!(peeked.model.as_ref(), model.as_str());
                 prop_assert_eq!(peeked.stream, stream);
