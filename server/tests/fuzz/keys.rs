@@ -12,35 +12,7 @@ use crate::{config, json_value, string, words};
 
 /// The 2048-bit RSA key made for the Vertex tests (`vertex/tests_token.rs`): it signs nothing
 /// anywhere else.
-const TEST_KEY_PEM: &str = "\
------BEGIN PRIVATE KEY-----\n\
-MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCoUoiUefbTLrOG\n\
-YGttfQDWqpLgWSEXyMPr8mkgjxmcoshpopHMkfMwqd+HIgVi0z5CJ0FiCoeJS+c4\n\
-WzQnaNQSC8Qyz+Ty89VlEdHLQXXE8y2KCc3c4KL645KGebIMtH5MDCprL079frq8\n\
-jhlI11H2YFs1tZ61x2KJpqel9mESYFlz7IxsUgVaGGKfcQAKOVRxC0zCKkyoWeC7\n\
-VsaZ2hzxkNPqOxjx0t/Geee5pD9AVrdqC/Y3Q0MI4lGIh3l7y/WZkvjSdOVnvRM9\n\
-Z+1tc2kF+Plp37KkvGNuEgXNAUKmJBniHqxud6R6FBcJEDDy628wiDljsCu2kZKC\n\
-NpHrjpLZAgMBAAECggEADoJLv9mqBR7ezm/X/sByTq62GaTRKZDOk5NqDKqNG398\n\
-HT/sR6kSgIC6EfbEplW9ZXwnAoWUFImAiS7yZk2+zv3o5/Tb4DXUsIE6V2YBeew4\n\
-wg/xiO8rmUr9xb3uczIpO1KmouXZbhgrDkcE5q6Zw+4fGph40WQ6ChG9nHyJ9kiI\n\
-Th4f5ksn2TDMvu3KPq0ZhfsMXx48+pq9MyR+rnhY0lrkh4aOBJqH+w9OAWfZtGeB\n\
-yPMeoT514ZpkXaQMdimbnJt5YfWmj1jyIt3OV3KVln2XYCbq/ns7cZITfbs5tOFI\n\
-yDUZ+YU8x2cepfONGiANfghbiFc0TzI6VWbKJPTcAQKBgQDT13izSmbu6IeNq89g\n\
-9jH0NABvFXofx6oLO0klI2zM7lwFPgEtlce2FQfZIiIgk1D1I+HhMHpV1SVTnpGU\n\
-Fey7uenUMgd5Wiz2becXpDwcwVUijqvsSwTCmO6lk4KwlwBeE/IYFC2HZcUC7Sxt\n\
-H5fcYdSaMrwfl9MKNc5u6ff+2QKBgQDLaLzrsBApYydqqBNKZOL4zKAVbHJb3fDj\n\
-rx4A8lPPA9BijPn+EXSmmVdRMTfItbPP3BfwxJh9FehOA/Qc3g31NvcYEMtirw9s\n\
-zw1+miEtE1JTgBLuN34ubCCGFvy6wpgmkm9Yca+dfrecU+//f+n5dRPcPx79T8rU\n\
-Mrqwwda0AQKBgHC8gbqAhOjtjH4DihhizNDV/8keF+DjxAW4JkQCZztkOkp75eqZ\n\
-hC/NX2DZfmnxnCrpTqMlxmT5SqUGhRjW1iZNWTgY68tUBwuaD1qQh4ESDjmWzb2x\n\
-arYY5x/ssadCpOpsGPFhg51DtqXJDFSCdLHOynLJPz5c8O3FFrgGAXl5AoGATI2x\n\
-tF5B5uGrXwe8ot4PUiXpBccXzx1bYMVyXFbXVe0Qi1aVa5p0NZM2epc0cHR6JPun\n\
-gvTqkwEguePhBtBHnoc+Pa9sbEqIWqIeaQxm+gjwjf6AoWj/M0d8ghq6qSs9ih7I\n\
-ixfWSUb8oXgxtg4VJ855WAXlit5x7qTdAFMjlAECgYEAwI8SBof+PE4qaF8hrVpy\n\
-K+ETnxtC24JX8DU5rBjxffPY3kQTjawnFXU+4NSDkOgE0cufq4bMgm0QuViZ+81w\n\
-9djQQ3wUY15tUNxt+3sX9egxQ2woq/CxBMF60qa0Rwpgx3pk7l8xdFZ2IyXbmVAZ\n\
-nI2vit6MZwJZZhbdRfeN7yw=\n\
------END PRIVATE KEY-----\n";
+const TEST_KEY_PEM: &str = include_str!("../data/vertex-test-key.pem");
 
 /// A part of an AWS key: its usual alphabet, or anything.
 fn key_part() -> impl Strategy<Value = String> {

@@ -92,30 +92,36 @@ fn respond(name: &str, key: &str, request: &RecordedRequest, script: Option<Scri
             if stream != (query == "alt=sse") {
                 return error(400, "INVALID_ARGUMENT", "Streams must ask for alt=sse.");
             }
-            let script = script
-                .unwrap_or_else(|| Script::Answer(Answer::text(&format!("hello from {name}"))));
-            match script {
-                Script::Answer(answer) if stream => sse_reply(stream_chunks(&answer, &model)),
-                Script::Answer(answer) => json_reply(200, &response(&answer, &model)),
-                Script::Truncated(answer) => {
-                    let mut chunks = stream_chunks(&answer, &model);
-                    // Without the last chunk nothing carries a finishReason.
-                    chunks.pop();
-                    sse_reply(chunks)
-                }
-                Script::Error {
-                    status,
-                    kind,
-                    message,
-                } => error(status, &kind, &message),
-                Script::StreamError {
-                    status,
-                    kind,
-                    message,
-                } => sse_reply(vec![chunk(&error_body(status, &kind, &message))]),
-            }
+            generate_reply(name, &model, stream, script)
         }
         other => error(404, "NOT_FOUND", &format!("Unknown method {other}.")),
+    }
+}
+
+/// The answer to a checked generateContent (`stream`: streamGenerateContent) request: the
+/// script's, or a greeting naming the mock. The Vertex mock answers with it too.
+pub fn generate_reply(name: &str, model: &str, stream: bool, script: Option<Script>) -> Response {
+    let script =
+        script.unwrap_or_else(|| Script::Answer(Answer::text(&format!("hello from {name}"))));
+    match script {
+        Script::Answer(answer) if stream => sse_reply(stream_chunks(&answer, model)),
+        Script::Answer(answer) => json_reply(200, &response(&answer, model)),
+        Script::Truncated(answer) => {
+            let mut chunks = stream_chunks(&answer, model);
+            // Without the last chunk nothing carries a finishReason.
+            chunks.pop();
+            sse_reply(chunks)
+        }
+        Script::Error {
+            status,
+            kind,
+            message,
+        } => error(status, &kind, &message),
+        Script::StreamError {
+            status,
+            kind,
+            message,
+        } => sse_reply(vec![chunk(&error_body(status, &kind, &message))]),
     }
 }
 

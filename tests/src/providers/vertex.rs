@@ -18,9 +18,9 @@ pub use keys::{OTHER_PRIVATE_KEY, PRIVATE_KEY};
 use token::Account;
 pub use token::{CLOUD_PLATFORM, EXPIRES_IN, GRANT_TYPE};
 
-use super::fake::{MockServer, json_body, json_reply, split_query, sse_reply};
-use super::gemini::{chunk, embedding_for, error_body, response, stream_chunks};
-use super::{Answer, Script};
+use super::Script;
+use super::fake::{MockServer, json_body, json_reply, split_query};
+use super::gemini::{embedding_for, error_body};
 use crate::mock::RecordedRequest;
 
 /// The project and location the mock serves.
@@ -189,27 +189,7 @@ fn respond(
             if stream != (query == "alt=sse") {
                 return error(400, "INVALID_ARGUMENT", "Streams must ask for alt=sse.");
             }
-            let script = script
-                .unwrap_or_else(|| Script::Answer(Answer::text(&format!("hello from {name}"))));
-            match script {
-                Script::Answer(answer) if stream => sse_reply(stream_chunks(&answer, &model)),
-                Script::Answer(answer) => json_reply(200, &response(&answer, &model)),
-                Script::Truncated(answer) => {
-                    let mut chunks = stream_chunks(&answer, &model);
-                    chunks.pop();
-                    sse_reply(chunks)
-                }
-                Script::Error {
-                    status,
-                    kind,
-                    message,
-                } => error(status, &kind, &message),
-                Script::StreamError {
-                    status,
-                    kind,
-                    message,
-                } => sse_reply(vec![chunk(&error_body(status, &kind, &message))]),
-            }
+            super::gemini::generate_reply(name, &model, stream, script)
         }
         other => error(404, "NOT_FOUND", &format!("Unknown method {other}.")),
     }
