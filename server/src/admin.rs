@@ -287,7 +287,10 @@ async fn health(State(state): State<AdminState>) -> Json<HealthView> {
             ..provider.health.view(now)
         })
         .collect();
-    Json(HealthView { providers })
+    Json(HealthView {
+        providers,
+        routes: Vec::new(),
+    })
 }
 
 #[derive(serde::Deserialize)]

@@ -30,6 +30,8 @@ pub struct Consumer {
     pub budget: Option<Arc<CompiledBudget>>,
     /// Guardrail policies applied after the route's.
     pub guardrails: Vec<Arc<crate::guardrails::Policy>>,
+    /// The consumer as a sticky session: a hash of its name, the same on every replica.
+    pub sticky: u64,
 }
 
 #[derive(Debug)]
@@ -46,6 +48,8 @@ pub struct ClientKey {
     pub usage: Arc<crate::limits::LimitState>,
     /// The key's budget, then its consumer's: every one must have room.
     pub budgets: Vec<Arc<CompiledBudget>>,
+    /// The key as a sticky session: the first 8 bytes of its digest (never the key itself).
+    pub sticky: u64,
 }
 
 impl ClientKey {
@@ -138,6 +142,7 @@ impl Consumers {
                     .transpose()
                     .map_err(&fail)?,
                 guardrails: policies(&consumer.spec.guardrails).map_err(&fail)?,
+                sticky: crate::routing::sticky::fnv1a64(name.as_bytes()),
             });
             budgets.extend(compiled.budget.clone());
             for key in &consumer.keys {
@@ -181,6 +186,7 @@ impl Consumers {
                             .into_iter()
                             .chain(compiled.budget.clone())
                             .collect(),
+                        sticky: crate::routing::sticky::digest_key(&digest),
                     }),
                 );
             }

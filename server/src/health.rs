@@ -5,6 +5,7 @@
 //!
 //! The common case — everything healthy — costs one atomic load per provider and per key.
 
+use crate::routing::{UpstreamKey, UpstreamStats};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -479,6 +480,9 @@ pub struct HealthRegistry {
     /// Vertex keys' OAuth2 token caches by key id, with the SHA-256 of the key they were made
     /// from: a reload keeps a key's token instead of fetching a new one.
     tokens: Mutex<HashMap<i64, MadeFrom<crate::protocols::vertex::TokenCache>>>,
+    /// The routing estimates of every upstream (provider + model), shared by the routes that
+    /// name it and kept across reloads.
+    upstreams: Mutex<HashMap<UpstreamKey, Arc<UpstreamStats>>>,
     pub limits: crate::limits::LimitRegistry,
     /// Spend budget counters, which outlive snapshots like the limit counters.
     pub budgets: Arc<crate::budgets::BudgetRegistry>,
@@ -519,6 +523,18 @@ impl HealthRegistry {
         lock(&self.providers).retain(|id, _| providers.contains(id));
         lock(&self.keys).retain(|id, _| keys.contains(id));
         lock(&self.tokens).retain(|id, _| keys.contains(id));
+    }
+
+    /// The estimates of one upstream: the ones already measured, or new ones. Taken at snapshot
+    /// build, never on the request path.
+    pub fn upstream_stats(&self, provider: i64, model: Option<&str>) -> Arc<UpstreamStats> {
+        let key = UpstreamKey::new(provider, model);
+        Arc::clone(lock(&self.upstreams).entry(key).or_default())
+    }
+
+    /// Forgets the estimates of upstreams no route names any more.
+    pub fn retain_upstreams(&self, live: &HashSet<UpstreamKey>) {
+        lock(&self.upstreams).retain(|key, _| live.contains(key));
     }
 }
 

@@ -28,6 +28,7 @@ pub mod protocols;
 pub mod providers;
 pub mod proxy;
 pub mod reload;
+pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod snapshot;

@@ -23,7 +23,7 @@ mod guard;
 
 use std::sync::Arc;
 
-pub use admit::{Admitted, admit, rate_limit_headers};
+pub use admit::{Admitted, admit, prompt_estimate, rate_limit_headers};
 pub use authenticate::{authenticate, presented_key};
 pub use authorize::authorize;
 pub use budget::reserve_budget;

@@ -41,6 +41,9 @@ use crate::protocols::Endpoint;
 use crate::protocols::anthropic::inbound as messages_api;
 use crate::providers::Provider;
 use crate::reload::CurrentSnapshot;
+use crate::routing::stats::stamp;
+use crate::routing::sticky::session_key;
+use crate::routing::{Demand, Strategy};
 use crate::snapshot::{Route, Snapshot};
 use crate::stream::ClientApi;
 use crate::upstream::UpstreamClient;
@@ -48,6 +51,8 @@ use crate::usage::UsageContext;
 
 pub const ROUTE_HEADER: HeaderName = HeaderName::from_static("x-switchyard-route");
 pub const PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-provider");
+/// The route's strategy and why it chose this attempt's upstream, e.g. `least_latency;explore`.
+pub const STRATEGY_HEADER: HeaderName = HeaderName::from_static("x-switchyard-strategy");
 pub const MODEL_HEADER: HeaderName = HeaderName::from_static("x-switchyard-model");
 pub const ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 pub const FALLBACK_HEADER: HeaderName = HeaderName::from_static("x-switchyard-fallback");
@@ -605,7 +610,17 @@ async fn serve(
         _ => None,
     };
     let deadline = route.timeout.map(|timeout| Instant::now() + timeout);
-    let mut attempts = Attempts::new(route);
+    let demand = Demand {
+        prompt_tokens: pipeline::prompt_estimate(body.len()),
+        max_tokens: peeked.max_tokens,
+        generates: inbound.generates(),
+        sticky: match &route.strategy {
+            Strategy::Sticky(source) => session_key(source, &caller, &parts.headers),
+            _ => None,
+        },
+        now_ms: stamp(finish.clock().now_ms()),
+    };
+    let mut attempts = Attempts::new(route, demand, &peeked.model);
     let mut last: Option<(ProxyError, &Arc<Provider>, &str)> = None;
     while let Some(plan) = attempts.next(Instant::now()) {
         if !plan.wait.is_zero() {
@@ -628,6 +643,8 @@ async fn serve(
                 sent_peek,
             ) {
                 Ok(mut response) => {
+                    let strategy = route.strategy_header(plan.why);
+                    response.headers_mut().insert(STRATEGY_HEADER, strategy);
                     if let Some(budgets) = &budgets {
                         pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
                     }
@@ -642,6 +659,11 @@ async fn serve(
             }
         }
         tracing::debug!(route = %route.name, provider = %provider.name, model = target, attempt = attempts.count(), "proxying");
+        // Counts the attempt in flight (what least_busy reads) until its answer's body ends.
+        let mut flight = plan
+            .upstream
+            .stats
+            .start(Instant::now(), inbound.generates());
         let exchange = Exchange {
             client: &state.client,
             inbound,
@@ -670,6 +692,9 @@ async fn serve(
         match result {
             Ok(mut response) => {
                 let status = response.status().as_u16();
+                let streamed = peeked.stream && is_event_stream(&response);
+                flight.answered(Instant::now(), streamed, stamp(finish.clock().now_ms()));
+                finish.track_flight(flight);
                 attempts.succeeded(&plan, status);
                 state.metrics.record_request(
                     &route.name,
@@ -699,6 +724,8 @@ async fn serve(
             }
             Err(error) => {
                 tracing::debug!(route = %route.name, provider = %provider.name, %error, "attempt failed");
+                let timed_out = matches!(error, ProxyError::UpstreamTimeout(_));
+                flight.failed(timed_out, Instant::now(), stamp(finish.clock().now_ms()));
                 attempts.failed(&plan, &error, Instant::now());
                 last = Some((error, provider, target));
             }
@@ -795,11 +822,7 @@ async fn guard_answer(
         return Ok(response);
     }
     let (api, client) = (inbound.guardrails_api(), inbound.client_api());
-    let stream = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let stream = is_event_stream(&response);
     let json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -863,11 +886,20 @@ fn add_headers(
         headers.insert(MODEL_HEADER, model);
     }
     headers.insert(ATTEMPTS_HEADER, HeaderValue::from(attempts.count()));
+    headers.insert(STRATEGY_HEADER, route.strategy_header(attempts.last_why()));
     if attempts.count() > 1
         && let Ok(trail) = HeaderValue::try_from(attempts.trail())
     {
         headers.insert(FALLBACK_HEADER, trail);
     }
+}
+
+fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes.

@@ -191,6 +191,7 @@ async fn reload_once(
             );
             let (provider_ids, key_ids) = snapshot.health_ids();
             let limit_ids = snapshot.limit_ids();
+            let upstream_keys = snapshot.upstream_keys();
             let budget_ids: std::collections::HashSet<_> = snapshot
                 .consumers
                 .budgets()
@@ -208,6 +209,7 @@ async fn reload_once(
             background::drop_later(previous);
             // Health of deleted providers and keys goes; everything kept keeps its state.
             registry.retain(&provider_ids, &key_ids);
+            registry.retain_upstreams(&upstream_keys);
             registry.limits.retain(|id| limit_ids.contains(id));
             registry.budgets.retain(|id| budget_ids.contains(id));
             // Edited limits count what was already used under the old ones.

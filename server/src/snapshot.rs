@@ -15,7 +15,8 @@ use switchyard_shared::validate::{validate_guardrail, validate_provider, validat
 
 use switchyard_shared::config::DEFAULT_RESERVED_COMPLETION_TOKENS;
 use switchyard_shared::{
-    FallbackStrategy, MatchKind, Retry, RouteSpec, RouteUpstream, StatusPattern,
+    FallbackStrategy, MatchKind, Retry, RouteSpec, RouteUpstream, RoutingStrategy, StatusPattern,
+    StickyBy,
 };
 use tokio::time::Instant;
 
@@ -24,7 +25,10 @@ use crate::guardrails::Policy;
 use crate::health::HealthRegistry;
 use crate::limits::{Scope, ScopeId};
 
+use crate::pricing::Price;
 use crate::providers::Provider;
+use crate::routing::choose::{Candidate, StickySource, choose};
+use crate::routing::{Demand, Strategy, UpstreamKey, UpstreamStats, Why};
 use crate::store::LoadedConfig;
 
 /// One upstream of a route: a provider and the model to send it, if the route rewrites it.
@@ -33,6 +37,14 @@ pub struct Upstream {
     pub provider: Arc<Provider>,
     pub weight: u32,
     pub model: Option<Box<str>>,
+    pub priority: i32,
+    /// What routing has measured of this provider and model, shared with every route naming
+    /// the same pair and kept across reloads.
+    pub stats: Arc<UpstreamStats>,
+    /// The price of `model`, resolved once; `None` without a fixed model or a price for it.
+    pub price: Option<Price>,
+    /// Seeds the sticky hash: the provider's name and the model, stable across restarts.
+    pub seed: u64,
 }
 
 impl Upstream {
@@ -41,6 +53,56 @@ impl Upstream {
         match &self.model {
             Some(model) => model,
             None => self.provider.mapping.map(requested),
+        }
+    }
+
+    fn build(
+        provider: &Arc<Provider>,
+        weight: u32,
+        model: Option<&str>,
+        priority: i32,
+        registry: &HealthRegistry,
+    ) -> Upstream {
+        let mut seed_text = provider.name.as_bytes().to_vec();
+        seed_text.push(0);
+        seed_text.extend_from_slice(model.unwrap_or("").as_bytes());
+        Upstream {
+            provider: Arc::clone(provider),
+            weight,
+            model: model.map(Box::from),
+            priority,
+            stats: registry.upstream_stats(provider.id, model),
+            price: model.and_then(|model| provider.pricing.price(model).copied()),
+            seed: crate::routing::sticky::fnv1a64(&seed_text),
+        }
+    }
+
+    /// This upstream as a strategy's candidate for a request of `requested`.
+    fn candidate(
+        &self,
+        index: usize,
+        strategy: &Strategy,
+        demand: &Demand,
+        requested: &str,
+    ) -> Candidate {
+        let price = match (self.price, strategy) {
+            (Some(price), _) => Some(price),
+            (None, Strategy::LeastCost | Strategy::CostUnderLatency { .. })
+                if self.model.is_none() =>
+            {
+                self.provider
+                    .pricing
+                    .price(self.target_model(requested))
+                    .copied()
+            }
+            (None, _) => None,
+        };
+        Candidate {
+            index,
+            weight: self.weight,
+            est: self.stats.read(demand.now_ms),
+            price,
+            seed: self.seed,
         }
     }
 }
@@ -71,6 +133,10 @@ pub struct Route {
     pub reserve_completion_tokens: u64,
     /// The route's guardrail policies, in order.
     pub guardrails: Vec<Arc<Policy>>,
+    /// How a priority group's upstreams share its traffic.
+    pub strategy: Strategy,
+    /// `x-switchyard-strategy` for each [`Why`], built once.
+    strategy_headers: [HeaderValue; WHYS.len()],
     /// The stored spec.
     pub spec: RouteSpec,
 }
@@ -81,33 +147,109 @@ impl Route {
     }
 
     /// Chooses a primary upstream for an attempt: within the highest priority group that has a
-    /// healthy member this request has not failed on, at random by weight. `None` when no such
-    /// member exists in any group. Costs no allocation: the group is scanned twice.
-    pub fn pick_primary(&self, now: Instant, failed: &[usize]) -> Option<usize> {
+    /// healthy member this request has not failed on, by the route's strategy. `None` when no
+    /// such member exists in any group. `weighted` costs no allocation: the group is scanned twice.
+    pub fn pick_primary(
+        &self,
+        now: Instant,
+        failed: &[usize],
+        demand: &Demand,
+        requested: &str,
+    ) -> Option<(usize, Why)> {
         let usable = |i: usize| {
             let upstream = &self.upstreams[i];
             upstream.weight > 0 && !failed.contains(&i) && upstream.provider.health.available(now)
         };
         for group in &self.groups {
-            let total: u32 = group
-                .clone()
-                .filter(|&i| usable(i))
-                .map(|i| self.upstreams[i].weight)
-                .sum();
-            if total == 0 {
+            if self.strategy == Strategy::Weighted {
+                let total: u32 = group
+                    .clone()
+                    .filter(|&i| usable(i))
+                    .map(|i| self.upstreams[i].weight)
+                    .sum();
+                if total == 0 {
+                    continue;
+                }
+                let mut ticket = fastrand::u32(..total);
+                for i in group.clone().filter(|&i| usable(i)) {
+                    let weight = self.upstreams[i].weight;
+                    if ticket < weight {
+                        return Some((i, Why::Chosen));
+                    }
+                    ticket -= weight;
+                }
                 continue;
             }
-            let mut ticket = fastrand::u32(..total);
-            for i in group.clone().filter(|&i| usable(i)) {
-                let weight = self.upstreams[i].weight;
-                if ticket < weight {
-                    return Some(i);
-                }
-                ticket -= weight;
+            let candidates: Vec<Candidate> = group
+                .clone()
+                .filter(|&i| usable(i))
+                .map(|i| self.upstreams[i].candidate(i, &self.strategy, demand, requested))
+                .collect();
+            if candidates.is_empty() {
+                continue;
             }
+            let mut rng = fastrand::Rng::new();
+            let decision = choose(&self.strategy, &candidates, demand, &mut rng);
+            if let Some(explore) = decision.explore {
+                let index = candidates[explore].index;
+                // Only one request measures a due upstream; the others keep the best choice.
+                if self.upstreams[index].stats.claim_exploration(demand.now_ms) {
+                    return Some((index, Why::Explore));
+                }
+            }
+            return Some((candidates[decision.pick].index, decision.why));
         }
         None
     }
+
+    /// `x-switchyard-strategy` for an attempt chosen for `why`.
+    pub fn strategy_header(&self, why: Why) -> HeaderValue {
+        let position = WHYS.iter().position(|(w, _)| *w == why).unwrap_or(0);
+        self.strategy_headers[position].clone()
+    }
+}
+
+/// Every reason an attempt went where it went, with its `x-switchyard-strategy` parameter.
+const WHYS: [(Why, &str); 6] = [
+    (Why::Chosen, ""),
+    (Why::Explore, ";explore"),
+    (Why::OverTarget, ";over-target"),
+    (Why::Unkeyed, ";unkeyed"),
+    (Why::Retry, ";retry"),
+    (Why::Fallback, ";fallback"),
+];
+
+/// Compiles a route's strategy; validation has already checked its options.
+fn compile_strategy(spec: &RouteSpec) -> Result<Strategy, String> {
+    Ok(match spec.strategy {
+        RoutingStrategy::Weighted => Strategy::Weighted,
+        RoutingStrategy::LeastLatency => Strategy::LeastLatency,
+        RoutingStrategy::LeastCost => Strategy::LeastCost,
+        RoutingStrategy::CostUnderLatency => Strategy::CostUnderLatency {
+            max_ms: spec
+                .max_latency_ms
+                .map(|ms| u32::try_from(ms).unwrap_or(u32::MAX))
+                .ok_or("cost_under_latency needs max_latency_ms")?,
+        },
+        RoutingStrategy::LeastBusy => Strategy::LeastBusy,
+        RoutingStrategy::Sticky => Strategy::Sticky(match &spec.sticky_by {
+            Some(StickyBy::Consumer) => StickySource::Consumer,
+            Some(StickyBy::Key) => StickySource::Key,
+            Some(StickyBy::Header(name)) => StickySource::Header(
+                http::HeaderName::try_from(name.as_str())
+                    .map_err(|_| format!("'{name}' is not a header name"))?,
+            ),
+            None => return Err("the sticky strategy needs sticky_by".into()),
+        }),
+    })
+}
+
+/// The header values of a strategy, one per [`Why`].
+fn strategy_headers(strategy: RoutingStrategy) -> [HeaderValue; WHYS.len()] {
+    WHYS.map(|(_, parameter)| {
+        HeaderValue::try_from(format!("{}{parameter}", strategy.as_str()))
+            .unwrap_or_else(|_| HeaderValue::from_static("weighted"))
+    })
 }
 
 /// Why a snapshot could not be built.
@@ -204,14 +346,10 @@ impl Snapshot {
                 message,
             };
             validate_route(spec).map_err(|e| fail(e.to_string()))?;
-            let resolve = |provider: &str, weight: u32, model: &Option<String>| {
+            let resolve = |provider: &str, weight: u32, model: &Option<String>, priority: i32| {
                 providers_by_name
                     .get(provider)
-                    .map(|p| Upstream {
-                        provider: Arc::clone(p),
-                        weight,
-                        model: model.as_deref().map(Box::from),
-                    })
+                    .map(|p| Upstream::build(p, weight, model.as_deref(), priority, registry))
                     .ok_or_else(|| fail(format!("no provider named '{provider}'")))
             };
             let mut ordered: Vec<&RouteUpstream> = spec.upstreams.iter().collect();
@@ -223,6 +361,7 @@ impl Snapshot {
                     &upstream.provider,
                     upstream.weight,
                     &upstream.model,
+                    upstream.priority,
                 )?);
                 match groups.last_mut() {
                     Some(group) if ordered[group.start].priority == upstream.priority => {
@@ -234,7 +373,7 @@ impl Snapshot {
             let fallback_spec = spec.fallback.as_ref().filter(|f| f.enabled);
             let mut fallback = Vec::new();
             for upstream in fallback_spec.iter().flat_map(|f| &f.upstreams) {
-                fallback.push(resolve(&upstream.provider, 0, &upstream.model)?);
+                fallback.push(resolve(&upstream.provider, 0, &upstream.model, 0)?);
             }
             routes.push(Route {
                 id: stored.id,
@@ -267,6 +406,8 @@ impl Snapshot {
                         .unwrap_or(DEFAULT_RESERVED_COMPLETION_TOKENS),
                 ),
                 guardrails: resolve_policies(&spec.guardrails).map_err(fail)?,
+                strategy: compile_strategy(spec).map_err(fail)?,
+                strategy_headers: strategy_headers(spec.strategy),
                 spec: spec.clone(),
             });
         }
@@ -378,6 +519,15 @@ impl Snapshot {
         ids
     }
 
+    /// Every upstream (primary and fallback) whose routing estimates must be kept.
+    pub fn upstream_keys(&self) -> HashSet<UpstreamKey> {
+        self.routes
+            .iter()
+            .flat_map(|route| route.upstreams.iter().chain(&route.fallback))
+            .map(|upstream| UpstreamKey::new(upstream.provider.id, upstream.model.as_deref()))
+            .collect()
+    }
+
     pub fn connect_timeout(&self, authority: &str) -> Option<Duration> {
         self.connect_timeouts.get(authority).copied()
     }
@@ -470,6 +620,9 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
             model: None,
             priority: 0,
         }],
+        strategy: Default::default(),
+        max_latency_ms: None,
+        sticky_by: None,
         fallback: None,
         retry: None,
         timeout_ms: None,
@@ -481,17 +634,14 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
     };
     let provider = test_provider_spec("p");
     let registry = HealthRegistry::default();
-    let provider = Provider::build(1, &provider, &[1], &registry).unwrap_or_else(|e| panic!("{e}"));
+    let provider =
+        Arc::new(Provider::build(1, &provider, &[1], &registry).unwrap_or_else(|e| panic!("{e}")));
     Route {
         id: 1,
         name: Arc::from(name),
         name_header: HeaderValue::from_static("test"),
         priority: 0,
-        upstreams: vec![Upstream {
-            provider: Arc::new(provider),
-            weight: 100,
-            model: None,
-        }],
+        upstreams: vec![Upstream::build(&provider, 100, None, 0, &registry)],
         groups: std::iter::once(0..1).collect(),
         fallback: Vec::new(),
         fallback_random: false,
@@ -502,6 +652,8 @@ pub(crate) fn test_route(name: &str, allowed_consumers: Option<HashSet<String>>)
         scope: None,
         reserve_completion_tokens: u64::from(DEFAULT_RESERVED_COMPLETION_TOKENS),
         guardrails: Vec::new(),
+        strategy: Strategy::Weighted,
+        strategy_headers: strategy_headers(RoutingStrategy::Weighted),
         spec,
     }
 }
@@ -548,6 +700,9 @@ mod tests {
                         priority: 0,
                     })
                     .collect(),
+                strategy: Default::default(),
+                max_latency_ms: None,
+                sticky_by: None,
                 fallback: None,
                 retry: None,
                 timeout_ms: None,
@@ -607,7 +762,10 @@ mod tests {
         let route = snapshot.route("x").expect("route");
         let mut counts = [0u32; 3];
         for _ in 0..4000 {
-            let index = route.pick_primary(Instant::now(), &[]).expect("a pick");
+            let index = route
+                .pick_primary(Instant::now(), &[], &Demand::default(), "x")
+                .map(|(i, _)| i)
+                .expect("a pick");
             let model = route.upstreams()[index].model.as_deref().expect("model");
             counts[model[1..].parse::<usize>().expect("index")] += 1;
         }
@@ -628,10 +786,25 @@ mod tests {
         );
         let now = Instant::now();
         for _ in 0..50 {
-            assert_eq!(route.pick_primary(now, &[]), Some(0));
+            assert_eq!(
+                route
+                    .pick_primary(now, &[], &Demand::default(), "x")
+                    .map(|(i, _)| i),
+                Some(0)
+            );
         }
-        assert_eq!(route.pick_primary(now, &[0]), Some(1));
-        assert_eq!(route.pick_primary(now, &[0, 1]), None);
+        assert_eq!(
+            route
+                .pick_primary(now, &[0], &Demand::default(), "x")
+                .map(|(i, _)| i),
+            Some(1)
+        );
+        assert_eq!(
+            route
+                .pick_primary(now, &[0, 1], &Demand::default(), "x")
+                .map(|(i, _)| i),
+            None
+        );
     }
 
     #[test]

@@ -106,12 +106,72 @@ pub struct FailureView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthView {
     pub providers: Vec<ProviderHealthView>,
+    /// Every route's upstreams as its strategy sees them.
+    #[serde(default)]
+    pub routes: Vec<RouteHealthView>,
 }
 
 impl HealthView {
     pub fn provider(&self, name: &str) -> Option<&ProviderHealthView> {
         self.providers.iter().find(|p| p.name == name)
     }
+
+    pub fn route(&self, name: &str) -> Option<&RouteHealthView> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+}
+
+/// One route's strategy and what it currently knows of each upstream, so an operator can see
+/// why traffic goes where it goes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RouteHealthView {
+    pub name: String,
+    pub strategy: crate::config::RoutingStrategy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<u64>,
+    /// As written: `consumer`, `key` or `header:<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_by: Option<String>,
+    /// The primary upstreams, highest priority first, then the fallbacks.
+    pub upstreams: Vec<UpstreamHealthView>,
+}
+
+impl RouteHealthView {
+    /// The first upstream served by `provider`.
+    pub fn upstream(&self, provider: &str) -> Option<&UpstreamHealthView> {
+        self.upstreams.iter().find(|u| u.provider == provider)
+    }
+}
+
+/// One upstream's live estimates. Predictions are for a reference request: a chat with 1,000
+/// prompt tokens and no `max_tokens`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpstreamHealthView {
+    pub provider: String,
+    /// The model the route sends; `None` when it passes the client's model on.
+    pub model: Option<String>,
+    pub priority: i32,
+    pub weight: u32,
+    pub fallback: bool,
+    /// The provider takes traffic now (its circuit is not open or cooling down).
+    pub available: bool,
+    pub in_flight: u32,
+    /// Time-to-first-token samples taken so far.
+    pub samples: u64,
+    pub ttft_ms: Option<f64>,
+    pub decode_tokens_per_s: Option<f64>,
+    /// The recent average of output tokens per answer.
+    pub output_tokens: Option<f64>,
+    /// The recent average share of the prompt read from the provider's cache.
+    pub cached_share: Option<f64>,
+    pub measured_ago_ms: Option<u64>,
+    pub predicted_ms: f64,
+    /// `None` when no price covers the model, or the route does not fix the model.
+    pub predicted_cost_usd: Option<f64>,
+    /// Only for `cost_under_latency`: the prediction meets `max_latency_ms`.
+    pub meets_target: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

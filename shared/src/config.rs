@@ -335,6 +335,19 @@ pub struct RouteSpec {
     #[serde(rename = "match")]
     pub matches: Vec<MatchRule>,
     pub upstreams: Vec<RouteUpstream>,
+    /// How the upstreams of a priority group share its traffic (default `weighted`).
+    #[serde(default, skip_serializing_if = "RoutingStrategy::is_weighted")]
+    pub strategy: RoutingStrategy,
+    /// `cost_under_latency`: the predicted time (ms) an upstream must meet to be chosen for its price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<u64>,
+    /// `sticky`: what one session is, written `consumer`, `key` or `header:<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, pattern = r"^(consumer|key|header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64})$")
+    )]
+    pub sticky_by: Option<StickyBy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
     /// How many attempts a request may make across upstreams and keys, and how to wait between.
@@ -359,6 +372,103 @@ pub struct RouteSpec {
     /// Guardrail policies (names) every request of the route goes through, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<String>,
+}
+
+/// How a route chooses among the usable upstreams of its highest healthy priority group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStrategy {
+    /// At random in proportion to the weights.
+    #[default]
+    Weighted,
+    /// The lowest predicted time: time to first token plus expected output at the decode speed.
+    LeastLatency,
+    /// The lowest predicted price of this request.
+    LeastCost,
+    /// The cheapest upstream predicted to answer within `max_latency_ms`; else the fastest.
+    CostUnderLatency,
+    /// The fewest requests in flight, ties by weight.
+    LeastBusy,
+    /// One session (consumer, key or header value) keeps one upstream while it is healthy.
+    Sticky,
+}
+
+impl RoutingStrategy {
+    pub const ALL: [RoutingStrategy; 6] = [
+        RoutingStrategy::Weighted,
+        RoutingStrategy::LeastLatency,
+        RoutingStrategy::LeastCost,
+        RoutingStrategy::CostUnderLatency,
+        RoutingStrategy::LeastBusy,
+        RoutingStrategy::Sticky,
+    ];
+
+    pub fn is_weighted(&self) -> bool {
+        *self == RoutingStrategy::Weighted
+    }
+
+    /// The name as written in the configuration and in `x-switchyard-strategy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingStrategy::Weighted => "weighted",
+            RoutingStrategy::LeastLatency => "least_latency",
+            RoutingStrategy::LeastCost => "least_cost",
+            RoutingStrategy::CostUnderLatency => "cost_under_latency",
+            RoutingStrategy::LeastBusy => "least_busy",
+            RoutingStrategy::Sticky => "sticky",
+        }
+    }
+}
+
+/// What makes one session for the `sticky` strategy: written `consumer`, `key` or
+/// `header:<name>` (the header name is kept lowercased).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StickyBy {
+    Consumer,
+    Key,
+    Header(String),
+}
+
+/// The message for a `sticky_by` that is none of the three forms.
+pub const STICKY_BY_FORMS: &str = "expected \"consumer\", \"key\" or \"header:<name>\"";
+
+impl std::str::FromStr for StickyBy {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<StickyBy, &'static str> {
+        match text {
+            "consumer" => Ok(StickyBy::Consumer),
+            "key" => Ok(StickyBy::Key),
+            _ => match text.strip_prefix("header:") {
+                Some(name) => Ok(StickyBy::Header(name.to_ascii_lowercase())),
+                None => Err(STICKY_BY_FORMS),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for StickyBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StickyBy::Consumer => f.write_str("consumer"),
+            StickyBy::Key => f.write_str("key"),
+            StickyBy::Header(name) => write!(f, "header:{name}"),
+        }
+    }
+}
+
+impl Serialize for StickyBy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StickyBy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StickyBy, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// The completion tokens reserved for a request without `max_tokens`, unless the route says.

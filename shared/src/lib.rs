@@ -15,8 +15,8 @@ pub mod validate;
 
 pub use config::{
     ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, HealthCheck, MatchKind,
-    MatchRule, ProviderSpec, Retry, RouteAuth, RouteSpec, RouteUpstream, StatusPattern, Timeouts,
-    TokenFailover,
+    MatchRule, ProviderSpec, Retry, RouteAuth, RouteSpec, RouteUpstream, RoutingStrategy,
+    StatusPattern, StickyBy, Timeouts, TokenFailover,
 };
 pub use consumer::{
     ClientAuth, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, RotateKey, Settings,

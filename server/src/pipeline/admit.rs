@@ -38,6 +38,11 @@ fn scopes(caller: &Caller, route: &Route) -> Vec<Scope> {
     .collect()
 }
 
+/// The prompt's tokens as estimated before any provider counted them: the body's bytes ÷ 4.
+pub fn prompt_estimate(body_len: usize) -> u64 {
+    u64::try_from(body_len / BYTES_PER_TOKEN).unwrap_or(u64::MAX)
+}
+
 /// The tokens to reserve: the prompt estimated from the body, and the completion budget. Unlike
 /// `messages_api::estimate_tokens` (for `count_tokens`) it builds no JSON tree: it runs on every
 /// request under a token limit.
@@ -47,7 +52,7 @@ pub fn reserved_tokens(
     max_tokens: Option<u64>,
     route: &Route,
 ) -> u64 {
-    let prompt = u64::try_from(body_len / BYTES_PER_TOKEN).unwrap_or(u64::MAX);
+    let prompt = prompt_estimate(body_len);
     if inbound.counts_tokens() {
         return 0;
     }

@@ -25,6 +25,8 @@ use crate::health::HealthRegistry;
 use crate::limits::{Admission, Limiter};
 use crate::metering::{LogRow, Meter, MeterItem, Unmetered};
 use crate::pricing::ProviderPricing;
+use crate::routing::stats::stamp;
+use crate::routing::{Flight, Landing};
 use crate::usage::Usage;
 
 /// The most of an answer kept to estimate its tokens when the provider reports none; the rest
@@ -116,6 +118,9 @@ pub struct Finish {
     sent: Vec<Bytes>,
     kept_len: usize,
     sent_len: usize,
+    /// The answering attempt, counted in flight until the body ends; it gives routing its
+    /// last samples then.
+    flight: Option<Flight>,
 }
 
 impl Finish {
@@ -151,7 +156,13 @@ impl Finish {
             sent: Vec::new(),
             kept_len: 0,
             sent_len: 0,
+            flight: None,
         }
+    }
+
+    /// Holds the answering attempt until the answer's body ends.
+    pub fn track_flight(&mut self, flight: Flight) {
+        self.flight = Some(flight);
     }
 
     pub fn started(&self) -> Instant {
@@ -324,6 +335,18 @@ impl Drop for Finish {
             }
         }
         row.usage = usage.unwrap_or_default();
+        if let Some(flight) = self.flight.take() {
+            let complete = !self.failed
+                && self.ended
+                && row.status == 200
+                && !self.tally.stream_failed.load(Ordering::Relaxed);
+            let landing = Landing {
+                complete,
+                usage: usage.as_ref(),
+                sent_len: self.sent_len,
+            };
+            flight.land(Instant::now(), &landing, stamp(self.clock.now_ms()));
+        }
         let answer_hits = std::mem::take(
             &mut *self
                 .tally

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use super::error::ProxyError;
 use crate::protocols::Cause;
 use crate::providers::{ApiKey, Provider};
+use crate::routing::{Demand, Why};
 use crate::snapshot::{Route, Upstream};
 
 /// How a failed attempt is treated.
@@ -87,10 +88,18 @@ pub struct Plan<'r> {
     pub key: Option<&'r ApiKey>,
     /// How long to wait before sending it.
     pub wait: Duration,
+    /// Why it goes there, for `x-switchyard-strategy`.
+    pub why: Why,
 }
 
 pub struct Attempts<'r> {
     route: &'r Route,
+    /// What the request asks of an upstream, for the route's strategy.
+    demand: Demand,
+    /// The model the client asked for (a strategy may price it).
+    requested: &'r str,
+    /// Why the last planned attempt went where it went.
+    last_why: Why,
     count: u32,
     failed_primary: Vec<usize>,
     tried_fallback: Vec<usize>,
@@ -130,9 +139,12 @@ impl std::fmt::Display for Outcome {
 }
 
 impl<'r> Attempts<'r> {
-    pub fn new(route: &'r Route) -> Attempts<'r> {
+    pub fn new(route: &'r Route, demand: Demand, requested: &'r str) -> Attempts<'r> {
         Attempts {
             route,
+            demand,
+            requested,
+            last_why: Why::Chosen,
             count: 0,
             failed_primary: Vec::new(),
             tried_fallback: Vec::new(),
@@ -148,6 +160,11 @@ impl<'r> Attempts<'r> {
 
     pub fn count(&self) -> u32 {
         self.count
+    }
+
+    /// Why the last planned attempt went where it went.
+    pub fn last_why(&self) -> Why {
+        self.last_why
     }
 
     /// `provider:status` for every attempt, e.g. `qwen:401,deepseek:200`.
@@ -193,13 +210,21 @@ impl<'r> Attempts<'r> {
         }
     }
 
-    fn plan(&mut self, target: Target, key: Option<&'r ApiKey>, wait: Duration) -> Plan<'r> {
+    fn plan(
+        &mut self,
+        target: Target,
+        key: Option<&'r ApiKey>,
+        wait: Duration,
+        why: Why,
+    ) -> Plan<'r> {
         self.count += 1;
+        self.last_why = why;
         Plan {
             target,
             upstream: self.upstream(target),
             key,
             wait,
+            why,
         }
     }
 
@@ -212,16 +237,19 @@ impl<'r> Attempts<'r> {
             let provider = &*self.upstream(target).provider;
             match provider.choose_key(now, &self.tried_keys) {
                 Ok(key) if provider.health.admit(now) => {
-                    return Some(self.plan(target, key, Duration::ZERO));
+                    return Some(self.plan(target, key, Duration::ZERO, Why::Retry));
                 }
                 _ => self.mark_failed(target),
             }
         }
-        while let Some(i) = self.route.pick_primary(now, &self.failed_primary) {
+        while let Some((i, why)) =
+            self.route
+                .pick_primary(now, &self.failed_primary, &self.demand, self.requested)
+        {
             let provider = &*self.route.upstreams()[i].provider;
             match provider.choose_key(now, &self.tried_keys) {
                 Ok(key) if provider.health.admit(now) => {
-                    return Some(self.plan(Target::Primary(i), key, Duration::ZERO));
+                    return Some(self.plan(Target::Primary(i), key, Duration::ZERO, why));
                 }
                 _ => self.failed_primary.push(i),
             }
@@ -232,7 +260,12 @@ impl<'r> Attempts<'r> {
                 let provider = &*self.route.fallback[i].provider;
                 if let Ok(key) = provider.choose_key(now, &self.tried_keys) {
                     provider.health.admit(now);
-                    return Some(self.plan(Target::Fallback(i), key, Duration::ZERO));
+                    return Some(self.plan(
+                        Target::Fallback(i),
+                        key,
+                        Duration::ZERO,
+                        Why::Fallback,
+                    ));
                 }
             }
         }
@@ -299,7 +332,7 @@ impl<'r> Attempts<'r> {
             self.retries += 1;
         }
         provider.health.admit(now);
-        Some(self.plan(Target::Primary(candidate), key, wait))
+        Some(self.plan(Target::Primary(candidate), key, wait, Why::Retry))
     }
 
     /// Exponential backoff with equal jitter: half the step fixed, half random, so retries
