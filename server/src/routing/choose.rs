@@ -285,9 +285,9 @@ pub fn least_latency(
     }
 }
 
-/// The candidates `keep` accepts that cost least, as a filter: the lowest predicted price, or
-/// every accepted one when none of them is priced (an unpriced upstream ranks after every priced
-/// one). `None` when `keep` accepts none.
+/// The lowest predicted price among the candidates `keep` accepts: `Some(None)` when none of
+/// them is priced (they then all tie, an unpriced upstream ranking after every priced one), and
+/// `None` when `keep` accepts none.
 fn cheapest_price(
     candidates: &[Candidate],
     keep: &impl Fn(usize) -> bool,
