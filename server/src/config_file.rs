@@ -56,7 +56,7 @@ pub async fn apply(store: &Store, doc: ConfigDocument, prune: bool) -> anyhow::R
             .iter()
             .map(|w| format!("\nwarning: {}: {}", w.field, w.message))
             .collect();
-    match store.apply(doc, prune).await {
+    match store.apply(&crate::store::Origin::cli(), doc, prune).await {
         Ok(s) => Ok(format!(
             "applied: providers {} created, {} updated, {} unchanged, {} deleted; routes {} created, {} updated, {} unchanged, {} deleted; consumers {} created, {} updated, {} unchanged, {} deleted; guardrails {} created, {} updated, {} unchanged, {} deleted{}",
             s.providers_created,

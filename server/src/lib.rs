@@ -99,8 +99,8 @@ async fn secrets_command(
     }
     let store = open_store(cli, data_dir).await?;
     let result = match command {
-        SecretsCommand::Unseal => store.unseal_secrets().await,
-        _ => store.seal_secrets().await,
+        SecretsCommand::Unseal => store.unseal_secrets(&store::Origin::cli()).await,
+        _ => store.seal_secrets(&store::Origin::cli()).await,
     };
     store.close().await;
     let changed = result?;

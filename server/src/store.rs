@@ -12,12 +12,14 @@
 //! master key, provider keys and header values are sealed before they are written and unsealed
 //! when they are parsed (see `secrets.rs`).
 
+pub mod audit;
 mod auth;
 mod config;
 mod consumers;
 mod guardrails;
 pub mod usage;
 
+pub use audit::{Actor, Origin};
 pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
@@ -121,6 +123,66 @@ pub struct ApplySummary {
     pub guardrails_unchanged: usize,
     pub guardrails_deleted: usize,
     pub settings_changed: bool,
+}
+
+impl std::fmt::Display for ApplySummary {
+    /// The counts that are not zero, e.g. "routes: 1 created, 2 updated; settings changed".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sections = [
+            (
+                "providers",
+                [
+                    self.providers_created,
+                    self.providers_updated,
+                    self.providers_deleted,
+                ],
+            ),
+            (
+                "routes",
+                [
+                    self.routes_created,
+                    self.routes_updated,
+                    self.routes_deleted,
+                ],
+            ),
+            (
+                "consumers",
+                [
+                    self.consumers_created,
+                    self.consumers_updated,
+                    self.consumers_deleted,
+                ],
+            ),
+            (
+                "guardrails",
+                [
+                    self.guardrails_created,
+                    self.guardrails_updated,
+                    self.guardrails_deleted,
+                ],
+            ),
+        ];
+        let mut parts = Vec::new();
+        for (section, counts) in sections {
+            let words: Vec<String> = counts
+                .iter()
+                .zip(["created", "updated", "deleted"])
+                .filter(|(count, _)| **count > 0)
+                .map(|(count, verb)| format!("{count} {verb}"))
+                .collect();
+            if !words.is_empty() {
+                parts.push(format!("{section}: {}", words.join(", ")));
+            }
+        }
+        if self.settings_changed {
+            parts.push("settings changed".to_owned());
+        }
+        if parts.is_empty() {
+            f.write_str("nothing changed")
+        } else {
+            f.write_str(&parts.join("; "))
+        }
+    }
 }
 
 #[derive(Clone)]

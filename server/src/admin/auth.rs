@@ -25,6 +25,7 @@ use super::AdminState;
 use super::error::AdminApiError;
 use super::json::JsonBody;
 use crate::store::StoreError;
+use crate::store::{Actor, Origin};
 
 pub const SESSION_COOKIE: &str = "switchyard_session";
 pub const CSRF_COOKIE: &str = "switchyard_csrf";
@@ -350,6 +351,16 @@ pub async fn require_auth(
             .into_response();
         }
     }
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string());
+    let actor = match &principal {
+        Principal::Token => Actor::AdminToken,
+        Principal::Session { username, .. } => Actor::Console(username.clone()),
+    };
+    // Every write records who made it and from where (the audit trail).
+    request.extensions_mut().insert(Origin::new(actor, source));
     request.extensions_mut().insert(principal);
     next.run(request).await
 }
@@ -487,7 +498,14 @@ pub async fn setup(
     let hash = hash_password(body.password).await?;
     let user_id = state
         .store
-        .create_first_admin(&body.username, &hash)
+        .create_first_admin(
+            &Origin::new(
+                Actor::Console(body.username.clone()),
+                Some(peer.ip().to_string()),
+            ),
+            &body.username,
+            &hash,
+        )
         .await?;
     tracing::info!(username = %loggable(&body.username), "system setup done: admin account created");
     sign_in(
@@ -553,6 +571,7 @@ pub async fn logout(
 pub async fn change_password(
     State(state): State<AdminState>,
     Extension(principal): Extension<Principal>,
+    Extension(origin): Extension<Origin>,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, AdminApiError> {
     let Principal::Session {
@@ -581,7 +600,7 @@ pub async fn change_password(
     let new_hash = hash_password(body.new_password).await?;
     state
         .store
-        .set_admin_password(user_id, &new_hash, &token_hash)
+        .set_admin_password(&origin, user_id, &new_hash, &token_hash)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

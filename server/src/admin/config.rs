@@ -1,9 +1,9 @@
 //! Configuration as a document over the admin API: export (YAML or JSON, keys masked), the diff
 //! an import would make, and the import itself — the same code paths as `switchyard config`.
 
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::{HeaderValue, header};
 use serde::Deserialize;
 use switchyard_shared::admin::{ConfigDiff, SNAPSHOT_VERSION_HEADER};
@@ -12,6 +12,7 @@ use super::AdminState;
 use super::error::AdminApiError;
 use crate::config_file::parse_document;
 use crate::reload::Trigger;
+use crate::store::Origin;
 
 #[derive(Deserialize)]
 pub struct ExportQuery {
@@ -61,11 +62,12 @@ pub async fn diff(
 /// `POST /api/config/apply?prune=`: imports the body in one transaction, live when answered.
 pub async fn apply(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Query(query): Query<ImportQuery>,
     body: bytes::Bytes,
 ) -> Result<Response, AdminApiError> {
     let doc = parse_document(body_text(&body)?)?;
-    let summary = state.store.apply(doc, query.prune).await?;
+    let summary = state.store.apply(&origin, doc, query.prune).await?;
     let version = state.reloader.reload(Trigger::AdminWrite).await;
     let mut response = Json(serde_json::json!({
         "providers_created": summary.providers_created,

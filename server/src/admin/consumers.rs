@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::StatusCode;
 use switchyard_shared::{
     ClientAuth, ConsumerKey, KeyUpdate, NewKey, RotateKey, Settings, SettingsView, ValidationErrors,
@@ -15,6 +15,7 @@ use super::AdminState;
 use super::error::AdminApiError;
 use super::json::JsonBody;
 use super::resources::written;
+use crate::store::Origin;
 
 /// The longest grace period a rotation may give the old key: 30 days.
 const MAX_GRACE_SECONDS: u64 = 30 * 24 * 3600;
@@ -30,29 +31,35 @@ pub async fn list_keys(
 /// `POST …/keys`: 201 with the full key, which is never shown again.
 pub async fn create_key(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Path(consumer): Path<String>,
     JsonBody(new): JsonBody<NewKey>,
 ) -> Result<Response, AdminApiError> {
-    let issued = state.store.create_key(&consumer, new).await?;
+    let issued = state.store.create_key(&origin, &consumer, new).await?;
     tracing::info!(consumer, key_id = issued.stored.id, key = %issued.stored.name, "client key created");
     Ok(written(&state, StatusCode::CREATED, Some(issued.view())).await)
 }
 
 pub async fn update_key(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Path((consumer, id)): Path<(String, i64)>,
     JsonBody(update): JsonBody<KeyUpdate>,
 ) -> Result<Response, AdminApiError> {
-    let key = state.store.update_key(&consumer, id, update).await?;
+    let key = state
+        .store
+        .update_key(&origin, &consumer, id, update)
+        .await?;
     Ok(written(&state, StatusCode::OK, Some(key.view())).await)
 }
 
 /// `DELETE …/keys/{id}`: revoked when this answers.
 pub async fn delete_key(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Path((consumer, id)): Path<(String, i64)>,
 ) -> Result<Response, AdminApiError> {
-    state.store.delete_key(&consumer, id).await?;
+    state.store.delete_key(&origin, &consumer, id).await?;
     tracing::info!(consumer, key_id = id, "client key revoked");
     Ok(written::<()>(&state, StatusCode::NO_CONTENT, None).await)
 }
@@ -60,6 +67,7 @@ pub async fn delete_key(
 /// `POST …/keys/{id}/rotate`: a successor, shown once; the old key works for the grace period.
 pub async fn rotate_key(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Path((consumer, id)): Path<(String, i64)>,
     JsonBody(rotate): JsonBody<RotateKey>,
 ) -> Result<Response, AdminApiError> {
@@ -70,7 +78,10 @@ pub async fn rotate_key(
         )));
     }
     let grace = Duration::from_secs(rotate.grace_seconds);
-    let issued = state.store.rotate_key(&consumer, id, grace).await?;
+    let issued = state
+        .store
+        .rotate_key(&origin, &consumer, id, grace)
+        .await?;
     tracing::info!(
         consumer,
         old_key_id = id,
@@ -101,6 +112,7 @@ pub async fn get_settings(
 /// loopback without `--allow-open-proxy`, for the same reason the server would not start so.
 pub async fn put_settings(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     JsonBody(settings): JsonBody<Settings>,
 ) -> Result<Response, AdminApiError> {
     switchyard_shared::validate::validate_settings(&settings).map_err(AdminApiError::Invalid)?;
@@ -111,7 +123,7 @@ pub async fn put_settings(
              server with --allow-open-proxy if a network control restricts who reaches it",
         )));
     }
-    state.store.put_settings(&settings).await?;
+    state.store.put_settings(&origin, &settings).await?;
     let view = settings_view(&state, settings);
     Ok(written(&state, StatusCode::OK, Some(view))
         .await

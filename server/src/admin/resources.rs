@@ -3,9 +3,9 @@
 
 use std::future::Future;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,7 +16,7 @@ use super::AdminState;
 use super::error::AdminApiError;
 use super::json::JsonBody;
 use crate::reload::Trigger;
-use crate::store::{Store, StoreError};
+use crate::store::{Origin, Store, StoreError};
 
 type StoreResult<T> = Result<T, StoreError>;
 
@@ -26,13 +26,22 @@ pub trait Resource: Serialize + DeserializeOwned + Send + 'static {
     fn view(self) -> Self;
     fn list(store: &Store) -> impl Future<Output = StoreResult<Vec<Self>>> + Send;
     fn get(store: &Store, name: &str) -> impl Future<Output = StoreResult<Self>> + Send;
-    fn create(store: &Store, item: Self) -> impl Future<Output = StoreResult<Self>> + Send;
+    fn create(
+        store: &Store,
+        origin: &Origin,
+        item: Self,
+    ) -> impl Future<Output = StoreResult<Self>> + Send;
     fn replace(
         store: &Store,
+        origin: &Origin,
         name: &str,
         item: Self,
     ) -> impl Future<Output = StoreResult<Self>> + Send;
-    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete(
+        store: &Store,
+        origin: &Origin,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 impl Resource for ProviderSpec {
@@ -45,18 +54,27 @@ impl Resource for ProviderSpec {
     fn get(store: &Store, name: &str) -> impl Future<Output = StoreResult<Self>> + Send {
         store.get_provider(name)
     }
-    fn create(store: &Store, item: Self) -> impl Future<Output = StoreResult<Self>> + Send {
-        store.create_provider(item)
+    fn create(
+        store: &Store,
+        origin: &Origin,
+        item: Self,
+    ) -> impl Future<Output = StoreResult<Self>> + Send {
+        store.create_provider(origin, item)
     }
     fn replace(
         store: &Store,
+        origin: &Origin,
         name: &str,
         item: Self,
     ) -> impl Future<Output = StoreResult<Self>> + Send {
-        store.replace_provider(name, item)
+        store.replace_provider(origin, name, item)
     }
-    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
-        store.delete_provider(name)
+    fn delete(
+        store: &Store,
+        origin: &Origin,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        store.delete_provider(origin, name)
     }
 }
 
@@ -70,18 +88,27 @@ impl Resource for RouteSpec {
     fn get(store: &Store, name: &str) -> impl Future<Output = StoreResult<Self>> + Send {
         store.get_route(name)
     }
-    fn create(store: &Store, item: Self) -> impl Future<Output = StoreResult<Self>> + Send {
-        store.create_route(item)
+    fn create(
+        store: &Store,
+        origin: &Origin,
+        item: Self,
+    ) -> impl Future<Output = StoreResult<Self>> + Send {
+        store.create_route(origin, item)
     }
     fn replace(
         store: &Store,
+        origin: &Origin,
         name: &str,
         item: Self,
     ) -> impl Future<Output = StoreResult<Self>> + Send {
-        store.replace_route(name, item)
+        store.replace_route(origin, name, item)
     }
-    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
-        store.delete_route(name)
+    fn delete(
+        store: &Store,
+        origin: &Origin,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        store.delete_route(origin, name)
     }
 }
 
@@ -100,14 +127,18 @@ impl Resource for ConsumerSpec {
     async fn get(store: &Store, name: &str) -> StoreResult<Self> {
         Ok(store.get_consumer(name).await?.view())
     }
-    async fn create(store: &Store, item: Self) -> StoreResult<Self> {
-        Ok(store.create_consumer(item).await?.view())
+    async fn create(store: &Store, origin: &Origin, item: Self) -> StoreResult<Self> {
+        Ok(store.create_consumer(origin, item).await?.view())
     }
-    async fn replace(store: &Store, name: &str, item: Self) -> StoreResult<Self> {
-        Ok(store.replace_consumer(name, item).await?.view())
+    async fn replace(store: &Store, origin: &Origin, name: &str, item: Self) -> StoreResult<Self> {
+        Ok(store.replace_consumer(origin, name, item).await?.view())
     }
-    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
-        store.delete_consumer(name)
+    fn delete(
+        store: &Store,
+        origin: &Origin,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        store.delete_consumer(origin, name)
     }
 }
 
@@ -122,18 +153,27 @@ impl Resource for GuardrailSpec {
     fn get(store: &Store, name: &str) -> impl Future<Output = StoreResult<Self>> + Send {
         store.get_guardrail(name)
     }
-    fn create(store: &Store, item: Self) -> impl Future<Output = StoreResult<Self>> + Send {
-        store.create_guardrail(item)
+    fn create(
+        store: &Store,
+        origin: &Origin,
+        item: Self,
+    ) -> impl Future<Output = StoreResult<Self>> + Send {
+        store.create_guardrail(origin, item)
     }
     fn replace(
         store: &Store,
+        origin: &Origin,
         name: &str,
         item: Self,
     ) -> impl Future<Output = StoreResult<Self>> + Send {
-        store.replace_guardrail(name, item)
+        store.replace_guardrail(origin, name, item)
     }
-    fn delete(store: &Store, name: &str) -> impl Future<Output = StoreResult<()>> + Send {
-        store.delete_guardrail(name)
+    fn delete(
+        store: &Store,
+        origin: &Origin,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        store.delete_guardrail(origin, name)
     }
 }
 
@@ -152,26 +192,29 @@ pub async fn get<R: Resource>(
 
 pub async fn create<R: Resource>(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     JsonBody(item): JsonBody<R>,
 ) -> Result<Response, AdminApiError> {
-    let created = R::create(&state.store, item).await?;
+    let created = R::create(&state.store, &origin, item).await?;
     Ok(written(&state, StatusCode::CREATED, Some(created.view())).await)
 }
 
 pub async fn replace<R: Resource>(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Path(name): Path<String>,
     JsonBody(item): JsonBody<R>,
 ) -> Result<Response, AdminApiError> {
-    let replaced = R::replace(&state.store, &name, item).await?;
+    let replaced = R::replace(&state.store, &origin, &name, item).await?;
     Ok(written(&state, StatusCode::OK, Some(replaced.view())).await)
 }
 
 pub async fn delete<R: Resource>(
     State(state): State<AdminState>,
+    Extension(origin): Extension<Origin>,
     Path(name): Path<String>,
 ) -> Result<Response, AdminApiError> {
-    R::delete(&state.store, &name).await?;
+    R::delete(&state.store, &origin, &name).await?;
     Ok(written::<R>(&state, StatusCode::NO_CONTENT, None).await)
 }
 

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::audit::{Audit, Item, Origin};
 use super::{Result, Store, StoreError, now_ms};
 
 /// A live session and whose it is.
@@ -21,7 +22,12 @@ impl Store {
     }
 
     /// Creates the first admin account; refuses once one exists, so setup happens only once.
-    pub async fn create_first_admin(&self, username: &str, password_hash: &str) -> Result<i64> {
+    pub async fn create_first_admin(
+        &self,
+        origin: &Origin,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<i64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
             .fetch_one(&mut *tx)
@@ -32,6 +38,7 @@ impl Store {
                 routes: Vec::new(),
             });
         }
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Account(username)]).await?;
         let now = now_ms();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO admin_users (username, password_hash, created_at, updated_at)
@@ -43,6 +50,10 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let summary = format!("console account '{username}' created");
+        audit
+            .commit(&mut tx, &self.sealer, "account_create", &summary)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -69,11 +80,19 @@ impl Store {
     /// Sets a new password and ends every other session of the account.
     pub async fn set_admin_password(
         &self,
+        origin: &Origin,
         user_id: i64,
         password_hash: &str,
         keep_session: &str,
     ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let username: String = sqlx::query_scalar("SELECT username FROM admin_users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("no such console account".into()))?;
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Account(&username)]).await?;
         sqlx::query("UPDATE admin_users SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(password_hash)
             .bind(now_ms())
@@ -84,6 +103,12 @@ impl Store {
             .bind(user_id)
             .bind(keep_session)
             .execute(&mut *tx)
+            .await?;
+        // The account's document does not change (a password is never recorded): the entry
+        // says what happened.
+        let summary = format!("password of console account '{username}' changed");
+        audit
+            .commit(&mut tx, &self.sealer, "password_change", &summary)
             .await?;
         tx.commit().await?;
         Ok(())

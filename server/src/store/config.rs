@@ -19,6 +19,7 @@ use switchyard_shared::{
     ConfigDocument, ConsumerSpec, GuardrailSpec, ProviderSpec, RouteSpec, ValidationErrors,
 };
 
+use super::audit::{Audit, Item, Origin};
 use super::consumers;
 use super::guardrails;
 use super::{
@@ -50,7 +51,11 @@ impl Store {
     }
 
     /// Creates a provider; `api_keys: None` means no keys.
-    pub async fn create_provider(&self, mut spec: ProviderSpec) -> Result<ProviderSpec> {
+    pub async fn create_provider(
+        &self,
+        origin: &Origin,
+        mut spec: ProviderSpec,
+    ) -> Result<ProviderSpec> {
         spec.normalize_base_url();
         let resolved = resolve_secrets(&mut spec, None);
         with_validation(resolved, validate_provider(&spec))?;
@@ -62,8 +67,13 @@ impl Store {
                 routes: Vec::new(),
             });
         }
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Provider(&spec.name)]).await?;
         insert_provider(&mut tx, &self.sealer, &spec).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("provider '{}' created", spec.name);
+        audit
+            .commit(&mut tx, &self.sealer, "create", &summary)
+            .await?;
         tx.commit().await?;
         Ok(spec)
     }
@@ -72,6 +82,7 @@ impl Store {
     /// stored ones keep them, unless the base URL moves to another host (see [`resolve_secrets`]).
     pub async fn replace_provider(
         &self,
+        origin: &Origin,
         name: &str,
         mut spec: ProviderSpec,
     ) -> Result<ProviderSpec> {
@@ -91,14 +102,18 @@ impl Store {
         let resolved = resolve_secrets(&mut spec, Some(&existing.spec));
         let moved = with_validation(resolved, validate_provider(&spec))?;
         compiles(&spec, "")?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Provider(name)]).await?;
         update_provider(&mut tx, &self.sealer, existing.id, &spec).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("provider '{name}' replaced");
+        audit
+            .commit(&mut tx, &self.sealer, "replace", &summary)
+            .await?;
         tx.commit().await?;
         log_moves(moved.iter());
         Ok(spec)
     }
 
-    pub async fn delete_provider(&self, name: &str) -> Result<()> {
+    pub async fn delete_provider(&self, origin: &Origin, name: &str) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id = provider_id(&mut tx, name)
             .await?
@@ -119,11 +134,15 @@ impl Store {
                 routes,
             });
         }
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Provider(name)]).await?;
         sqlx::query("DELETE FROM providers WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("provider '{name}' deleted");
+        audit
+            .commit(&mut tx, &self.sealer, "delete", &summary)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -143,7 +162,7 @@ impl Store {
             .ok_or_else(|| route_not_found(name))
     }
 
-    pub async fn create_route(&self, spec: RouteSpec) -> Result<RouteSpec> {
+    pub async fn create_route(&self, origin: &Origin, spec: RouteSpec) -> Result<RouteSpec> {
         validate_route(&spec)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if route_id(&mut tx, &spec.name).await?.is_some() {
@@ -154,13 +173,22 @@ impl Store {
         }
         let providers = provider_ids(&mut tx).await?;
         check_route_references(&mut tx, &spec, &providers).await?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Route(&spec.name)]).await?;
         insert_route(&mut tx, &spec, &providers).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("route '{}' created", spec.name);
+        audit
+            .commit(&mut tx, &self.sealer, "create", &summary)
+            .await?;
         tx.commit().await?;
         Ok(spec)
     }
 
-    pub async fn replace_route(&self, name: &str, spec: RouteSpec) -> Result<RouteSpec> {
+    pub async fn replace_route(
+        &self,
+        origin: &Origin,
+        name: &str,
+        spec: RouteSpec,
+    ) -> Result<RouteSpec> {
         if spec.name != name {
             return Err(ValidationErrors::single(
                 "name",
@@ -175,20 +203,34 @@ impl Store {
             .ok_or_else(|| route_not_found(name))?;
         let providers = provider_ids(&mut tx).await?;
         check_route_references(&mut tx, &spec, &providers).await?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Route(name)]).await?;
         update_route(&mut tx, id, &spec, &providers).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("route '{name}' replaced");
+        audit
+            .commit(&mut tx, &self.sealer, "replace", &summary)
+            .await?;
         tx.commit().await?;
         Ok(spec)
     }
 
-    pub async fn delete_route(&self, name: &str) -> Result<()> {
-        self.delete_named(Named::Route, name).await
+    pub async fn delete_route(&self, origin: &Origin, name: &str) -> Result<()> {
+        self.delete_named(origin, Named::Route, name).await
     }
 
     /// Deletes the route or consumer called `name` (what depends on it goes by `CASCADE`) in one
     /// transaction that bumps the revision.
-    pub(super) async fn delete_named(&self, what: Named, name: &str) -> Result<()> {
+    pub(super) async fn delete_named(
+        &self,
+        origin: &Origin,
+        what: Named,
+        name: &str,
+    ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let item = match what {
+            Named::Route => Item::Route(name),
+            Named::Consumer => Item::Consumer(name),
+        };
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[item]).await?;
         let sql = match what {
             Named::Route => "DELETE FROM routes WHERE name = ?",
             Named::Consumer => "DELETE FROM consumers WHERE name = ?",
@@ -204,7 +246,14 @@ impl Store {
                 Named::Consumer => StoreError::NotFound(format!("no consumer named '{name}'")),
             });
         }
-        bump_revision(&mut tx).await?;
+        let kind = match what {
+            Named::Route => "route",
+            Named::Consumer => "consumer",
+        };
+        let summary = format!("{kind} '{name}' deleted");
+        audit
+            .commit(&mut tx, &self.sealer, "delete", &summary)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -281,7 +330,23 @@ impl Store {
     /// Guardrail policies are written before the routes and consumers that name them. With
     /// `prune`, whatever the document does not name is deleted (policies last, once nothing left
     /// names them).
-    pub async fn apply(&self, mut doc: ConfigDocument, prune: bool) -> Result<ApplySummary> {
+    pub async fn apply(
+        &self,
+        origin: &Origin,
+        doc: ConfigDocument,
+        prune: bool,
+    ) -> Result<ApplySummary> {
+        self.apply_as(origin, doc, prune, None).await
+    }
+
+    /// `apply`, recorded as a rollback to `rolled_back_to` when it is one.
+    pub(super) async fn apply_as(
+        &self,
+        origin: &Origin,
+        mut doc: ConfigDocument,
+        prune: bool,
+        rolled_back_to: Option<i64>,
+    ) -> Result<ApplySummary> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut stored: HashMap<String, StoredProvider> =
             load_providers(&mut tx, None, &self.sealer)
@@ -307,6 +372,10 @@ impl Store {
         }
         normalise_consumers(&mut doc.consumers)?;
 
+        let mut audit = Audit::begin_all(&mut tx, &self.sealer, origin).await?;
+        if let Some(revision) = rolled_back_to {
+            audit = audit.rolling_back_to(revision);
+        }
         let mut summary = ApplySummary::default();
         [
             summary.guardrails_created,
@@ -379,7 +448,14 @@ impl Store {
                 summary.settings_changed = true;
             }
         }
-        bump_revision(&mut tx).await?;
+        let (action, line) = match rolled_back_to {
+            Some(revision) => (
+                "rollback",
+                format!("rolled back to revision {revision}: {summary}"),
+            ),
+            None => ("apply", format!("document applied: {summary}")),
+        };
+        audit.commit(&mut tx, &self.sealer, action, &line).await?;
         tx.commit().await?;
         log_moves(moved.iter());
         Ok(summary)
@@ -388,23 +464,23 @@ impl Store {
     /// Seals every plaintext provider key and header value with the master key, in one
     /// transaction; then compacts the database and truncates its write-ahead log, so the old
     /// plaintext does not linger in free pages or old log frames.
-    pub async fn seal_secrets(&self) -> Result<ResealSummary> {
+    pub async fn seal_secrets(&self, origin: &Origin) -> Result<ResealSummary> {
         if !self.sealer.is_active() {
             return Err(SecretsError::KeyNeeded.into());
         }
-        self.reseal(true).await
+        self.reseal(origin, true).await
     }
 
     /// Turns every sealed provider key and header value back into plaintext and forgets the
     /// database's key, in one transaction.
-    pub async fn unseal_secrets(&self) -> Result<ResealSummary> {
+    pub async fn unseal_secrets(&self, origin: &Origin) -> Result<ResealSummary> {
         if !self.sealer.is_active() {
             return Err(SecretsError::KeyNeeded.into());
         }
-        self.reseal(false).await
+        self.reseal(origin, false).await
     }
 
-    async fn reseal(&self, seal: bool) -> Result<ResealSummary> {
+    async fn reseal(&self, origin: &Origin, seal: bool) -> Result<ResealSummary> {
         let plain = Sealer::default();
         let target = if seal { &self.sealer } else { &plain };
         let mut summary = ResealSummary::default();
@@ -469,7 +545,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if summary != ResealSummary::default() {
-            bump_revision(&mut tx).await?;
+            // The masked views do not change, so the entry has no documents: it says what
+            // happened and who did it.
+            let audit = Audit::begin(&mut tx, &self.sealer, origin, &[]).await?;
+            let (action, verb) = if seal {
+                ("seal", "sealed")
+            } else {
+                ("unseal", "unsealed")
+            };
+            let line = format!(
+                "{} provider keys and {} header values {verb}",
+                summary.keys, summary.headers
+            );
+            audit.commit(&mut tx, &self.sealer, action, &line).await?;
         }
         tx.commit().await?;
         // `secure_delete` zeroed the overwritten values; VACUUM rebuilds the file without free
@@ -780,13 +868,6 @@ async fn check_route_references(
         }
     }
     Ok(errors.into_result()?)
-}
-
-pub(super) async fn bump_revision(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1")
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 async fn provider_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
@@ -1163,7 +1244,10 @@ mod tests {
             .await
             .expect("opens");
         store
-            .create_provider(spec("https://llm.example.com/v1"))
+            .create_provider(
+                &crate::store::Origin::system(),
+                spec("https://llm.example.com/v1"),
+            )
             .await
             .expect("created");
         // Kept keys keep their row when the provider is rewritten.
@@ -1171,7 +1255,11 @@ mod tests {
             .key_ids
             .clone();
         store
-            .replace_provider("p", spec("https://llm.example.com/v1").masked())
+            .replace_provider(
+                &crate::store::Origin::system(),
+                "p",
+                spec("https://llm.example.com/v1").masked(),
+            )
             .await
             .expect("replaced");
         let loaded = store.load().await.expect("loads");
@@ -1198,7 +1286,10 @@ mod tests {
         let store = Store::open_with_key(dir.path(), key())
             .await
             .expect("opens");
-        let summary = store.unseal_secrets().await.expect("unsealed");
+        let summary = store
+            .unseal_secrets(&crate::store::Origin::system())
+            .await
+            .expect("unsealed");
         assert_eq!(
             summary,
             ResealSummary {
@@ -1219,7 +1310,10 @@ mod tests {
         let store = Store::open_with_key(dir.path(), key())
             .await
             .expect("opens");
-        let summary = store.seal_secrets().await.expect("sealed");
+        let summary = store
+            .seal_secrets(&crate::store::Origin::system())
+            .await
+            .expect("sealed");
         assert_eq!(
             summary,
             ResealSummary {
@@ -1227,7 +1321,10 @@ mod tests {
                 headers: 1
             }
         );
-        let again = store.seal_secrets().await.expect("sealed");
+        let again = store
+            .seal_secrets(&crate::store::Origin::system())
+            .await
+            .expect("sealed");
         assert_eq!(again, ResealSummary::default());
         store.close().await;
         let raw = raw_contents(dir.path()).await;

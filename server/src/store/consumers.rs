@@ -14,7 +14,8 @@ use switchyard_shared::{
     Budget, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, Settings, ValidationErrors,
 };
 
-use super::config::{Named, bump_revision};
+use super::audit::{Audit, Item, Origin};
+use super::config::Named;
 use super::guardrails::guardrail_names;
 use super::{Result, Store, StoreError, now_ms};
 use crate::client_key;
@@ -77,13 +78,18 @@ pub(crate) fn parse_rfc3339(field: &str, text: &str) -> Result<i64, ValidationEr
 
 impl StoredKey {
     /// The key as the API shows it: masked, no digest.
+    /// The key's masked form, `sy-…k3Qz`: how the trail and the console name it.
+    pub fn masked(&self) -> String {
+        client_key::masked(self.last4.as_deref())
+    }
+
     pub fn view(&self) -> ConsumerKey {
         ConsumerKey {
             id: Some(self.id),
             name: self.name.clone(),
             key: None,
             key_sha256: None,
-            masked: Some(client_key::masked(self.last4.as_deref())),
+            masked: Some(self.masked()),
             expires_at: self.expires_at_ms.map(rfc3339_ms),
             allowed_models: self.allowed_models.clone(),
             limits: self.limits,
@@ -118,6 +124,16 @@ impl StoredConsumer {
             keys: self.keys.iter().map(StoredKey::view).collect(),
             ..self.spec.clone()
         }
+    }
+
+    /// The consumer as the audit trail records it: the API's view without the time each key
+    /// was last used, which is usage, not configuration.
+    pub fn audited(&self) -> ConsumerSpec {
+        let mut view = self.view();
+        for key in &mut view.keys {
+            key.last_used_at = None;
+        }
+        view
     }
 
     /// The consumer as an export writes it, keys as digests.
@@ -196,7 +212,11 @@ impl Store {
             .ok_or_else(|| consumer_not_found(name))
     }
 
-    pub async fn create_consumer(&self, spec: ConsumerSpec) -> Result<StoredConsumer> {
+    pub async fn create_consumer(
+        &self,
+        origin: &Origin,
+        spec: ConsumerSpec,
+    ) -> Result<StoredConsumer> {
         refuse_inline_keys(&spec)?;
         validate_consumer(&spec)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -207,8 +227,13 @@ impl Store {
             });
         }
         check_guardrail_references(&mut tx, &spec).await?;
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(&spec.name)]).await?;
         let id = insert_consumer(&mut tx, &spec).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("consumer '{}' created", spec.name);
+        audit
+            .commit(&mut tx, &self.sealer, "create", &summary)
+            .await?;
         tx.commit().await?;
         Ok(StoredConsumer {
             id,
@@ -218,7 +243,12 @@ impl Store {
     }
 
     /// Replaces a consumer's settings; its keys stay as they are.
-    pub async fn replace_consumer(&self, name: &str, spec: ConsumerSpec) -> Result<StoredConsumer> {
+    pub async fn replace_consumer(
+        &self,
+        origin: &Origin,
+        name: &str,
+        spec: ConsumerSpec,
+    ) -> Result<StoredConsumer> {
         if spec.name != name {
             return Err(ValidationErrors::single(
                 "name",
@@ -233,23 +263,32 @@ impl Store {
             .await?
             .ok_or_else(|| consumer_not_found(name))?;
         check_guardrail_references(&mut tx, &spec).await?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(name)]).await?;
         update_consumer(&mut tx, id, &spec).await?;
         let stored = load_consumers(&mut tx, Some(name))
             .await?
             .pop()
             .ok_or_else(|| consumer_not_found(name))?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("consumer '{name}' replaced");
+        audit
+            .commit(&mut tx, &self.sealer, "replace", &summary)
+            .await?;
         tx.commit().await?;
         Ok(stored)
     }
 
     /// Deletes a consumer; its keys go with it.
-    pub async fn delete_consumer(&self, name: &str) -> Result<()> {
-        self.delete_named(Named::Consumer, name).await
+    pub async fn delete_consumer(&self, origin: &Origin, name: &str) -> Result<()> {
+        self.delete_named(origin, Named::Consumer, name).await
     }
 
     /// Issues a new key for a consumer; the plaintext exists only in the answer.
-    pub async fn create_key(&self, consumer: &str, new: NewKey) -> Result<IssuedKey> {
+    pub async fn create_key(
+        &self,
+        origin: &Origin,
+        consumer: &str,
+        new: NewKey,
+    ) -> Result<IssuedKey> {
         validate_new_key(&new)?;
         let expires_at_ms = new
             .expires_at
@@ -261,6 +300,8 @@ impl Store {
             .await?
             .ok_or_else(|| consumer_not_found(consumer))?;
         check_key_count(&mut tx, consumer_id).await?;
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
         let issued = insert_new_key(
             &mut tx,
             consumer_id,
@@ -271,7 +312,14 @@ impl Store {
             expires_at_ms,
         )
         .await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!(
+            "key '{}' ({}) added to consumer '{consumer}'",
+            issued.stored.name,
+            issued.stored.masked()
+        );
+        audit
+            .commit(&mut tx, &self.sealer, "key_create", &summary)
+            .await?;
         tx.commit().await?;
         Ok(issued)
     }
@@ -283,12 +331,15 @@ impl Store {
     /// Changes the fields an update names; the others stay.
     pub async fn update_key(
         &self,
+        origin: &Origin,
         consumer: &str,
         id: i64,
         update: KeyUpdate,
     ) -> Result<StoredKey> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut key = load_key(&mut tx, consumer, id).await?;
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
         if let Some(name) = update.name {
             key.name = name;
         }
@@ -333,31 +384,55 @@ impl Store {
             },
         )
         .await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!(
+            "key '{}' ({}) of consumer '{consumer}' updated",
+            key.name,
+            key.masked()
+        );
+        audit
+            .commit(&mut tx, &self.sealer, "key_update", &summary)
+            .await?;
         tx.commit().await?;
         Ok(key)
     }
 
     /// Revokes a key at once.
-    pub async fn delete_key(&self, consumer: &str, id: i64) -> Result<()> {
+    pub async fn delete_key(&self, origin: &Origin, consumer: &str, id: i64) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        load_key(&mut tx, consumer, id).await?;
+        let key = load_key(&mut tx, consumer, id).await?;
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
         sqlx::query("DELETE FROM consumer_keys WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!(
+            "key '{}' ({}) of consumer '{consumer}' revoked",
+            key.name,
+            key.masked()
+        );
+        audit
+            .commit(&mut tx, &self.sealer, "key_delete", &summary)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Issues a successor with the same name, models and limits; the old key keeps working for
     /// `grace` (its expiry moves to then, or stays if that is sooner) and is refused after.
-    pub async fn rotate_key(&self, consumer: &str, id: i64, grace: Duration) -> Result<IssuedKey> {
+    pub async fn rotate_key(
+        &self,
+        origin: &Origin,
+        consumer: &str,
+        id: i64,
+        grace: Duration,
+    ) -> Result<IssuedKey> {
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let old = load_key(&mut tx, consumer, id).await?;
         check_key_count(&mut tx, old.consumer_id).await?;
+        let audit =
+            Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
         let ends = now_ms().saturating_add(grace_ms);
         let old_expiry = old.expires_at_ms.map_or(ends, |at| at.min(ends));
         sqlx::query("UPDATE consumer_keys SET expires_at = ? WHERE id = ?")
@@ -376,7 +451,15 @@ impl Store {
             old.expires_at_ms.filter(|at| *at > ends),
         )
         .await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!(
+            "key '{}' of consumer '{consumer}' rotated ({} → {})",
+            old.name,
+            old.masked(),
+            issued.stored.masked()
+        );
+        audit
+            .commit(&mut tx, &self.sealer, "key_rotate", &summary)
+            .await?;
         tx.commit().await?;
         Ok(issued)
     }
@@ -408,10 +491,13 @@ impl Store {
         load_settings(&mut conn).await
     }
 
-    pub async fn put_settings(&self, settings: &Settings) -> Result<()> {
+    pub async fn put_settings(&self, origin: &Origin, settings: &Settings) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Settings]).await?;
         write_settings(&mut tx, settings).await?;
-        bump_revision(&mut tx).await?;
+        audit
+            .commit(&mut tx, &self.sealer, "settings", "settings changed")
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -742,7 +828,7 @@ pub(super) fn parse_settings(json: &str) -> Result<Settings> {
     })
 }
 
-async fn load_settings(conn: &mut SqliteConnection) -> Result<Settings> {
+pub(super) async fn load_settings(conn: &mut SqliteConnection) -> Result<Settings> {
     parse_settings(&fetch_settings(conn).await?)
 }
 

@@ -11,7 +11,7 @@ use sqlx::SqliteConnection;
 use switchyard_shared::validate::validate_guardrail;
 use switchyard_shared::{GuardrailSpec, ValidationErrors};
 
-use super::config::bump_revision;
+use super::audit::{Audit, Item, Origin};
 use super::{RawItem, Result, Store, StoreError, now_ms, raw_item};
 use crate::client_key;
 use crate::secrets::{Sealer, SecretsError, is_sealed};
@@ -49,7 +49,11 @@ impl Store {
             .ok_or_else(|| guardrail_not_found(name))
     }
 
-    pub async fn create_guardrail(&self, spec: GuardrailSpec) -> Result<GuardrailSpec> {
+    pub async fn create_guardrail(
+        &self,
+        origin: &Origin,
+        spec: GuardrailSpec,
+    ) -> Result<GuardrailSpec> {
         validate_guardrail(&spec)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if guardrail_id(&mut tx, &spec.name).await?.is_some() {
@@ -58,14 +62,25 @@ impl Store {
                 routes: Vec::new(),
             });
         }
+        let audit = Audit::begin(
+            &mut tx,
+            &self.sealer,
+            origin,
+            &[Item::Guardrail(&spec.name)],
+        )
+        .await?;
         insert_guardrail(&mut tx, &spec).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("guardrail policy '{}' created", spec.name);
+        audit
+            .commit(&mut tx, &self.sealer, "create", &summary)
+            .await?;
         tx.commit().await?;
         Ok(spec)
     }
 
     pub async fn replace_guardrail(
         &self,
+        origin: &Origin,
         name: &str,
         spec: GuardrailSpec,
     ) -> Result<GuardrailSpec> {
@@ -83,24 +98,32 @@ impl Store {
         let id = guardrail_id(&mut tx, name)
             .await?
             .ok_or_else(|| guardrail_not_found(name))?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Guardrail(name)]).await?;
         update_guardrail(&mut tx, id, &spec).await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("guardrail policy '{name}' replaced");
+        audit
+            .commit(&mut tx, &self.sealer, "replace", &summary)
+            .await?;
         tx.commit().await?;
         Ok(spec)
     }
 
     /// Deletes a policy, unless a route or consumer still names it (a conflict naming them).
-    pub async fn delete_guardrail(&self, name: &str) -> Result<()> {
+    pub async fn delete_guardrail(&self, origin: &Origin, name: &str) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id = guardrail_id(&mut tx, name)
             .await?
             .ok_or_else(|| guardrail_not_found(name))?;
         refuse_if_used(&mut tx, name).await?;
+        let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Guardrail(name)]).await?;
         sqlx::query("DELETE FROM guardrails WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        bump_revision(&mut tx).await?;
+        let summary = format!("guardrail policy '{name}' deleted");
+        audit
+            .commit(&mut tx, &self.sealer, "delete", &summary)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -392,7 +415,10 @@ mod tests {
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("a scratch dir");
         let store = Store::open(dir.path()).await.expect("opens");
-        store.create_provider(provider()).await.expect("provider");
+        store
+            .create_provider(&crate::store::Origin::system(), provider())
+            .await
+            .expect("provider");
         (dir, store)
     }
 
@@ -401,37 +427,49 @@ mod tests {
         let (_dir, store) = store().await;
         let before = store.revision().await.expect("revision");
         store
-            .create_guardrail(policy("pii"))
+            .create_guardrail(&crate::store::Origin::system(), policy("pii"))
             .await
             .expect("created");
         assert_eq!(store.revision().await.expect("revision"), before + 1);
         assert!(matches!(
-            store.create_guardrail(policy("pii")).await,
+            store
+                .create_guardrail(&crate::store::Origin::system(), policy("pii"))
+                .await,
             Err(StoreError::Conflict { .. })
         ));
         let mut changed = policy("pii");
         changed.mode = switchyard_shared::GuardrailMode::Monitor;
         store
-            .replace_guardrail("pii", changed.clone())
+            .replace_guardrail(&crate::store::Origin::system(), "pii", changed.clone())
             .await
             .expect("replaced");
         assert_eq!(store.get_guardrail("pii").await.expect("read"), changed);
         let error = store
-            .replace_guardrail("other", policy("pii"))
+            .replace_guardrail(&crate::store::Origin::system(), "other", policy("pii"))
             .await
             .expect_err("renamed");
         assert_eq!(fields(error), ["name"]);
         assert!(matches!(
-            store.replace_guardrail("nope", policy("nope")).await,
+            store
+                .replace_guardrail(&crate::store::Origin::system(), "nope", policy("nope"))
+                .await,
             Err(StoreError::NotFound(_))
         ));
         let mut bad = policy("bad");
         bad.detectors[1].label = None;
         assert_eq!(
-            fields(store.create_guardrail(bad).await.expect_err("invalid")),
+            fields(
+                store
+                    .create_guardrail(&crate::store::Origin::system(), bad)
+                    .await
+                    .expect_err("invalid")
+            ),
             ["detectors[1].label"]
         );
-        store.create_guardrail(policy("b")).await.expect("created");
+        store
+            .create_guardrail(&crate::store::Origin::system(), policy("b"))
+            .await
+            .expect("created");
         let names: Vec<String> = store
             .list_guardrails()
             .await
@@ -443,9 +481,14 @@ mod tests {
         let loaded = store.load().await.expect("loads");
         assert_eq!(loaded.guardrails.len(), 2);
         assert_eq!(loaded.guardrails[1].spec, changed);
-        store.delete_guardrail("b").await.expect("deleted");
+        store
+            .delete_guardrail(&crate::store::Origin::system(), "b")
+            .await
+            .expect("deleted");
         assert!(matches!(
-            store.delete_guardrail("b").await,
+            store
+                .delete_guardrail(&crate::store::Origin::system(), "b")
+                .await,
             Err(StoreError::NotFound(_))
         ));
     }
@@ -454,44 +497,58 @@ mod tests {
     async fn references_must_exist_and_block_deletion() {
         let (_dir, store) = store().await;
         let error = store
-            .create_route(route("r", &["pii"]))
+            .create_route(&crate::store::Origin::system(), route("r", &["pii"]))
             .await
             .expect_err("unknown policy");
         assert_eq!(fields(error), ["guardrails[0]"]);
         let error = store
-            .create_consumer(consumer("c", &["pii"]))
+            .create_consumer(&crate::store::Origin::system(), consumer("c", &["pii"]))
             .await
             .expect_err("unknown policy");
         assert_eq!(fields(error), ["guardrails[0]"]);
 
         store
-            .create_guardrail(policy("pii"))
+            .create_guardrail(&crate::store::Origin::system(), policy("pii"))
             .await
             .expect("created");
         store
-            .create_guardrail(policy("other"))
+            .create_guardrail(&crate::store::Origin::system(), policy("other"))
             .await
             .expect("created");
         store
-            .create_route(route("r", &["pii"]))
+            .create_route(&crate::store::Origin::system(), route("r", &["pii"]))
             .await
             .expect("route");
         store
-            .create_consumer(consumer("c", &["other", "pii"]))
+            .create_consumer(
+                &crate::store::Origin::system(),
+                consumer("c", &["other", "pii"]),
+            )
             .await
             .expect("consumer");
         let error = store
-            .replace_route("r", route("r", &["pii", "gone"]))
+            .replace_route(
+                &crate::store::Origin::system(),
+                "r",
+                route("r", &["pii", "gone"]),
+            )
             .await
             .expect_err("unknown policy");
         assert_eq!(fields(error), ["guardrails[1]"]);
         let error = store
-            .replace_consumer("c", consumer("c", &["gone"]))
+            .replace_consumer(
+                &crate::store::Origin::system(),
+                "c",
+                consumer("c", &["gone"]),
+            )
             .await
             .expect_err("unknown policy");
         assert_eq!(fields(error), ["guardrails[0]"]);
 
-        match store.delete_guardrail("pii").await {
+        match store
+            .delete_guardrail(&crate::store::Origin::system(), "pii")
+            .await
+        {
             Err(StoreError::Conflict { message, routes }) => {
                 assert_eq!(routes, ["r"]);
                 assert!(
@@ -502,15 +559,24 @@ mod tests {
             other => panic!("expected a conflict, got {other:?}"),
         }
         store
-            .replace_consumer("c", consumer("c", &[]))
+            .replace_consumer(&crate::store::Origin::system(), "c", consumer("c", &[]))
             .await
             .expect("replaced");
-        match store.delete_guardrail("other").await {
+        match store
+            .delete_guardrail(&crate::store::Origin::system(), "other")
+            .await
+        {
             Ok(()) => {}
             other => panic!("no longer used: {other:?}"),
         }
-        store.delete_route("r").await.expect("deleted");
-        store.delete_guardrail("pii").await.expect("deleted");
+        store
+            .delete_route(&crate::store::Origin::system(), "r")
+            .await
+            .expect("deleted");
+        store
+            .delete_guardrail(&crate::store::Origin::system(), "pii")
+            .await
+            .expect("deleted");
     }
 
     #[tokio::test]
@@ -525,11 +591,17 @@ mod tests {
         };
         let diff = store.diff(doc.clone(), false).await.expect("diff");
         assert_eq!(diff.guardrails.create, ["pii", "extra"]);
-        let summary = store.apply(doc.clone(), false).await.expect("applied");
+        let summary = store
+            .apply(&crate::store::Origin::system(), doc.clone(), false)
+            .await
+            .expect("applied");
         assert_eq!((summary.guardrails_created, summary.routes_created), (2, 1));
         let exported = store.export().await.expect("export");
         assert_eq!(exported.guardrails, vec![policy("extra"), policy("pii")]);
-        let again = store.apply(exported.clone(), false).await.expect("again");
+        let again = store
+            .apply(&crate::store::Origin::system(), exported.clone(), false)
+            .await
+            .expect("again");
         assert_eq!(again.guardrails_unchanged, 2);
 
         // Pruning deletes the policy nobody names any more, after its user went.
@@ -541,7 +613,10 @@ mod tests {
         let diff = store.diff(pruned.clone(), true).await.expect("diff");
         assert_eq!(diff.guardrails.delete, ["extra"]);
         assert_eq!(diff.consumers.delete, ["c"]);
-        let summary = store.apply(pruned, true).await.expect("applied");
+        let summary = store
+            .apply(&crate::store::Origin::system(), pruned, true)
+            .await
+            .expect("applied");
         assert_eq!(
             (summary.guardrails_deleted, summary.consumers_deleted),
             (1, 1)
@@ -553,14 +628,20 @@ mod tests {
             routes: vec![route("r2", &["missing"])],
             ..Default::default()
         };
-        let error = store.apply(broken, false).await.expect_err("invalid");
+        let error = store
+            .apply(&crate::store::Origin::system(), broken, false)
+            .await
+            .expect_err("invalid");
         assert_eq!(fields(error), ["routes[0].guardrails[0]"]);
         // With prune, stored policies do not count: the document must carry them.
         let without = switchyard_shared::ConfigDocument {
             guardrails: Vec::new(),
             ..doc
         };
-        let error = store.apply(without, true).await.expect_err("invalid");
+        let error = store
+            .apply(&crate::store::Origin::system(), without, true)
+            .await
+            .expect_err("invalid");
         assert_eq!(
             fields(error),
             ["routes[0].guardrails[0]", "consumers[0].guardrails[0]"]
@@ -589,7 +670,10 @@ mod tests {
             .await
             .expect("reopens");
         assert_eq!(store.guardrail_hash_key().await.expect("read"), first);
-        store.unseal_secrets().await.expect("unsealed");
+        store
+            .unseal_secrets(&crate::store::Origin::system())
+            .await
+            .expect("unsealed");
         store.close().await;
         let store = Store::open(dir.path()).await.expect("opens without a key");
         assert_eq!(store.guardrail_hash_key().await.expect("read"), first);
