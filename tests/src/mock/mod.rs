@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
@@ -26,8 +27,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use date::{http_date, whole_second};
+use reply::{PacedAnswer, echo, paced, raw, step};
 pub use reply::{Reply, StepParts, StepStream};
-use reply::{echo, raw, step};
 use rules::Rule;
 pub use rules::When;
 use script::FateGuard;
@@ -115,6 +116,13 @@ impl MockUpstream {
             .fallback(handle)
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&state));
+        // Each write leaves at once, as a streaming provider's would: with Nagle's algorithm an
+        // event sent while the headers await their (delayed) acknowledgement waits up to 40 ms
+        // and then leaves with every event after it, which hides a stream's pacing.
+        let listener = listener.tap_io(|tcp| {
+            // Nothing to do if the option cannot be set: only the pacing would suffer.
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .await
@@ -189,6 +197,16 @@ impl MockUpstream {
             .default
             .lock()
             .expect("mock lock is not poisoned") = Some(reply);
+    }
+
+    /// Makes every request (when the queue is empty) a [`Reply::Paced`] answer: the first
+    /// token after `ttft`, then `tokens` tokens one every `per_token`.
+    pub fn set_speed(&self, ttft: Duration, per_token: Duration, tokens: u32) {
+        self.set_default(Reply::Paced {
+            ttft,
+            per_token,
+            tokens,
+        });
     }
 
     /// Answers every request that `when` matches with `reply` (before the queue and the
@@ -345,6 +363,18 @@ async fn answer(
     }
     let response = match reply {
         Reply::Script(script) => return script.respond(guard),
+        Reply::Paced {
+            ttft,
+            per_token,
+            tokens,
+        } => match paced(&state.name, method, path, body, (ttft, per_token, tokens)) {
+            PacedAnswer::Stream(script) => return script.respond(guard),
+            // The wait holds the guard, like a delay: a gateway that leaves marks it abandoned.
+            PacedAnswer::Whole(wait, response) => {
+                tokio::time::sleep(wait).await;
+                response
+            }
+        },
         Reply::Echo => echo(&state.name, method, path, body),
         Reply::Raw {
             status,
