@@ -21,6 +21,8 @@ use super::{Result, Store, StoreError, load_providers, load_routes};
 use crate::secrets::Sealer;
 
 mod rollback;
+#[cfg(test)]
+mod tests;
 
 /// The most entries one page holds, and how many it holds unless asked.
 pub const MAX_PAGE: u32 = 500;
@@ -128,7 +130,7 @@ impl Store {
     }
 
     /// The configuration as it was right after `revision`, masked the way an export is. Client
-    /// keys carry their `id`, and their `key_sha256` only while the key is still stored.
+    /// keys carry their `id`, and their `key_sha256` only while that very key is still stored.
     pub async fn document_at(&self, revision: i64) -> Result<ConfigDocument> {
         let mut tx = self.pool.begin().await?;
         document_at(&mut tx, &self.sealer, revision).await
@@ -273,8 +275,8 @@ pub(super) async fn document_at(
             None => section.remove(&name),
         };
     }
-    let digests = key_digests(conn).await?;
-    into_document(sections, &digests)
+    let stored = stored_keys(conn).await?;
+    into_document(sections, &stored)
 }
 
 /// The current configuration in the trail's form: providers masked, consumers as audited.
@@ -304,20 +306,43 @@ async fn current_sections(conn: &mut SqliteConnection, sealer: &Sealer) -> Resul
     Ok(sections)
 }
 
-/// Every stored client key's digest by id.
-async fn key_digests(conn: &mut SqliteConnection) -> Result<HashMap<i64, String>> {
-    let mut digests = HashMap::new();
+/// A stored client key as history can recognise it, and its digest.
+struct StoredIdentity {
+    created_at: String,
+    masked: String,
+    digest: String,
+}
+
+/// Every stored client key by id.
+///
+/// SQLite hands a deleted row's id to the next insert when it was the largest, so an id alone
+/// does not identify a key across time: a key revoked since could otherwise be matched to the
+/// one issued after it. History's documents also carry each key's creation time and mask, and a
+/// key is the same only when all three agree.
+async fn stored_keys(conn: &mut SqliteConnection) -> Result<HashMap<i64, StoredIdentity>> {
+    let mut keys = HashMap::new();
     for consumer in load_consumers(conn, None).await? {
         for key in consumer.keys {
-            digests.insert(key.id, key.digest_hex);
+            let view = key.view();
+            keys.insert(
+                key.id,
+                StoredIdentity {
+                    created_at: view.created_at.unwrap_or_default(),
+                    masked: view.masked.unwrap_or_default(),
+                    digest: key.digest_hex,
+                },
+            );
         }
     }
-    Ok(digests)
+    Ok(keys)
 }
 
 /// Parses the rebuilt sections into a document, in an export's order (by name), with each
 /// client key in an export's form plus its id.
-fn into_document(sections: Sections, digests: &HashMap<i64, String>) -> Result<ConfigDocument> {
+fn into_document(
+    sections: Sections,
+    stored: &HashMap<i64, StoredIdentity>,
+) -> Result<ConfigDocument> {
     fn parse<T: serde::de::DeserializeOwned>(name: &str, value: Value) -> Result<T> {
         serde_json::from_value(value).map_err(|e| corrupt(name, e))
     }
@@ -331,7 +356,14 @@ fn into_document(sections: Sections, digests: &HashMap<i64, String>) -> Result<C
     for (name, value) in sections.consumers {
         let mut consumer: switchyard_shared::ConsumerSpec = parse(&name, value)?;
         for key in &mut consumer.keys {
-            key.key_sha256 = key.id.and_then(|id| digests.get(&id).cloned());
+            key.key_sha256 = key
+                .id
+                .and_then(|id| stored.get(&id))
+                .filter(|s| {
+                    key.created_at.as_deref() == Some(s.created_at.as_str())
+                        && key.masked.as_deref() == Some(s.masked.as_str())
+                })
+                .map(|s| s.digest.clone());
             key.created_at = None;
             key.last_used_at = None;
         }
