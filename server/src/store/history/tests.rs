@@ -1,0 +1,606 @@
+//! History and rollback against a real SQLite store: random writes rebuilt revision by revision,
+//! rollbacks that restore the export, what cannot be restored, pagination, filters and pruning.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use serde_json::json;
+use switchyard_shared::audit::DiffOp;
+use switchyard_shared::{ConfigDocument, ConsumerSpec, KeyUpdate, NewKey, ProviderSpec, RouteSpec};
+
+use super::AuditFilter;
+use crate::store::{Actor, Origin, Store, StoreError};
+
+async fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("a scratch dir");
+    let store = Store::open(dir.path()).await.expect("opens");
+    (dir, store)
+}
+
+fn system() -> Origin {
+    Origin::system()
+}
+
+/// A provider key whose mask (`sk-…` and the last four) differs for every `n` below 10,000.
+fn secret(n: u32) -> String {
+    format!("sk-test-provider-key-{n:04}")
+}
+
+fn provider(name: &str, keys: &[String], host: &str) -> ProviderSpec {
+    serde_json::from_value(json!({
+        "name": name, "type": "openai-compatible", "base_url": format!("https://{host}/v1"),
+        "api_keys": keys,
+    }))
+    .expect("a valid provider")
+}
+
+fn route(name: &str, provider: &str, model: &str) -> RouteSpec {
+    serde_json::from_value(json!({
+        "name": name, "match": [{"type": "exact", "value": name}],
+        "upstreams": [{"provider": provider, "model": model}],
+    }))
+    .expect("a valid route")
+}
+
+fn consumer(name: &str, description: &str) -> ConsumerSpec {
+    serde_json::from_value(json!({"name": name, "description": description})).expect("a consumer")
+}
+
+fn new_key(name: &str) -> NewKey {
+    NewKey {
+        name: name.to_owned(),
+        ..NewKey::default()
+    }
+}
+
+/// The export as the admin API shows it: provider secrets masked.
+async fn masked_export(store: &Store) -> ConfigDocument {
+    let mut doc = store.export().await.expect("exports");
+    doc.providers = doc.providers.iter().map(ProviderSpec::masked).collect();
+    doc
+}
+
+/// Sets aside what history cannot reproduce by design: client key ids (the export has none,
+/// history carries them for the rollback), and the digests of keys no longer stored.
+fn comparable(mut doc: ConfigDocument, stored: &HashSet<String>) -> ConfigDocument {
+    for consumer in &mut doc.consumers {
+        for key in &mut consumer.keys {
+            key.id = None;
+            if key.key_sha256.as_ref().is_some_and(|d| !stored.contains(d)) {
+                key.key_sha256 = None;
+            }
+        }
+    }
+    doc
+}
+
+async fn stored_digests(store: &Store) -> HashSet<String> {
+    let mut digests = HashSet::new();
+    for consumer in store.list_consumers().await.expect("consumers") {
+        digests.extend(consumer.keys.into_iter().map(|k| k.digest_hex));
+    }
+    digests
+}
+
+/// A small deterministic generator, so a failure replays the same writes.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// One random write; many are refused (a name taken, a provider still used), which is part of
+/// the test: a refused write must leave no trace in the history.
+async fn random_write(store: &Store, rng: &mut Rng, n: u32) {
+    let origin = system();
+    let p = format!("p{}", rng.below(3));
+    let r = format!("r{}", rng.below(3));
+    let c = format!("c{}", rng.below(2));
+    let _ = match rng.below(12) {
+        0 => store
+            .create_provider(&origin, provider(&p, &[secret(n)], "a.example.com"))
+            .await
+            .map(drop),
+        1 => {
+            let keys: Vec<String> = (0..rng.below(3) + 1)
+                .map(|i| secret(n * 3 + i as u32))
+                .collect();
+            let host = if rng.below(2) == 0 {
+                "a.example.com"
+            } else {
+                "b.example.com"
+            };
+            store
+                .replace_provider(&origin, &p, provider(&p, &keys, host))
+                .await
+                .map(drop)
+        }
+        2 => store.delete_provider(&origin, &p).await,
+        3 => store
+            .create_route(&origin, route(&r, &p, "m1"))
+            .await
+            .map(drop),
+        4 => store
+            .replace_route(&origin, &r, route(&r, &p, &format!("m{n}")))
+            .await
+            .map(drop),
+        5 => store.delete_route(&origin, &r).await,
+        6 => store
+            .create_consumer(&origin, consumer(&c, ""))
+            .await
+            .map(drop),
+        7 => store
+            .replace_consumer(&origin, &c, consumer(&c, &format!("d{n}")))
+            .await
+            .map(drop),
+        8 => store
+            .create_key(&origin, &c, new_key(&format!("k{n}")))
+            .await
+            .map(drop),
+        9 | 10 => {
+            let keys = store.list_keys(&c).await.unwrap_or_default();
+            let Some(key) = keys.get(rng.below(keys.len().max(1) as u64) as usize) else {
+                return;
+            };
+            match rng.below(3) {
+                0 => {
+                    let update = KeyUpdate {
+                        disabled: Some(!key.disabled),
+                        ..KeyUpdate::default()
+                    };
+                    store
+                        .update_key(&origin, &c, key.id, update)
+                        .await
+                        .map(drop)
+                }
+                1 => store.delete_key(&origin, &c, key.id).await,
+                _ => store
+                    .rotate_key(&origin, &c, key.id, Duration::from_secs(60))
+                    .await
+                    .map(drop),
+            }
+        }
+        _ => {
+            let mut settings = store.settings().await.expect("settings");
+            settings.log_retention_days = 1 + rng.below(60) as u32;
+            store.put_settings(&origin, &settings).await
+        }
+    };
+}
+
+#[tokio::test]
+async fn every_revision_rebuilds_to_the_export_it_had() {
+    for seed in [7_u64, 1_234_567, 987_654_321] {
+        let (_dir, store) = store().await;
+        let mut rng = Rng(seed);
+        let mut remembered: BTreeMap<i64, ConfigDocument> = BTreeMap::new();
+        remembered.insert(
+            store.revision().await.expect("revision"),
+            masked_export(&store).await,
+        );
+        for n in 0..120 {
+            random_write(&store, &mut rng, n).await;
+            let revision = store.revision().await.expect("revision");
+            remembered.insert(revision, masked_export(&store).await);
+        }
+        assert!(
+            remembered.len() > 40,
+            "seed {seed}: too few writes succeeded"
+        );
+        let stored = stored_digests(&store).await;
+        for (revision, expected) in &remembered {
+            let rebuilt = store.document_at(*revision).await.expect("kept");
+            assert_eq!(
+                comparable(rebuilt, &stored),
+                comparable(expected.clone(), &stored),
+                "seed {seed}, revision {revision}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_restores_the_export_and_is_itself_an_audited_revision() {
+    let (_dir, store) = store().await;
+    let ana = Origin::new(Actor::Console("ana".into()), Some("127.0.0.1".into()));
+    store
+        .create_provider(&ana, provider("p", &[secret(1)], "a.example.com"))
+        .await
+        .expect("p");
+    store
+        .create_route(&ana, route("chat", "p", "old"))
+        .await
+        .expect("route");
+    store
+        .create_consumer(&ana, consumer("ci", ""))
+        .await
+        .expect("consumer");
+    let kept = store
+        .create_key(&ana, "ci", new_key("laptop"))
+        .await
+        .expect("key");
+    let target = store.revision().await.expect("revision");
+    let expected = masked_export(&store).await;
+
+    store
+        .replace_route(&ana, "chat", route("chat", "p", "new"))
+        .await
+        .expect("replace");
+    store
+        .create_route(&ana, route("other", "p", "x"))
+        .await
+        .expect("route");
+    let disable = KeyUpdate {
+        disabled: Some(true),
+        ..KeyUpdate::default()
+    };
+    store
+        .update_key(&ana, "ci", kept.stored.id, disable)
+        .await
+        .expect("disable");
+    store
+        .create_key(&ana, "ci", new_key("later"))
+        .await
+        .expect("key");
+    let mut settings = store.settings().await.expect("settings");
+    settings.log_retention_days = 3;
+    store.put_settings(&ana, &settings).await.expect("settings");
+    let now = store.revision().await.expect("revision");
+
+    let preview = store.rollback_preview(target).await.expect("preview");
+    assert_eq!((preview.to, preview.revision_now), (target, now));
+    assert_eq!(preview.diff.routes.update, ["chat"]);
+    assert_eq!(preview.diff.routes.delete, ["other"]);
+    assert_eq!(preview.diff.consumers.update, ["ci"]);
+    assert!(preview.diff.settings_changed);
+    assert!(
+        preview.unrecoverable.is_empty(),
+        "{:?}",
+        preview.unrecoverable
+    );
+
+    let stale = store.rollback(&ana, target, now - 1).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.revision().await.expect("revision"),
+        now,
+        "a refused rollback writes nothing"
+    );
+
+    let done = store.rollback(&ana, target, now).await.expect("rolls back");
+    assert_eq!((done.revision, done.rolled_back_to), (now + 1, target));
+    let stored = stored_digests(&store).await;
+    assert_eq!(
+        comparable(masked_export(&store).await, &stored),
+        comparable(expected, &stored)
+    );
+    let keys = store.list_keys("ci").await.expect("keys");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0].id, kept.stored.id,
+        "the kept key is the same row, not a new one"
+    );
+    assert!(!keys[0].disabled);
+
+    let entry = store.audit_entry(done.revision).await.expect("entry");
+    assert_eq!(entry.action, "rollback");
+    assert_eq!(entry.rolled_back_to, Some(target));
+    assert_eq!(entry.actor, "console:ana");
+    assert!(
+        entry
+            .changes
+            .iter()
+            .any(|c| c.kind == "route" && c.name == "other" && c.after.is_none())
+    );
+    // Rolling back the rollback gives the state before it.
+    let again = store
+        .rollback(&ana, now, done.revision)
+        .await
+        .expect("rolls forward");
+    let route = store.get_route("chat").await.expect("route");
+    assert_eq!(route.upstreams[0].model.as_deref(), Some("new"));
+    assert_eq!(again.rolled_back_to, now);
+}
+
+#[tokio::test]
+async fn deleted_keys_are_listed_and_never_brought_back() {
+    let (_dir, store) = store().await;
+    let origin = system();
+    let keys = vec![secret(1), secret(2)];
+    store
+        .create_provider(&origin, provider("p", &keys, "a.example.com"))
+        .await
+        .expect("p");
+    store
+        .create_consumer(&origin, consumer("ci", ""))
+        .await
+        .expect("consumer");
+    let revoked = store
+        .create_key(&origin, "ci", new_key("laptop"))
+        .await
+        .expect("key");
+    let target = store.revision().await.expect("revision");
+
+    store
+        .replace_provider(
+            &origin,
+            "p",
+            provider("p", &[keys[0].clone()], "a.example.com"),
+        )
+        .await
+        .expect("drop a key");
+    store
+        .delete_key(&origin, "ci", revoked.stored.id)
+        .await
+        .expect("revoke");
+    let later = store
+        .create_key(&origin, "ci", new_key("later"))
+        .await
+        .expect("key");
+
+    let preview = store.rollback_preview(target).await.expect("preview");
+    let lost: Vec<(&str, &str, &str)> = preview
+        .unrecoverable
+        .iter()
+        .map(|u| (u.kind.as_str(), u.name.as_str(), u.what.as_str()))
+        .collect();
+    let masked_key = format!("key {}", switchyard_shared::secret::mask_secret(&keys[1]));
+    let masked_client = format!("client key 'laptop' ({})", revoked.stored.masked());
+    assert_eq!(
+        lost,
+        [
+            ("provider", "p", masked_key.as_str()),
+            ("consumer", "ci", masked_client.as_str())
+        ]
+    );
+    let text = serde_json::to_string(&preview).expect("serialises");
+    assert!(
+        !text.contains(&keys[1]) && !text.contains(&revoked.plaintext),
+        "{text}"
+    );
+
+    let now = store.revision().await.expect("revision");
+    let done = store
+        .rollback(&origin, target, now)
+        .await
+        .expect("rolls back");
+    assert_eq!(done.unrecoverable, preview.unrecoverable);
+    let provider = store.get_provider("p").await.expect("provider");
+    assert_eq!(
+        provider.api_keys,
+        Some(vec![keys[0].clone()]),
+        "the surviving key, unmasked"
+    );
+    let ids: Vec<i64> = store
+        .list_keys("ci")
+        .await
+        .expect("keys")
+        .iter()
+        .map(|k| k.id)
+        .collect();
+    assert!(
+        ids.is_empty(),
+        "neither the revoked key nor the later one: {ids:?}"
+    );
+    // SQLite gave the later key the revoked key's id (it was the largest); history must not
+    // take one for the other.
+    assert_eq!(later.stored.id, revoked.stored.id);
+}
+
+#[tokio::test]
+async fn a_provider_left_with_no_key_refuses_the_rollback() {
+    let (_dir, store) = store().await;
+    let origin = system();
+    store
+        .create_provider(&origin, provider("p", &[secret(1)], "a.example.com"))
+        .await
+        .expect("p");
+    let target = store.revision().await.expect("revision");
+    store
+        .replace_provider(&origin, "p", provider("p", &[secret(2)], "a.example.com"))
+        .await
+        .expect("new key");
+    let now = store.revision().await.expect("revision");
+    for result in [
+        store.rollback_preview(target).await.map(drop),
+        store.rollback(&origin, target, now).await.map(drop),
+    ] {
+        match result {
+            Err(StoreError::Invalid(errors)) => {
+                assert_eq!(errors.0[0].field, "providers[0].api_keys", "{errors}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(store.revision().await.expect("revision"), now);
+}
+
+#[tokio::test]
+async fn pages_are_newest_first_stable_and_filtered() {
+    let (_dir, store) = store().await;
+    let ana = Origin::new(Actor::Console("ana".into()), Some("10.0.0.1".into()));
+    store
+        .create_provider(&system(), provider("p", &[secret(1)], "a.example.com"))
+        .await
+        .expect("p");
+    for i in 0..12 {
+        let origin = if i % 3 == 0 {
+            ana.clone()
+        } else {
+            Origin::cli()
+        };
+        store
+            .create_route(&origin, route(&format!("r{i}"), "p", "m"))
+            .await
+            .expect("route");
+    }
+    let page = |cursor, limit| AuditFilter {
+        cursor,
+        limit: Some(limit),
+        ..AuditFilter::default()
+    };
+    let first = store.audit_page(&page(None, 5)).await.expect("page");
+    let revisions: Vec<i64> = first.entries.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, [13, 12, 11, 10, 9]);
+    assert_eq!(first.next_cursor, Some(9));
+    assert!(
+        first.entries[0].changes[0].before.is_none() && first.entries[0].changes[0].diff.is_empty(),
+        "lists carry no documents"
+    );
+    // Writes between pages do not shift the next one.
+    store
+        .create_route(&ana, route("late", "p", "m"))
+        .await
+        .expect("route");
+    let second = store
+        .audit_page(&page(first.next_cursor, 5))
+        .await
+        .expect("page");
+    let revisions: Vec<i64> = second.entries.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, [8, 7, 6, 5, 4]);
+    let third = store
+        .audit_page(&page(second.next_cursor, 5))
+        .await
+        .expect("page");
+    assert_eq!(
+        third.entries.iter().map(|e| e.revision).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+    assert_eq!(third.next_cursor, None);
+
+    let reader = &store;
+    let filtered = |filter: AuditFilter| async move {
+        let page = reader.audit_page(&filter).await.expect("page");
+        page.entries
+            .iter()
+            .map(|e| e.revision)
+            .collect::<Vec<i64>>()
+    };
+    let by = |resource: &str| AuditFilter {
+        resource: Some(resource.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(filtered(by("provider")).await, [1]);
+    assert_eq!(filtered(by("route/r4")).await, [6]);
+    assert_eq!(filtered(by("route")).await.len(), 13);
+    let actor = |actor: &str| AuditFilter {
+        actor: Some(actor.into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(filtered(actor("console:ana")).await, [14, 11, 8, 5, 2]);
+    assert_eq!(filtered(actor("console:")).await, [14, 11, 8, 5, 2]);
+    assert_eq!(
+        filtered(actor("console")).await,
+        Vec::<i64>::new(),
+        "no prefix without ':'"
+    );
+    assert_eq!(filtered(actor("cli:")).await.len(), 8);
+    let entry = store.audit_entry(2).await.expect("entry");
+    assert_eq!(entry.source.as_deref(), Some("10.0.0.1"));
+    let range = AuditFilter {
+        since_ms: Some(entry.at_ms),
+        until_ms: Some(entry.at_ms),
+        ..AuditFilter::default()
+    };
+    assert!(filtered(range).await.contains(&2));
+    let future = AuditFilter {
+        since_ms: Some(entry.at_ms + 86_400_000),
+        ..AuditFilter::default()
+    };
+    assert!(filtered(future).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_entry_carries_documents_and_their_diff() {
+    let (_dir, store) = store().await;
+    let origin = system();
+    store
+        .create_provider(&origin, provider("p", &[secret(1)], "a.example.com"))
+        .await
+        .expect("p");
+    store
+        .create_route(&origin, route("chat", "p", "old"))
+        .await
+        .expect("route");
+    store
+        .replace_route(&origin, "chat", route("chat", "p", "new"))
+        .await
+        .expect("replace");
+    let entry = store.audit_entry(3).await.expect("entry");
+    assert_eq!(entry.action, "replace");
+    let change = &entry.changes[0];
+    assert_eq!(
+        (change.kind.as_str(), change.name.as_str()),
+        ("route", "chat")
+    );
+    assert_eq!(change.diff.len(), 1, "{:?}", change.diff);
+    assert_eq!(change.diff[0].path, "/upstreams/p/model");
+    assert_eq!(change.diff[0].op, DiffOp::Changed);
+    let created = store.audit_entry(1).await.expect("entry");
+    assert_eq!(created.changes[0].diff[0].path, "");
+    let text = serde_json::to_string(&created).expect("serialises");
+    assert!(!text.contains(&secret(1)), "{text}");
+}
+
+#[tokio::test]
+async fn history_not_kept_is_gone_and_revisions_not_reached_are_not_found() {
+    let (_dir, store) = store().await;
+    let origin = system();
+    for i in 0..4 {
+        store
+            .create_provider(
+                &origin,
+                provider(&format!("p{i}"), &[secret(i)], "a.example.com"),
+            )
+            .await
+            .expect("p");
+    }
+    assert_eq!(
+        store
+            .document_at(0)
+            .await
+            .expect("the start")
+            .providers
+            .len(),
+        0
+    );
+    assert!(matches!(
+        store.document_at(5).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.document_at(-1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.audit_entry(9).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Retention prunes the oldest entries: what they would undo is no longer known.
+    sqlx::query("DELETE FROM audit_entries WHERE revision <= 2")
+        .execute(&store.pool)
+        .await
+        .expect("prunes");
+    assert_eq!(store.document_at(2).await.expect("kept").providers.len(), 2);
+    for gone in [
+        store.document_at(1).await.map(drop),
+        store.audit_entry(1).await.map(drop),
+    ] {
+        match gone {
+            Err(StoreError::HistoryGone { kept_from }) => assert_eq!(kept_from, 2),
+            other => panic!("expected 410, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store.rollback_preview(1).await,
+        Err(StoreError::HistoryGone { .. })
+    ));
+}
