@@ -5,7 +5,7 @@
 
 use switchyard_shared::admin::{
     AdminErrorBody, FailureView, HealthView, KeyHealthView, MeView, MetricsView, MinuteView,
-    ProviderHealthView, SeriesView, StatusView,
+    ProviderHealthView, RouteHealthView, SeriesView, StatusView, UpstreamHealthView,
 };
 use switchyard_shared::validate::FieldError;
 use switchyard_shared::{
@@ -13,7 +13,7 @@ use switchyard_shared::{
     Fallback, FallbackStrategy, FallbackUpstream, GuardrailAction, GuardrailHit, GuardrailMode,
     GuardrailSpec, KeyUpdate, Limits, MatchKind, MatchRule, ModelPrice, NewKey, PriceEntry,
     PriceOverride, PricingView, ProviderSpec, ProviderType, ResponseCheck, RotateKey, RouteAuth,
-    RouteCache, RouteSpec, RouteUpstream, Settings, SettingsView, Timeouts,
+    RouteCache, RouteSpec, RouteUpstream, RoutingStrategy, Settings, SettingsView, Timeouts,
 };
 use utoipa::openapi::path::{Operation, OperationBuilder, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -350,6 +350,7 @@ pub fn document() -> OpenApi {
         (MatchRule::name().into(), MatchRule::schema()),
         (MatchKind::name().into(), MatchKind::schema()),
         (RouteUpstream::name().into(), RouteUpstream::schema()),
+        (RoutingStrategy::name().into(), RoutingStrategy::schema()),
         (Fallback::name().into(), Fallback::schema()),
         (FallbackStrategy::name().into(), FallbackStrategy::schema()),
         (FallbackUpstream::name().into(), FallbackUpstream::schema()),
@@ -379,6 +380,11 @@ pub fn document() -> OpenApi {
             ProviderHealthView::schema(),
         ),
         (KeyHealthView::name().into(), KeyHealthView::schema()),
+        (RouteHealthView::name().into(), RouteHealthView::schema()),
+        (
+            UpstreamHealthView::name().into(),
+            UpstreamHealthView::schema(),
+        ),
         (MetricsView::name().into(), MetricsView::schema()),
         (SeriesView::name().into(), SeriesView::schema()),
         (MinuteView::name().into(), MinuteView::schema()),
