@@ -62,7 +62,7 @@ pub fn LiveRouting(route: String) -> impl IntoView {
             {move || match view_of_route.get() {
                 None => ().into_any(),
                 Some(None) => {
-                    view! { <p class="empty">"The gateway has not loaded this route yet."</p> }
+                    view! { <p class="empty">"No live figures for this route yet."</p> }
                         .into_any()
                 }
                 Some(Some(route)) => view! { <LiveTable route=route /> }.into_any(),

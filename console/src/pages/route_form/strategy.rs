@@ -41,10 +41,7 @@ impl StrategyInputs {
 
     /// The strategy and its options. An option is sent only with the strategy it belongs to, so
     /// switching a route to another strategy leaves no option behind that the server refuses.
-    pub fn build(
-        &self,
-        parse: &mut Parse,
-    ) -> (RoutingStrategy, Option<u64>, Option<StickyBy>) {
+    pub fn build(&self, parse: &mut Parse) -> (RoutingStrategy, Option<u64>, Option<StickyBy>) {
         let strategy = self.chosen();
         let max_latency_ms = (strategy == RoutingStrategy::CostUnderLatency)
             .then(|| parse.opt_u64("max_latency_ms", &self.max_latency_ms.get_untracked()))
@@ -59,7 +56,11 @@ impl StrategyInputs {
         match self.sticky_kind.get_untracked().as_str() {
             "key" => Some(StickyBy::Key),
             "header" => {
-                let name = self.sticky_header.get_untracked().trim().to_ascii_lowercase();
+                let name = self
+                    .sticky_header
+                    .get_untracked()
+                    .trim()
+                    .to_ascii_lowercase();
                 if name.is_empty() {
                     parse.add("sticky_by", NAME_THE_HEADER);
                     return None;
@@ -75,10 +76,7 @@ impl StrategyInputs {
 /// "Routing strategies" section has the formulas in full).
 fn describe(strategy: RoutingStrategy) -> (&'static str, &'static str) {
     match strategy {
-        RoutingStrategy::Weighted => (
-            "Weighted",
-            "At random in proportion to the weights.",
-        ),
+        RoutingStrategy::Weighted => ("Weighted", "At random in proportion to the weights."),
         RoutingStrategy::LeastLatency => (
             "Least latency",
             "The lowest predicted time: time to first token + expected output tokens × ms per token.",
@@ -203,12 +201,18 @@ mod tests {
     fn options_go_only_with_their_strategy() {
         let mut parse = Parse::default();
         let inputs = StrategyInputs::new(None);
-        assert_eq!(inputs.build(&mut parse), (RoutingStrategy::Weighted, None, None));
+        assert_eq!(
+            inputs.build(&mut parse),
+            (RoutingStrategy::Weighted, None, None)
+        );
 
         inputs.max_latency_ms.set("2000".into());
         inputs.sticky_kind.set("header".into());
         inputs.sticky_header.set(" X-Session-Id ".into());
-        assert_eq!(inputs.build(&mut parse), (RoutingStrategy::Weighted, None, None));
+        assert_eq!(
+            inputs.build(&mut parse),
+            (RoutingStrategy::Weighted, None, None)
+        );
         inputs.strategy.set("cost_under_latency".into());
         assert_eq!(
             inputs.build(&mut parse),
