@@ -14,6 +14,7 @@ mod playground;
 mod pricing;
 mod prometheus;
 mod resources;
+mod route_health;
 mod usage;
 
 use std::sync::Arc;
@@ -268,7 +269,8 @@ async fn api_not_found() -> Response {
     .into_response()
 }
 
-/// `GET /api/health`: every provider's circuit and every key's place in its pool (keys masked).
+/// `GET /api/health`: every provider's circuit and every key's place in its pool (keys masked),
+/// and every route's upstreams as its strategy sees them.
 async fn health(State(state): State<AdminState>) -> Json<HealthView> {
     let snapshot = state.snapshot.load_full();
     let now = tokio::time::Instant::now();
@@ -287,9 +289,10 @@ async fn health(State(state): State<AdminState>) -> Json<HealthView> {
             ..provider.health.view(now)
         })
         .collect();
+    let now_ms = crate::routing::stats::stamp(state.clock.now_ms());
     Json(HealthView {
         providers,
-        routes: Vec::new(),
+        routes: route_health::route_views(&snapshot, now, now_ms),
     })
 }
 

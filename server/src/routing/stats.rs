@@ -17,6 +17,9 @@ use tokio::time::Instant;
 use super::choose::{DEFAULT_MS_PER_TOKEN, Estimate, MIN_DECODE_TOKENS};
 use crate::usage::Usage;
 
+#[cfg(test)]
+mod tests;
+
 /// The decay's time constant: after 10 s without a sample, a new one replaces 63 % of the estimate.
 pub const TAU_MS: f32 = 10_000.0;
 /// A sample above the estimate moves it at least this share of the way.
@@ -87,7 +90,13 @@ pub fn peak_ewma(estimate: f32, sample: f32, dt_ms: u32) -> f32 {
     } else {
         by_time.max(ALPHA_DOWN)
     };
-    estimate + alpha * (sample - estimate)
+    between(estimate + alpha * (sample - estimate), estimate, sample)
+}
+
+/// `value` kept between `a` and `b`: with a weight near 1, `a + w × (b − a)` can round one unit
+/// past `b`, and an estimate must never leave the range of what it has seen.
+fn between(value: f32, a: f32, b: f32) -> f32 {
+    value.clamp(a.min(b), a.max(b))
 }
 
 /// A plain EWMA step.
@@ -95,7 +104,11 @@ pub fn ewma(estimate: f32, sample: f32) -> f32 {
     if estimate.is_nan() {
         sample
     } else {
-        estimate + ALPHA_SHAPE * (sample - estimate)
+        between(
+            estimate + ALPHA_SHAPE * (sample - estimate),
+            estimate,
+            sample,
+        )
     }
 }
 
@@ -156,15 +169,21 @@ impl UpstreamStats {
             .is_ok()
     }
 
-    fn update(cell: &AtomicU64, now_ms: u32, rule: impl Fn(f32, u32) -> Option<f32>) {
+    /// Applies `rule` to the estimate in `cell`; `false` when the rule declined to change it.
+    fn update(cell: &AtomicU64, now_ms: u32, rule: impl Fn(f32, u32) -> Option<f32>) -> bool {
         // Only this word is published, so relaxed ordering is enough.
-        let _ = cell.fetch_update(Relaxed, Relaxed, |word| {
+        cell.fetch_update(Relaxed, Relaxed, |word| {
             let (estimate, at) = unpack(word);
             rule(estimate, now_ms.wrapping_sub(at)).map(|value| pack(value, now_ms))
-        });
+        })
+        .is_ok()
     }
 
+    /// A time-to-first-token sample. A NaN sample is ignored: it would read as "unmeasured".
     pub fn observe_ttft(&self, ms: f32, now_ms: u32) {
+        if ms.is_nan() {
+            return;
+        }
         let sample = ms.clamp(0.0, MAX_TTFT_MS);
         Self::update(&self.ttft, now_ms, |estimate, dt| {
             Some(peak_ewma(estimate, sample, dt))
@@ -172,23 +191,36 @@ impl UpstreamStats {
         self.samples.fetch_add(1, Relaxed);
     }
 
-    /// A lower bound on the time to first token (a timeout): it raises the estimate, never lowers it.
+    /// A lower bound on the time to first token (a timeout): it raises the estimate, never lowers
+    /// it, and counts as a sample only when it raised it.
     pub fn observe_ttft_floor(&self, ms: f32, now_ms: u32) {
+        if ms.is_nan() {
+            return;
+        }
         let sample = ms.clamp(0.0, MAX_TTFT_MS);
-        Self::update(&self.ttft, now_ms, |estimate, dt| {
+        if Self::update(&self.ttft, now_ms, |estimate, dt| {
             (estimate.is_nan() || sample > estimate).then(|| peak_ewma(estimate, sample, dt))
-        });
-        self.samples.fetch_add(1, Relaxed);
+        }) {
+            self.samples.fetch_add(1, Relaxed);
+        }
     }
 
+    /// A decode-speed sample in milliseconds per output token; NaN is ignored.
     pub fn observe_decode(&self, ms_per_token: f32, now_ms: u32) {
+        if ms_per_token.is_nan() {
+            return;
+        }
         let sample = ms_per_token.clamp(0.01, 60_000.0);
         Self::update(&self.decode, now_ms, |estimate, dt| {
             Some(peak_ewma(estimate, sample, dt))
         });
     }
 
+    /// The answer's output tokens and the cached share of its prompt; a NaN pair is ignored.
     pub fn observe_shape(&self, output_tokens: f32, cached_share: f32) {
+        if output_tokens.is_nan() || cached_share.is_nan() {
+            return;
+        }
         let _ = self.shape.fetch_update(Relaxed, Relaxed, |word| {
             let (output, cached) = unpack_pair(word);
             Some(pack_pair(

@@ -26,8 +26,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use date::{http_date, whole_second};
+use reply::{PacedAnswer, echo, paced, raw, step};
 pub use reply::{Reply, StepParts, StepStream};
-use reply::{echo, raw, step};
 use rules::Rule;
 pub use rules::When;
 use script::FateGuard;
@@ -191,6 +191,16 @@ impl MockUpstream {
             .expect("mock lock is not poisoned") = Some(reply);
     }
 
+    /// Makes every request (when the queue is empty) a [`Reply::Paced`] answer: the first
+    /// token after `ttft`, then `tokens` tokens one every `per_token`.
+    pub fn set_speed(&self, ttft: Duration, per_token: Duration, tokens: u32) {
+        self.set_default(Reply::Paced {
+            ttft,
+            per_token,
+            tokens,
+        });
+    }
+
     /// Answers every request that `when` matches with `reply` (before the queue and the
     /// default), replacing an earlier standing rule for the same `when`.
     pub fn reply_when(&self, when: When, reply: Reply) {
@@ -345,6 +355,18 @@ async fn answer(
     }
     let response = match reply {
         Reply::Script(script) => return script.respond(guard),
+        Reply::Paced {
+            ttft,
+            per_token,
+            tokens,
+        } => match paced(&state.name, method, path, body, (ttft, per_token, tokens)) {
+            PacedAnswer::Stream(script) => return script.respond(guard),
+            // The wait holds the guard, like a delay: a gateway that leaves marks it abandoned.
+            PacedAnswer::Whole(wait, response) => {
+                tokio::time::sleep(wait).await;
+                response
+            }
+        },
         Reply::Echo => echo(&state.name, method, path, body),
         Reply::Raw {
             status,

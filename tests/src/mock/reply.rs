@@ -30,6 +30,16 @@ pub enum Reply {
     Delayed { delay: Duration, reply: Box<Reply> },
     /// A response played out step by step: stalls, disconnects, streams cut short.
     Script(Script),
+    /// An echo answer paced like a model: a stream's first event after `ttft`, then `tokens`
+    /// content chunks one every `per_token`; a plain answer arrives whole after
+    /// `ttft + tokens × per_token`. Honours the request's `stream` and
+    /// `stream_options.include_usage` (usage: prompt 10, completion `tokens`), so the gateway can
+    /// measure time to first token and decode speed from it.
+    Paced {
+        ttft: Duration,
+        per_token: Duration,
+        tokens: u32,
+    },
 }
 
 impl From<Script> for Reply {
@@ -269,4 +279,91 @@ pub(super) fn step(parts: StepParts) -> Response {
             .map(|bytes| (Ok::<_, Infallible>(bytes), chunks))
     });
     sse_body(Body::from_stream(stream))
+}
+
+/// The prompt tokens a [`Reply::Paced`] answer reports.
+pub(super) const PACED_PROMPT_TOKENS: u32 = 10;
+
+/// The usage object of a paced answer of `tokens` output tokens.
+fn paced_usage(tokens: u32) -> Value {
+    json!({
+        "prompt_tokens": PACED_PROMPT_TOKENS,
+        "completion_tokens": tokens,
+        "total_tokens": PACED_PROMPT_TOKENS + tokens,
+    })
+}
+
+/// What a [`Reply::Paced`] answers: a script of paced events for a streamed chat, or the time to
+/// wait and the response for anything else.
+pub(super) enum PacedAnswer {
+    Stream(Script),
+    Whole(Duration, Response),
+}
+
+/// Builds a paced answer for the request at `path` with `body`. The stream's events follow the
+/// default echo's shape (a role chunk first, then one content chunk per token, a finish chunk,
+/// the usage chunk when asked for, `[DONE]`).
+pub(super) fn paced(
+    name: &str,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+    (ttft, per_token, tokens): (Duration, Duration, u32),
+) -> PacedAnswer {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or("unknown").to_owned();
+    let chat = method == Method::POST && path == "/v1/chat/completions";
+    if chat && request["stream"] == Value::Bool(true) {
+        let mut script = Script::sse().pause(ttft).event(&chunk_json(
+            &model,
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        ));
+        for i in 0..tokens {
+            let piece = if i == 0 {
+                name.to_owned()
+            } else {
+                format!(" {i}")
+            };
+            script = script.pause(per_token).chunk(&model, &piece);
+        }
+        script = script.event(&chunk_json(&model, json!({}), json!("stop")));
+        if request["stream_options"]["include_usage"] == Value::Bool(true) {
+            script = script.event(&json!({
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": model,
+                "choices": [],
+                "usage": paced_usage(tokens),
+            }));
+        }
+        return PacedAnswer::Stream(script.done());
+    }
+    let wait = ttft + per_token * tokens;
+    if !chat {
+        return PacedAnswer::Whole(wait, echo(name, method, path, body));
+    }
+    let content: Vec<String> = (0..tokens)
+        .map(|i| {
+            if i == 0 {
+                name.to_owned()
+            } else {
+                i.to_string()
+            }
+        })
+        .collect();
+    let response = json_response(&json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content.join(" ")},
+            "finish_reason": "stop",
+        }],
+        "usage": paced_usage(tokens),
+    }));
+    PacedAnswer::Whole(wait, response)
 }

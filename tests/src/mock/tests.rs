@@ -231,3 +231,83 @@ async fn a_client_that_goes_away_abandons_delays_and_scripts() {
         Fate::Abandoned
     );
 }
+
+#[tokio::test]
+async fn paced_replies_stream_tokens_with_usage_and_answer_plain_requests_whole() {
+    let mock = MockUpstream::start("self").await;
+    let (ttft, per_token) = (Duration::from_millis(40), Duration::from_millis(5));
+    mock.set_speed(ttft, per_token, 8);
+    let client = new_client();
+
+    // A stream that asks for usage: the first event waits for `ttft`, then eight tokens, the
+    // finish chunk, the usage chunk and [DONE].
+    let sent = std::time::Instant::now();
+    let response = client
+        .post(chat_url(&mock))
+        .json(&json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}}))
+        .send()
+        .await
+        .expect("the mock answers");
+    let mut reader = SseReader::new(response);
+    let first = reader.next_event().await.expect("a first event");
+    let first_after = sent.elapsed();
+    assert!(first_after >= ttft, "first event after {first_after:?}");
+    assert_eq!(first.json()["choices"][0]["delta"]["role"], "assistant");
+    let rest = reader.collect_all().await;
+    let total = sent.elapsed();
+    assert!(total >= ttft + per_token * 8, "whole stream in {total:?}");
+    let contents: Vec<String> = rest
+        .iter()
+        .filter(|e| !e.is_done())
+        .filter_map(|e| e.delta_content())
+        .collect();
+    assert_eq!(contents.len(), 8, "{rest:?}");
+    assert_eq!(contents.concat(), "self 1 2 3 4 5 6 7");
+    assert_eq!(rest.len(), 8 + 3, "tokens, finish, usage, [DONE]: {rest:?}");
+    assert_eq!(rest[8].json()["choices"][0]["finish_reason"], "stop");
+    let usage = &rest[9].json()["usage"];
+    assert_eq!(usage["prompt_tokens"], 10);
+    assert_eq!(usage["completion_tokens"], 8);
+    assert!(rest[10].is_done());
+    assert_eq!(
+        mock.wait_fate(0, Duration::from_secs(5)).await,
+        Fate::Completed
+    );
+
+    // Without include_usage there is no usage chunk.
+    let response = client
+        .post(chat_url(&mock))
+        .json(&json!({"model": "m", "stream": true}))
+        .send()
+        .await
+        .expect("the mock answers");
+    let events = SseReader::new(response).collect_all().await;
+    assert_eq!(events.len(), 1 + 8 + 2, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.is_done() || e.json().get("usage").is_none())
+    );
+
+    // A plain chat arrives whole after ttft + tokens × per_token, with the same usage.
+    let sent = std::time::Instant::now();
+    let response =
+        ApiResponse::send(client.post(chat_url(&mock)).json(&json!({"model": "m"}))).await;
+    let took = sent.elapsed();
+    response.expect_status(200, "a paced plain answer");
+    assert!(took >= ttft + per_token * 8, "plain answer in {took:?}");
+    let body = response.json();
+    assert_eq!(body["model"], "m");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "self 1 2 3 4 5 6 7"
+    );
+    assert_eq!(body["usage"]["prompt_tokens"], 10);
+    assert_eq!(body["usage"]["completion_tokens"], 8);
+
+    // Changing the speed applies to the next request.
+    mock.set_speed(Duration::ZERO, Duration::ZERO, 2);
+    let response =
+        ApiResponse::send(client.post(chat_url(&mock)).json(&json!({"model": "m"}))).await;
+    assert_eq!(response.json()["usage"]["completion_tokens"], 2);
+}
