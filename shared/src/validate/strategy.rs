@@ -179,7 +179,9 @@ mod tests {
                 errors(&spec),
                 one(
                     "sticky_by",
-                    &format!("'{secret}' carries a credential; use \"key\" to stick by the client key")
+                    &format!(
+                        "'{secret}' carries a credential; use \"key\" to stick by the client key"
+                    )
                 )
             );
         }
@@ -198,7 +200,10 @@ mod tests {
         );
         for text in ["consumer", "key", "header:x-session-id"] {
             let value = read(text).expect("a valid form");
-            assert_eq!(serde_json::to_value(&value).ok(), Some(serde_json::json!(text)));
+            assert_eq!(
+                serde_json::to_value(&value).ok(),
+                Some(serde_json::json!(text))
+            );
         }
         let wrong = read("session").expect_err("not a form");
         assert_eq!(
