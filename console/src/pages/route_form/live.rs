@@ -83,14 +83,12 @@ fn LiveTable(route: RouteHealthView) -> impl IntoView {
         .collect_view();
     view! {
         <div class="table-wrap">
-            <table class="table table-cards">
+            <table class="table table-compact table-cards">
                 <thead>
                     <tr>
                         <th scope="col">"Upstream"</th>
-                        <th scope="col">"Priority"</th>
                         <th scope="col">"Weight"</th>
                         <th scope="col">"State"</th>
-                        <th scope="col">"In flight"</th>
                         <th scope="col">"TTFT"</th>
                         <th scope="col">"Decode"</th>
                         <th scope="col">"Avg output"</th>
@@ -116,21 +114,32 @@ fn LiveRow(upstream: UpstreamHealthView, target: bool) -> impl IntoView {
     let measured = u
         .measured_ago_ms
         .map(|ms| format!("{} samples, last {} s ago", u.samples, ms / 1000));
+    // A fallback is tried in its list's order, so it has no weight or group of its own.
+    let (weight, group) = if u.fallback {
+        ("—".to_owned(), None)
+    } else {
+        (
+            format!("×{}", u.weight),
+            Some(format!("priority {}", u.priority)),
+        )
+    };
     view! {
         <tr data-testid=format!("route-live-{}", u.provider)>
             <th scope="row">
                 <strong>{u.provider.clone()}</strong>
-                <div class="muted small mono">
+                <div class="muted small">
                     {u.model.clone().unwrap_or_else(|| "the client's model".into())}
                 </div>
                 {u.fallback.then(|| view! { <Badge text="fallback" /> })}
             </th>
-            <td data-label="Priority">{u.priority}</td>
-            <td data-label="Weight">{u.weight}</td>
-            <td data-label="State">
-                <Badge text=state tone=tone />
+            <td data-label="Weight" class="nowrap">
+                {weight}
+                {group.map(|text| view! { <div class="muted small">{text}</div> })}
             </td>
-            <td data-label="In flight">{u.in_flight}</td>
+            <td data-label="State" class="nowrap">
+                <Badge text=state tone=tone />
+                <div class="muted small">{format!("{} in flight", u.in_flight)}</div>
+            </td>
             <td data-label="TTFT" data-testid="route-live-ttft" title=measured>
                 {measured_text(u.ttft_ms, |ms| format!("{ms:.0} ms"))}
             </td>
@@ -140,7 +149,7 @@ fn LiveRow(upstream: UpstreamHealthView, target: bool) -> impl IntoView {
             <td data-label="Avg output">
                 {measured_text(u.output_tokens, |tokens| format!("{tokens:.0} tokens"))}
             </td>
-            <td data-label="Predicted">{format!("{:.0} ms", u.predicted_ms)}</td>
+            <td data-label="Predicted" class="nowrap">{format!("{:.0} ms", u.predicted_ms)}</td>
             <td data-label="Est. cost" title="A chat with a 1,000-token prompt and the average output">
                 {u.predicted_cost_usd.map_or_else(|| "unpriced".to_owned(), fmt_small_usd)}
             </td>
@@ -161,7 +170,7 @@ fn LiveRow(upstream: UpstreamHealthView, target: bool) -> impl IntoView {
 fn measured_text(value: Option<f64>, show: impl Fn(f64) -> String) -> AnyView {
     match value {
         Some(value) => show(value).into_any(),
-        None => view! { <span class="muted">{UNMEASURED}</span> }.into_any(),
+        None => view! { <span class="muted small">{UNMEASURED}</span> }.into_any(),
     }
 }
 
