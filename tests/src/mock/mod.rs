@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
@@ -115,6 +116,13 @@ impl MockUpstream {
             .fallback(handle)
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&state));
+        // Each write leaves at once, as a streaming provider's would: with Nagle's algorithm an
+        // event sent while the headers await their (delayed) acknowledgement waits up to 40 ms
+        // and then leaves with every event after it, which hides a stream's pacing.
+        let listener = listener.tap_io(|tcp| {
+            // Nothing to do if the option cannot be set: only the pacing would suffer.
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .await

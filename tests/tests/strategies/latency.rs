@@ -9,7 +9,7 @@ use switchyard_tests::MockUpstream;
 
 use super::{
     add_provider, add_route, count, gateway, health_route, measured, move_clock, ms, priced,
-    send_until, serve_many, served, settled, upstream_view,
+    send_until, serve_many, settled, upstream_view,
 };
 
 /// A streamed chat for `model`, asking for usage as clients that count tokens do.
@@ -98,11 +98,13 @@ async fn least_latency_goes_to_the_fastest_follows_a_slowdown_and_comes_back() {
         slow_view.ttft_ms.expect("slow is measured"),
     );
     assert!(fast_ttft < slow_ttft, "{fast_ttft} ≥ {slow_ttft}");
-    // Ten tokens 2 ms apart: about 500 tokens per second, give or take the timers.
+    // Ten tokens 2 ms apart: 500 tokens per second at most. Timers tick in whole milliseconds
+    // and a pause never ends early, so a 2 ms pause takes about 3 ms (about 300 tokens per
+    // second is typical); below 150, or above 750, the gateway measured something else.
     let speed = fast_view
         .decode_tokens_per_s
         .expect("fast has a decode speed");
-    assert!((250.0..=750.0).contains(&speed), "decode {speed} tokens/s");
+    assert!((150.0..=750.0).contains(&speed), "decode {speed} tokens/s");
     assert_eq!(fast_view.output_tokens, Some(10.0));
     assert!(fast_view.predicted_ms < slow_view.predicted_ms, "{view:?}");
     assert_eq!(
