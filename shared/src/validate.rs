@@ -18,8 +18,10 @@ use crate::metering::{Budget, ModelPrice};
 use crate::provider_type::{Protocol, ProviderType};
 use crate::secret::is_masked;
 
+mod strategy;
 mod warnings;
 
+pub use strategy::MAX_STICKY_HEADER_LEN;
 pub use warnings::{FieldWarning, config_warnings};
 
 /// One field that failed validation.
@@ -627,6 +629,7 @@ pub fn validate_route(spec: &RouteSpec) -> Result<(), ValidationErrors> {
     }
 
     check_upstreams(&mut errors, &spec.upstreams);
+    strategy::check_strategy(&mut errors, spec);
 
     if let Some(fallback) = &spec.fallback {
         check_fallback(&mut errors, fallback);

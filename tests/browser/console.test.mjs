@@ -941,6 +941,57 @@ async function scenario() {
     assert.equal(chat.status, 404, `no route takes backup-chat any more: ${chat.text}`);
   });
 
+  // Here rather than right after the fallback steps, where the design placed it: until the import
+  // above, "mock" points at a closed port, so it could not have measured a time to first token.
+  await step('the route form sets a strategy: cost_under_latency needs a target, then routes and shows live estimates', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    assert.equal(await id('route-strategy').inputValue(), 'weighted');
+    assert.equal(await id('route-strategy').locator('option').count(), 6, 'every strategy is offered');
+    await id('route-strategy').selectOption('cost_under_latency');
+    await id('route-strategy-hint').filter({ hasText: 'cheapest' }).waitFor();
+    await click('route-save');
+    await id('field-error-max_latency_ms').filter({ hasText: 'cost_under_latency needs max_latency_ms' }).waitFor();
+    assert.equal(await id('route-max-latency').getAttribute('aria-invalid'), 'true');
+    assert.equal(new URL(page.url()).pathname, '/routes/mock-route', 'the form stays open');
+    await id('route-max-latency').fill('5000');
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    await id('route-strategy-mock-route').filter({ hasText: 'cost ≤ 5000 ms' }).waitFor();
+
+    const chat = await proxyChat('mock-chat');
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-provider'), 'mock');
+    const strategy = chat.header('x-switchyard-strategy') ?? '';
+    assert.match(strategy, /^cost_under_latency(;|$)/, `the answer says how it was routed: ${strategy}`);
+    proxyCalls.ok += 1;
+
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    assert.equal(await inputValueOf('route-max-latency'), '5000');
+    // The chat above was measured before this page loaded, so the card's first poll shows it.
+    const ttft = id('route-live-mock').locator('[data-testid="route-live-ttft"]');
+    await ttft.filter({ hasText: /^\s*\d+ ms\s*$/ }).waitFor();
+    const live = (await adminGet('/api/health')).routes.find((route) => route.name === 'mock-route');
+    assert.equal(live?.strategy, 'cost_under_latency', JSON.stringify(live));
+    assert.ok(live.upstreams.find((u) => u.provider === 'mock')?.ttft_ms != null, JSON.stringify(live));
+    await id('route-live').scrollIntoViewIfNeeded();
+    await shot('route-live');
+
+    // Later steps expect the default strategy; switching back drops the target from the route.
+    await id('route-strategy').selectOption('weighted');
+    await id('route-max-latency').waitFor({ state: 'detached' });
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    await id('route-strategy-mock-route').waitFor({ state: 'detached' });
+    const route = await adminGet('/api/routes/mock-route');
+    assert.equal(route.strategy, undefined, JSON.stringify(route));
+    assert.equal(route.max_latency_ms, undefined, JSON.stringify(route));
+  });
+
   // -------------------------------------------------------------------------------------------
   // Consumers, their keys, and requiring keys on the proxy.
 

@@ -385,4 +385,119 @@ async fn openapi_document_describes_the_api() {
             "{path} missing from the OpenAPI paths"
         );
     }
+
+    // A route's strategy is a named enum, and the health view's route rows are described too.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["RoutingStrategy"]["enum"],
+        json!([
+            "weighted",
+            "least_latency",
+            "least_cost",
+            "cost_under_latency",
+            "least_busy",
+            "sticky"
+        ]),
+        "{}",
+        schemas["RoutingStrategy"]
+    );
+    assert_eq!(
+        schemas["RouteSpec"]["properties"]["strategy"]["$ref"],
+        "#/components/schemas/RoutingStrategy"
+    );
+    for name in ["RouteHealthView", "UpstreamHealthView"] {
+        assert!(
+            schemas.get(name).is_some(),
+            "{name} missing from the schemas"
+        );
+    }
+}
+
+/// A route's strategy options are refused at their own paths, with the messages the console
+/// shows next to the inputs: a missing target, a credential as the session header, an unknown
+/// strategy, and the same inside a configuration document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_strategy_options_are_validated() {
+    let mock = MockUpstream::start("mock-a").await;
+    let gateway = Gateway::start().await;
+    gateway
+        .add_provider(&provider("known", &mock, &test_key("known")))
+        .await;
+    gateway
+        .add_route(&simple_route("x", exact("m"), "known"))
+        .await;
+    let with = |extra: Value| {
+        let mut body = simple_route("x", exact("m"), "known");
+        for (key, value) in extra.as_object().expect("an object") {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let cases = [
+        (
+            json!({"strategy": "cost_under_latency"}),
+            "max_latency_ms",
+            "cost_under_latency needs max_latency_ms, the latency target in milliseconds",
+        ),
+        (
+            json!({"strategy": "sticky", "sticky_by": "header:authorization"}),
+            "sticky_by",
+            "'authorization' carries a credential; use \"key\" to stick by the client key",
+        ),
+        (
+            json!({"strategy": "fastest"}),
+            "strategy",
+            "unknown variant `fastest`, expected one of `weighted`, `least_latency`, `least_cost`, \
+             `cost_under_latency`, `least_busy`, `sticky`",
+        ),
+        (
+            json!({"strategy": "sticky", "sticky_by": "session"}),
+            "sticky_by",
+            "expected \"consumer\", \"key\" or \"header:<name>\"",
+        ),
+        (
+            json!({"max_latency_ms": 2000}),
+            "max_latency_ms",
+            "only the cost_under_latency strategy takes max_latency_ms",
+        ),
+    ];
+    for (extra, field, message) in cases {
+        let response = gateway
+            .admin_put("/api/routes/x", &with(extra.clone()))
+            .await;
+        response.expect_status(422, &format!("route with {extra}"));
+        let error = response.admin_error("validation_failed");
+        assert_eq!(error["fields"][0]["field"], field, "{extra}: {error}");
+        assert_eq!(error["fields"][0]["message"], message, "{extra}: {error}");
+    }
+
+    // Valid options are stored as written (the header name lowercased) and read back.
+    let sticky = with(json!({"strategy": "sticky", "sticky_by": "header:X-Session-Id"}));
+    gateway
+        .admin_put("/api/routes/x", &sticky)
+        .await
+        .expect_status(200, "a sticky route");
+    let stored: RouteSpec =
+        serde_json::from_value(gateway.admin_get("/api/routes/x").await.json()).expect("a route");
+    assert_eq!(
+        stored.sticky_by.map(|s| s.to_string()).as_deref(),
+        Some("header:x-session-id")
+    );
+    let timed = with(json!({"strategy": "cost_under_latency", "max_latency_ms": 2000}));
+    gateway
+        .admin_put("/api/routes/x", &timed)
+        .await
+        .expect_status(200, "a cost_under_latency route");
+    let stored = gateway.admin_get("/api/routes/x").await.json();
+    assert_eq!(stored["strategy"], "cost_under_latency");
+    assert_eq!(stored["max_latency_ms"], 2000);
+
+    // In a document, the path names the route.
+    let mut document_route =
+        with(json!({"strategy": "sticky", "sticky_by": "header:authorization"}));
+    document_route["name"] = json!("y");
+    let document = json!({"routes": [document_route]});
+    let response = gateway.admin_post("/api/config/diff", &document).await;
+    response.expect_status(422, "a document with a credential header");
+    assert_eq!(response.error_fields(), ["routes[0].sticky_by"]);
 }

@@ -1,5 +1,6 @@
 //! Create and edit an AI route (`/routes/new`, `/routes/:name`): match rules, weighted upstreams
-//! with priorities, the fallback, retries, the overall timeout, who may call it with which limits,
+//! with priorities and the strategy that shares traffic among them (with, when editing, what
+//! the gateway currently measures of each upstream), the fallback, retries, the overall timeout, who may call it with which limits,
 //! its response cache and its guardrail policies. Checked with the shared validation (and against
 //! the provider and policy lists) before it is sent.
 
@@ -27,12 +28,16 @@ use crate::util::next_id;
 mod access;
 mod cache;
 mod fallback;
+mod live;
 mod sections;
+mod strategy;
 
 use access::{AccessInputs, AccessSection};
 use cache::{CacheInputs, CacheSection};
 use fallback::FallbackSection;
+use live::LiveRouting;
 use sections::{MatchSection, UpstreamSection};
+use strategy::{StrategyInputs, StrategySection};
 
 #[component]
 pub fn NewRoutePage() -> impl IntoView {
@@ -121,6 +126,7 @@ struct RouteInputs {
     timeout_ms: RwSignal<String>,
     matches: RwSignal<Vec<MatchRow>>,
     upstreams: RwSignal<Vec<UpstreamRow>>,
+    routing: StrategyInputs,
     fallback_enabled: RwSignal<bool>,
     fallback_strategy: RwSignal<String>,
     fallback_on_status: RwSignal<String>,
@@ -174,6 +180,7 @@ impl RouteInputs {
             timeout_ms: text(spec.map(|s| opt_text(s.timeout_ms))),
             matches: RwSignal::new(matches),
             upstreams: RwSignal::new(upstreams),
+            routing: StrategyInputs::new(spec),
             fallback_enabled: RwSignal::new(fallback.is_some_and(|f| f.enabled)),
             fallback_strategy: RwSignal::new(
                 match fallback.map(|f| f.strategy).unwrap_or_default() {
@@ -238,6 +245,7 @@ impl RouteInputs {
                 priority: parse.i32_or(&format!("upstreams[{i}].priority"), &t(row.priority), 0),
             })
             .collect();
+        let (strategy, max_latency_ms, sticky_by) = self.routing.build(&mut parse);
         let fallback_rows = self.fallback_upstreams.get_untracked();
         let enabled = self.fallback_enabled.get_untracked();
         let on_status = t(self.fallback_on_status);
@@ -301,9 +309,9 @@ impl RouteInputs {
             priority: parse.i32_or("priority", &t(self.priority), 0),
             matches,
             upstreams,
-            strategy: Default::default(),
-            max_latency_ms: None,
-            sticky_by: None,
+            strategy,
+            max_latency_ms,
+            sticky_by,
             fallback,
             retry,
             timeout_ms: parse.opt_u64("timeout_ms", &t(self.timeout_ms)),
@@ -342,8 +350,16 @@ fn check(
                 .map(|(i, _)| format!("fallback.upstreams[{i}].provider")),
         )
         .collect();
+    // An input that could not be read already has its message; the validation of the value
+    // left in its place (none, or a default) would only contradict it.
+    let unread: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
     if let Err(found) = validate_route(spec) {
-        errors.extend(found.0.into_iter().filter(|e| !unchosen.contains(&e.field)));
+        errors.extend(
+            found
+                .0
+                .into_iter()
+                .filter(|e| !unchosen.contains(&e.field) && !unread.contains(&e.field)),
+        );
     }
     errors.extend(unchosen.into_iter().map(|field| FieldError {
         field,
@@ -451,6 +467,8 @@ fn RouteForm(spec: Option<RouteSpec>) -> impl IntoView {
 
             <MatchSection rows=inputs.matches />
             <UpstreamSection rows=inputs.upstreams providers=provider_names />
+            <StrategySection inputs=inputs.routing />
+            {spec.as_ref().map(|spec| view! { <LiveRouting route=spec.name.clone() /> })}
             <FallbackSection
                 inputs=inputs
                 providers=provider_names
@@ -575,6 +593,23 @@ mod tests {
         let (built, errors) = RouteInputs::new(Some(&spec)).build();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(built, spec);
+
+        // Each strategy with an option keeps it.
+        let sticky = RouteSpec {
+            strategy: switchyard_shared::RoutingStrategy::Sticky,
+            sticky_by: Some(switchyard_shared::StickyBy::Header("x-session-id".into())),
+            ..spec.clone()
+        };
+        let timed = RouteSpec {
+            strategy: switchyard_shared::RoutingStrategy::CostUnderLatency,
+            max_latency_ms: Some(2000),
+            ..spec.clone()
+        };
+        for spec in [sticky, timed] {
+            let (built, errors) = RouteInputs::new(Some(&spec)).build();
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(built, spec);
+        }
 
         // An emptied consumer list keeps the route's `auth`; a new route gets none.
         let inputs = RouteInputs::new(Some(&spec));

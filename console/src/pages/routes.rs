@@ -1,10 +1,11 @@
-//! AI routes: the list (match rules, upstreams, fallback, who may call, cache and guardrails),
+//! AI routes: the list (match rules, upstreams and their strategy, fallback, who may call, cache
+//! and guardrails),
 //! deletion, and the Usage dialog with ready-to-copy client snippets for a route.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use switchyard_shared::{CacheScope, MatchKind, RouteSpec};
+use switchyard_shared::{CacheScope, MatchKind, RouteSpec, RoutingStrategy, StickyBy};
 
 use crate::components::badge::Badge;
 use crate::components::icons::Icon;
@@ -103,7 +104,40 @@ fn upstreams(route: &RouteSpec) -> AnyView {
             view! { <li class="mono">{text}</li> }
         })
         .collect_view();
-    view! { <ul class="plain-list">{items}</ul> }.into_any()
+    let chip = strategy_summary(route).map(|text| {
+        view! {
+            <span class="chip chip-strategy" data-testid=format!("route-strategy-{}", route.name)>
+                {text}
+            </span>
+        }
+    });
+    view! {
+        <ul class="plain-list">{items}</ul>
+        {chip}
+    }
+    .into_any()
+}
+
+/// A route's strategy in a few words, unless it is the default weighted draw:
+/// `least latency`, `cost ≤ 2000 ms`, `sticky by header x-session-id`.
+fn strategy_summary(route: &RouteSpec) -> Option<String> {
+    let text = match route.strategy {
+        RoutingStrategy::Weighted => return None,
+        RoutingStrategy::LeastLatency => "least latency".to_owned(),
+        RoutingStrategy::LeastCost => "least cost".to_owned(),
+        RoutingStrategy::CostUnderLatency => match route.max_latency_ms {
+            Some(ms) => format!("cost ≤ {ms} ms"),
+            None => "cost under latency".to_owned(),
+        },
+        RoutingStrategy::LeastBusy => "least busy".to_owned(),
+        RoutingStrategy::Sticky => match &route.sticky_by {
+            Some(StickyBy::Consumer) => "sticky by consumer".to_owned(),
+            Some(StickyBy::Key) => "sticky by key".to_owned(),
+            Some(StickyBy::Header(name)) => format!("sticky by header {name}"),
+            None => "sticky".to_owned(),
+        },
+    };
+    Some(text)
 }
 
 fn fallback(route: &RouteSpec) -> AnyView {
@@ -244,5 +278,22 @@ mod tests {
         assert_eq!(example_model(&r), "gpt-4o");
         let r = route(vec![(MatchKind::Prefix, "deepseek-")]);
         assert_eq!(example_model(&r), "deepseek-model");
+    }
+
+    #[test]
+    fn strategies_read_in_a_few_words() {
+        let mut r = route(vec![(MatchKind::Prefix, "m-")]);
+        assert_eq!(strategy_summary(&r), None);
+        r.strategy = RoutingStrategy::LeastLatency;
+        assert_eq!(strategy_summary(&r).as_deref(), Some("least latency"));
+        r.strategy = RoutingStrategy::CostUnderLatency;
+        r.max_latency_ms = Some(2000);
+        assert_eq!(strategy_summary(&r).as_deref(), Some("cost ≤ 2000 ms"));
+        r.strategy = RoutingStrategy::Sticky;
+        r.sticky_by = Some(StickyBy::Header("x-session-id".into()));
+        assert_eq!(
+            strategy_summary(&r).as_deref(),
+            Some("sticky by header x-session-id")
+        );
     }
 }

@@ -5,7 +5,8 @@
 
 use switchyard_shared::admin::{
     AdminErrorBody, ConfigDiff, FailureView, HealthView, KeyHealthView, MeView, MetricsView,
-    MinuteView, ProviderHealthView, SectionDiff, SeriesView, StatusView,
+    MinuteView, ProviderHealthView, RouteHealthView, SectionDiff, SeriesView, StatusView,
+    UpstreamHealthView,
 };
 use switchyard_shared::audit::{
     AuditChangeView, AuditEntryView, AuditPage, DiffLine, DiffOp, RollbackDone, RollbackPreview,
@@ -17,7 +18,7 @@ use switchyard_shared::{
     Fallback, FallbackStrategy, FallbackUpstream, GuardrailAction, GuardrailHit, GuardrailMode,
     GuardrailSpec, KeyUpdate, Limits, MatchKind, MatchRule, ModelPrice, NewKey, PriceEntry,
     PriceOverride, PricingView, ProviderSpec, ProviderType, ResponseCheck, RotateKey, RouteAuth,
-    RouteCache, RouteSpec, RouteUpstream, Settings, SettingsView, Timeouts,
+    RouteCache, RouteSpec, RouteUpstream, RoutingStrategy, Settings, SettingsView, Timeouts,
 };
 use utoipa::openapi::path::{Operation, OperationBuilder, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -449,6 +450,7 @@ pub fn document() -> OpenApi {
         (MatchRule::name().into(), MatchRule::schema()),
         (MatchKind::name().into(), MatchKind::schema()),
         (RouteUpstream::name().into(), RouteUpstream::schema()),
+        (RoutingStrategy::name().into(), RoutingStrategy::schema()),
         (Fallback::name().into(), Fallback::schema()),
         (FallbackStrategy::name().into(), FallbackStrategy::schema()),
         (FallbackUpstream::name().into(), FallbackUpstream::schema()),
@@ -478,6 +480,11 @@ pub fn document() -> OpenApi {
             ProviderHealthView::schema(),
         ),
         (KeyHealthView::name().into(), KeyHealthView::schema()),
+        (RouteHealthView::name().into(), RouteHealthView::schema()),
+        (
+            UpstreamHealthView::name().into(),
+            UpstreamHealthView::schema(),
+        ),
         (MetricsView::name().into(), MetricsView::schema()),
         (SeriesView::name().into(), SeriesView::schema()),
         (MinuteView::name().into(), MinuteView::schema()),
