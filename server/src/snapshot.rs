@@ -453,7 +453,9 @@ impl Snapshot {
         let models_body = models_body(&routes, &exact, loaded_at);
         let provider_specs: Vec<_> = config.providers.iter().map(|p| p.spec.clone()).collect();
         let route_specs: Vec<_> = config.routes.iter().map(|r| r.spec.clone()).collect();
-        let warnings = switchyard_shared::validate::config_warnings(&provider_specs, &route_specs);
+        let mut warnings =
+            switchyard_shared::validate::config_warnings(&provider_specs, &route_specs);
+        warnings.extend(price_warnings(&route_specs, &providers));
         Ok(Snapshot {
             version,
             revision: config.revision,
@@ -531,6 +533,44 @@ impl Snapshot {
     pub fn connect_timeout(&self, authority: &str) -> Option<Duration> {
         self.connect_timeouts.get(authority).copied()
     }
+}
+
+/// For the cost strategies: each primary upstream with a fixed model that no price covers, since
+/// it is ranked after every priced upstream whatever it really costs. An upstream without a
+/// model is priced per request, and one of weight 0 gets no traffic, so neither is flagged.
+fn price_warnings(
+    routes: &[RouteSpec],
+    providers: &[Arc<Provider>],
+) -> Vec<switchyard_shared::validate::FieldWarning> {
+    let mut warnings = Vec::new();
+    for (r, route) in routes.iter().enumerate() {
+        if !matches!(
+            route.strategy,
+            RoutingStrategy::LeastCost | RoutingStrategy::CostUnderLatency
+        ) {
+            continue;
+        }
+        for (u, upstream) in route.upstreams.iter().enumerate() {
+            let Some(model) = upstream.model.as_deref().filter(|_| upstream.weight > 0) else {
+                continue;
+            };
+            let Some(provider) = providers.iter().find(|p| *p.name == upstream.provider) else {
+                continue;
+            };
+            if provider.pricing.price(model).is_none() {
+                warnings.push(switchyard_shared::validate::FieldWarning {
+                    field: format!("routes[{r}].upstreams[{u}].model"),
+                    message: format!(
+                        "no price for '{model}' at provider '{}': {} ranks it after every priced \
+                         upstream; give the provider a pricing entry (0 for a free one)",
+                        provider.name,
+                        route.strategy.as_str()
+                    ),
+                });
+            }
+        }
+    }
+    warnings
 }
 
 /// Lists what the routes can serve: exact match values, upstream rewrites, mapping targets and
@@ -663,6 +703,8 @@ mod tests {
     use super::*;
     use crate::store::{StoredProvider, StoredRoute};
     use switchyard_shared::{MatchRule, RouteUpstream};
+
+    mod strategies;
 
     fn provider(name: &str) -> StoredProvider {
         StoredProvider {

@@ -1,6 +1,7 @@
 //! The strategies: pure functions from the usable candidates of one priority group, their
 //! estimates and this request's demand to a choice.
 
+use super::sticky::rendezvous;
 use crate::pricing::Price;
 
 /// An estimate this old is due to be measured again.
@@ -160,19 +161,230 @@ pub fn weighted_among(
     None
 }
 
-/// Dispatches to the route's strategy (never called for `Weighted`, which `pick_primary` does
-/// without allocating).
+/// Dispatches to the route's strategy. `pick_primary` does `Weighted` itself without allocating;
+/// here it is only a weighted draw, so that every strategy has an answer.
 pub fn choose(
     strategy: &Strategy,
     candidates: &[Candidate],
     demand: &Demand,
     rng: &mut fastrand::Rng,
 ) -> Decision {
-    // The strategies themselves come next; until then every strategy draws by weight.
-    let _ = (strategy, demand);
+    match strategy {
+        Strategy::Weighted => chosen(weighted(candidates, rng)),
+        Strategy::LeastLatency => least_latency(candidates, demand, rng),
+        Strategy::LeastCost => least_cost(candidates, demand, rng),
+        Strategy::CostUnderLatency { max_ms } => {
+            cost_under_latency(candidates, demand, *max_ms, rng)
+        }
+        Strategy::LeastBusy => least_busy(candidates, rng),
+        Strategy::Sticky(_) => sticky(candidates, demand.sticky, rng),
+    }
+}
+
+/// A plain choice with nothing to explore.
+fn chosen(pick: usize) -> Decision {
     Decision {
-        pick: weighted(candidates, rng),
+        pick,
         why: Why::Chosen,
         explore: None,
     }
 }
+
+/// Whether a candidate's estimate is old enough to be measured again and nobody has claimed
+/// that measurement recently.
+fn due(candidate: &Candidate) -> bool {
+    let stale = |age: Option<u32>| age.is_none_or(|age| age >= EXPLORE_AFTER_MS);
+    stale(candidate.est.age_ms) && stale(candidate.est.claim_age_ms)
+}
+
+/// A due candidate other than `exploit` to measure instead of it: the first unmeasured one
+/// always (a new upstream is measured on its first request), else the stalest in one pick out
+/// of [`EXPLORE_ONE_IN`] (a measured upstream never costs more than that share of the traffic).
+/// The caller claims it, so that one request per gateway measures it, not every request.
+pub fn explore(candidates: &[Candidate], exploit: usize, rng: &mut fastrand::Rng) -> Option<usize> {
+    let is_due = |i: &usize| *i != exploit && due(&candidates[*i]);
+    if let Some(unmeasured) = (0..candidates.len())
+        .filter(is_due)
+        .find(|&i| candidates[i].est.age_ms.is_none())
+    {
+        return Some(unmeasured);
+    }
+    // Only draw when something is due, so that a group of fresh estimates costs no draw.
+    if !(0..candidates.len()).any(|i| is_due(&i)) || rng.u32(..EXPLORE_ONE_IN) != 0 {
+        return None;
+    }
+    // The stalest; on equal ages the first, so `max_by_key` (which keeps the last) sees the
+    // position reversed.
+    (0..candidates.len())
+        .filter(is_due)
+        .max_by_key(|&i| (candidates[i].est.age_ms, std::cmp::Reverse(i)))
+}
+
+/// Of two candidates, the one predicted faster; predictions within [`TIE_BAND`] of the lower one
+/// tie and are drawn by weight.
+fn faster_of(
+    candidates: &[Candidate],
+    first: usize,
+    second: usize,
+    demand: &Demand,
+    rng: &mut fastrand::Rng,
+) -> usize {
+    let first_ms = predict_ms(&candidates[first].est, demand);
+    let second_ms = predict_ms(&candidates[second].est, demand);
+    let lower = first_ms.min(second_ms);
+    if (first_ms - second_ms).abs() <= lower * TIE_BAND {
+        weighted_among(candidates, |i| i == first || i == second, rng).unwrap_or(first)
+    } else if first_ms < second_ms {
+        first
+    } else {
+        second
+    }
+}
+
+/// Among the candidates `keep` accepts, the fastest by prediction, ties within [`TIE_BAND`]
+/// drawn by weight; `None` when `keep` accepts none.
+fn fastest_among(
+    candidates: &[Candidate],
+    keep: impl Fn(usize) -> bool,
+    demand: &Demand,
+    rng: &mut fastrand::Rng,
+) -> Option<usize> {
+    let fastest = (0..candidates.len())
+        .filter(|&i| keep(i))
+        .map(|i| predict_ms(&candidates[i].est, demand))
+        .min_by(f32::total_cmp)?;
+    let band = fastest + fastest.abs() * TIE_BAND;
+    weighted_among(
+        candidates,
+        |i| keep(i) && predict_ms(&candidates[i].est, demand) <= band,
+        rng,
+    )
+}
+
+/// Power of two choices on the predicted time: both candidates when there are two, else two
+/// distinct ones drawn by weight; the faster wins. Comparing a random pair rather than taking
+/// the best keeps one wrong estimate from drawing all traffic, and replicas from herding.
+pub fn least_latency(
+    candidates: &[Candidate],
+    demand: &Demand,
+    rng: &mut fastrand::Rng,
+) -> Decision {
+    let pick = match candidates.len() {
+        0 | 1 => 0,
+        2 => faster_of(candidates, 0, 1, demand, rng),
+        _ => {
+            let first = weighted(candidates, rng);
+            let second = weighted_among(candidates, |i| i != first, rng).unwrap_or(first);
+            faster_of(candidates, first, second, demand, rng)
+        }
+    };
+    Decision {
+        pick,
+        why: Why::Chosen,
+        explore: explore(candidates, pick, rng),
+    }
+}
+
+/// The lowest predicted price among the candidates `keep` accepts: `Some(None)` when none of
+/// them is priced (they then all tie, an unpriced upstream ranking after every priced one), and
+/// `None` when `keep` accepts none.
+fn cheapest_price(
+    candidates: &[Candidate],
+    keep: &impl Fn(usize) -> bool,
+    demand: &Demand,
+) -> Option<Option<u64>> {
+    let mut accepted = (0..candidates.len()).filter(|&i| keep(i)).peekable();
+    accepted.peek()?;
+    Some(
+        accepted
+            .filter_map(|i| predict_cost_picos(&candidates[i], demand))
+            .min(),
+    )
+}
+
+/// The lowest predicted price; unpriced upstreams after every priced one; equal prices (or
+/// nothing priced) drawn by weight. No exploration: prices do not change with time, and the
+/// output averages converge from the traffic each upstream gets anyway.
+pub fn least_cost(candidates: &[Candidate], demand: &Demand, rng: &mut fastrand::Rng) -> Decision {
+    let cheapest = cheapest_price(candidates, &|_| true, demand).flatten();
+    let pick = weighted_among(
+        candidates,
+        |i| predict_cost_picos(&candidates[i], demand) == cheapest,
+        rng,
+    )
+    .unwrap_or(0);
+    chosen(pick)
+}
+
+/// The cheapest candidate predicted to answer within `max_ms` (equal prices: the faster, within
+/// [`TIE_BAND`] drawn by weight); when none is, the fastest, marked over target. Explores like
+/// `least_latency`, since an upstream that broke the target gets no traffic that would show its
+/// recovery.
+pub fn cost_under_latency(
+    candidates: &[Candidate],
+    demand: &Demand,
+    max_ms: u32,
+    rng: &mut fastrand::Rng,
+) -> Decision {
+    let target = max_ms as f32;
+    let meets = |i: usize| predict_ms(&candidates[i].est, demand) <= target;
+    let (pick, why) = match cheapest_price(candidates, &meets, demand) {
+        Some(cheapest) => {
+            let affordable =
+                |i: usize| meets(i) && predict_cost_picos(&candidates[i], demand) == cheapest;
+            (
+                fastest_among(candidates, affordable, demand, rng),
+                Why::Chosen,
+            )
+        }
+        None => (
+            fastest_among(candidates, |_| true, demand, rng),
+            Why::OverTarget,
+        ),
+    };
+    let pick = pick.unwrap_or(0);
+    Decision {
+        pick,
+        why,
+        explore: explore(candidates, pick, rng),
+    }
+}
+
+/// The fewest requests in flight; ties drawn by weight.
+pub fn least_busy(candidates: &[Candidate], rng: &mut fastrand::Rng) -> Decision {
+    let fewest = candidates
+        .iter()
+        .map(|c| c.est.in_flight)
+        .min()
+        .unwrap_or(0);
+    let pick =
+        weighted_among(candidates, |i| candidates[i].est.in_flight == fewest, rng).unwrap_or(0);
+    chosen(pick)
+}
+
+/// Weighted rendezvous hashing: the session goes to the candidate with the highest score for
+/// its key, so it stays there while that candidate is usable and only its sessions move when it
+/// is not. Without a key, a weighted draw marked unkeyed.
+pub fn sticky(candidates: &[Candidate], key: Option<u64>, rng: &mut fastrand::Rng) -> Decision {
+    let Some(key) = key else {
+        return Decision {
+            pick: weighted(candidates, rng),
+            why: Why::Unkeyed,
+            explore: None,
+        };
+    };
+    let mut best = 0;
+    let mut best_score = f64::NEG_INFINITY;
+    for (i, candidate) in candidates.iter().enumerate() {
+        let score = rendezvous(key, candidate.seed, candidate.weight);
+        // Strictly greater, so that an exact tie goes to the lower position.
+        if score > best_score {
+            best = i;
+            best_score = score;
+        }
+    }
+    chosen(best)
+}
+
+#[cfg(test)]
+mod tests;
