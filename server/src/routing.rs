@@ -16,3 +16,6 @@ pub mod sticky;
 
 pub use choose::{Decision, Demand, Estimate, Strategy, Why};
 pub use stats::{Flight, Landing, UpstreamKey, UpstreamStats};
+
+#[cfg(test)]
+mod tests_bench;

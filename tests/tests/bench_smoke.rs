@@ -83,6 +83,17 @@ fn quick_run_reports_every_arm() {
         );
     }
     assert_eq!(report["meta"]["mode"], "quick");
+    // The latency arm's later rounds run inside it; this build has what they need, so a round
+    // that is missing or failed is the harness's fault.
+    for round in ["cache_guardrails", "strategies"] {
+        let status = report["arms"]["latency"]["result"][round]["status"].as_str();
+        assert_eq!(
+            status,
+            Some("ok"),
+            "the latency arm's {round} round: {}\n{stderr}",
+            report["arms"]["latency"]["result"][round]
+        );
+    }
     let budget = report["budget"].as_array().expect("a budget list");
     assert!(budget.len() >= 14, "budget lines: {budget:?}");
     assert!(
@@ -101,6 +112,8 @@ fn quick_run_reports_every_arm() {
         "## 4. Footprint",
         "## 5. Reload",
         "## 6. Resilience",
+        "## 8. Response cache and guardrails",
+        "## 9. Routing strategies",
     ] {
         assert!(markdown.contains(heading), "report.md lacks {heading}");
     }

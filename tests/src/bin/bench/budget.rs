@@ -1,5 +1,6 @@
 //! The performance budget of issue 7, line by line, judged against the arms' results, followed by
-//! the request log's lines from issue 12 and the cache's and guardrails' lines from issue 13.
+//! the request log's lines from issue 12, the cache's and guardrails' lines from issue 13 and
+//! the routing strategies' lines from issue 15.
 //!
 //! Memory budgets are in decimal megabytes (10^6 bytes), the stricter reading; /proc reports KiB.
 
@@ -10,7 +11,9 @@ use crate::cache_guardrails::{
 };
 use crate::latency::ArmLatency;
 use crate::report::{Arm, Arms};
+use crate::setup::STRATEGY_ROUTES;
 use crate::stats::Added;
+use crate::strategies;
 
 #[derive(Serialize)]
 pub struct Line {
@@ -225,6 +228,7 @@ pub fn judge(arms: &Arms) -> Vec<Line> {
     ));
     lines.extend(request_log_lines(arms));
     lines.extend(cache_guardrails_lines(arms));
+    lines.extend(strategy_lines(arms));
     lines
 }
 
@@ -425,4 +429,61 @@ fn cache_guardrails_lines(arms: &Arms) -> Vec<Line> {
 /// A target that answered every request as expected, at least once.
 fn clean(arm: &ArmLatency) -> bool {
     arm.errors == 0 && arm.latency.count > 0
+}
+
+/// Issue 15: what each strategy's choice adds to the p50 over `weighted`, on the same three
+/// upstreams.
+fn strategy_lines(arms: &Arms) -> Vec<Line> {
+    let budget = format!("≤ {:.0} µs", strategies::BUDGET_P50_US);
+    let result = match arms.latency.ok() {
+        Some(r) => r.strategies.ok().ok_or_else(|| r.strategies.absent()),
+        None => Err(arms.latency.absent()),
+    };
+    let others = STRATEGY_ROUTES
+        .iter()
+        .map(|(strategy, _)| *strategy)
+        .filter(|s| *s != strategies::WEIGHTED);
+    let name = |strategy: &str| format!("Strategy `{strategy}` over `weighted` (p50)");
+    let r = match result {
+        Ok(r) => r,
+        Err(absent) => {
+            return others
+                .map(|strategy| Line {
+                    name: name(strategy),
+                    budget: budget.clone(),
+                    measured: absent.clone().unwrap_or_default(),
+                    pass: None,
+                })
+                .collect();
+        }
+    };
+    let weighted_ok = r.arm(strategies::WEIGHTED).is_some_and(clean);
+    others
+        .map(|strategy| {
+            let over = r
+                .strategies
+                .iter()
+                .find(|f| f.strategy == strategy)
+                .and_then(|f| f.over_weighted);
+            match (over, r.arm(strategy)) {
+                (Some(over), Some(arm)) => Line {
+                    name: name(strategy),
+                    budget: budget.clone(),
+                    measured: format!(
+                        "{:+.1} µs (p99 {:+.1} µs; {} errors)",
+                        over.p50_us, over.p99_us, arm.errors
+                    ),
+                    pass: Some(
+                        weighted_ok && clean(arm) && over.p50_us <= strategies::BUDGET_P50_US,
+                    ),
+                },
+                _ => Line {
+                    name: name(strategy),
+                    budget: budget.clone(),
+                    measured: "no target".into(),
+                    pass: None,
+                },
+            }
+        })
+        .collect()
 }

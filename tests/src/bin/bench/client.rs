@@ -32,6 +32,9 @@ pub struct Target {
     /// A header every answer must carry to count as a success, such as
     /// `x-switchyard-cache: hit`; an answer without it counts as an error.
     pub expect_header: Option<(HeaderName, HeaderValue)>,
+    /// A header whose value changes with every request, taking each of the values in turn,
+    /// such as 64 session ids in `x-session-id`.
+    pub rotate_header: Option<(HeaderName, Arc<[HeaderValue]>)>,
 }
 
 impl Target {
@@ -43,6 +46,7 @@ impl Target {
             authorization: None,
             body: None,
             expect_header: None,
+            rotate_header: None,
         })
     }
 
@@ -59,6 +63,14 @@ impl Target {
     pub fn expecting(&self, name: HeaderName, value: &'static str) -> Arc<Target> {
         Arc::new(Target {
             expect_header: Some((name, HeaderValue::from_static(value))),
+            ..self.clone()
+        })
+    }
+
+    /// The same target, sending `name` with each of `values` in turn, one per request.
+    pub fn rotating(&self, name: HeaderName, values: Vec<HeaderValue>) -> Arc<Target> {
+        Arc::new(Target {
+            rotate_header: Some((name, values.into())),
             ..self.clone()
         })
     }
@@ -120,6 +132,8 @@ pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
     target: Arc<Target>,
     host: HeaderValue,
+    /// Requests sent so far, which picks the rotating header's value.
+    sent: usize,
 }
 
 impl Conn {
@@ -139,6 +153,7 @@ impl Conn {
             sender,
             target: Arc::clone(target),
             host,
+            sent: 0,
         })
     }
 
@@ -162,6 +177,12 @@ impl Conn {
         if let Some(auth) = &self.target.authorization {
             headers.insert(header::AUTHORIZATION, auth.clone());
         }
+        if let Some((name, values)) = &self.target.rotate_header
+            && !values.is_empty()
+        {
+            headers.insert(name.clone(), values[self.sent % values.len()].clone());
+        }
+        self.sent = self.sent.wrapping_add(1);
         self.sender.ready().await?;
         Ok(self.sender.send_request(request).await?)
     }
@@ -176,13 +197,24 @@ impl Conn {
     /// if it expects one. A broken connection is replaced so that a worker can go on after a
     /// failure, which then shows up as an error count.
     pub async fn post_ok(&mut self, body: Bytes) -> bool {
+        self.post_answered(body).await.is_some()
+    }
+
+    /// Like [`Conn::post_ok`], but gives the successful answer's headers.
+    pub async fn post_answered(&mut self, body: Bytes) -> Option<HeaderMap> {
         match self.post(body).await {
-            Ok(reply) => reply.status == StatusCode::OK && self.target.accepts(&reply.headers),
+            Ok(reply) if reply.status == StatusCode::OK && self.target.accepts(&reply.headers) => {
+                Some(reply.headers)
+            }
+            Ok(_) => None,
             Err(_) => {
                 if let Ok(fresh) = Conn::open(&self.target).await {
+                    // The rotation goes on where it was.
+                    let sent = self.sent;
                     *self = fresh;
+                    self.sent = sent;
                 }
-                false
+                None
             }
         }
     }

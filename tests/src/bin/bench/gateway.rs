@@ -169,6 +169,7 @@ impl Gateway {
             authorization: Some(HeaderValue::from_str(&format!("Bearer {ADMIN_TOKEN}"))?),
             body: None,
             expect_header: None,
+            rotate_header: None,
         };
         Ok(Admin(Conn::open(&Arc::new(target)).await?))
     }

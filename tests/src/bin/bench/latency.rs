@@ -10,6 +10,8 @@
 //! A second round follows with the response cache and the guardrails (issue 13, see
 //! cache_guardrails.rs). It has a round of its own so that the first one, and the log-off
 //! comparison within it, stays as it was.
+//!
+//! A third round measures the routing strategies (issue 15, see strategies.rs).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +25,7 @@ use crate::report::Arm;
 use crate::request_log::LOG_OFF_TARGET;
 use crate::setup::{Ctx, MODEL_FAST};
 use crate::stats::{Added, Hist, Summary, round2};
+use crate::strategies::{self, StrategiesResult};
 
 #[derive(Serialize)]
 pub struct LatencyResult {
@@ -47,6 +50,8 @@ pub struct LatencyResult {
     pub gateway_cpu_us_per_request: f64,
     /// The second round: the response cache and the guardrails.
     pub cache_guardrails: Arm<CacheGuardrailsResult>,
+    /// The third round: one route per routing strategy over three upstreams.
+    pub strategies: Arm<StrategiesResult>,
 }
 
 #[derive(Serialize)]
@@ -103,6 +108,19 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
     let logging_cost = log_off.map(|i| Added::between(&hists[0].summary(), &hists[i].summary()));
     let logging_cost_keyed =
         log_off_keyed.map(|i| Added::between(&hists[3].summary(), &hists[i].summary()));
+    let cache_guardrails = match &ctx.cache_guardrails_note {
+        Some(note) => Arm::NotAvailable {
+            reason: note.clone(),
+        },
+        None => Arm::from_result(cache_guardrails::run(ctx).await),
+    };
+    let strategies = match strategies::run(ctx).await {
+        Ok(strategies::Outcome::Measured(result)) => Arm::Ok { result: *result },
+        Ok(strategies::Outcome::NotAvailable(reason)) => Arm::NotAvailable { reason },
+        Err(error) => Arm::Failed {
+            error: format!("{error:#}"),
+        },
+    };
     let arms = targets
         .iter()
         .zip(&hists)
@@ -128,12 +146,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<LatencyResult> {
         logging_cost_keyed,
         log_off_note: ctx.log_off_note.clone(),
         gateway_cpu_us_per_request: round2(ctx.ticks_to_us(cpu_ticks) / measured as f64),
-        cache_guardrails: match &ctx.cache_guardrails_note {
-            Some(note) => Arm::NotAvailable {
-                reason: note.clone(),
-            },
-            None => Arm::from_result(cache_guardrails::run(ctx).await),
-        },
+        cache_guardrails,
+        strategies,
     })
 }
 

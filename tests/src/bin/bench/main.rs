@@ -19,6 +19,7 @@ mod resilience;
 mod sections;
 mod setup;
 mod stats;
+mod strategies;
 mod streaming;
 mod system;
 mod throughput;
@@ -428,5 +429,6 @@ fn parse_compare(spec: &str) -> anyhow::Result<Arc<Target>> {
         authorization,
         body: None,
         expect_header: None,
+        rotate_header: None,
     }))
 }

@@ -111,6 +111,7 @@ impl Report {
         let a = &self.arms;
         a.latency.failed()
             || a.latency.ok().is_some_and(|l| l.cache_guardrails.failed())
+            || a.latency.ok().is_some_and(|l| l.strategies.failed())
             || a.throughput.failed()
             || a.streaming.failed()
             || a.footprint.failed()

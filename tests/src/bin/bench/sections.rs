@@ -16,6 +16,7 @@ pub fn all(out: &mut String, arms: &Arms) {
     // The request log is read within the throughput arm, whose section gives the noise.
     request_log(out, &arms.request_log, None);
     cache_guardrails(out, &arms.latency, noise("latency"));
+    strategies(out, &arms.latency, noise("latency"));
 }
 
 /// Writes the arm's heading and returns its result, or writes why there is none.
@@ -475,5 +476,77 @@ fn cache_guardrails(
         us(r.guardrails_masking_cost.p90_us),
         us(r.guardrails_masking_cost.p99_us),
         r.masked_prompt_hits,
+    );
+}
+
+fn strategies(out: &mut String, arm: &Arm<crate::latency::LatencyResult>, noise: Option<&f64>) {
+    use crate::setup::{
+        STICKY_HEADER, STRATEGY_MAX_LATENCY_MS, STRATEGY_PROVIDERS, STRATEGY_UPSTREAM_MODEL,
+    };
+    use crate::strategies::{BUDGET_P50_US, WEIGHTED};
+    let title = "9. Routing strategies (the latency arm's third round)";
+    let Some(latency) = heading(out, title, arm, noise) else {
+        return;
+    };
+    let r = match &latency.strategies {
+        Arm::Ok { result } => result,
+        other => {
+            let _ = writeln!(out, "{}\n", other.absent().unwrap_or_default());
+            return;
+        }
+    };
+    let prices = STRATEGY_PROVIDERS
+        .iter()
+        .map(|(name, input, output)| format!("`{name}` ${input}/${output}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "{} requests per arm after {} warm-up, one at a time, in an order shuffled each round, \
+         after the second round. Three providers on the same mock, priced by overrides for \
+         `{STRATEGY_UPSTREAM_MODEL}` (input/output per million tokens: {prices}); one route per \
+         strategy over the three with equal weights, selected by an exact model name \
+         (`cost_under_latency` with `max_latency_ms` {STRATEGY_MAX_LATENCY_MS}; `sticky` by \
+         `{STICKY_HEADER}`); every strategy target sends {} session ids in turn in that header, so \
+         that the six requests differ only in their model. `switchyard` is the one-upstream \
+         route of section 1, without the header. Times in µs.\n",
+        r.requests_per_arm, r.warmup_per_arm, r.sessions
+    );
+    latency_table(out, &r.arms);
+    out.push_str(
+        "\n| Strategy | model | p50 | p99 | over `weighted` p50 | over `weighted` p99 | \
+         answered by | `x-switchyard-strategy` |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let tally = |counts: &std::collections::BTreeMap<String, u64>| {
+        counts
+            .iter()
+            .map(|(value, n)| format!("{value} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for f in &r.strategies {
+        let Some(a) = r.arm(&f.strategy) else {
+            continue;
+        };
+        let (over50, over99) = f.over_weighted.map_or_else(
+            || ("—".to_owned(), "—".to_owned()),
+            |o| (format!("{:+.1}", o.p50_us), format!("{:+.1}", o.p99_us)),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {over50} | {over99} | {} | {} |",
+            f.strategy,
+            f.model,
+            us(a.latency.p50_us),
+            us(a.latency.p99_us),
+            tally(&f.providers),
+            tally(&f.headers)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nBudget: each strategy's p50 minus `{WEIGHTED}`'s ≤ {BUDGET_P50_US:.0} µs. The choice is \
+         sub-microsecond work (see the micro-benchmark in `server/src/routing/tests_bench.rs`), so \
+         differences of a few tenths of a µs either way are this machine's noise.\n"
     );
 }

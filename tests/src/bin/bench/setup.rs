@@ -298,3 +298,75 @@ pub fn scale_route(i: usize, priority: i32, providers: usize) -> Value {
 pub fn scale_route_name(i: usize) -> String {
     format!("r-{i:04}")
 }
+
+/// Issue 15's round: the three priced providers, all on the plain mock, as (name, input and
+/// output price in dollars per million tokens). One cheap, one mid-priced, one dear.
+pub const STRATEGY_PROVIDERS: [(&str, f64, f64); 3] = [
+    ("bench-a", 0.1, 0.2),
+    ("bench-b", 1.0, 2.0),
+    ("bench-c", 5.0, 15.0),
+];
+
+/// The model every strategy route sends its upstreams, priced by each provider's override, so
+/// that each upstream's price is resolved once when the snapshot is built.
+pub const STRATEGY_UPSTREAM_MODEL: &str = "bench-up";
+
+/// Each route's strategy and the model that selects it by an exact match. The names are as long
+/// as each other, so that every target sends a body of the same size.
+pub const STRATEGY_ROUTES: [(&str, &str); 6] = [
+    ("weighted", "bench-w3"),
+    ("least_latency", "bench-ll"),
+    ("least_cost", "bench-lc"),
+    ("cost_under_latency", "bench-cl"),
+    ("least_busy", "bench-lb"),
+    ("sticky", "bench-st"),
+];
+
+/// `cost_under_latency`'s target, far above what the mock takes, so the cheapest meets it.
+pub const STRATEGY_MAX_LATENCY_MS: u64 = 5_000;
+
+/// The header the sticky route keys sessions on.
+pub const STICKY_HEADER: &str = "x-session-id";
+
+/// The priced providers of the strategy round.
+pub fn strategy_providers(mock: &Mock) -> Vec<Value> {
+    STRATEGY_PROVIDERS
+        .iter()
+        .map(|&(name, input, output)| {
+            let mut spec = provider(name, mock.base_url(""), &["sk-bench-000000000001"]);
+            spec["pricing"] = json!({STRATEGY_UPSTREAM_MODEL:
+                {"input_per_mtok": input, "output_per_mtok": output}});
+            spec
+        })
+        .collect()
+}
+
+/// The strategy round's routes: one per strategy, each over the three priced providers with
+/// equal weights and the same upstream model.
+pub fn strategy_routes() -> Vec<Value> {
+    STRATEGY_ROUTES
+        .iter()
+        .map(|&(strategy, model)| {
+            let upstreams: Vec<Value> = STRATEGY_PROVIDERS
+                .iter()
+                .map(|(name, _, _)| {
+                    json!({"provider": name, "weight": 100, "model": STRATEGY_UPSTREAM_MODEL})
+                })
+                .collect();
+            let mut spec = json!({
+                "name": model,
+                "match": [{"type": "exact", "value": model}],
+                "upstreams": upstreams,
+            });
+            if strategy != "weighted" {
+                spec["strategy"] = json!(strategy);
+            }
+            match strategy {
+                "cost_under_latency" => spec["max_latency_ms"] = json!(STRATEGY_MAX_LATENCY_MS),
+                "sticky" => spec["sticky_by"] = json!(format!("header:{STICKY_HEADER}")),
+                _ => {}
+            }
+            spec
+        })
+        .collect()
+}
