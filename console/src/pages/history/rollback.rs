@@ -138,10 +138,10 @@ pub fn RollbackDialog(
                 <p>{target.explanation()}</p>
                 {move || match preview.get() {
                     None => view! { <Loading text="Previewing the rollback…" /> }.into_any(),
-                    Some(Err(e)) => view! { <ErrorDetails error=e /> }.into_any(),
+                    Some(Err(e)) => view! { <Refusal error=e /> }.into_any(),
                     Some(Ok(p)) => view! { <PreviewView preview=p /> }.into_any(),
                 }}
-                {move || error.get().map(|e| view! { <ErrorDetails error=e /> })}
+                {move || error.get().map(|e| view! { <Refusal error=e /> })}
                 <div class="modal-actions">
                     <button type="button" class="btn" on:click=move |_| on_close.run(())>
                         "Cancel"
@@ -158,6 +158,21 @@ pub fn RollbackDialog(
                 </div>
             </div>
         </Modal>
+    }
+}
+
+/// Why the server refused a preview or a rollback, with the fields it named: a 422 lists what
+/// the restored configuration would break, such as a provider left with no key.
+#[component]
+fn Refusal(error: ApiError) -> impl IntoView {
+    let fields = error.fields.clone();
+    view! {
+        <ErrorDetails error=error />
+        {(!fields.is_empty()).then(|| view! {
+            <ul class="field-list" data-testid="rollback-refusal">
+                {fields.into_iter().map(|f| view! { <li><code>{f.field}</code>" "{f.message}</li> }).collect_view()}
+            </ul>
+        })}
     }
 }
 
