@@ -1,6 +1,7 @@
 //! The admin API client: `fetch` with the session cookie and the CSRF header, JSON bodies, and
 //! every failure turned into one [`ApiError`] the pages can show.
 
+pub mod audit;
 pub mod metering;
 pub mod types;
 

@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("logs") view=pages::logs::LogsPage />
                     <Route path=path!("playground") view=pages::playground::PlaygroundPage />
                     <Route path=path!("config") view=pages::config::ConfigPage />
+                    <Route path=path!("history") view=pages::history::HistoryPage />
                     <Route path=path!("settings") view=pages::settings::SettingsPage />
                     <Route path=path!("account") view=pages::account::AccountPage />
                     <Route path=path!("*any") view=pages::not_found::NotFound />

@@ -1516,6 +1516,102 @@ async function scenario() {
     await page.goto(`${CONSOLE_URL}/`);
     await atPath('/login');
   });
+
+  // -------------------------------------------------------------------------------------------
+  // Audit trail (issue 16): a route change made in the console is in History, rolled back from
+  // there with its preview, and the proxy serves the old route again at once.
+
+  const auditedModel = 'mock-chat-audited';
+  const audit = {};
+  const auditChat = async () => {
+    // A new question each time, so that mock-route's response cache never answers it.
+    const chat = await proxyChat('mock-chat', consumerKey, `Audit trail check ${Date.now()} ${Math.random()}`);
+    assert.equal(chat.status, 200, chat.text);
+    assert.equal(chat.header('x-switchyard-route'), 'mock-route');
+    proxyCalls.ok += 1;
+    return chat;
+  };
+
+  await step('audit: sign in again and edit mock-route\'s upstream model in its form', async () => {
+    await login(NEW_PASSWORD);
+    await atPath('/');
+    audit.oldModel = (await auditChat()).header('x-switchyard-model');
+    assert.ok(audit.oldModel, 'the proxy names the upstream model it called');
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    await until('the form of mock-route', async () => (await inputValueOf('route-name')) === 'mock-route');
+    // The route was last changed in this browser session, before the password change.
+    await id('last-changed').filter({ hasText: `Last changed by console:${USERNAME}` }).waitFor();
+    audit.formModel = await inputValueOf('route-upstream-model-0');
+    await id('route-upstream-model-0').fill(auditedModel);
+    await click('route-save');
+    await savedToast();
+    await atPath('/routes');
+    const chat = await auditChat();
+    assert.equal(chat.header('x-switchyard-model'), auditedModel, 'the edit is live on the proxy');
+  });
+
+  await step('audit: History lists the edit by the console user, and its diff shows the model', async () => {
+    const { entries } = await adminGet('/api/audit?resource=route/mock-route&limit=1');
+    const edit = entries[0];
+    assert.equal(edit.actor, `console:${USERNAME}`, JSON.stringify(edit));
+    audit.revision = edit.revision;
+    await nav('nav-history', '/history');
+    await dismissToasts();
+    const entry = id(`history-entry-${edit.revision}`);
+    await entry.waitFor();
+    assert.equal(await entry.getAttribute('data-actor'), `console:${USERNAME}`);
+    await click(`history-toggle-${edit.revision}`);
+    const line = id(`history-detail-${edit.revision}`).getByTestId('diff-line').filter({ hasText: auditedModel });
+    await line.waitFor();
+    assert.match(await line.getAttribute('data-path'), /\/model$/, 'the diff names the changed value by its JSON pointer');
+    assert.equal(await line.getByTestId('diff-after').count(), 1, 'the new value is shown as the after side');
+    await shot('history');
+  });
+
+  await step('audit: roll back to before the edit, with the preview; the proxy serves the old model', async () => {
+    await click(`history-undo-${audit.revision}`);
+    const dialog = page.getByRole('dialog', { name: `Roll back to before revision ${audit.revision}?` });
+    await dialog.waitFor();
+    await id('rollback-preview').locator('.diff-update').filter({ hasText: 'mock-route' }).waitFor();
+    assert.equal(await id('rollback-unrecoverable').count(), 0, 'nothing is lost by undoing a route edit');
+    await shot('history-rollback-preview');
+    await click('rollback-confirm');
+    await savedToast(/Rolled back to revision \d+ \(now revision \d+\)\. Saved — live on the gateway \(snapshot v\d+\)/);
+    await dialog.waitFor({ state: 'detached' });
+    const { entries } = await adminGet('/api/audit?limit=1');
+    const rollback = entries[0];
+    assert.equal(rollback.action, 'rollback', JSON.stringify(rollback));
+    assert.equal(rollback.rolled_back_to, audit.revision - 1, JSON.stringify(rollback));
+    assert.equal(rollback.actor, `console:${USERNAME}`, JSON.stringify(rollback));
+    audit.rollback = rollback.revision;
+    // The page reloads its list: the rollback is on top, marked as the new current revision.
+    await id(`history-entry-${rollback.revision}`).getByTestId('history-current').waitFor();
+    const chat = await auditChat();
+    assert.equal(chat.header('x-switchyard-model'), audit.oldModel, 'the rollback is live on the proxy at once');
+    const route = await adminGet('/api/routes/mock-route');
+    assert.equal(route.upstreams[0].model ?? '', audit.formModel, 'the route is what it was before the edit');
+  });
+
+  await step('audit: the route\'s page says who rolled it back, and links to its history', async () => {
+    await nav('nav-routes', '/routes');
+    await click('route-edit-mock-route');
+    await atPath('/routes/mock-route');
+    const line = id('last-changed');
+    await line.filter({ hasText: `a rollback to revision ${audit.revision - 1}` }).waitFor();
+    assert.equal(await line.getAttribute('data-actor'), `console:${USERNAME}`);
+    assert.equal(await line.getAttribute('data-revision'), String(audit.rollback));
+    assert.equal(await inputValueOf('route-upstream-model-0'), audit.formModel, 'the form shows the old model');
+    await shot('route-last-changed');
+    await click('last-changed-history');
+    await page.waitForURL((url) => url.pathname === '/history' && url.searchParams.get('resource') === 'route/mock-route');
+    await id(`history-entry-${audit.rollback}`).waitFor();
+    await id(`history-entry-${audit.revision}`).waitFor();
+    assert.equal(await id('history-filter-kind').inputValue(), 'route');
+    assert.equal(await id('history-filter-name').inputValue(), 'mock-route');
+    await logout();
+  });
 }
 
 let failure = null;

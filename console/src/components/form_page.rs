@@ -16,6 +16,7 @@ use crate::api;
 use crate::components::field::{FormErrorList, FormErrors};
 use crate::components::page::PageHeader;
 use crate::components::toast::{Toasts, use_toasts};
+use crate::pages::history::last_changed::LastChanged;
 use crate::resource::Resource;
 use crate::util::focus_first_invalid;
 
@@ -112,7 +113,8 @@ impl<T: Resource> SaveForm<T> {
     }
 }
 
-/// The breadcrumb back to the list, and the form's title.
+/// The breadcrumb back to the list, the form's title and, when editing, who changed the item
+/// last (from the audit trail), so an operator sees whose work they are about to change.
 #[component]
 pub fn FormHeader<T: Resource>(
     save: SaveForm<T>,
@@ -126,6 +128,10 @@ pub fn FormHeader<T: Resource>(
             <span>{if save.editing() { "Edit" } else { "Create" }}</span>
         </nav>
         <PageHeader title=title subtitle=subtitle />
+        {save
+            .original
+            .get_value()
+            .map(|name| view! { <LastChanged kind=T::NOUN name=name /> })}
     }
 }
 

@@ -135,6 +135,7 @@ fn Frame() -> impl IntoView {
                             testid="nav-playground"
                         />
                         <NavLink href="/config" label="Configuration" icon="config" testid="nav-config" />
+                        <NavLink href="/history" label="History" icon="history" testid="nav-history" />
                         <NavLink href="/settings" label="Settings" icon="settings" testid="nav-settings" />
                     </ul>
                 </nav>

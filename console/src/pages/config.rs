@@ -354,8 +354,9 @@ fn StatusView(status: Status) -> impl IntoView {
     }
 }
 
+/// The preview of a whole-configuration change (an import, or a rollback on the History page).
 #[component]
-fn DiffView(diff: ConfigDiff) -> impl IntoView {
+pub fn DiffView(diff: ConfigDiff) -> impl IntoView {
     let nothing = !diff.settings_changed
         && [
             &diff.providers,

@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod dashboard;
 pub mod guardrail_form;
 pub mod guardrails;
+pub mod history;
 pub mod key_dialogs;
 pub mod key_edit;
 pub mod key_reveal;
