@@ -1,6 +1,7 @@
 //! The admin API on :8001 (JSON under `/api`; the admin bearer token or a console session), the
 //! Prometheus metrics at `/metrics`, and the console itself.
 
+mod audit_retention;
 mod auth;
 mod budgets;
 mod cache;
@@ -161,6 +162,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/budgets", get(budgets::list))
         .route("/cache", get(cache::stats).delete(cache::purge))
         .route("/debug/clock", axum::routing::put(budgets::set_clock))
+        .route("/debug/prune-audit", post(audit_retention::prune_now))
         .route("/status", get(status))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
