@@ -5,6 +5,7 @@
 //! sides run the same [`validate`] code so the console can show a field's error before it saves.
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 pub mod consumer;
 pub mod guardrails;
@@ -13,6 +14,10 @@ pub mod provider_type;
 pub mod secret;
 pub mod validate;
 
+pub use audit::{
+    AuditChangeView, AuditEntryView, AuditPage, DiffLine, DiffOp, RollbackDone, RollbackPreview,
+    RollbackRequest, Unrecoverable, json_diff,
+};
 pub use config::{
     ConfigDocument, Fallback, FallbackStrategy, FallbackUpstream, HealthCheck, MatchKind,
     MatchRule, ProviderSpec, Retry, RouteAuth, RouteSpec, RouteUpstream, RoutingStrategy,
