@@ -98,10 +98,4 @@ async fn pages_of_50_stay_stable_while_writes_continue_and_filters_narrow_them()
     assert_eq!(revisions(&by_token).len(), 118 + 4, "{by_token}");
     let combined = page(&gateway, "resource=route/x&actor=console:&limit=5").await;
     assert_eq!(revisions(&combined), [newest], "{combined}");
-    let zero = gateway.admin_get("/api/audit?limit=0").await;
-    assert!(
-        zero.status.is_client_error(),
-        "a limit of zero: {}",
-        zero.status
-    );
 }

@@ -48,21 +48,28 @@ pub async fn entry_count(gateway: &Gateway) -> i64 {
 /// Every column of every `audit_*` row, as text, for the secret scan.
 pub async fn audit_rows_text(gateway: &Gateway) -> String {
     let mut db = open_db(gateway).await;
-    let entries: Vec<(i64, i64, String, Option<String>, String, String)> =
-        sqlx::query_as("SELECT revision, at_ms, actor, source, action, summary FROM audit_entries")
-            .fetch_all(&mut db)
-            .await
-            .expect("the entries read");
-    let changes: Vec<(i64, String, String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT revision, kind, name, before, after FROM audit_changes")
-            .fetch_all(&mut db)
-            .await
-            .expect("the changes read");
+    // Each row's columns joined into one string, unescaped: what a secret could hide in.
+    let entries: Vec<String> = sqlx::query_scalar(
+        "SELECT revision || ' ' || at_ms || ' ' || actor || ' ' || ifnull(source, '') || ' ' ||
+                action || ' ' || summary || ' ' || ifnull(rolled_back_to, '')
+         FROM audit_entries",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("the entries read");
+    let changes: Vec<String> = sqlx::query_scalar(
+        "SELECT revision || ' ' || kind || ' ' || name || ' ' || ifnull(before, '') || ' ' ||
+                ifnull(after, '')
+         FROM audit_changes",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("the changes read");
     assert!(
         !entries.is_empty() && !changes.is_empty(),
         "the scan must have rows to scan"
     );
-    format!("{entries:?}\n{changes:?}")
+    format!("{}\n{}", entries.join("\n"), changes.join("\n"))
 }
 
 /// `GET {path}` on the admin API, asserting 200, as JSON.
