@@ -1,6 +1,7 @@
 //! The admin API on :8001 (JSON under `/api`; the admin bearer token or a console session), the
 //! Prometheus metrics at `/metrics`, and the console itself.
 
+mod audit;
 mod audit_retention;
 mod auth;
 mod budgets;
@@ -169,6 +170,9 @@ pub fn router(state: AdminState) -> Router {
         .route("/config", get(config::export))
         .route("/config/diff", post(config::diff))
         .route("/config/apply", post(config::apply))
+        .route("/config/rollback", post(audit::rollback))
+        .route("/audit", get(audit::list))
+        .route("/audit/{revision}", get(audit::entry))
         .route("/playground/models", get(playground::models))
         .route("/playground/chat/completions", post(playground::chat))
         .route("/auth/logout", post(auth::logout))

@@ -1,4 +1,4 @@
-//! Command-line interface: `serve` (the default), `config export|apply` and
+//! Command-line interface: `serve` (the default), `config export|apply|history|rollback` and
 //! `secrets seal|unseal|new-key`, with env fallbacks.
 
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy and the admin API (the default).
     Serve,
-    /// Export or apply the declarative configuration.
+    /// Export or apply the declarative configuration; read its history or roll it back.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Seal or unseal the stored provider secrets with the master key.
@@ -63,6 +63,24 @@ pub enum ConfigCommand {
         /// Also delete the providers and routes the file does not name.
         #[arg(long)]
         prune: bool,
+    },
+    /// List the audit trail, newest first: revision, time, actor, action, summary.
+    History {
+        /// Only changes of one resource: a kind (`route`) or `kind/name` (`route/chat`).
+        #[arg(long)]
+        resource: Option<String>,
+        /// How many entries (1 to 500).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+    },
+    /// Make the configuration what it was right after revision REV, as a new revision; shows
+    /// the preview and what cannot be restored, then asks to confirm.
+    Rollback {
+        /// The revision to go back to (see `config history`).
+        revision: i64,
+        /// Do not ask: roll back at once (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
     },
 }
 

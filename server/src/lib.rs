@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client_key;
 pub mod clock;
 pub mod config_file;
+pub mod config_history;
 pub mod consumers;
 pub mod guard;
 pub mod guardrails;
@@ -67,6 +68,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let doc = config_file::read_document(file)?;
             let store = open_store(&cli, &data_dir).await?;
             let result = config_file::apply(&store, doc, *prune).await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
+        Some(Command::Config(ConfigCommand::History { resource, limit })) => {
+            let store = open_store(&cli, &data_dir).await?;
+            let result = config_history::history(&store, resource.clone(), Some(*limit)).await;
+            store.close().await;
+            print!("{}", result?);
+            Ok(())
+        }
+        Some(Command::Config(ConfigCommand::Rollback { revision, yes })) => {
+            let store = open_store(&cli, &data_dir).await?;
+            let result = config_history::rollback(&store, *revision, *yes).await;
             store.close().await;
             println!("{}", result?);
             Ok(())

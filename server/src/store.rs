@@ -18,6 +18,7 @@ mod auth;
 mod config;
 mod consumers;
 mod guardrails;
+mod history;
 pub mod usage;
 
 pub use audit::{Actor, Origin};
@@ -26,6 +27,7 @@ pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
 pub use guardrails::StoredGuardrail;
+pub use history::{AuditFilter, DEFAULT_PAGE, MAX_PAGE, rfc3339_millis};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,9 @@ pub enum StoreError {
     },
     #[error("invalid configuration: {0}")]
     Invalid(ValidationErrors),
+    /// The audit trail no longer holds (or never held) the entries needed to go back that far.
+    #[error("history before revision {kept_from} is not kept")]
+    HistoryGone { kept_from: i64 },
     #[error("stored {what} '{name}' cannot be read: {source}")]
     Corrupt {
         what: &'static str,

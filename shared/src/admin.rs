@@ -44,7 +44,7 @@ pub struct AdminErrorBody {
 pub struct AdminError {
     pub message: String,
     /// A stable machine-readable code: `validation_failed`, `not_found`, `conflict`,
-    /// `unauthorized`, `bad_request`, `internal`.
+    /// `unauthorized`, `bad_request`, `gone` (history no longer kept), `internal`.
     pub code: String,
     /// The failing fields, for `validation_failed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

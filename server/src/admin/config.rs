@@ -1,5 +1,6 @@
-//! Configuration as a document over the admin API: export (YAML or JSON, keys masked), the diff
-//! an import would make, and the import itself — the same code paths as `switchyard config`.
+//! Configuration as a document over the admin API: export (YAML or JSON, keys masked; now or as of
+//! a past revision), the diff an import would make, and the import itself — the same code paths as
+//! `switchyard config`.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +19,9 @@ use crate::store::Origin;
 pub struct ExportQuery {
     #[serde(default)]
     format: Option<String>,
+    /// A revision: the document as it was right after it, from the audit trail.
+    #[serde(default)]
+    at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -26,13 +30,30 @@ pub struct ImportQuery {
     prune: bool,
 }
 
-/// `GET /api/config?format=yaml|json`: the whole configuration, keys masked.
+/// `GET /api/config?format=yaml|json&at=R`: the whole configuration, keys masked; with `at`, as
+/// it was right after revision R (404 for a revision not reached yet, 410 for one whose history
+/// is no longer kept).
 pub async fn export(
     State(state): State<AdminState>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, AdminApiError> {
-    let mut doc = state.store.export().await?;
-    doc.providers = doc.providers.iter().map(|p| p.masked()).collect();
+    let at = query
+        .at
+        .as_deref()
+        .map(str::trim)
+        .filter(|at| !at.is_empty());
+    let doc = match at {
+        Some(at) => {
+            let revision = super::audit::parse_revision("at", at)?;
+            // Already masked: history never held a secret.
+            state.store.document_at(revision).await?
+        }
+        None => {
+            let mut doc = state.store.export().await?;
+            doc.providers = doc.providers.iter().map(|p| p.masked()).collect();
+            doc
+        }
+    };
     if query.format.as_deref() == Some("json") {
         return Ok(Json(doc).into_response());
     }

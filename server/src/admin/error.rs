@@ -87,6 +87,10 @@ impl IntoResponse for AdminApiError {
                 error.code = "not_found".into();
                 StatusCode::NOT_FOUND
             }
+            AdminApiError::Store(StoreError::HistoryGone { .. }) => {
+                error.code = "gone".into();
+                StatusCode::GONE
+            }
             AdminApiError::Store(StoreError::Conflict { routes, .. }) => {
                 error.code = "conflict".into();
                 error.routes = routes;

@@ -4,8 +4,12 @@
 //! providers, routes, consumers and guardrails collections are one generic set of handlers.
 
 use switchyard_shared::admin::{
-    AdminErrorBody, FailureView, HealthView, KeyHealthView, MeView, MetricsView, MinuteView,
-    ProviderHealthView, SeriesView, StatusView,
+    AdminErrorBody, ConfigDiff, FailureView, HealthView, KeyHealthView, MeView, MetricsView,
+    MinuteView, ProviderHealthView, SectionDiff, SeriesView, StatusView,
+};
+use switchyard_shared::audit::{
+    AuditChangeView, AuditEntryView, AuditPage, DiffLine, DiffOp, RollbackDone, RollbackPreview,
+    RollbackRequest, Unrecoverable,
 };
 use switchyard_shared::validate::FieldError;
 use switchyard_shared::{
@@ -265,6 +269,100 @@ fn cache_paths(paths: PathsBuilder) -> PathsBuilder {
     paths.path("/api/cache", item)
 }
 
+/// `/api/audit`, `/api/audit/{revision}` and `/api/config/rollback`: the audit trail and rollback.
+fn audit_paths(paths: PathsBuilder) -> PathsBuilder {
+    let mut list = operation(
+        "audit",
+        "Audit entries (one per configuration revision), newest first",
+    )
+    .response(
+        "200",
+        json_response(
+            "A page of entries without documents; pass next_cursor as cursor for the next",
+            schema_ref("AuditPage"),
+        ),
+    )
+    .response(
+        "422",
+        error_response("Bad parameters, each listed in error.fields"),
+    );
+    for (name, description) in [
+        (
+            "resource",
+            "A kind (provider, route, consumer, guardrail, settings, account) or kind/name",
+        ),
+        (
+            "actor",
+            "An exact actor (console:ana, admin-token, cli:root), or a prefix ending in ':'",
+        ),
+        (
+            "since",
+            "From this time (RFC 3339, a date, or epoch milliseconds), inclusive",
+        ),
+        (
+            "until",
+            "Up to this time (RFC 3339, a date, or epoch milliseconds), inclusive",
+        ),
+        ("limit", "Entries per page: 1 to 500, 50 by default"),
+        (
+            "cursor",
+            "The previous page's next_cursor: only older revisions",
+        ),
+    ] {
+        list = list.parameter(query_parameter(name, description));
+    }
+    let entry = operation(
+        "audit",
+        "One revision's entry: each change's masked before/after and their diff",
+    )
+    .parameter(
+        Parameter::builder()
+            .name("revision")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(i64::schema()))
+            .build(),
+    )
+    .response(
+        "200",
+        json_response("The entry", schema_ref("AuditEntryView")),
+    )
+    .response("404", error_response("No such revision"))
+    .response(
+        "410",
+        error_response("The entry has been pruned, or predates the audit trail"),
+    )
+    .build();
+    let rollback = with_body(
+        operation(
+            "audit",
+            "Roll the configuration back to a revision: with dry_run, the preview (RollbackPreview); otherwise the rollback, which needs expected_revision",
+        ),
+        "RollbackRequest",
+    )
+    .response(
+        "200",
+        json_response(
+            "With dry_run: a RollbackPreview. Otherwise: RollbackDone, live when answered",
+            schema_ref("RollbackDone"),
+        ),
+    )
+    .response("404", error_response("The revision has not been reached"))
+    .response("409", error_response("expected_revision is not the current revision"))
+    .response("410", error_response("History before that revision is not kept"))
+    .build();
+    paths
+        .path("/api/audit", PathItem::new(HttpMethod::Get, list.build()))
+        .path(
+            "/api/audit/{revision}",
+            PathItem::new(HttpMethod::Get, entry),
+        )
+        .path(
+            "/api/config/rollback",
+            PathItem::new(HttpMethod::Post, rollback),
+        )
+}
+
 /// Builds the document. Called once per request for it; it is small and rarely read.
 pub fn document() -> OpenApi {
     let mut paths = collection(PathsBuilder::new(), "providers", "ProviderSpec");
@@ -314,7 +412,7 @@ pub fn document() -> OpenApi {
         .path("/api/auth/logout", described(HttpMethod::Post, "auth", "End the session", "204", false))
         .path("/api/auth/password", described(HttpMethod::Post, "auth", "Change the password (`{current_password, new_password}`); ends other sessions", "204", false))
         .path("/api/metrics", described(HttpMethod::Get, "system", "Live metrics for the last `minutes` (≤ 60): totals, per minute, by provider, by route", "`{window_minutes, totals, per_minute, by_provider, by_route}`", false))
-        .path("/api/config", described(HttpMethod::Get, "config", "Export the configuration (`?format=yaml|json`), keys masked", "The document", false))
+        .path("/api/config", described(HttpMethod::Get, "config", "Export the configuration (`?format=yaml|json`), keys masked; `?at=R`: as it was right after revision R, from the audit trail", "The document; 404 for a revision not reached, 410 for one whose history is not kept", false))
         .path("/api/config/diff", described(HttpMethod::Post, "config", "Preview importing the body (YAML or JSON; `?prune=true` deletes what it does not name)", "`{valid, providers:{create,update,delete,unchanged}, routes:{…}}`; 422 with fields", false))
         .path("/api/config/apply", described(HttpMethod::Post, "config", "Import the body in one transaction (`?prune=`)", "Counts created/updated/deleted; live when answered", false))
         .path("/api/playground/models", described(HttpMethod::Get, "playground", "The proxy's /v1/models", "OpenAI model list", false))
@@ -342,6 +440,7 @@ pub fn document() -> OpenApi {
 
     paths = usage_paths(paths);
     paths = cache_paths(paths);
+    paths = audit_paths(paths);
     let schemas: Vec<(String, RefOr<Schema>)> = vec![
         (ProviderSpec::name().into(), ProviderSpec::schema()),
         (ProviderType::name().into(), ProviderType::schema()),
@@ -423,6 +522,17 @@ pub fn document() -> OpenApi {
         (GuardrailHit::name().into(), GuardrailHit::schema()),
         (RouteCache::name().into(), RouteCache::schema()),
         (CacheScope::name().into(), CacheScope::schema()),
+        (ConfigDiff::name().into(), ConfigDiff::schema()),
+        (SectionDiff::name().into(), SectionDiff::schema()),
+        (AuditPage::name().into(), AuditPage::schema()),
+        (AuditEntryView::name().into(), AuditEntryView::schema()),
+        (AuditChangeView::name().into(), AuditChangeView::schema()),
+        (DiffLine::name().into(), DiffLine::schema()),
+        (DiffOp::name().into(), DiffOp::schema()),
+        (RollbackRequest::name().into(), RollbackRequest::schema()),
+        (RollbackPreview::name().into(), RollbackPreview::schema()),
+        (RollbackDone::name().into(), RollbackDone::schema()),
+        (Unrecoverable::name().into(), Unrecoverable::schema()),
     ];
     let components = ComponentsBuilder::new()
         .schemas_from_iter(schemas)

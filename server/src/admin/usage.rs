@@ -41,14 +41,14 @@ const CSV_COLUMNS: [&str; 12] = [
 ];
 
 /// A query string as name/value pairs, in order.
-type RawParams = Result<Query<Vec<(String, String)>>, QueryRejection>;
+pub(super) type RawParams = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// The query string's parameters. An empty value is no value, so a form that sends every field
 /// (`?consumer=&model=gpt-4o`) filters only by the filled ones.
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn read(raw: RawParams) -> Result<Params, AdminApiError> {
+    pub(super) fn read(raw: RawParams) -> Result<Params, AdminApiError> {
         let Query(pairs) = raw.map_err(|rejection| {
             AdminApiError::BadRequest(format!("malformed query string: {}", rejection.body_text()))
         })?;
@@ -56,7 +56,7 @@ impl Params {
     }
 
     /// The last non-empty value of `name`, trimmed.
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
@@ -65,12 +65,12 @@ impl Params {
             .find(|value| !value.is_empty())
     }
 
-    fn text(&self, name: &str) -> Option<String> {
+    pub(super) fn text(&self, name: &str) -> Option<String> {
         self.get(name).map(str::to_owned)
     }
 
     /// `name` read by `parse`, or an error for that field saying what was expected.
-    fn parsed<T>(
+    pub(super) fn parsed<T>(
         &self,
         name: &str,
         errors: &mut ValidationErrors,
@@ -218,7 +218,7 @@ fn usage_query(params: &Params, now_ms: i64) -> Result<(UsageQuery, Format), Val
 }
 
 /// An RFC 3339 time, or a date (its midnight, UTC), in milliseconds since the epoch.
-fn parse_time(text: &str) -> Option<i64> {
+pub(super) fn parse_time(text: &str) -> Option<i64> {
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(at.timestamp_millis());
     }

@@ -343,13 +343,32 @@ impl Store {
     pub(super) async fn apply_as(
         &self,
         origin: &Origin,
-        mut doc: ConfigDocument,
+        doc: ConfigDocument,
         prune: bool,
         rolled_back_to: Option<i64>,
     ) -> Result<ApplySummary> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (summary, moved) = self
+            .apply_in(&mut tx, origin, doc, prune, rolled_back_to)
+            .await?;
+        tx.commit().await?;
+        log_moves(moved.iter());
+        Ok(summary)
+    }
+
+    /// The body of `apply_as` inside a transaction the caller opened (`BEGIN IMMEDIATE`) and
+    /// commits, so a rollback can check the revision and read the history it restores in the same
+    /// transaction as the write. Returns the host moves to log once the transaction commits.
+    pub(super) async fn apply_in(
+        &self,
+        tx: &mut SqliteConnection,
+        origin: &Origin,
+        mut doc: ConfigDocument,
+        prune: bool,
+        rolled_back_to: Option<i64>,
+    ) -> Result<(ApplySummary, Vec<HostMove>)> {
         let mut stored: HashMap<String, StoredProvider> =
-            load_providers(&mut tx, None, &self.sealer)
+            load_providers(&mut *tx, None, &self.sealer)
                 .await?
                 .into_iter()
                 .map(|p| (p.spec.name.clone(), p))
@@ -363,7 +382,7 @@ impl Store {
         } else {
             (
                 stored.keys().cloned().collect(),
-                guardrails::guardrail_names(&mut tx).await?,
+                guardrails::guardrail_names(&mut *tx).await?,
             )
         };
         let moved = with_validation(resolved, validate_document(&doc, &known, &known_guardrails))?;
@@ -372,7 +391,7 @@ impl Store {
         }
         normalise_consumers(&mut doc.consumers)?;
 
-        let mut audit = Audit::begin_all(&mut tx, &self.sealer, origin).await?;
+        let mut audit = Audit::begin_all(&mut *tx, &self.sealer, origin).await?;
         if let Some(revision) = rolled_back_to {
             audit = audit.rolling_back_to(revision);
         }
@@ -381,23 +400,23 @@ impl Store {
             summary.guardrails_created,
             summary.guardrails_updated,
             summary.guardrails_unchanged,
-        ] = guardrails::upsert_guardrails(&mut tx, &doc.guardrails).await?;
+        ] = guardrails::upsert_guardrails(&mut *tx, &doc.guardrails).await?;
         for spec in &doc.providers {
             match stored.remove(&spec.name) {
                 // Unchanged items are not rewritten, so the summary agrees with `diff`.
                 Some(existing) if existing.spec == *spec => summary.providers_unchanged += 1,
                 Some(existing) => {
-                    update_provider(&mut tx, &self.sealer, existing.id, spec).await?;
+                    update_provider(&mut *tx, &self.sealer, existing.id, spec).await?;
                     summary.providers_updated += 1;
                 }
                 None => {
-                    insert_provider(&mut tx, &self.sealer, spec).await?;
+                    insert_provider(&mut *tx, &self.sealer, spec).await?;
                     summary.providers_created += 1;
                 }
             }
         }
-        let providers = provider_ids(&mut tx).await?;
-        let mut stored_routes: HashMap<String, (i64, RouteSpec)> = load_routes(&mut tx, None)
+        let providers = provider_ids(&mut *tx).await?;
+        let mut stored_routes: HashMap<String, (i64, RouteSpec)> = load_routes(&mut *tx, None)
             .await?
             .into_iter()
             .map(|r| (r.spec.name.clone(), (r.id, r.spec)))
@@ -406,11 +425,11 @@ impl Store {
             match stored_routes.remove(&spec.name) {
                 Some((_, existing)) if existing == *spec => summary.routes_unchanged += 1,
                 Some((id, _)) => {
-                    update_route(&mut tx, id, spec, &providers).await?;
+                    update_route(&mut *tx, id, spec, &providers).await?;
                     summary.routes_updated += 1;
                 }
                 None => {
-                    insert_route(&mut tx, spec, &providers).await?;
+                    insert_route(&mut *tx, spec, &providers).await?;
                     summary.routes_created += 1;
                 }
             }
@@ -436,15 +455,15 @@ impl Store {
             summary.consumers_updated,
             summary.consumers_unchanged,
             summary.consumers_deleted,
-        ] = consumers::apply_consumers(&mut tx, &doc.consumers, prune).await?;
+        ] = consumers::apply_consumers(&mut *tx, &doc.consumers, prune).await?;
         if prune {
             summary.guardrails_deleted =
-                guardrails::prune_guardrails(&mut tx, &doc.guardrails).await?;
+                guardrails::prune_guardrails(&mut *tx, &doc.guardrails).await?;
         }
         if let Some(settings) = &doc.settings {
-            let stored = consumers::parse_settings(&consumers::fetch_settings(&mut tx).await?)?;
+            let stored = consumers::parse_settings(&consumers::fetch_settings(&mut *tx).await?)?;
             if stored != *settings {
-                consumers::write_settings(&mut tx, settings).await?;
+                consumers::write_settings(&mut *tx, settings).await?;
                 summary.settings_changed = true;
             }
         }
@@ -455,10 +474,8 @@ impl Store {
             ),
             None => ("apply", format!("document applied: {summary}")),
         };
-        audit.commit(&mut tx, &self.sealer, action, &line).await?;
-        tx.commit().await?;
-        log_moves(moved.iter());
-        Ok(summary)
+        audit.commit(&mut *tx, &self.sealer, action, &line).await?;
+        Ok((summary, moved))
     }
 
     /// Seals every plaintext provider key and header value with the master key, in one
@@ -597,14 +614,14 @@ pub(super) async fn count_plaintext_secrets(conn: &mut SqliteConnection) -> Resu
 
 /// A provider whose base URL moved to another host in a write.
 #[derive(Debug, PartialEq, Eq)]
-struct HostMove {
+pub(super) struct HostMove {
     provider: String,
     from: String,
     to: String,
 }
 
 /// Logs each provider that moved host (names and hosts only, never a secret).
-fn log_moves<'a>(moves: impl Iterator<Item = &'a HostMove>) {
+pub(super) fn log_moves<'a>(moves: impl Iterator<Item = &'a HostMove>) {
     for moved in moves {
         tracing::warn!(
             provider = %moved.provider,
