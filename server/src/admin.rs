@@ -2,6 +2,7 @@
 //! Prometheus metrics at `/metrics`, and the console itself.
 
 mod audit;
+mod audit_retention;
 mod auth;
 mod budgets;
 mod cache;
@@ -163,6 +164,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/budgets", get(budgets::list))
         .route("/cache", get(cache::stats).delete(cache::purge))
         .route("/debug/clock", axum::routing::put(budgets::set_clock))
+        .route("/debug/prune-audit", post(audit_retention::prune_now))
         .route("/status", get(status))
         .route("/health", get(health))
         .route("/metrics", get(metrics))

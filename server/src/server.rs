@@ -121,6 +121,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             .context("cannot read the guardrails' hash key")?,
     });
     consumers::spawn_last_used_writer(store.clone(), Arc::clone(&registry));
+    crate::store::spawn_audit_pruner(store.clone(), Arc::clone(&snapshot), Arc::clone(&clock));
     // One cache for the whole gateway, sized by the setting in force at start; its TTLs run on
     // the gateway's clock, so a test that moves the clock expires entries.
     let admin_app = admin::router(AdminState {

@@ -13,6 +13,7 @@
 //! when they are parsed (see `secrets.rs`).
 
 pub mod audit;
+mod audit_retention;
 mod auth;
 mod config;
 mod consumers;
@@ -21,6 +22,7 @@ mod history;
 pub mod usage;
 
 pub use audit::{Actor, Origin};
+pub use audit_retention::spawn_pruner as spawn_audit_pruner;
 pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};

@@ -262,6 +262,10 @@ pub struct Settings {
     /// The response cache's size cap, in MiB, across all routes.
     #[serde(default = "default_cache_max_mb")]
     pub cache_max_mb: u64,
+    /// Days audit entries are kept; unset keeps every entry. Older ones are pruned hourly, and
+    /// the configuration as of a pruned revision can no longer be rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Default for Settings {
@@ -272,6 +276,7 @@ impl Default for Settings {
             log_max_rows: default_log_max_rows(),
             alert_webhook_url: None,
             cache_max_mb: default_cache_max_mb(),
+            audit_retention_days: None,
         }
     }
 }

@@ -917,8 +917,19 @@ pub fn validate_settings(settings: &Settings) -> Result<(), ValidationErrors> {
         settings.cache_max_mb,
         1..=MAX_CACHE_MB,
     );
+    if let Some(days) = settings.audit_retention_days {
+        check_range(
+            &mut errors,
+            "audit_retention_days",
+            u64::from(days),
+            1..=MAX_AUDIT_RETENTION_DAYS,
+        );
+    }
     errors.into_result()
 }
+
+/// The longest audit retention accepted, in days (a hundred years: "keep it all" is unset).
+pub const MAX_AUDIT_RETENTION_DAYS: u64 = 36_500;
 
 /// The most detectors one guardrail policy may list.
 pub const MAX_DETECTORS: usize = 64;
@@ -1726,6 +1737,24 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(fields(validate_settings(&none)), vec!["cache_max_mb"]);
+        for days in [1, 30, 36_500] {
+            let s = Settings {
+                audit_retention_days: Some(days),
+                ..Settings::default()
+            };
+            assert!(validate_settings(&s).is_ok(), "{days}");
+        }
+        for days in [0, 36_501] {
+            let s = Settings {
+                audit_retention_days: Some(days),
+                ..Settings::default()
+            };
+            assert_eq!(
+                fields(validate_settings(&s)),
+                vec!["audit_retention_days"],
+                "{days}"
+            );
+        }
         for url in [
             "http://",
             "https://user:pw@example.com/hook",

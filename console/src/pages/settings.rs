@@ -59,6 +59,7 @@ struct LogInputs {
     max_rows: RwSignal<String>,
     webhook: RwSignal<String>,
     cache_max_mb: RwSignal<String>,
+    audit_retention_days: RwSignal<String>,
 }
 
 impl LogInputs {
@@ -68,6 +69,12 @@ impl LogInputs {
             max_rows: RwSignal::new(settings.log_max_rows.to_string()),
             webhook: RwSignal::new(settings.alert_webhook_url.clone().unwrap_or_default()),
             cache_max_mb: RwSignal::new(settings.cache_max_mb.to_string()),
+            audit_retention_days: RwSignal::new(
+                settings
+                    .audit_retention_days
+                    .map(|days| days.to_string())
+                    .unwrap_or_default(),
+            ),
         }
     }
 
@@ -108,8 +115,16 @@ impl LogInputs {
                 format!("must be from 1 to {MAX_CACHE_MB} MiB"),
             );
         }
+        let audit_days = parse.opt_u32(
+            "audit_retention_days",
+            &self.audit_retention_days.get_untracked(),
+        );
+        if audit_days.is_some_and(|days| !(1..=36_500).contains(&days)) {
+            parse.add("audit_retention_days", "must be from 1 to 36,500 days");
+        }
         settings.log_retention_days = days;
         settings.log_max_rows = rows;
+        settings.audit_retention_days = audit_days;
         settings.alert_webhook_url = webhook;
         settings.cache_max_mb = cache_mb;
     }
@@ -228,7 +243,7 @@ fn SettingsForm(view: SettingsView) -> impl IntoView {
     }
 }
 
-/// The request log's retention and the budget alerts' webhook.
+/// The request log's retention, the budget alerts' webhook and the audit trail's retention.
 #[component]
 fn LogCard(inputs: LogInputs) -> impl IntoView {
     view! {
@@ -264,6 +279,16 @@ fn LogCard(inputs: LogInputs) -> impl IntoView {
                 kind="url"
                 placeholder="https://hooks.example.com/switchyard"
                 hint="Receives a JSON POST when a budget crosses its soft limit or reaches its limit, once per period. Empty sends none."
+            />
+            <TextField
+                label="Keep audit entries for (days, optional)"
+                id="settings-audit-retention-days"
+                value=inputs.audit_retention_days
+                testid="settings-audit-retention-days"
+                path="audit_retention_days"
+                numeric=true
+                placeholder="keep all"
+                hint="Older entries of the History page are deleted hourly, and the configuration before them can no longer be rolled back to. Empty keeps every entry."
             />
         </Card>
     }
