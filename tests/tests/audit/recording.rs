@@ -45,7 +45,9 @@ fn assert_masked_keys(provider: &Value, secrets: &[&str]) {
             "the mask ends like the key: {shown}"
         );
     }
-    assert_eq!(provider["headers"]["x-team"], "search", "{provider}");
+    // Every header value is masked, as the admin API shows them: a header carries a credential
+    // as often as not. A short value shows nothing at all.
+    assert_eq!(provider["headers"]["x-team"], "…", "{provider}");
     assert_ne!(
         provider["headers"]["x-api-key"], HEADER_SECRET,
         "header values are masked: {provider}"
