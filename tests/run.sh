@@ -4,24 +4,34 @@
 # console's browser tests in headless Chromium.
 #
 # On a fresh machine (Rust toolchain, Python, Node and gcc) it first installs what the tests need:
-# Debian's chromium (with apt-get, when run as root), playwright-core from npm (pinned in
-# tests/browser/package-lock.json), the wasm32 target and the pinned wasm-bindgen CLI, and it
-# builds the console so the browser tests have one to drive.
+# Debian's chromium, postgresql and redis-server (with apt-get, when run as root), playwright-core
+# from npm (pinned in tests/browser/package-lock.json), the wasm32 target and the pinned
+# wasm-bindgen CLI, and it builds the console so the browser tests have one to drive.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 say() { printf '==> %s\n' "$*" >&2; }
 
-if ! command -v chromium >/dev/null; then
+# Debian packages the tests need and this machine lacks: chromium for the browser tests,
+# postgresql and redis-server for the cluster tests (tests/src/cluster.rs). PostgreSQL is looked for
+# where Debian puts it, off PATH.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    say "installing chromium for the browser tests"
+    say "installing ${missing[*]} for the tests"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "the browser tests need chromium: run 'sudo apt-get install -y chromium' and try again" >&2
+    echo "the tests need ${missing[*]}: run 'sudo apt-get install -y ${missing[*]}' and try again" >&2
     exit 1
   fi
 fi
+# The cluster tests skip when PostgreSQL or Redis is missing on a developer's machine; here they
+# are installed, so a skip would hide a broken fixture: make it a failure.
+export SWITCHYARD_REQUIRE_CLUSTER=1
 
 say "installing the browser test driver (playwright-core, no browser download)"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)

@@ -6,6 +6,7 @@
 //! asynchronous (file watcher reloads) is polled with a deadline through [`poll_until`].
 
 pub mod cli;
+pub mod cluster;
 pub mod consumers;
 pub mod fixtures;
 pub mod http_client;
