@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::icons::Icon;
+
 /// A page's title, a line saying what the page is for, and its main actions on the right.
 #[component]
 pub fn PageHeader(
@@ -59,6 +61,50 @@ pub fn LoadError(
             <button type="button" class="btn btn-small" on:click=move |_| on_retry.run(())>
                 "Try again"
             </button>
+        </div>
+    }
+}
+
+/// The "Refresh" button of a page or card that reloads what it shows.
+#[component]
+pub fn RefreshButton(
+    #[prop(into)] testid: String,
+    #[prop(into)] on_click: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <button type="button" class="btn btn-small" data-testid=testid on:click=move |_| on_click.run(())>
+            <Icon name="refresh" size=14 />
+            "Refresh"
+        </button>
+    }
+}
+
+/// A filter form's buttons: "Apply filters" submits the form, and "Clear filters", shown while
+/// any filter is set, resets them. `prefix` names their test ids (`{prefix}-apply`,
+/// `{prefix}-reset`).
+#[component]
+pub fn FilterActions(
+    #[prop(into)] prefix: String,
+    #[prop(into)] active: Signal<bool>,
+    #[prop(into)] on_reset: Callback<()>,
+) -> impl IntoView {
+    let apply = format!("{prefix}-apply");
+    let reset = format!("{prefix}-reset");
+    view! {
+        <div class="form-actions start">
+            <button type="submit" class="btn btn-primary btn-small" data-testid=apply>
+                "Apply filters"
+            </button>
+            <Show when=move || active.get()>
+                <button
+                    type="button"
+                    class="btn btn-small btn-ghost"
+                    data-testid=reset.clone()
+                    on:click=move |_| on_reset.run(())
+                >
+                    "Clear filters"
+                </button>
+            </Show>
         </div>
     }
 }

@@ -12,8 +12,7 @@ use switchyard_shared::audit::{AuditEntryView, RollbackDone};
 use crate::api::audit::{self, AuditFilter};
 use crate::api::types::Status;
 use crate::api::{self, ApiError};
-use crate::components::icons::Icon;
-use crate::components::page::{LoadError, Loading, PageHeader};
+use crate::components::page::{LoadError, Loading, PageHeader, RefreshButton};
 
 mod diff;
 mod entry;
@@ -109,10 +108,7 @@ pub fn HistoryPage() -> impl IntoView {
             title="History"
             subtitle="Every change to the configuration: who made it, when, and what it changed. Any earlier version can be restored."
         >
-            <button type="button" class="btn btn-small" data-testid="history-refresh" on:click=move |_| newest()>
-                <Icon name="refresh" size=14 />
-                "Refresh"
-            </button>
+            <RefreshButton testid="history-refresh" on_click=move |()| newest() />
         </PageHeader>
         <Filters filter=filter on_apply=apply />
         <section

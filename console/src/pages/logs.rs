@@ -12,8 +12,7 @@ use switchyard_shared::metering::{LogsPage, RequestLog};
 
 use crate::api::ApiError;
 use crate::api::metering::{self, LogFilter, query_string};
-use crate::components::icons::Icon;
-use crate::components::page::{LoadError, Loading, PageHeader};
+use crate::components::page::{LoadError, Loading, PageHeader, RefreshButton};
 
 mod drawer;
 mod filters;
@@ -181,10 +180,7 @@ pub fn LogsPage() -> impl IntoView {
 
     view! {
         <PageHeader title="Logs" subtitle="One record for every request the proxy answered, newest first.">
-            <button type="button" class="btn btn-small" data-testid="logs-refresh" on:click=move |_| newest()>
-                <Icon name="refresh" size=14 />
-                "Refresh"
-            </button>
+            <RefreshButton testid="logs-refresh" on_click=move |()| newest() />
         </PageHeader>
         <Filters filter=filter on_apply=apply />
         <section

@@ -9,7 +9,7 @@ use switchyard_shared::metering::BudgetsView;
 use crate::api::ApiError;
 use crate::api::metering::{self, UsageQuery};
 use crate::components::icons::Icon;
-use crate::components::page::{LoadError, Loading, PageHeader};
+use crate::components::page::{LoadError, Loading, PageHeader, RefreshButton};
 use crate::time::iso_from_ms;
 use crate::util::now_unix;
 
@@ -139,10 +139,7 @@ pub fn UsagePage() -> impl IntoView {
                     {groups}
                 </select>
             </label>
-            <button type="button" class="btn btn-small" data-testid="usage-refresh" on:click=move |_| refresh()>
-                <Icon name="refresh" size=14 />
-                "Refresh"
-            </button>
+            <RefreshButton testid="usage-refresh" on_click=move |()| refresh() />
             <a
                 class="btn btn-small"
                 data-testid="usage-csv"

@@ -9,7 +9,7 @@ use switchyard_shared::{CachePurged, CacheStats, RouteSpec};
 use crate::api::{self, ApiError};
 use crate::components::icons::Icon;
 use crate::components::modal::ConfirmDialog;
-use crate::components::page::{LoadError, Loading};
+use crate::components::page::{LoadError, Loading, RefreshButton};
 use crate::components::toast::use_toasts;
 use crate::util::{fmt_int, fmt_rate};
 
@@ -145,10 +145,7 @@ pub fn CacheCard() -> impl IntoView {
         <section class="card" data-testid="cache-card">
             <div class="card-head">
                 <h2 class="card-title">"Response cache"</h2>
-                <button type="button" class="btn btn-small" data-testid="cache-refresh" on:click=move |_| load()>
-                    <Icon name="refresh" size=14 />
-                    "Refresh"
-                </button>
+                <RefreshButton testid="cache-refresh" on_click=move |()| load() />
             </div>
             {move || match stats.get() {
                 None => view! { <Loading /> }.into_any(),

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::audit::AuditFilter;
 use crate::components::field::{SelectField, TextField};
+use crate::components::page::FilterActions;
 use crate::time::{iso_from_ms, local_input_value, parse_ms};
 
 /// The resource kinds the trail records: `(API value, label)`.
@@ -65,21 +66,7 @@ pub fn Filters(
                 <TextField label="Actor" id="history-filter-actor" value=actor testid="history-filter-actor" placeholder="console:ana, admin-token, cli:…" />
                 <TextField label="Since" id="history-filter-since" value=since testid="history-filter-since" kind="datetime-local" />
             </div>
-            <div class="form-actions start">
-                <button type="submit" class="btn btn-primary btn-small" data-testid="history-apply">
-                    "Apply filters"
-                </button>
-                <Show when=active>
-                    <button
-                        type="button"
-                        class="btn btn-small btn-ghost"
-                        data-testid="history-reset"
-                        on:click=move |_| on_apply.run(AuditFilter::default())
-                    >
-                        "Clear filters"
-                    </button>
-                </Show>
-            </div>
+            <FilterActions prefix="history" active=Signal::derive(active) on_reset=move |()| on_apply.run(AuditFilter::default()) />
         </form>
     }
 }

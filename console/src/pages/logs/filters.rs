@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::metering::LogFilter;
 use crate::components::field::{SelectField, TextField};
+use crate::components::page::FilterActions;
 use crate::time::{iso_from_ms, local_input_value, parse_ms};
 
 /// The status choices: `(API value, label)`.
@@ -74,21 +75,7 @@ pub fn Filters(
                 <TextField label="Since" id="logs-filter-since" value=since testid="logs-filter-since" kind="datetime-local" />
                 <TextField label="Until" id="logs-filter-until" value=until testid="logs-filter-until" kind="datetime-local" />
             </div>
-            <div class="form-actions start">
-                <button type="submit" class="btn btn-primary btn-small" data-testid="logs-apply">
-                    "Apply filters"
-                </button>
-                <Show when=active>
-                    <button
-                        type="button"
-                        class="btn btn-small btn-ghost"
-                        data-testid="logs-reset"
-                        on:click=move |_| on_apply.run(LogFilter::default())
-                    >
-                        "Clear filters"
-                    </button>
-                </Show>
-            </div>
+            <FilterActions prefix="logs" active=Signal::derive(active) on_reset=move |()| on_apply.run(LogFilter::default()) />
         </form>
     }
 }
