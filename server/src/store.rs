@@ -256,7 +256,7 @@ impl Store {
             return Ok(());
         };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1 AND key_check IS NULL")
+        sqlx::query("UPDATE meta SET key_check = $1 WHERE id = 1 AND key_check IS NULL")
             .bind(&check)
             .execute(&mut *tx)
             .await?;
@@ -465,7 +465,7 @@ async fn fetch_providers(
     only: Option<&str>,
 ) -> Result<(Vec<RawItem>, Vec<RawKey>)> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM providers WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM providers WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -473,7 +473,7 @@ async fn fetch_providers(
     let key_rows = sqlx::query(
         "SELECT k.provider_id, k.id, k.secret FROM provider_keys k
          JOIN providers p ON p.id = k.provider_id
-         WHERE ?1 IS NULL OR p.name = ?1 ORDER BY k.provider_id, k.position, k.id",
+         WHERE $1 IS NULL OR p.name = $1 ORDER BY k.provider_id, k.position, k.id",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -494,7 +494,7 @@ async fn fetch_providers(
 
 async fn fetch_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<RawItem>> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM routes WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM routes WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)

@@ -190,7 +190,7 @@ impl<'o> Audit<'o> {
         .await?;
         sqlx::query(
             "INSERT INTO audit_entries (revision, at_ms, actor, source, action, summary, rolled_back_to)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(revision)
         .bind(now_ms())
@@ -204,7 +204,7 @@ impl<'o> Audit<'o> {
         for (seq, change) in changes.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO audit_changes (revision, seq, kind, name, before, after)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(revision)
             .bind(i64::try_from(seq).unwrap_or(i64::MAX))
@@ -296,7 +296,7 @@ async fn read(
         Item::Settings => to_value(&load_settings(conn).await?),
         Item::Account(name) => {
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM admin_users WHERE username = ?")
+                sqlx::query_scalar("SELECT id FROM admin_users WHERE username = $1")
                     .bind(name)
                     .fetch_optional(&mut *conn)
                     .await?;

@@ -28,7 +28,7 @@ impl Store {
         // The newest revision that is too old bounds the deletion, rather than the time itself,
         // so that an entry written while the clock stood earlier cannot leave a hole.
         let newest_old: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(revision) FROM audit_entries WHERE at_ms < ?")
+            sqlx::query_scalar("SELECT MAX(revision) FROM audit_entries WHERE at_ms < $1")
                 .bind(cutoff)
                 .fetch_one(&self.pool)
                 .await?;
@@ -40,7 +40,7 @@ impl Store {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let done = sqlx::query(
                 "DELETE FROM audit_entries WHERE revision IN \
-                 (SELECT revision FROM audit_entries WHERE revision <= ? ORDER BY revision LIMIT ?)",
+                 (SELECT revision FROM audit_entries WHERE revision <= $1 ORDER BY revision LIMIT $2)",
             )
             .bind(bound)
             .bind(PRUNE_CHUNK)
@@ -154,7 +154,7 @@ mod tests {
                 .await
                 .expect("revisions");
         for (revision, at_ms) in revisions.iter().zip([1_000, 50_000, 2_000]) {
-            sqlx::query("UPDATE audit_entries SET at_ms = ? WHERE revision = ?")
+            sqlx::query("UPDATE audit_entries SET at_ms = $1 WHERE revision = $2")
                 .bind(at_ms)
                 .bind(revision)
                 .execute(&store.pool)

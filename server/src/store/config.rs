@@ -120,7 +120,7 @@ impl Store {
             .ok_or_else(|| provider_not_found(name))?;
         let routes: Vec<String> = sqlx::query_scalar(
             "SELECT r.name FROM routes r JOIN route_providers rp ON rp.route_id = r.id
-             WHERE rp.provider_id = ? ORDER BY r.name",
+             WHERE rp.provider_id = $1 ORDER BY r.name",
         )
         .bind(id)
         .fetch_all(&mut *tx)
@@ -135,7 +135,7 @@ impl Store {
             });
         }
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Provider(name)]).await?;
-        sqlx::query("DELETE FROM providers WHERE id = ?")
+        sqlx::query("DELETE FROM providers WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -232,8 +232,8 @@ impl Store {
         };
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[item]).await?;
         let sql = match what {
-            Named::Route => "DELETE FROM routes WHERE name = ?",
-            Named::Consumer => "DELETE FROM consumers WHERE name = ?",
+            Named::Route => "DELETE FROM routes WHERE name = $1",
+            Named::Consumer => "DELETE FROM consumers WHERE name = $1",
         };
         let deleted = sqlx::query(sql)
             .bind(name)
@@ -436,14 +436,14 @@ impl Store {
         }
         if prune {
             for (id, _) in stored_routes.values() {
-                sqlx::query("DELETE FROM routes WHERE id = ?")
+                sqlx::query("DELETE FROM routes WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
                 summary.routes_deleted += 1;
             }
             for provider in stored.values() {
-                sqlx::query("DELETE FROM providers WHERE id = ?")
+                sqlx::query("DELETE FROM providers WHERE id = $1")
                     .bind(provider.id)
                     .execute(&mut *tx)
                     .await?;
@@ -511,7 +511,7 @@ impl Store {
                 continue;
             }
             let plaintext = self.sealer.unseal(&secret)?;
-            sqlx::query("UPDATE provider_keys SET secret = ? WHERE id = ?")
+            sqlx::query("UPDATE provider_keys SET secret = $1 WHERE id = $2")
                 .bind(target.seal(&plaintext)?)
                 .bind(row.try_get::<i64, _>("id")?)
                 .execute(&mut *tx)
@@ -546,7 +546,7 @@ impl Store {
                 summary.headers += 1;
             }
             if changed {
-                sqlx::query("UPDATE providers SET spec = ? WHERE id = ?")
+                sqlx::query("UPDATE providers SET spec = $1 WHERE id = $2")
                     .bind(spec.to_string())
                     .bind(row.try_get::<i64, _>("id")?)
                     .execute(&mut *tx)
@@ -557,7 +557,7 @@ impl Store {
         // the rest but not counted, and does not need a reload.
         guardrails::reseal_hash_key(&mut tx, &self.sealer, target, seal).await?;
         let check = if seal { self.sealer.key_check()? } else { None };
-        sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1")
+        sqlx::query("UPDATE meta SET key_check = $1 WHERE id = 1")
             .bind(check)
             .execute(&mut *tx)
             .await?;
@@ -889,7 +889,7 @@ async fn check_route_references(
 
 async fn provider_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT id FROM providers WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM providers WHERE name = $1")
             .bind(name)
             .fetch_optional(conn)
             .await?,
@@ -897,7 +897,7 @@ async fn provider_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i
 }
 
 async fn route_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM routes WHERE name = ?")
+    Ok(sqlx::query_scalar("SELECT id FROM routes WHERE name = $1")
         .bind(name)
         .fetch_optional(conn)
         .await?)
@@ -944,7 +944,7 @@ async fn insert_provider(
 ) -> Result<()> {
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO providers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO providers (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(&spec.name)
     .bind(provider_spec_json(sealer, spec)?)
@@ -961,7 +961,7 @@ async fn update_provider(
     id: i64,
     spec: &ProviderSpec,
 ) -> Result<()> {
-    sqlx::query("UPDATE providers SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE providers SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(provider_spec_json(sealer, spec)?)
         .bind(now_ms())
         .bind(id)
@@ -979,7 +979,7 @@ async fn sync_keys(
     provider_id: i64,
     keys: &[String],
 ) -> Result<()> {
-    let rows = sqlx::query("SELECT id, secret FROM provider_keys WHERE provider_id = ?")
+    let rows = sqlx::query("SELECT id, secret FROM provider_keys WHERE provider_id = $1")
         .bind(provider_id)
         .fetch_all(&mut *conn)
         .await?;
@@ -993,7 +993,7 @@ async fn sync_keys(
         let position = i64::try_from(position).unwrap_or(i64::MAX);
         match existing.remove(secret) {
             Some((id, sealed)) if sealer.is_active() && !sealed => {
-                sqlx::query("UPDATE provider_keys SET position = ?, secret = ? WHERE id = ?")
+                sqlx::query("UPDATE provider_keys SET position = $1, secret = $2 WHERE id = $3")
                     .bind(position)
                     .bind(sealer.seal(secret)?)
                     .bind(id)
@@ -1001,7 +1001,7 @@ async fn sync_keys(
                     .await?;
             }
             Some((id, _)) => {
-                sqlx::query("UPDATE provider_keys SET position = ? WHERE id = ?")
+                sqlx::query("UPDATE provider_keys SET position = $1 WHERE id = $2")
                     .bind(position)
                     .bind(id)
                     .execute(&mut *conn)
@@ -1009,7 +1009,7 @@ async fn sync_keys(
             }
             None => {
                 sqlx::query(
-                    "INSERT INTO provider_keys (provider_id, position, secret) VALUES (?, ?, ?)",
+                    "INSERT INTO provider_keys (provider_id, position, secret) VALUES ($1, $2, $3)",
                 )
                 .bind(provider_id)
                 .bind(position)
@@ -1020,7 +1020,7 @@ async fn sync_keys(
         }
     }
     for (id, _) in existing.values() {
-        sqlx::query("DELETE FROM provider_keys WHERE id = ?")
+        sqlx::query("DELETE FROM provider_keys WHERE id = $1")
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -1035,7 +1035,7 @@ async fn insert_route(
 ) -> Result<()> {
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO routes (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO routes (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(&spec.name)
     .bind(route_spec_json(spec))
@@ -1052,13 +1052,13 @@ async fn update_route(
     spec: &RouteSpec,
     providers: &HashMap<String, i64>,
 ) -> Result<()> {
-    sqlx::query("UPDATE routes SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE routes SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(route_spec_json(spec))
         .bind(now_ms())
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM route_providers WHERE route_id = ?")
+    sqlx::query("DELETE FROM route_providers WHERE route_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -1076,7 +1076,7 @@ async fn link_route(
         let Some(provider_id) = providers.get(name) else {
             continue;
         };
-        sqlx::query("INSERT INTO route_providers (route_id, provider_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO route_providers (route_id, provider_id) VALUES ($1, $2)")
             .bind(route_id)
             .bind(provider_id)
             .execute(&mut *conn)

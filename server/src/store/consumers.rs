@@ -402,7 +402,7 @@ impl Store {
         let key = load_key(&mut tx, consumer, id).await?;
         let audit =
             Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
-        sqlx::query("DELETE FROM consumer_keys WHERE id = ?")
+        sqlx::query("DELETE FROM consumer_keys WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -435,7 +435,7 @@ impl Store {
             Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
         let ends = now_ms().saturating_add(grace_ms);
         let old_expiry = old.expires_at_ms.map_or(ends, |at| at.min(ends));
-        sqlx::query("UPDATE consumer_keys SET expires_at = ? WHERE id = ?")
+        sqlx::query("UPDATE consumer_keys SET expires_at = $1 WHERE id = $2")
             .bind(old_expiry)
             .bind(id)
             .execute(&mut *tx)
@@ -473,8 +473,8 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for (id, at) in uses {
             sqlx::query(
-                "UPDATE consumer_keys SET last_used_at = ?
-                 WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                "UPDATE consumer_keys SET last_used_at = $1
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
             )
             .bind(at)
             .bind(id)
@@ -515,7 +515,7 @@ async fn check_guardrail_references(
 }
 
 async fn check_key_count(conn: &mut SqliteConnection, consumer_id: i64) -> Result<()> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consumer_keys WHERE consumer_id = ?")
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consumer_keys WHERE consumer_id = $1")
         .bind(consumer_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -579,7 +579,7 @@ pub(super) async fn insert_key(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO consumer_keys
            (consumer_id, name, key_sha256, last4, spec, disabled, expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(consumer_id)
     .bind(row.name)
@@ -620,8 +620,8 @@ pub(super) async fn update_key_row(
     row: KeyRow<'_>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE consumer_keys SET name = ?, last4 = COALESCE(?, last4), spec = ?, disabled = ?,
-         expires_at = ? WHERE id = ?",
+        "UPDATE consumer_keys SET name = $1, last4 = COALESCE($2, last4), spec = $3, disabled = $4,
+         expires_at = $5 WHERE id = $6",
     )
     .bind(row.name)
     .bind(row.last4)
@@ -636,7 +636,7 @@ pub(super) async fn update_key_row(
 
 pub(super) async fn consumer_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT id FROM consumers WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM consumers WHERE name = $1")
             .bind(name)
             .fetch_optional(conn)
             .await?,
@@ -649,7 +649,7 @@ pub(super) async fn insert_consumer(
 ) -> Result<i64> {
     let now = now_ms();
     Ok(sqlx::query_scalar(
-        "INSERT INTO consumers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO consumers (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(&spec.name)
     .bind(consumer_json(spec))
@@ -664,7 +664,7 @@ pub(super) async fn update_consumer(
     id: i64,
     spec: &ConsumerSpec,
 ) -> Result<()> {
-    sqlx::query("UPDATE consumers SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE consumers SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(consumer_json(spec))
         .bind(now_ms())
         .bind(id)
@@ -711,7 +711,7 @@ pub(super) async fn fetch_consumers(
     only: Option<&str>,
 ) -> Result<(Vec<RawConsumer>, Vec<RawKey>)> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM consumers WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM consumers WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -730,7 +730,7 @@ pub(super) async fn fetch_consumers(
         "SELECT k.id, k.consumer_id, k.name, k.key_sha256, k.last4, k.spec, k.disabled,
                 k.expires_at, k.created_at, k.last_used_at
          FROM consumer_keys k JOIN consumers c ON c.id = k.consumer_id
-         WHERE ?1 IS NULL OR c.name = ?1 ORDER BY k.consumer_id, k.id",
+         WHERE $1 IS NULL OR c.name = $1 ORDER BY k.consumer_id, k.id",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -834,7 +834,7 @@ pub(super) async fn load_settings(conn: &mut SqliteConnection) -> Result<Setting
 
 pub(super) async fn write_settings(conn: &mut SqliteConnection, settings: &Settings) -> Result<()> {
     let json = serde_json::to_string(settings).unwrap_or_else(|_| "{}".to_owned());
-    sqlx::query("INSERT INTO settings (id, spec) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec")
+    sqlx::query("INSERT INTO settings (id, spec) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec")
         .bind(json)
         .execute(conn)
         .await?;
@@ -954,7 +954,7 @@ pub(super) async fn apply_consumers(
             }
         }
         for gone in old.values() {
-            sqlx::query("DELETE FROM consumer_keys WHERE id = ?")
+            sqlx::query("DELETE FROM consumer_keys WHERE id = $1")
                 .bind(gone.id)
                 .execute(&mut *conn)
                 .await?;
@@ -962,7 +962,7 @@ pub(super) async fn apply_consumers(
     }
     if prune {
         for gone in stored.values() {
-            sqlx::query("DELETE FROM consumers WHERE id = ?")
+            sqlx::query("DELETE FROM consumers WHERE id = $1")
                 .bind(gone.id)
                 .execute(&mut *conn)
                 .await?;

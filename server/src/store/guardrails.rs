@@ -116,7 +116,7 @@ impl Store {
             .ok_or_else(|| guardrail_not_found(name))?;
         refuse_if_used(&mut tx, name).await?;
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Guardrail(name)]).await?;
-        sqlx::query("DELETE FROM guardrails WHERE id = ?")
+        sqlx::query("DELETE FROM guardrails WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -152,7 +152,7 @@ impl Store {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).map_err(|_| SecretsError::SealFailed)?;
                 let text = self.sealer.seal(&client_key::to_hex(&key))?;
-                sqlx::query("UPDATE meta SET guardrail_hash_key = ? WHERE id = 1")
+                sqlx::query("UPDATE meta SET guardrail_hash_key = $1 WHERE id = 1")
                     .bind(text)
                     .execute(&mut *tx)
                     .await?;
@@ -186,7 +186,7 @@ pub(super) async fn reseal_hash_key(
         return Ok(false);
     };
     let plaintext = current.unseal(&stored)?;
-    sqlx::query("UPDATE meta SET guardrail_hash_key = ? WHERE id = 1")
+    sqlx::query("UPDATE meta SET guardrail_hash_key = $1 WHERE id = 1")
         .bind(target.seal(&plaintext)?)
         .execute(&mut *conn)
         .await?;
@@ -219,7 +219,7 @@ async fn refuse_if_used(conn: &mut SqliteConnection, name: &str) -> Result<()> {
 async fn users(conn: &mut SqliteConnection, name: &str) -> Result<(Vec<String>, Vec<String>)> {
     let routes = sqlx::query_scalar(
         "SELECT name FROM routes WHERE EXISTS
-           (SELECT 1 FROM json_each(routes.spec, '$.guardrails') WHERE value = ?)
+           (SELECT 1 FROM json_each(routes.spec, '$.guardrails') WHERE value = $1)
          ORDER BY name",
     )
     .bind(name)
@@ -227,7 +227,7 @@ async fn users(conn: &mut SqliteConnection, name: &str) -> Result<(Vec<String>, 
     .await?;
     let consumers = sqlx::query_scalar(
         "SELECT name FROM consumers WHERE EXISTS
-           (SELECT 1 FROM json_each(consumers.spec, '$.guardrails') WHERE value = ?)
+           (SELECT 1 FROM json_each(consumers.spec, '$.guardrails') WHERE value = $1)
          ORDER BY name",
     )
     .bind(name)
@@ -238,7 +238,7 @@ async fn users(conn: &mut SqliteConnection, name: &str) -> Result<(Vec<String>, 
 
 async fn guardrail_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT id FROM guardrails WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM guardrails WHERE name = $1")
             .bind(name)
             .fetch_optional(conn)
             .await?,
@@ -256,7 +256,7 @@ pub(super) async fn guardrail_names(conn: &mut SqliteConnection) -> Result<BTree
 
 async fn insert_guardrail(conn: &mut SqliteConnection, spec: &GuardrailSpec) -> Result<()> {
     let now = now_ms();
-    sqlx::query("INSERT INTO guardrails (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO guardrails (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4)")
         .bind(&spec.name)
         .bind(guardrail_json(spec))
         .bind(now)
@@ -271,7 +271,7 @@ async fn update_guardrail(
     id: i64,
     spec: &GuardrailSpec,
 ) -> Result<()> {
-    sqlx::query("UPDATE guardrails SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE guardrails SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(guardrail_json(spec))
         .bind(now_ms())
         .bind(id)
@@ -285,7 +285,7 @@ pub(super) async fn fetch_guardrails(
     only: Option<&str>,
 ) -> Result<Vec<RawItem>> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM guardrails WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM guardrails WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -358,7 +358,7 @@ pub(super) async fn prune_guardrails(
             continue;
         }
         refuse_if_used(conn, &stored.spec.name).await?;
-        sqlx::query("DELETE FROM guardrails WHERE id = ?")
+        sqlx::query("DELETE FROM guardrails WHERE id = $1")
             .bind(stored.id)
             .execute(&mut *conn)
             .await?;

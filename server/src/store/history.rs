@@ -66,15 +66,15 @@ impl Store {
         let rows = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
              FROM audit_entries e
-             WHERE (?1 IS NULL OR revision < ?1)
-               AND (?2 IS NULL OR actor = ?2
-                    OR (substr(?2, -1) = ':' AND substr(actor, 1, length(?2)) = ?2))
-               AND (?3 IS NULL OR at_ms >= ?3)
-               AND (?4 IS NULL OR at_ms <= ?4)
-               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM audit_changes c
-                        WHERE c.revision = e.revision AND c.kind = ?5
-                          AND (?6 IS NULL OR c.name = ?6)))
-             ORDER BY revision DESC LIMIT ?7",
+             WHERE ($1 IS NULL OR revision < $1)
+               AND ($2 IS NULL OR actor = $2
+                    OR (substr($2, -1) = ':' AND substr(actor, 1, length($2)) = $2))
+               AND ($3 IS NULL OR at_ms >= $3)
+               AND ($4 IS NULL OR at_ms <= $4)
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM audit_changes c
+                        WHERE c.revision = e.revision AND c.kind = $5
+                          AND ($6 IS NULL OR c.name = $6)))
+             ORDER BY revision DESC LIMIT $7",
         )
         .bind(filter.cursor)
         .bind(filter.actor.as_deref())
@@ -109,7 +109,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
-             FROM audit_entries WHERE revision = ?",
+             FROM audit_entries WHERE revision = $1",
         )
         .bind(revision)
         .fetch_optional(&mut *tx)
@@ -171,7 +171,7 @@ async fn changes_of(
     documents: bool,
 ) -> Result<Vec<AuditChangeView>> {
     let rows = sqlx::query(
-        "SELECT kind, name, before, after FROM audit_changes WHERE revision = ? ORDER BY seq",
+        "SELECT kind, name, before, after FROM audit_changes WHERE revision = $1 ORDER BY seq",
     )
     .bind(revision)
     .fetch_all(&mut *conn)
@@ -251,7 +251,7 @@ pub(super) async fn document_at(
     }
     let mut sections = current_sections(conn, sealer).await?;
     let rows = sqlx::query(
-        "SELECT kind, name, before FROM audit_changes WHERE revision > ?
+        "SELECT kind, name, before FROM audit_changes WHERE revision > $1
          ORDER BY revision DESC, seq DESC",
     )
     .bind(revision)
