@@ -16,7 +16,7 @@ pub struct SessionRow {
 impl Store {
     pub async fn admin_exists(&self) -> Result<bool> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
-            .fetch_one(&self.pool)
+            .fetch_one(self.db.pool())
             .await?;
         Ok(count > 0)
     }
@@ -28,7 +28,7 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
             .fetch_one(&mut *tx)
             .await?;
@@ -62,7 +62,7 @@ impl Store {
     pub async fn admin_credentials(&self, username: &str) -> Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, password_hash FROM admin_users WHERE username = $1")
             .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.pool())
             .await?;
         row.map(|row| Ok((row.try_get("id")?, row.try_get("password_hash")?)))
             .transpose()
@@ -72,7 +72,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.pool())
                 .await?,
         )
     }
@@ -85,7 +85,7 @@ impl Store {
         password_hash: &str,
         keep_session: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let username: String = sqlx::query_scalar("SELECT username FROM admin_users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&mut *tx)
@@ -122,7 +122,7 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         // Expired sessions are cleared here, where writing happens anyway.
         sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
             .bind(now)
@@ -152,7 +152,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.pool())
         .await?;
         row.map(|row| {
             Ok(SessionRow {
@@ -167,7 +167,7 @@ impl Store {
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
