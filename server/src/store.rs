@@ -24,6 +24,8 @@ mod consumers;
 mod db;
 mod guardrails;
 mod history;
+#[cfg(test)]
+mod sql_placeholders;
 pub mod usage;
 
 pub use audit::{Actor, Origin};
