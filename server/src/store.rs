@@ -1,6 +1,10 @@
 //! The configuration store: SQLite (WAL mode) holding providers, keys, routes, consumers and
 //! guardrail policies. The only module that runs SQL.
 //!
+//! The store talks to its database through [`Db`] (`store/db.rs`), an engine-neutral
+//! `sqlx::Any` pool, and its SQL uses `$N` placeholders, so that the same statements can run on
+//! PostgreSQL later (issue 17); `store/usage.rs` is still SQLite-only.
+//!
 //! Every write is one `BEGIN IMMEDIATE` transaction that validates first, writes, and bumps
 //! `meta.revision`, so a failed write leaves nothing behind and readers (the reloader in this process
 //! or in another) can tell from one integer whether anything changed. The writes are in
@@ -17,8 +21,11 @@ mod audit_retention;
 mod auth;
 mod config;
 mod consumers;
+mod db;
 mod guardrails;
 mod history;
+#[cfg(test)]
+mod sql_placeholders;
 pub mod usage;
 
 pub use audit::{Actor, Origin};
@@ -26,15 +33,16 @@ pub use audit_retention::spawn_pruner as spawn_audit_pruner;
 pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
+pub use db::{Db, Engine};
 pub use guardrails::StoredGuardrail;
 pub use history::{AuditFilter, DEFAULT_PAGE, MAX_PAGE, rfc3339_millis};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use switchyard_shared::{ConfigDocument, ProviderSpec, RouteSpec, Settings, ValidationErrors};
 
 use crate::secrets::{MasterKey, Sealer, SecretsError, is_sealed};
@@ -194,7 +202,7 @@ impl std::fmt::Display for ApplySummary {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     path: PathBuf,
     /// Seals secrets before they are written and unseals them when they are read.
     sealer: Sealer,
@@ -216,23 +224,11 @@ impl Store {
         // Created private before SQLite opens it: SQLite gives its -wal and -shm files the
         // database file's permissions.
         create_private_file(&path)?;
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Deleted and overwritten rows (old keys) are zeroed, not left in free pages.
-            .pragma("secure_delete", "ON")
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let db = Db::open_sqlite(&path).await?;
+        db.migrate().await?;
         restrict_permissions(data_dir);
         let store = Store {
-            pool,
+            db,
             path,
             sealer: Sealer::new(key),
         };
@@ -247,7 +243,7 @@ impl Store {
     /// unsealed one becomes its key.
     async fn check_master_key(&self) -> Result<()> {
         let stored: Option<String> = sqlx::query_scalar("SELECT key_check FROM meta WHERE id = 1")
-            .fetch_one(&self.pool)
+            .fetch_one(self.db.pool())
             .await?;
         if let Some(check) = stored {
             return Ok(self.sealer.verify(&check)?);
@@ -255,8 +251,8 @@ impl Store {
         let Some(check) = self.sealer.key_check()? else {
             return Ok(());
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1 AND key_check IS NULL")
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE meta SET key_check = $1 WHERE id = 1 AND key_check IS NULL")
             .bind(&check)
             .execute(&mut *tx)
             .await?;
@@ -282,12 +278,12 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 
     pub async fn revision(&self) -> Result<i64> {
         let revision = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
-            .fetch_one(&self.pool)
+            .fetch_one(self.db.pool())
             .await?;
         Ok(revision)
     }
@@ -299,7 +295,7 @@ impl Store {
 
     /// Reads the whole configuration as rows, leaving the parsing (and unsealing) to the caller.
     pub async fn load_raw(&self) -> Result<RawConfig> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         let revision = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
@@ -461,11 +457,11 @@ impl RawConfig {
 }
 
 async fn fetch_providers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<(Vec<RawItem>, Vec<RawKey>)> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM providers WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM providers WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -473,7 +469,7 @@ async fn fetch_providers(
     let key_rows = sqlx::query(
         "SELECT k.provider_id, k.id, k.secret FROM provider_keys k
          JOIN providers p ON p.id = k.provider_id
-         WHERE ?1 IS NULL OR p.name = ?1 ORDER BY k.provider_id, k.position, k.id",
+         WHERE $1 IS NULL OR p.name = $1 ORDER BY k.provider_id, k.position, k.id",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -492,9 +488,9 @@ async fn fetch_providers(
     Ok((items, keys))
 }
 
-async fn fetch_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<RawItem>> {
+async fn fetch_routes(conn: &mut AnyConnection, only: Option<&str>) -> Result<Vec<RawItem>> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM routes WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM routes WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -502,7 +498,7 @@ async fn fetch_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result
     rows.iter().map(raw_item).collect()
 }
 
-fn raw_item(row: &sqlx::sqlite::SqliteRow) -> Result<RawItem> {
+fn raw_item(row: &AnyRow) -> Result<RawItem> {
     Ok(RawItem {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -564,7 +560,7 @@ fn parse_routes(items: Vec<RawItem>) -> Result<Vec<StoredRoute>> {
 }
 
 async fn load_providers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     only: Option<&str>,
     sealer: &Sealer,
 ) -> Result<Vec<StoredProvider>> {
@@ -572,6 +568,6 @@ async fn load_providers(
     parse_providers(items, keys, sealer)
 }
 
-async fn load_routes(conn: &mut SqliteConnection, only: Option<&str>) -> Result<Vec<StoredRoute>> {
+async fn load_routes(conn: &mut AnyConnection, only: Option<&str>) -> Result<Vec<StoredRoute>> {
     parse_routes(fetch_routes(conn, only).await?)
 }

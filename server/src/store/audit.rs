@@ -8,7 +8,7 @@
 //! provider keys and header values as `sk-…k3Qz`, client keys by id and mask, never a secret.
 
 use serde_json::Value;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::consumers::{load_consumers, load_settings};
 use super::guardrails::load_guardrails;
@@ -126,7 +126,7 @@ pub(super) struct Audit<'o> {
 impl<'o> Audit<'o> {
     /// Reads the resources `items` as they are before the write.
     pub(super) async fn begin(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         sealer: &Sealer,
         origin: &'o Origin,
         items: &[Item<'_>],
@@ -146,7 +146,7 @@ impl<'o> Audit<'o> {
 
     /// Reads every resource before a write that may touch any of them.
     pub(super) async fn begin_all(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         sealer: &Sealer,
         origin: &'o Origin,
     ) -> Result<Audit<'o>> {
@@ -167,7 +167,7 @@ impl<'o> Audit<'o> {
     /// Bumps the revision and records the entry with what changed; returns the new revision.
     pub(super) async fn commit(
         self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         sealer: &Sealer,
         action: &str,
         summary: &str,
@@ -190,7 +190,7 @@ impl<'o> Audit<'o> {
         .await?;
         sqlx::query(
             "INSERT INTO audit_entries (revision, at_ms, actor, source, action, summary, rolled_back_to)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(revision)
         .bind(now_ms())
@@ -204,7 +204,7 @@ impl<'o> Audit<'o> {
         for (seq, change) in changes.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO audit_changes (revision, seq, kind, name, before, after)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(revision)
             .bind(i64::try_from(seq).unwrap_or(i64::MAX))
@@ -271,11 +271,7 @@ fn to_value<T: serde::Serialize>(item: &T) -> Option<Value> {
 }
 
 /// One resource's masked document, `None` when it does not exist.
-async fn read(
-    conn: &mut SqliteConnection,
-    sealer: &Sealer,
-    item: Item<'_>,
-) -> Result<Option<Value>> {
+async fn read(conn: &mut AnyConnection, sealer: &Sealer, item: Item<'_>) -> Result<Option<Value>> {
     Ok(match item {
         Item::Provider(name) => load_providers(conn, Some(name), sealer)
             .await?
@@ -296,7 +292,7 @@ async fn read(
         Item::Settings => to_value(&load_settings(conn).await?),
         Item::Account(name) => {
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM admin_users WHERE username = ?")
+                sqlx::query_scalar("SELECT id FROM admin_users WHERE username = $1")
                     .bind(name)
                     .fetch_optional(&mut *conn)
                     .await?;
@@ -307,7 +303,7 @@ async fn read(
 
 /// Every configuration resource's masked document (accounts aside).
 async fn read_all(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sealer: &Sealer,
 ) -> Result<Vec<(&'static str, String, Option<Value>)>> {
     let mut all = Vec::new();

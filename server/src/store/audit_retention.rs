@@ -28,19 +28,19 @@ impl Store {
         // The newest revision that is too old bounds the deletion, rather than the time itself,
         // so that an entry written while the clock stood earlier cannot leave a hole.
         let newest_old: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(revision) FROM audit_entries WHERE at_ms < ?")
+            sqlx::query_scalar("SELECT MAX(revision) FROM audit_entries WHERE at_ms < $1")
                 .bind(cutoff)
-                .fetch_one(&self.pool)
+                .fetch_one(self.db.pool())
                 .await?;
         let Some(bound) = newest_old else {
             return Ok(0);
         };
         let mut deleted = 0;
         loop {
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = self.db.begin_write().await?;
             let done = sqlx::query(
                 "DELETE FROM audit_entries WHERE revision IN \
-                 (SELECT revision FROM audit_entries WHERE revision <= ? ORDER BY revision LIMIT ?)",
+                 (SELECT revision FROM audit_entries WHERE revision <= $1 ORDER BY revision LIMIT $2)",
             )
             .bind(bound)
             .bind(PRUNE_CHUNK)
@@ -84,7 +84,7 @@ mod tests {
 
     async fn count(store: &Store, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&store.pool)
+            .fetch_one(store.db.pool())
             .await
             .expect("count")
     }
@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(entries, 3);
         assert!(count(&store, "audit_changes").await >= 3);
         let newest: i64 = sqlx::query_scalar("SELECT MAX(at_ms) FROM audit_entries")
-            .fetch_one(&store.pool)
+            .fetch_one(store.db.pool())
             .await
             .expect("newest");
 
@@ -150,14 +150,14 @@ mod tests {
         // by time alone would keep the middle one and delete around it.
         let revisions: Vec<i64> =
             sqlx::query_scalar("SELECT revision FROM audit_entries ORDER BY revision")
-                .fetch_all(&store.pool)
+                .fetch_all(store.db.pool())
                 .await
                 .expect("revisions");
         for (revision, at_ms) in revisions.iter().zip([1_000, 50_000, 2_000]) {
-            sqlx::query("UPDATE audit_entries SET at_ms = ? WHERE revision = ?")
+            sqlx::query("UPDATE audit_entries SET at_ms = $1 WHERE revision = $2")
                 .bind(at_ms)
                 .bind(revision)
-                .execute(&store.pool)
+                .execute(store.db.pool())
                 .await
                 .expect("dated");
         }

@@ -16,7 +16,7 @@ pub struct SessionRow {
 impl Store {
     pub async fn admin_exists(&self) -> Result<bool> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
-            .fetch_one(&self.pool)
+            .fetch_one(self.db.pool())
             .await?;
         Ok(count > 0)
     }
@@ -28,7 +28,7 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
             .fetch_one(&mut *tx)
             .await?;
@@ -42,7 +42,7 @@ impl Store {
         let now = now_ms();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO admin_users (username, password_hash, created_at, updated_at)
-             VALUES (?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(username)
         .bind(password_hash)
@@ -60,9 +60,9 @@ impl Store {
 
     /// The id and password hash of an account, by name.
     pub async fn admin_credentials(&self, username: &str) -> Result<Option<(i64, String)>> {
-        let row = sqlx::query("SELECT id, password_hash FROM admin_users WHERE username = ?")
+        let row = sqlx::query("SELECT id, password_hash FROM admin_users WHERE username = $1")
             .bind(username)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.pool())
             .await?;
         row.map(|row| Ok((row.try_get("id")?, row.try_get("password_hash")?)))
             .transpose()
@@ -70,9 +70,9 @@ impl Store {
 
     pub async fn admin_password_hash(&self, user_id: i64) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE id = ?")
+            sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.pool())
                 .await?,
         )
     }
@@ -85,21 +85,21 @@ impl Store {
         password_hash: &str,
         keep_session: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let username: String = sqlx::query_scalar("SELECT username FROM admin_users WHERE id = ?")
+        let mut tx = self.db.begin_write().await?;
+        let username: String = sqlx::query_scalar("SELECT username FROM admin_users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound("no such console account".into()))?;
         let audit =
             Audit::begin(&mut tx, &self.sealer, origin, &[Item::Account(&username)]).await?;
-        sqlx::query("UPDATE admin_users SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now_ms())
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM admin_sessions WHERE user_id = ? AND token_hash != ?")
+        sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1 AND token_hash != $2")
             .bind(user_id)
             .bind(keep_session)
             .execute(&mut *tx)
@@ -122,15 +122,15 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         // Expired sessions are cleared here, where writing happens anyway.
-        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO admin_sessions (token_hash, user_id, csrf_token, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -148,11 +148,11 @@ impl Store {
         let row = sqlx::query(
             "SELECT s.user_id, u.username, s.csrf_token FROM admin_sessions s
              JOIN admin_users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ?",
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.pool())
         .await?;
         row.map(|row| {
             Ok(SessionRow {
@@ -165,9 +165,9 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM admin_sessions WHERE token_hash = ?")
+        sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use switchyard_shared::admin::{ConfigDiff, SectionDiff};
 use switchyard_shared::secret::{is_mask_of, is_masked};
 use switchyard_shared::validate::{
@@ -36,13 +36,13 @@ pub struct ResealSummary {
 
 impl Store {
     pub async fn list_providers(&self) -> Result<Vec<ProviderSpec>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         let providers = load_providers(&mut conn, None, &self.sealer).await?;
         Ok(providers.into_iter().map(|p| p.spec).collect())
     }
 
     pub async fn get_provider(&self, name: &str) -> Result<ProviderSpec> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         load_providers(&mut conn, Some(name), &self.sealer)
             .await?
             .pop()
@@ -60,7 +60,7 @@ impl Store {
         let resolved = resolve_secrets(&mut spec, None);
         with_validation(resolved, validate_provider(&spec))?;
         compiles(&spec, "")?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         if provider_id(&mut tx, &spec.name).await?.is_some() {
             return Err(StoreError::Conflict {
                 message: format!("a provider named '{}' already exists", spec.name),
@@ -94,7 +94,7 @@ impl Store {
             .into());
         }
         spec.normalize_base_url();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let existing = load_providers(&mut tx, Some(name), &self.sealer)
             .await?
             .pop()
@@ -114,13 +114,13 @@ impl Store {
     }
 
     pub async fn delete_provider(&self, origin: &Origin, name: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let id = provider_id(&mut tx, name)
             .await?
             .ok_or_else(|| provider_not_found(name))?;
         let routes: Vec<String> = sqlx::query_scalar(
             "SELECT r.name FROM routes r JOIN route_providers rp ON rp.route_id = r.id
-             WHERE rp.provider_id = ? ORDER BY r.name",
+             WHERE rp.provider_id = $1 ORDER BY r.name",
         )
         .bind(id)
         .fetch_all(&mut *tx)
@@ -135,7 +135,7 @@ impl Store {
             });
         }
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Provider(name)]).await?;
-        sqlx::query("DELETE FROM providers WHERE id = ?")
+        sqlx::query("DELETE FROM providers WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -148,13 +148,13 @@ impl Store {
     }
 
     pub async fn list_routes(&self) -> Result<Vec<RouteSpec>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         let routes = load_routes(&mut conn, None).await?;
         Ok(routes.into_iter().map(|r| r.spec).collect())
     }
 
     pub async fn get_route(&self, name: &str) -> Result<RouteSpec> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         load_routes(&mut conn, Some(name))
             .await?
             .pop()
@@ -164,7 +164,7 @@ impl Store {
 
     pub async fn create_route(&self, origin: &Origin, spec: RouteSpec) -> Result<RouteSpec> {
         validate_route(&spec)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         if route_id(&mut tx, &spec.name).await?.is_some() {
             return Err(StoreError::Conflict {
                 message: format!("a route named '{}' already exists", spec.name),
@@ -197,7 +197,7 @@ impl Store {
             .into());
         }
         validate_route(&spec)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let id = route_id(&mut tx, name)
             .await?
             .ok_or_else(|| route_not_found(name))?;
@@ -225,15 +225,15 @@ impl Store {
         what: Named,
         name: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let item = match what {
             Named::Route => Item::Route(name),
             Named::Consumer => Item::Consumer(name),
         };
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[item]).await?;
         let sql = match what {
-            Named::Route => "DELETE FROM routes WHERE name = ?",
-            Named::Consumer => "DELETE FROM consumers WHERE name = ?",
+            Named::Route => "DELETE FROM routes WHERE name = $1",
+            Named::Consumer => "DELETE FROM consumers WHERE name = $1",
         };
         let deleted = sqlx::query(sql)
             .bind(name)
@@ -347,7 +347,7 @@ impl Store {
         prune: bool,
         rolled_back_to: Option<i64>,
     ) -> Result<ApplySummary> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let (summary, moved) = self
             .apply_in(&mut tx, origin, doc, prune, rolled_back_to)
             .await?;
@@ -361,7 +361,7 @@ impl Store {
     /// transaction as the write. Returns the host moves to log once the transaction commits.
     pub(super) async fn apply_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut AnyConnection,
         origin: &Origin,
         mut doc: ConfigDocument,
         prune: bool,
@@ -436,14 +436,14 @@ impl Store {
         }
         if prune {
             for (id, _) in stored_routes.values() {
-                sqlx::query("DELETE FROM routes WHERE id = ?")
+                sqlx::query("DELETE FROM routes WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
                 summary.routes_deleted += 1;
             }
             for provider in stored.values() {
-                sqlx::query("DELETE FROM providers WHERE id = ?")
+                sqlx::query("DELETE FROM providers WHERE id = $1")
                     .bind(provider.id)
                     .execute(&mut *tx)
                     .await?;
@@ -501,7 +501,7 @@ impl Store {
         let plain = Sealer::default();
         let target = if seal { &self.sealer } else { &plain };
         let mut summary = ResealSummary::default();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let rows = sqlx::query("SELECT id, secret FROM provider_keys")
             .fetch_all(&mut *tx)
             .await?;
@@ -511,7 +511,7 @@ impl Store {
                 continue;
             }
             let plaintext = self.sealer.unseal(&secret)?;
-            sqlx::query("UPDATE provider_keys SET secret = ? WHERE id = ?")
+            sqlx::query("UPDATE provider_keys SET secret = $1 WHERE id = $2")
                 .bind(target.seal(&plaintext)?)
                 .bind(row.try_get::<i64, _>("id")?)
                 .execute(&mut *tx)
@@ -546,7 +546,7 @@ impl Store {
                 summary.headers += 1;
             }
             if changed {
-                sqlx::query("UPDATE providers SET spec = ? WHERE id = ?")
+                sqlx::query("UPDATE providers SET spec = $1 WHERE id = $2")
                     .bind(spec.to_string())
                     .bind(row.try_get::<i64, _>("id")?)
                     .execute(&mut *tx)
@@ -557,7 +557,7 @@ impl Store {
         // the rest but not counted, and does not need a reload.
         guardrails::reseal_hash_key(&mut tx, &self.sealer, target, seal).await?;
         let check = if seal { self.sealer.key_check()? } else { None };
-        sqlx::query("UPDATE meta SET key_check = ? WHERE id = 1")
+        sqlx::query("UPDATE meta SET key_check = $1 WHERE id = 1")
             .bind(check)
             .execute(&mut *tx)
             .await?;
@@ -577,15 +577,7 @@ impl Store {
             audit.commit(&mut tx, &self.sealer, action, &line).await?;
         }
         tx.commit().await?;
-        // `secure_delete` zeroed the overwritten values; VACUUM rebuilds the file without free
-        // pages older writes left, and the checkpoint empties the write-ahead log. A gateway
-        // reading the database meanwhile can keep the log from being emptied.
-        let vacuumed = sqlx::query("VACUUM").execute(&self.pool).await;
-        let checkpoint: std::result::Result<(i64, i64, i64), _> =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&self.pool)
-                .await;
-        if vacuumed.is_err() || !matches!(checkpoint, Ok((0, _, _))) {
+        if !self.db.scrub_old_copies().await {
             tracing::warn!(
                 "the database is in use, so its write-ahead log could not be emptied: old copies of the secrets may remain in it until the gateway checkpoints; stop the gateway and run this again to be sure"
             );
@@ -595,7 +587,7 @@ impl Store {
 }
 
 /// How many provider keys and header values are stored in plaintext.
-pub(super) async fn count_plaintext_secrets(conn: &mut SqliteConnection) -> Result<usize> {
+pub(super) async fn count_plaintext_secrets(conn: &mut AnyConnection) -> Result<usize> {
     let keys: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM provider_keys WHERE secret NOT LIKE 'sealed:v1:%'",
     )
@@ -870,7 +862,7 @@ fn resolve_secrets(
 /// A route's references against the stored configuration: its providers and its guardrail
 /// policies, every missing one reported.
 async fn check_route_references(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     spec: &RouteSpec,
     providers: &HashMap<String, i64>,
 ) -> Result<()> {
@@ -887,23 +879,23 @@ async fn check_route_references(
     Ok(errors.into_result()?)
 }
 
-async fn provider_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
+async fn provider_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT id FROM providers WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM providers WHERE name = $1")
             .bind(name)
             .fetch_optional(conn)
             .await?,
     )
 }
 
-async fn route_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM routes WHERE name = ?")
+async fn route_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM routes WHERE name = $1")
         .bind(name)
         .fetch_optional(conn)
         .await?)
 }
 
-async fn provider_ids(conn: &mut SqliteConnection) -> Result<HashMap<String, i64>> {
+async fn provider_ids(conn: &mut AnyConnection) -> Result<HashMap<String, i64>> {
     let rows = sqlx::query("SELECT name, id FROM providers")
         .fetch_all(conn)
         .await?;
@@ -938,13 +930,13 @@ fn unreachable_json() -> String {
 }
 
 async fn insert_provider(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sealer: &Sealer,
     spec: &ProviderSpec,
 ) -> Result<()> {
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO providers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO providers (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(&spec.name)
     .bind(provider_spec_json(sealer, spec)?)
@@ -956,12 +948,12 @@ async fn insert_provider(
 }
 
 async fn update_provider(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sealer: &Sealer,
     id: i64,
     spec: &ProviderSpec,
 ) -> Result<()> {
-    sqlx::query("UPDATE providers SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE providers SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(provider_spec_json(sealer, spec)?)
         .bind(now_ms())
         .bind(id)
@@ -974,12 +966,12 @@ async fn update_provider(
 /// Stored keys are matched by plaintext (a sealed value differs at every sealing); with a master
 /// key, a kept key still stored in plaintext is sealed on the way.
 async fn sync_keys(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sealer: &Sealer,
     provider_id: i64,
     keys: &[String],
 ) -> Result<()> {
-    let rows = sqlx::query("SELECT id, secret FROM provider_keys WHERE provider_id = ?")
+    let rows = sqlx::query("SELECT id, secret FROM provider_keys WHERE provider_id = $1")
         .bind(provider_id)
         .fetch_all(&mut *conn)
         .await?;
@@ -993,7 +985,7 @@ async fn sync_keys(
         let position = i64::try_from(position).unwrap_or(i64::MAX);
         match existing.remove(secret) {
             Some((id, sealed)) if sealer.is_active() && !sealed => {
-                sqlx::query("UPDATE provider_keys SET position = ?, secret = ? WHERE id = ?")
+                sqlx::query("UPDATE provider_keys SET position = $1, secret = $2 WHERE id = $3")
                     .bind(position)
                     .bind(sealer.seal(secret)?)
                     .bind(id)
@@ -1001,7 +993,7 @@ async fn sync_keys(
                     .await?;
             }
             Some((id, _)) => {
-                sqlx::query("UPDATE provider_keys SET position = ? WHERE id = ?")
+                sqlx::query("UPDATE provider_keys SET position = $1 WHERE id = $2")
                     .bind(position)
                     .bind(id)
                     .execute(&mut *conn)
@@ -1009,7 +1001,7 @@ async fn sync_keys(
             }
             None => {
                 sqlx::query(
-                    "INSERT INTO provider_keys (provider_id, position, secret) VALUES (?, ?, ?)",
+                    "INSERT INTO provider_keys (provider_id, position, secret) VALUES ($1, $2, $3)",
                 )
                 .bind(provider_id)
                 .bind(position)
@@ -1020,7 +1012,7 @@ async fn sync_keys(
         }
     }
     for (id, _) in existing.values() {
-        sqlx::query("DELETE FROM provider_keys WHERE id = ?")
+        sqlx::query("DELETE FROM provider_keys WHERE id = $1")
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -1029,13 +1021,13 @@ async fn sync_keys(
 }
 
 async fn insert_route(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     spec: &RouteSpec,
     providers: &HashMap<String, i64>,
 ) -> Result<()> {
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO routes (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO routes (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(&spec.name)
     .bind(route_spec_json(spec))
@@ -1047,18 +1039,18 @@ async fn insert_route(
 }
 
 async fn update_route(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     spec: &RouteSpec,
     providers: &HashMap<String, i64>,
 ) -> Result<()> {
-    sqlx::query("UPDATE routes SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE routes SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(route_spec_json(spec))
         .bind(now_ms())
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM route_providers WHERE route_id = ?")
+    sqlx::query("DELETE FROM route_providers WHERE route_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -1067,7 +1059,7 @@ async fn update_route(
 
 /// Records which providers a route uses; the references were validated by the caller.
 async fn link_route(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     route_id: i64,
     spec: &RouteSpec,
     providers: &HashMap<String, i64>,
@@ -1076,7 +1068,7 @@ async fn link_route(
         let Some(provider_id) = providers.get(name) else {
             continue;
         };
-        sqlx::query("INSERT INTO route_providers (route_id, provider_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO route_providers (route_id, provider_id) VALUES ($1, $2)")
             .bind(route_id)
             .bind(provider_id)
             .execute(&mut *conn)

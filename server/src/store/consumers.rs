@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use switchyard_shared::validate::{
     validate_consumer, validate_guardrail_references, validate_new_key,
 };
@@ -16,6 +16,7 @@ use switchyard_shared::{
 
 use super::audit::{Audit, Item, Origin};
 use super::config::Named;
+use super::db::get_bool;
 use super::guardrails::guardrail_names;
 use super::{Result, Store, StoreError, now_ms};
 use crate::client_key;
@@ -200,12 +201,12 @@ fn key_json(allowed_models: &[String], limits: &Limits, budget: Option<&Budget>)
 
 impl Store {
     pub async fn list_consumers(&self) -> Result<Vec<StoredConsumer>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         load_consumers(&mut conn, None).await
     }
 
     pub async fn get_consumer(&self, name: &str) -> Result<StoredConsumer> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         load_consumers(&mut conn, Some(name))
             .await?
             .pop()
@@ -219,7 +220,7 @@ impl Store {
     ) -> Result<StoredConsumer> {
         refuse_inline_keys(&spec)?;
         validate_consumer(&spec)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         if consumer_id(&mut tx, &spec.name).await?.is_some() {
             return Err(StoreError::Conflict {
                 message: format!("a consumer named '{}' already exists", spec.name),
@@ -258,7 +259,7 @@ impl Store {
         }
         refuse_inline_keys(&spec)?;
         validate_consumer(&spec)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let id = consumer_id(&mut tx, name)
             .await?
             .ok_or_else(|| consumer_not_found(name))?;
@@ -295,7 +296,7 @@ impl Store {
             .as_deref()
             .map(|text| parse_rfc3339("expires_at", text))
             .transpose()?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let consumer_id = consumer_id(&mut tx, consumer)
             .await?
             .ok_or_else(|| consumer_not_found(consumer))?;
@@ -336,7 +337,7 @@ impl Store {
         id: i64,
         update: KeyUpdate,
     ) -> Result<StoredKey> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let mut key = load_key(&mut tx, consumer, id).await?;
         let audit =
             Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
@@ -398,11 +399,11 @@ impl Store {
 
     /// Revokes a key at once.
     pub async fn delete_key(&self, origin: &Origin, consumer: &str, id: i64) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let key = load_key(&mut tx, consumer, id).await?;
         let audit =
             Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
-        sqlx::query("DELETE FROM consumer_keys WHERE id = ?")
+        sqlx::query("DELETE FROM consumer_keys WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -428,14 +429,14 @@ impl Store {
         grace: Duration,
     ) -> Result<IssuedKey> {
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let old = load_key(&mut tx, consumer, id).await?;
         check_key_count(&mut tx, old.consumer_id).await?;
         let audit =
             Audit::begin(&mut tx, &self.sealer, origin, &[Item::Consumer(consumer)]).await?;
         let ends = now_ms().saturating_add(grace_ms);
         let old_expiry = old.expires_at_ms.map_or(ends, |at| at.min(ends));
-        sqlx::query("UPDATE consumer_keys SET expires_at = ? WHERE id = ?")
+        sqlx::query("UPDATE consumer_keys SET expires_at = $1 WHERE id = $2")
             .bind(old_expiry)
             .bind(id)
             .execute(&mut *tx)
@@ -470,11 +471,11 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         for (id, at) in uses {
             sqlx::query(
-                "UPDATE consumer_keys SET last_used_at = ?
-                 WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+                "UPDATE consumer_keys SET last_used_at = $1
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
             )
             .bind(at)
             .bind(id)
@@ -487,12 +488,12 @@ impl Store {
     }
 
     pub async fn settings(&self) -> Result<Settings> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         load_settings(&mut conn).await
     }
 
     pub async fn put_settings(&self, origin: &Origin, settings: &Settings) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Settings]).await?;
         write_settings(&mut tx, settings).await?;
         audit
@@ -504,21 +505,19 @@ impl Store {
 }
 
 /// Every guardrail policy the consumer names must be stored.
-async fn check_guardrail_references(
-    conn: &mut SqliteConnection,
-    spec: &ConsumerSpec,
-) -> Result<()> {
+async fn check_guardrail_references(conn: &mut AnyConnection, spec: &ConsumerSpec) -> Result<()> {
     let policies = guardrail_names(conn).await?;
     Ok(validate_guardrail_references(&spec.guardrails, |name| {
         policies.contains(name)
     })?)
 }
 
-async fn check_key_count(conn: &mut SqliteConnection, consumer_id: i64) -> Result<()> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consumer_keys WHERE consumer_id = ?")
-        .bind(consumer_id)
-        .fetch_one(&mut *conn)
-        .await?;
+async fn check_key_count(conn: &mut AnyConnection, consumer_id: i64) -> Result<()> {
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM consumer_keys WHERE consumer_id = $1")
+            .bind(consumer_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let max = i64::try_from(switchyard_shared::validate::MAX_CONSUMER_KEYS).unwrap_or(i64::MAX);
     if count >= max {
         return Err(ValidationErrors::single(
@@ -531,7 +530,7 @@ async fn check_key_count(conn: &mut SqliteConnection, consumer_id: i64) -> Resul
 }
 
 async fn insert_new_key(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     consumer_id: i64,
     name: &str,
     allowed_models: &[String],
@@ -571,7 +570,7 @@ pub(super) struct KeyRow<'a> {
 }
 
 pub(super) async fn insert_key(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     consumer_id: i64,
     row: KeyRow<'_>,
 ) -> Result<StoredKey> {
@@ -579,7 +578,7 @@ pub(super) async fn insert_key(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO consumer_keys
            (consumer_id, name, key_sha256, last4, spec, disabled, expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(consumer_id)
     .bind(row.name)
@@ -615,13 +614,13 @@ pub(super) async fn insert_key(
 }
 
 pub(super) async fn update_key_row(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     row: KeyRow<'_>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE consumer_keys SET name = ?, last4 = COALESCE(?, last4), spec = ?, disabled = ?,
-         expires_at = ? WHERE id = ?",
+        "UPDATE consumer_keys SET name = $1, last4 = COALESCE($2, last4), spec = $3, disabled = $4,
+         expires_at = $5 WHERE id = $6",
     )
     .bind(row.name)
     .bind(row.last4)
@@ -634,22 +633,19 @@ pub(super) async fn update_key_row(
     Ok(())
 }
 
-pub(super) async fn consumer_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
+pub(super) async fn consumer_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT id FROM consumers WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM consumers WHERE name = $1")
             .bind(name)
             .fetch_optional(conn)
             .await?,
     )
 }
 
-pub(super) async fn insert_consumer(
-    conn: &mut SqliteConnection,
-    spec: &ConsumerSpec,
-) -> Result<i64> {
+pub(super) async fn insert_consumer(conn: &mut AnyConnection, spec: &ConsumerSpec) -> Result<i64> {
     let now = now_ms();
     Ok(sqlx::query_scalar(
-        "INSERT INTO consumers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO consumers (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(&spec.name)
     .bind(consumer_json(spec))
@@ -660,11 +656,11 @@ pub(super) async fn insert_consumer(
 }
 
 pub(super) async fn update_consumer(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     spec: &ConsumerSpec,
 ) -> Result<()> {
-    sqlx::query("UPDATE consumers SET spec = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE consumers SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(consumer_json(spec))
         .bind(now_ms())
         .bind(id)
@@ -673,7 +669,7 @@ pub(super) async fn update_consumer(
     Ok(())
 }
 
-async fn load_key(conn: &mut SqliteConnection, consumer: &str, id: i64) -> Result<StoredKey> {
+async fn load_key(conn: &mut AnyConnection, consumer: &str, id: i64) -> Result<StoredKey> {
     let mut consumers = load_consumers(conn, Some(consumer)).await?;
     let stored = consumers
         .pop()
@@ -707,11 +703,11 @@ pub(super) struct RawKey {
 }
 
 pub(super) async fn fetch_consumers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<(Vec<RawConsumer>, Vec<RawKey>)> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM consumers WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM consumers WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -730,7 +726,7 @@ pub(super) async fn fetch_consumers(
         "SELECT k.id, k.consumer_id, k.name, k.key_sha256, k.last4, k.spec, k.disabled,
                 k.expires_at, k.created_at, k.last_used_at
          FROM consumer_keys k JOIN consumers c ON c.id = k.consumer_id
-         WHERE ?1 IS NULL OR c.name = ?1 ORDER BY k.consumer_id, k.id",
+         WHERE $1 IS NULL OR c.name = $1 ORDER BY k.consumer_id, k.id",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -745,7 +741,7 @@ pub(super) async fn fetch_consumers(
                 digest_hex: row.try_get("key_sha256")?,
                 last4: row.try_get("last4")?,
                 spec: row.try_get("spec")?,
-                disabled: row.try_get("disabled")?,
+                disabled: get_bool(row, "disabled")?,
                 expires_at: row.try_get("expires_at")?,
                 created_at: row.try_get("created_at")?,
                 last_used_at: row.try_get("last_used_at")?,
@@ -806,14 +802,14 @@ pub(super) fn parse_consumers(
 }
 
 pub(super) async fn load_consumers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<Vec<StoredConsumer>> {
     let (consumers, keys) = fetch_consumers(conn, only).await?;
     parse_consumers(consumers, keys)
 }
 
-pub(super) async fn fetch_settings(conn: &mut SqliteConnection) -> Result<String> {
+pub(super) async fn fetch_settings(conn: &mut AnyConnection) -> Result<String> {
     Ok(sqlx::query_scalar("SELECT spec FROM settings WHERE id = 1")
         .fetch_optional(conn)
         .await?
@@ -828,13 +824,13 @@ pub(super) fn parse_settings(json: &str) -> Result<Settings> {
     })
 }
 
-pub(super) async fn load_settings(conn: &mut SqliteConnection) -> Result<Settings> {
+pub(super) async fn load_settings(conn: &mut AnyConnection) -> Result<Settings> {
     parse_settings(&fetch_settings(conn).await?)
 }
 
-pub(super) async fn write_settings(conn: &mut SqliteConnection, settings: &Settings) -> Result<()> {
+pub(super) async fn write_settings(conn: &mut AnyConnection, settings: &Settings) -> Result<()> {
     let json = serde_json::to_string(settings).unwrap_or_else(|_| "{}".to_owned());
-    sqlx::query("INSERT INTO settings (id, spec) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec")
+    sqlx::query("INSERT INTO settings (id, spec) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec")
         .bind(json)
         .execute(conn)
         .await?;
@@ -897,7 +893,7 @@ fn masked_last4(masked: &str) -> Option<String> {
 /// kept key keeps its id and counters), and with `prune` deletes the others. The consumers are
 /// normalised and validated already. Returns (created, updated, unchanged, deleted).
 pub(super) async fn apply_consumers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     consumers: &[ConsumerSpec],
     prune: bool,
 ) -> Result<[usize; 4]> {
@@ -954,7 +950,7 @@ pub(super) async fn apply_consumers(
             }
         }
         for gone in old.values() {
-            sqlx::query("DELETE FROM consumer_keys WHERE id = ?")
+            sqlx::query("DELETE FROM consumer_keys WHERE id = $1")
                 .bind(gone.id)
                 .execute(&mut *conn)
                 .await?;
@@ -962,7 +958,7 @@ pub(super) async fn apply_consumers(
     }
     if prune {
         for gone in stored.values() {
-            sqlx::query("DELETE FROM consumers WHERE id = ?")
+            sqlx::query("DELETE FROM consumers WHERE id = $1")
                 .bind(gone.id)
                 .execute(&mut *conn)
                 .await?;

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use switchyard_shared::validate::validate_guardrail;
 use switchyard_shared::{GuardrailSpec, ValidationErrors};
 
@@ -35,13 +35,13 @@ fn guardrail_json(spec: &GuardrailSpec) -> String {
 
 impl Store {
     pub async fn list_guardrails(&self) -> Result<Vec<GuardrailSpec>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         let stored = load_guardrails(&mut conn, None).await?;
         Ok(stored.into_iter().map(|g| g.spec).collect())
     }
 
     pub async fn get_guardrail(&self, name: &str) -> Result<GuardrailSpec> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         load_guardrails(&mut conn, Some(name))
             .await?
             .pop()
@@ -55,7 +55,7 @@ impl Store {
         spec: GuardrailSpec,
     ) -> Result<GuardrailSpec> {
         validate_guardrail(&spec)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         if guardrail_id(&mut tx, &spec.name).await?.is_some() {
             return Err(StoreError::Conflict {
                 message: format!("a guardrail policy named '{}' already exists", spec.name),
@@ -94,7 +94,7 @@ impl Store {
             .into());
         }
         validate_guardrail(&spec)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let id = guardrail_id(&mut tx, name)
             .await?
             .ok_or_else(|| guardrail_not_found(name))?;
@@ -110,13 +110,13 @@ impl Store {
 
     /// Deletes a policy, unless a route or consumer still names it (a conflict naming them).
     pub async fn delete_guardrail(&self, origin: &Origin, name: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let id = guardrail_id(&mut tx, name)
             .await?
             .ok_or_else(|| guardrail_not_found(name))?;
         refuse_if_used(&mut tx, name).await?;
         let audit = Audit::begin(&mut tx, &self.sealer, origin, &[Item::Guardrail(name)]).await?;
-        sqlx::query("DELETE FROM guardrails WHERE id = ?")
+        sqlx::query("DELETE FROM guardrails WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -134,14 +134,14 @@ impl Store {
     pub async fn guardrail_hash_key(&self) -> Result<[u8; 32]> {
         let stored: Option<String> =
             sqlx::query_scalar("SELECT guardrail_hash_key FROM meta WHERE id = 1")
-                .fetch_one(&self.pool)
+                .fetch_one(self.db.pool())
                 .await?;
         if let Some(stored) = stored {
             return parse_hash_key(&self.sealer, &stored);
         }
         // Two processes may both find none: the write transaction looks again, so only the
         // first one's key is ever stored, and the second reads it back.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let stored: Option<String> =
             sqlx::query_scalar("SELECT guardrail_hash_key FROM meta WHERE id = 1")
                 .fetch_one(&mut *tx)
@@ -152,7 +152,7 @@ impl Store {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).map_err(|_| SecretsError::SealFailed)?;
                 let text = self.sealer.seal(&client_key::to_hex(&key))?;
-                sqlx::query("UPDATE meta SET guardrail_hash_key = ? WHERE id = 1")
+                sqlx::query("UPDATE meta SET guardrail_hash_key = $1 WHERE id = 1")
                     .bind(text)
                     .execute(&mut *tx)
                     .await?;
@@ -173,7 +173,7 @@ fn parse_hash_key(sealer: &Sealer, stored: &str) -> Result<[u8; 32]> {
 
 /// Seals (`seal`) or unseals the stored hash key for `secrets seal|unseal`; whether it changed.
 pub(super) async fn reseal_hash_key(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     current: &Sealer,
     target: &Sealer,
     seal: bool,
@@ -186,7 +186,7 @@ pub(super) async fn reseal_hash_key(
         return Ok(false);
     };
     let plaintext = current.unseal(&stored)?;
-    sqlx::query("UPDATE meta SET guardrail_hash_key = ? WHERE id = 1")
+    sqlx::query("UPDATE meta SET guardrail_hash_key = $1 WHERE id = 1")
         .bind(target.seal(&plaintext)?)
         .execute(&mut *conn)
         .await?;
@@ -194,7 +194,7 @@ pub(super) async fn reseal_hash_key(
 }
 
 /// Refuses (as a conflict naming them) while any route or consumer names the policy.
-async fn refuse_if_used(conn: &mut SqliteConnection, name: &str) -> Result<()> {
+async fn refuse_if_used(conn: &mut AnyConnection, name: &str) -> Result<()> {
     let (routes, consumers) = users(conn, name).await?;
     if routes.is_empty() && consumers.is_empty() {
         return Ok(());
@@ -216,10 +216,10 @@ async fn refuse_if_used(conn: &mut SqliteConnection, name: &str) -> Result<()> {
 }
 
 /// The routes and the consumers whose specs name the policy, each sorted by name.
-async fn users(conn: &mut SqliteConnection, name: &str) -> Result<(Vec<String>, Vec<String>)> {
+async fn users(conn: &mut AnyConnection, name: &str) -> Result<(Vec<String>, Vec<String>)> {
     let routes = sqlx::query_scalar(
         "SELECT name FROM routes WHERE EXISTS
-           (SELECT 1 FROM json_each(routes.spec, '$.guardrails') WHERE value = ?)
+           (SELECT 1 FROM json_each(routes.spec, '$.guardrails') WHERE value = $1)
          ORDER BY name",
     )
     .bind(name)
@@ -227,7 +227,7 @@ async fn users(conn: &mut SqliteConnection, name: &str) -> Result<(Vec<String>, 
     .await?;
     let consumers = sqlx::query_scalar(
         "SELECT name FROM consumers WHERE EXISTS
-           (SELECT 1 FROM json_each(consumers.spec, '$.guardrails') WHERE value = ?)
+           (SELECT 1 FROM json_each(consumers.spec, '$.guardrails') WHERE value = $1)
          ORDER BY name",
     )
     .bind(name)
@@ -236,9 +236,9 @@ async fn users(conn: &mut SqliteConnection, name: &str) -> Result<(Vec<String>, 
     Ok((routes, consumers))
 }
 
-async fn guardrail_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<i64>> {
+async fn guardrail_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
     Ok(
-        sqlx::query_scalar("SELECT id FROM guardrails WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM guardrails WHERE name = $1")
             .bind(name)
             .fetch_optional(conn)
             .await?,
@@ -246,7 +246,7 @@ async fn guardrail_id(conn: &mut SqliteConnection, name: &str) -> Result<Option<
 }
 
 /// The names of every stored policy, for checking what routes and consumers reference.
-pub(super) async fn guardrail_names(conn: &mut SqliteConnection) -> Result<BTreeSet<String>> {
+pub(super) async fn guardrail_names(conn: &mut AnyConnection) -> Result<BTreeSet<String>> {
     Ok(sqlx::query_scalar("SELECT name FROM guardrails")
         .fetch_all(conn)
         .await?
@@ -254,24 +254,22 @@ pub(super) async fn guardrail_names(conn: &mut SqliteConnection) -> Result<BTree
         .collect())
 }
 
-async fn insert_guardrail(conn: &mut SqliteConnection, spec: &GuardrailSpec) -> Result<()> {
+async fn insert_guardrail(conn: &mut AnyConnection, spec: &GuardrailSpec) -> Result<()> {
     let now = now_ms();
-    sqlx::query("INSERT INTO guardrails (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)")
-        .bind(&spec.name)
-        .bind(guardrail_json(spec))
-        .bind(now)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO guardrails (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&spec.name)
+    .bind(guardrail_json(spec))
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-async fn update_guardrail(
-    conn: &mut SqliteConnection,
-    id: i64,
-    spec: &GuardrailSpec,
-) -> Result<()> {
-    sqlx::query("UPDATE guardrails SET spec = ?, updated_at = ? WHERE id = ?")
+async fn update_guardrail(conn: &mut AnyConnection, id: i64, spec: &GuardrailSpec) -> Result<()> {
+    sqlx::query("UPDATE guardrails SET spec = $1, updated_at = $2 WHERE id = $3")
         .bind(guardrail_json(spec))
         .bind(now_ms())
         .bind(id)
@@ -281,11 +279,11 @@ async fn update_guardrail(
 }
 
 pub(super) async fn fetch_guardrails(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<Vec<RawItem>> {
     let rows = sqlx::query(
-        "SELECT id, name, spec FROM guardrails WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        "SELECT id, name, spec FROM guardrails WHERE $1 IS NULL OR name = $1 ORDER BY name",
     )
     .bind(only)
     .fetch_all(&mut *conn)
@@ -310,7 +308,7 @@ pub(super) fn parse_guardrails(items: Vec<RawItem>) -> Result<Vec<StoredGuardrai
 }
 
 pub(super) async fn load_guardrails(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<Vec<StoredGuardrail>> {
     parse_guardrails(fetch_guardrails(conn, only).await?)
@@ -319,7 +317,7 @@ pub(super) async fn load_guardrails(
 /// Makes the stored policies named in `specs` equal to them (validated already); unchanged ones
 /// are not rewritten, so the counts agree with `diff`. Returns (created, updated, unchanged).
 pub(super) async fn upsert_guardrails(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     specs: &[GuardrailSpec],
 ) -> Result<[usize; 3]> {
     let mut counts = [0usize; 3];
@@ -348,7 +346,7 @@ pub(super) async fn upsert_guardrails(
 /// consumers were written: one still named by them is a conflict, which validation should have
 /// made impossible. Returns how many were deleted.
 pub(super) async fn prune_guardrails(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     specs: &[GuardrailSpec],
 ) -> Result<usize> {
     let keep: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
@@ -358,7 +356,7 @@ pub(super) async fn prune_guardrails(
             continue;
         }
         refuse_if_used(conn, &stored.spec.name).await?;
-        sqlx::query("DELETE FROM guardrails WHERE id = ?")
+        sqlx::query("DELETE FROM guardrails WHERE id = $1")
             .bind(stored.id)
             .execute(&mut *conn)
             .await?;
@@ -660,7 +658,7 @@ mod tests {
         assert_eq!(store.guardrail_hash_key().await.expect("read"), first);
         let stored: Option<String> =
             sqlx::query_scalar("SELECT guardrail_hash_key FROM meta WHERE id = 1")
-                .fetch_one(&store.pool)
+                .fetch_one(store.db.pool())
                 .await
                 .expect("read");
         assert!(stored.is_some_and(|text| is_sealed(&text)));

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use switchyard_shared::audit::{AuditChangeView, AuditEntryView, AuditPage, json_diff};
 use switchyard_shared::{ConfigDocument, Settings};
 
@@ -62,19 +62,19 @@ impl Store {
             },
             None => (None, None),
         };
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.db.pool().acquire().await?;
         let rows = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
              FROM audit_entries e
-             WHERE (?1 IS NULL OR revision < ?1)
-               AND (?2 IS NULL OR actor = ?2
-                    OR (substr(?2, -1) = ':' AND substr(actor, 1, length(?2)) = ?2))
-               AND (?3 IS NULL OR at_ms >= ?3)
-               AND (?4 IS NULL OR at_ms <= ?4)
-               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM audit_changes c
-                        WHERE c.revision = e.revision AND c.kind = ?5
-                          AND (?6 IS NULL OR c.name = ?6)))
-             ORDER BY revision DESC LIMIT ?7",
+             WHERE ($1 IS NULL OR revision < $1)
+               AND ($2 IS NULL OR actor = $2
+                    OR (substr($2, -1) = ':' AND substr(actor, 1, length($2)) = $2))
+               AND ($3 IS NULL OR at_ms >= $3)
+               AND ($4 IS NULL OR at_ms <= $4)
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM audit_changes c
+                        WHERE c.revision = e.revision AND c.kind = $5
+                          AND ($6 IS NULL OR c.name = $6)))
+             ORDER BY revision DESC LIMIT $7",
         )
         .bind(filter.cursor)
         .bind(filter.actor.as_deref())
@@ -106,10 +106,10 @@ impl Store {
     /// One entry with its changes' documents and their diffs. An unknown revision is
     /// `NotFound`; one whose entry was pruned (or predates the trail) is `HistoryGone`.
     pub async fn audit_entry(&self, revision: i64) -> Result<AuditEntryView> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         let row = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
-             FROM audit_entries WHERE revision = ?",
+             FROM audit_entries WHERE revision = $1",
         )
         .bind(revision)
         .fetch_optional(&mut *tx)
@@ -132,13 +132,13 @@ impl Store {
     /// The configuration as it was right after `revision`, masked the way an export is. Client
     /// keys carry their `id`, and their `key_sha256` only while that very key is still stored.
     pub async fn document_at(&self, revision: i64) -> Result<ConfigDocument> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.pool().begin().await?;
         document_at(&mut tx, &self.sealer, revision).await
     }
 }
 
 /// The oldest revision history can rebuild, and the current revision.
-async fn bounds(conn: &mut SqliteConnection) -> Result<(i64, i64)> {
+async fn bounds(conn: &mut AnyConnection) -> Result<(i64, i64)> {
     let current: i64 = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
@@ -149,7 +149,7 @@ async fn bounds(conn: &mut SqliteConnection) -> Result<(i64, i64)> {
     Ok((oldest.map_or(current, |oldest| oldest - 1), current))
 }
 
-fn entry_view(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntryView> {
+fn entry_view(row: &sqlx::any::AnyRow) -> Result<AuditEntryView> {
     let at_ms: i64 = row.try_get("at_ms")?;
     Ok(AuditEntryView {
         revision: row.try_get("revision")?,
@@ -166,12 +166,12 @@ fn entry_view(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntryView> {
 
 /// One revision's changes, in order; with `documents`, their before/after and diff.
 async fn changes_of(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     revision: i64,
     documents: bool,
 ) -> Result<Vec<AuditChangeView>> {
     let rows = sqlx::query(
-        "SELECT kind, name, before, after FROM audit_changes WHERE revision = ? ORDER BY seq",
+        "SELECT kind, name, before, after FROM audit_changes WHERE revision = $1 ORDER BY seq",
     )
     .bind(revision)
     .fetch_all(&mut *conn)
@@ -236,7 +236,7 @@ impl Sections {
 
 /// `Store::document_at` inside the caller's transaction (a rollback rebuilds in its write).
 pub(super) async fn document_at(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     sealer: &Sealer,
     revision: i64,
 ) -> Result<ConfigDocument> {
@@ -251,7 +251,7 @@ pub(super) async fn document_at(
     }
     let mut sections = current_sections(conn, sealer).await?;
     let rows = sqlx::query(
-        "SELECT kind, name, before FROM audit_changes WHERE revision > ?
+        "SELECT kind, name, before FROM audit_changes WHERE revision > $1
          ORDER BY revision DESC, seq DESC",
     )
     .bind(revision)
@@ -280,7 +280,7 @@ pub(super) async fn document_at(
 }
 
 /// The current configuration in the trail's form: providers masked, consumers as audited.
-async fn current_sections(conn: &mut SqliteConnection, sealer: &Sealer) -> Result<Sections> {
+async fn current_sections(conn: &mut AnyConnection, sealer: &Sealer) -> Result<Sections> {
     let json = |name: &str, value: serde_json::Result<Value>| value.map_err(|e| corrupt(name, e));
     let mut sections = Sections::default();
     for p in load_providers(conn, None, sealer).await? {
@@ -319,7 +319,7 @@ struct StoredIdentity {
 /// does not identify a key across time: a key revoked since could otherwise be matched to the
 /// one issued after it. History's documents also carry each key's creation time and mask, and a
 /// key is the same only when all three agree.
-async fn stored_keys(conn: &mut SqliteConnection) -> Result<HashMap<i64, StoredIdentity>> {
+async fn stored_keys(conn: &mut AnyConnection) -> Result<HashMap<i64, StoredIdentity>> {
     let mut keys = HashMap::new();
     for consumer in load_consumers(conn, None).await? {
         for key in consumer.keys {

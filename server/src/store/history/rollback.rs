@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use switchyard_shared::audit::{RollbackDone, RollbackPreview, Unrecoverable};
 use switchyard_shared::secret::{is_mask_of, is_masked};
 use switchyard_shared::{ConfigDocument, ValidationErrors};
@@ -30,7 +30,7 @@ impl Store {
     /// `Invalid`) exactly what the rollback would refuse.
     pub async fn rollback_preview(&self, to: i64) -> Result<RollbackPreview> {
         let (prepared, revision_now) = {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.db.pool().begin().await?;
             let revision_now = current_revision(&mut tx).await?;
             (prepare(&mut tx, &self.sealer, to).await?, revision_now)
         };
@@ -52,7 +52,7 @@ impl Store {
         to: i64,
         expected_revision: i64,
     ) -> Result<RollbackDone> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.begin_write().await?;
         let now = current_revision(&mut tx).await?;
         if now != expected_revision {
             return Err(StoreError::Conflict {
@@ -78,14 +78,14 @@ impl Store {
     }
 }
 
-async fn current_revision(conn: &mut SqliteConnection) -> Result<i64> {
+async fn current_revision(conn: &mut AnyConnection) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?)
 }
 
 /// Rebuilds the document at `to` and removes from it what the store can no longer supply.
-async fn prepare(conn: &mut SqliteConnection, sealer: &Sealer, to: i64) -> Result<Prepared> {
+async fn prepare(conn: &mut AnyConnection, sealer: &Sealer, to: i64) -> Result<Prepared> {
     let mut doc = document_at(conn, sealer, to).await?;
     let stored: HashMap<String, switchyard_shared::ProviderSpec> =
         load_providers(conn, None, sealer)

@@ -586,7 +586,7 @@ async fn history_not_kept_is_gone_and_revisions_not_reached_are_not_found() {
     ));
     // Retention prunes the oldest entries: what they would undo is no longer known.
     sqlx::query("DELETE FROM audit_entries WHERE revision <= 2")
-        .execute(&store.pool)
+        .execute(store.db.pool())
         .await
         .expect("prunes");
     assert_eq!(store.document_at(2).await.expect("kept").providers.len(), 2);
