@@ -622,7 +622,11 @@ async fn serve(
     };
     let mut attempts = Attempts::new(route, demand, &peeked.model);
     let mut last: Option<(ProxyError, &Arc<Provider>, &str)> = None;
-    while let Some(plan) = attempts.next(Instant::now()) {
+    loop {
+        attempts.set_now_ms(stamp(finish.clock().now_ms()));
+        let Some(plan) = attempts.next(Instant::now()) else {
+            break;
+        };
         if !plan.wait.is_zero() {
             let until = Instant::now() + plan.wait;
             if deadline.is_some_and(|deadline| until >= deadline) {
@@ -660,10 +664,13 @@ async fn serve(
         }
         tracing::debug!(route = %route.name, provider = %provider.name, model = target, attempt = attempts.count(), "proxying");
         // Counts the attempt in flight (what least_busy reads) until its answer's body ends.
-        let mut flight = plan
-            .upstream
-            .stats
-            .start(Instant::now(), inbound.generates());
+        // Counting tokens is no model call (and may be answered locally in microseconds): it
+        // gives no sample, or a client could make an upstream look fast by sending many.
+        let mut flight = plan.upstream.stats.start(
+            Instant::now(),
+            inbound.generates(),
+            !inbound.counts_tokens(),
+        );
         let exchange = Exchange {
             client: &state.client,
             inbound,

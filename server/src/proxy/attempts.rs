@@ -139,6 +139,13 @@ impl std::fmt::Display for Outcome {
 }
 
 impl<'r> Attempts<'r> {
+    /// Moves the demand's clock stamp to now, before planning the next attempt: a retry after a
+    /// slow failure must read the estimates' ages as they are then, and claim exploration with
+    /// the current time.
+    pub fn set_now_ms(&mut self, now_ms: u32) {
+        self.demand.now_ms = now_ms;
+    }
+
     pub fn new(route: &'r Route, demand: Demand, requested: &'r str) -> Attempts<'r> {
         Attempts {
             route,

@@ -138,6 +138,22 @@ pub fn stamp(now_ms: i64) -> u32 {
     now_ms as u32
 }
 
+/// A stamp up to this far ahead of `now` is a race, not a clock step: two samples landing out of
+/// order, or a stamp read a moment before another request wrote a newer one.
+const AHEAD_TOLERANCE_MS: u32 = 60_000;
+
+/// How long ago `at` was, on the wrapping stamps. A stamp slightly ahead of `now` (a race) is no
+/// age at all; one further ahead means the clock was stepped back, and reads as very old, so the
+/// estimate is due and its next sample replaces it.
+pub fn age_ms(now_ms: u32, at: u32) -> u32 {
+    let age = now_ms.wrapping_sub(at);
+    if age > u32::MAX - AHEAD_TOLERANCE_MS {
+        0
+    } else {
+        age
+    }
+}
+
 impl UpstreamStats {
     /// Everything a strategy needs, read without writing.
     pub fn read(&self, now_ms: u32) -> Estimate {
@@ -151,8 +167,8 @@ impl UpstreamStats {
             output_tokens: known(output_tokens),
             cached_share: known(cached_share).unwrap_or(0.0),
             in_flight: self.in_flight.load(Relaxed),
-            age_ms: known(ttft).map(|_| now_ms.wrapping_sub(ttft_at)),
-            claim_age_ms: (claimed != 0).then(|| now_ms.wrapping_sub(claimed & !1)),
+            age_ms: known(ttft).map(|_| age_ms(now_ms, ttft_at)),
+            claim_age_ms: (claimed != 0).then(|| age_ms(now_ms, claimed & !1)),
             samples: self.samples.load(Relaxed),
         }
     }
@@ -161,7 +177,7 @@ impl UpstreamStats {
     /// `EXPLORE_AFTER_MS`, to one request only.
     pub fn claim_exploration(&self, now_ms: u32) -> bool {
         let current = self.explore_at.load(Relaxed);
-        if current != 0 && now_ms.wrapping_sub(current & !1) < super::choose::EXPLORE_AFTER_MS {
+        if current != 0 && age_ms(now_ms, current & !1) < super::choose::EXPLORE_AFTER_MS {
             return false;
         }
         self.explore_at
@@ -174,7 +190,7 @@ impl UpstreamStats {
         // Only this word is published, so relaxed ordering is enough.
         cell.fetch_update(Relaxed, Relaxed, |word| {
             let (estimate, at) = unpack(word);
-            rule(estimate, now_ms.wrapping_sub(at)).map(|value| pack(value, now_ms))
+            rule(estimate, age_ms(now_ms, at)).map(|value| pack(value, now_ms))
         })
         .is_ok()
     }
@@ -231,7 +247,9 @@ impl UpstreamStats {
     }
 
     /// Counts an attempt in flight until the returned handle is dropped.
-    pub fn start(self: &Arc<Self>, sent_at: Instant, generates: bool) -> Flight {
+    /// `sampled` is false for requests whose time says nothing about the model's (counting
+    /// tokens): they are counted in flight and feed no estimate.
+    pub fn start(self: &Arc<Self>, sent_at: Instant, generates: bool, sampled: bool) -> Flight {
         self.in_flight.fetch_add(1, Relaxed);
         Flight {
             stats: Arc::clone(self),
@@ -239,6 +257,7 @@ impl UpstreamStats {
             first_at: None,
             stream: false,
             generates,
+            sampled,
         }
     }
 }
@@ -251,6 +270,8 @@ pub struct Flight {
     first_at: Option<Instant>,
     stream: bool,
     generates: bool,
+    /// Whether this attempt's times and usage feed the estimates.
+    sampled: bool,
 }
 
 /// How the answer's body ended, for the last samples.
@@ -269,7 +290,7 @@ impl Flight {
     pub fn answered(&mut self, at: Instant, stream: bool, now_ms: u32) {
         self.first_at = Some(at);
         self.stream = stream;
-        if stream {
+        if stream && self.sampled {
             let ms = at.saturating_duration_since(self.sent_at).as_secs_f32() * 1000.0;
             self.stats.observe_ttft(ms, now_ms);
         }
@@ -277,7 +298,7 @@ impl Flight {
 
     /// The attempt failed: a timeout's elapsed time is a lower bound on the time to first token.
     pub fn failed(self, timed_out: bool, at: Instant, now_ms: u32) {
-        if timed_out {
+        if timed_out && self.sampled {
             let ms = at.saturating_duration_since(self.sent_at).as_secs_f32() * 1000.0;
             self.stats.observe_ttft_floor(ms, now_ms);
         }
@@ -285,7 +306,7 @@ impl Flight {
 
     /// The answer's body ended or was dropped.
     pub fn land(self, end: Instant, landing: &Landing<'_>, now_ms: u32) {
-        if !landing.complete {
+        if !landing.complete || !self.sampled {
             return;
         }
         let Some(first_at) = self.first_at else {
@@ -314,7 +335,9 @@ impl Flight {
             self.stats
                 .observe_ttft((total - tokens * per_token).max(1.0), now_ms);
         }
-        if let Some(usage) = landing.usage {
+        // Only an API that generates says how long answers are: an embedding's zero output
+        // tokens would pull a shared (`*`) entry's average toward nothing.
+        if let Some(usage) = landing.usage.filter(|_| self.generates) {
             let cached = if usage.prompt_tokens == 0 {
                 0.0
             } else {

@@ -271,7 +271,7 @@ fn pick_primary_per_strategy_and_flight() {
     };
     for (label, stream) in [("a plain answer", false), ("a stream", true)] {
         let (p50, p99) = per_call(|_| {
-            let mut flight = stats.start(Instant::now(), true);
+            let mut flight = stats.start(Instant::now(), true, true);
             flight.answered(Instant::now(), stream, stamp(clock.now_ms()));
             let landing = Landing {
                 complete: true,

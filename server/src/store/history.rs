@@ -62,7 +62,9 @@ impl Store {
             },
             None => (None, None),
         };
-        let mut conn = self.db.pool().acquire().await?;
+        // One read transaction, so that a prune running meanwhile cannot leave an entry of this
+        // page without its changes.
+        let mut conn = self.db.pool().begin().await?;
         let rows = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
              FROM audit_entries e

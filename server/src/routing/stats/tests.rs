@@ -108,16 +108,31 @@ fn a_fresh_estimate_is_unmeasured_not_zero() {
 }
 
 #[test]
-fn a_stamp_ahead_of_the_clock_reads_as_stale_and_is_replaced() {
+fn a_stamp_far_ahead_of_the_clock_reads_as_stale_and_is_replaced() {
+    let stats = UpstreamStats::default();
+    stats.observe_ttft(100.0, 200_000);
+    // The clock was stepped back two minutes: the wrapping difference is huge, so the estimate is
+    // due and the next sample replaces it instead of moving it a fifth of the way (to 82).
+    let estimate = stats.read(80_000);
+    assert!(estimate.age_ms.is_some_and(|age| age >= EXPLORE_AFTER_MS));
+    stats.observe_ttft(10.0, 80_000);
+    let ttft = stats.read(80_000).ttft_ms.unwrap_or(f32::NAN);
+    assert!(close(ttft, 10.0), "{ttft}");
+}
+
+#[test]
+fn a_stamp_a_moment_ahead_is_a_race_and_blends() {
     let stats = UpstreamStats::default();
     stats.observe_ttft(100.0, 10_000);
-    // The clock was stepped back: the wrapping difference is huge, so the estimate is due and the
-    // next sample replaces it instead of moving it a fifth of the way (to 82).
-    let estimate = stats.read(5_000);
-    assert!(estimate.age_ms.is_some_and(|age| age >= EXPLORE_AFTER_MS));
-    stats.observe_ttft(10.0, 5_000);
-    let ttft = stats.read(5_000).ttft_ms.unwrap_or(f32::NAN);
-    assert!(close(ttft, 10.0), "{ttft}");
+    // Another request's sample landed first with a newer stamp than this one read: no age, so
+    // the estimate is fresh and a faster sample moves it a fifth of the way, not all of it.
+    assert_eq!(stats.read(9_999).age_ms, Some(0));
+    stats.observe_ttft(10.0, 9_999);
+    let ttft = stats.read(10_000).ttft_ms.unwrap_or(f32::NAN);
+    assert!(close(ttft, 82.0), "{ttft}");
+    // Nor is exploration claimable again by a request holding an older stamp.
+    assert!(stats.claim_exploration(10_000));
+    assert!(!stats.claim_exploration(9_000));
 }
 
 #[test]
@@ -219,9 +234,9 @@ fn samples_that_are_not_numbers_are_ignored() {
 fn a_flight_counts_in_flight_until_it_ends_however_it_ends() {
     let stats = Arc::new(UpstreamStats::default());
     let now = Instant::now();
-    let dropped = stats.start(now, true);
-    let failed = stats.start(now, true);
-    let mut landed = stats.start(now, true);
+    let dropped = stats.start(now, true, true);
+    let failed = stats.start(now, true, true);
+    let mut landed = stats.start(now, true, true);
     assert_eq!(stats.read(0).in_flight, 3);
     drop(dropped);
     assert_eq!(stats.read(0).in_flight, 2);
@@ -241,7 +256,7 @@ fn a_flight_counts_in_flight_until_it_ends_however_it_ends() {
 fn a_stream_gives_its_ttft_when_answered_and_its_decode_when_it_ends() {
     let stats = Arc::new(UpstreamStats::default());
     let sent = Instant::now();
-    let mut flight = stats.start(sent, true);
+    let mut flight = stats.start(sent, true, true);
     flight.answered(sent + ms(120), true, 0);
     let ttft = stats.read(0).ttft_ms.unwrap_or(f32::NAN);
     assert!((119.0..121.0).contains(&ttft), "{ttft}");
@@ -262,7 +277,7 @@ fn a_stream_gives_its_ttft_when_answered_and_its_decode_when_it_ends() {
 fn a_stream_shorter_than_eight_tokens_gives_no_decode_sample() {
     let stats = Arc::new(UpstreamStats::default());
     let sent = Instant::now();
-    let mut flight = stats.start(sent, true);
+    let mut flight = stats.start(sent, true, true);
     flight.answered(sent + ms(10), true, 0);
     let used = usage(10, 7, 0);
     flight.land(sent + ms(80), &landing(Some(&used)), 0);
@@ -274,7 +289,7 @@ fn a_stream_shorter_than_eight_tokens_gives_no_decode_sample() {
         "the shape is still measured"
     );
     // Nor does a stream without usage (a server that ignores include_usage).
-    let mut flight = stats.start(sent, true);
+    let mut flight = stats.start(sent, true, true);
     flight.answered(sent + ms(10), true, 0);
     flight.land(sent + ms(500), &landing(None), 0);
     assert_eq!(stats.read(0).ms_per_token, None);
@@ -286,7 +301,7 @@ fn a_plain_answer_gives_the_ttft_that_remains_after_the_expected_decode() {
     let stats = Arc::new(UpstreamStats::default());
     stats.observe_decode(20.0, 0);
     let sent = Instant::now();
-    let mut flight = stats.start(sent, true);
+    let mut flight = stats.start(sent, true, true);
     flight.answered(sent + ms(300), false, 0);
     assert_eq!(
         stats.read(0).ttft_ms,
@@ -312,7 +327,7 @@ fn a_plain_answer_without_usage_counts_four_bytes_a_token_only_when_it_generates
     let answer = |generates: bool| {
         let stats = Arc::new(UpstreamStats::default());
         stats.observe_decode(20.0, 0);
-        let mut flight = stats.start(sent, generates);
+        let mut flight = stats.start(sent, generates, true);
         flight.answered(sent + ms(300), false, 0);
         let landed = Landing {
             complete: true,
@@ -332,7 +347,7 @@ fn a_plain_answer_without_usage_counts_four_bytes_a_token_only_when_it_generates
 fn a_plain_answer_faster_than_its_expected_decode_still_reads_one_millisecond() {
     let stats = Arc::new(UpstreamStats::default());
     let sent = Instant::now();
-    let mut flight = stats.start(sent, true);
+    let mut flight = stats.start(sent, true, true);
     flight.answered(sent + ms(30), false, 0);
     let used = usage(10, 10, 0);
     flight.land(sent + ms(30), &landing(Some(&used)), 0);
@@ -345,7 +360,7 @@ fn incomplete_landings_and_failures_feed_nothing() {
     let sent = Instant::now();
     let used = usage(10, 20, 5);
     for stream in [true, false] {
-        let mut flight = stats.start(sent, true);
+        let mut flight = stats.start(sent, true, true);
         flight.answered(sent + ms(10), stream, 0);
         let cut = Landing {
             complete: false,
@@ -361,9 +376,11 @@ fn incomplete_landings_and_failures_feed_nothing() {
     assert_eq!(estimate.output_tokens, None);
     // A failure that is not a timeout and a landing that never answered feed nothing either.
     let fresh = Arc::new(UpstreamStats::default());
-    fresh.start(sent, true).failed(false, sent + ms(50), 0);
     fresh
-        .start(sent, true)
+        .start(sent, true, true)
+        .failed(false, sent + ms(50), 0);
+    fresh
+        .start(sent, true, true)
         .land(sent + ms(50), &landing(Some(&used)), 0);
     assert_eq!(fresh.read(0), UpstreamStats::default().read(0));
 }
@@ -372,8 +389,51 @@ fn incomplete_landings_and_failures_feed_nothing() {
 fn a_timeout_feeds_its_elapsed_time_as_a_floor() {
     let stats = Arc::new(UpstreamStats::default());
     let sent = Instant::now();
-    stats.start(sent, true).failed(true, sent + ms(500), 0);
+    stats
+        .start(sent, true, true)
+        .failed(true, sent + ms(500), 0);
     let ttft = stats.read(0).ttft_ms.unwrap_or(f32::NAN);
     assert!((499.0..501.0).contains(&ttft), "{ttft}");
     assert_eq!(stats.read(0).in_flight, 0);
+}
+
+#[test]
+fn counting_tokens_is_in_flight_but_feeds_no_estimate() {
+    let stats = Arc::new(UpstreamStats::default());
+    let sent = Instant::now();
+    let mut flight = stats.start(sent, false, false);
+    assert_eq!(stats.read(0).in_flight, 1);
+    flight.answered(sent + ms(1), false, 0);
+    let counted = usage(2_000, 0, 0);
+    flight.land(sent + ms(1), &landing(Some(&counted)), 0);
+    let estimate = stats.read(0);
+    assert_eq!(estimate.in_flight, 0);
+    assert_eq!(
+        estimate.ttft_ms, None,
+        "a 1 ms count is no time to first token"
+    );
+    assert_eq!(estimate.output_tokens, None);
+    assert_eq!(estimate.samples, 0);
+    // Nor does a count that timed out raise the floor.
+    stats
+        .start(sent, false, false)
+        .failed(true, sent + ms(30_000), 0);
+    assert_eq!(stats.read(0).ttft_ms, None);
+}
+
+#[test]
+fn an_api_that_generates_nothing_leaves_the_output_average_alone() {
+    let stats = Arc::new(UpstreamStats::default());
+    let sent = Instant::now();
+    let mut chat = stats.start(sent, true, true);
+    chat.answered(sent + ms(100), false, 0);
+    let answered = usage(100, 300, 0);
+    chat.land(sent + ms(100), &landing(Some(&answered)), 0);
+    assert_eq!(stats.read(0).output_tokens, Some(300.0));
+    // An embedding through the same provider (a route without a fixed model shares the entry).
+    let mut embedding = stats.start(sent, false, true);
+    embedding.answered(sent + ms(50), false, 10);
+    let embedded = usage(100, 0, 0);
+    embedding.land(sent + ms(50), &landing(Some(&embedded)), 10);
+    assert_eq!(stats.read(10).output_tokens, Some(300.0));
 }

@@ -3,17 +3,19 @@
 //!
 //! History holds secrets only masked, so a rollback can restore a provider key or header value
 //! only while the same provider still stores it. Client keys are never recreated from history,
-//! even though their digests could be: a key deleted (revoked) since must stay revoked. What is
-//! lost is listed, in the preview and in the answer, never silently.
+//! even though their digests could be: a key deleted (revoked) since must stay revoked, and a key
+//! still stored keeps the stricter of its state then and now (disabled, the earlier expiry). What
+//! is lost is listed, in the preview and in the answer, never silently.
 
 use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 use switchyard_shared::audit::{RollbackDone, RollbackPreview, Unrecoverable};
 use switchyard_shared::secret::{is_mask_of, is_masked};
-use switchyard_shared::{ConfigDocument, ValidationErrors};
+use switchyard_shared::{ConfigDocument, ConsumerKey, ValidationErrors};
 
 use super::super::config::log_moves;
+use super::super::consumers::{StoredKey, load_consumers, parse_rfc3339, rfc3339_ms};
 use super::super::{Result, Store, StoreError, load_providers};
 use super::document_at;
 use crate::secrets::Sealer;
@@ -152,7 +154,19 @@ async fn prepare(conn: &mut AnyConnection, sealer: &Sealer, to: i64) -> Result<P
         unrecoverable.extend(lost_here);
     }
     errors.into_result()?;
+    // The keys still stored, by digest, with their state now.
+    let stored_keys: HashMap<String, StoredKey> = load_consumers(conn, None)
+        .await?
+        .into_iter()
+        .flat_map(|consumer| consumer.keys)
+        .map(|key| (key.digest_hex.clone(), key))
+        .collect();
     for consumer in &mut doc.consumers {
+        for key in &mut consumer.keys {
+            if let Some(now) = key.key_sha256.as_ref().and_then(|d| stored_keys.get(d)) {
+                keep_stricter_state(key, now);
+            }
+        }
         consumer.keys.retain(|key| {
             // A key still stored has its digest; one deleted since has none and stays deleted.
             let kept = key.key_sha256.is_some();
@@ -171,4 +185,23 @@ async fn prepare(conn: &mut AnyConnection, sealer: &Sealer, to: i64) -> Result<P
         });
     }
     Ok(Prepared { doc, unrecoverable })
+}
+
+/// A key kept by a rollback keeps whatever is stricter, its state then or now: a key disabled
+/// or given an expiry since (a leaked key rotated out with a grace period, say) stays disabled
+/// or expiring. A rollback undoes configuration; it must never bring a withdrawn credential
+/// back. Its other fields (limits, models, budget) are restored as they were.
+fn keep_stricter_state(key: &mut ConsumerKey, now: &StoredKey) {
+    key.disabled |= now.disabled;
+    let then_ms = key
+        .expires_at
+        .as_deref()
+        .and_then(|text| parse_rfc3339("expires_at", text).ok());
+    let stricter = match (then_ms, now.expires_at_ms) {
+        (Some(then), Some(now)) => Some(then.min(now)),
+        (then, now) => then.or(now),
+    };
+    if stricter != then_ms {
+        key.expires_at = stricter.map(rfc3339_ms);
+    }
 }

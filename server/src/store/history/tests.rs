@@ -9,7 +9,7 @@ use switchyard_shared::audit::DiffOp;
 use switchyard_shared::{ConfigDocument, ConsumerSpec, KeyUpdate, NewKey, ProviderSpec, RouteSpec};
 
 use super::AuditFilter;
-use crate::store::{Actor, Origin, Store, StoreError};
+use crate::store::{Actor, Origin, Store, StoreError, StoredKey};
 
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("a scratch dir");
@@ -235,14 +235,14 @@ async fn a_rollback_restores_the_export_and_is_itself_an_audited_revision() {
         .create_route(&ana, route("other", "p", "x"))
         .await
         .expect("route");
-    let disable = KeyUpdate {
-        disabled: Some(true),
+    let narrow = KeyUpdate {
+        allowed_models: Some(vec!["gpt-*".to_owned()]),
         ..KeyUpdate::default()
     };
     store
-        .update_key(&ana, "ci", kept.stored.id, disable)
+        .update_key(&ana, "ci", kept.stored.id, narrow)
         .await
-        .expect("disable");
+        .expect("narrow");
     store
         .create_key(&ana, "ci", new_key("later"))
         .await
@@ -288,7 +288,11 @@ async fn a_rollback_restores_the_export_and_is_itself_an_audited_revision() {
         keys[0].id, kept.stored.id,
         "the kept key is the same row, not a new one"
     );
-    assert!(!keys[0].disabled);
+    assert!(
+        keys[0].allowed_models.is_empty(),
+        "the key's models are restored: {:?}",
+        keys[0].allowed_models
+    );
 
     let entry = store.audit_entry(done.revision).await.expect("entry");
     assert_eq!(entry.action, "rollback");
@@ -603,4 +607,88 @@ async fn history_not_kept_is_gone_and_revisions_not_reached_are_not_found() {
         store.rollback_preview(1).await,
         Err(StoreError::HistoryGone { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_rollback_never_re_enables_a_key_or_lifts_its_expiry() {
+    let (_dir, store) = store().await;
+    let origin = system();
+    store
+        .create_consumer(&origin, consumer("ci", ""))
+        .await
+        .expect("consumer");
+    let disabled = store
+        .create_key(&origin, "ci", new_key("disabled-later"))
+        .await
+        .expect("key");
+    let leaked = store
+        .create_key(&origin, "ci", new_key("rotated-later"))
+        .await
+        .expect("key");
+    let narrowed = store
+        .create_key(&origin, "ci", new_key("narrowed-later"))
+        .await
+        .expect("key");
+    let target = store.revision().await.expect("revision");
+
+    let disable = KeyUpdate {
+        disabled: Some(true),
+        ..KeyUpdate::default()
+    };
+    store
+        .update_key(&origin, "ci", disabled.stored.id, disable)
+        .await
+        .expect("disable");
+    // A leaked key rotated out: it keeps working for a minute, then is refused.
+    let successor = store
+        .rotate_key(&origin, "ci", leaked.stored.id, Duration::from_secs(60))
+        .await
+        .expect("rotate");
+    let narrow = KeyUpdate {
+        allowed_models: Some(vec!["gpt-*".to_owned()]),
+        ..KeyUpdate::default()
+    };
+    store
+        .update_key(&origin, "ci", narrowed.stored.id, narrow)
+        .await
+        .expect("narrow");
+    let expiry = |keys: &[StoredKey], id: i64| {
+        keys.iter()
+            .find(|k| k.id == id)
+            .map(|k| (k.disabled, k.expires_at_ms))
+    };
+    let before = store.list_keys("ci").await.expect("keys");
+    let rotated_expiry = expiry(&before, leaked.stored.id).and_then(|(_, at)| at);
+    assert!(rotated_expiry.is_some(), "rotation sets an expiry");
+
+    let now = store.revision().await.expect("revision");
+    store
+        .rollback(&origin, target, now)
+        .await
+        .expect("rolls back");
+    let keys = store.list_keys("ci").await.expect("keys");
+    assert_eq!(
+        expiry(&keys, disabled.stored.id),
+        Some((true, None)),
+        "a key disabled since stays disabled"
+    );
+    // Documents carry expiries to the second, so the kept one is the rotation's, rounded down.
+    assert_eq!(
+        expiry(&keys, leaked.stored.id),
+        Some((false, rotated_expiry.map(|at| at - at % 1000))),
+        "a rotated-out key keeps its expiry"
+    );
+    assert!(
+        keys.iter().all(|k| k.id != successor.stored.id),
+        "the successor, issued after the target, is gone"
+    );
+    let restored = keys
+        .iter()
+        .find(|k| k.id == narrowed.stored.id)
+        .expect("kept");
+    assert!(
+        restored.allowed_models.is_empty(),
+        "what is not a withdrawal is restored: {:?}",
+        restored.allowed_models
+    );
 }
