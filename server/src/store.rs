@@ -26,6 +26,8 @@ mod guardrails;
 mod history;
 #[cfg(test)]
 mod sql_placeholders;
+#[cfg(test)]
+mod test_postgres;
 pub mod usage;
 
 pub use audit::{Actor, Origin};
@@ -203,7 +205,8 @@ impl std::fmt::Display for ApplySummary {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    path: PathBuf,
+    /// The SQLite database file; `None` on PostgreSQL.
+    path: Option<PathBuf>,
     /// Seals secrets before they are written and unseals them when they are read.
     sealer: Sealer,
 }
@@ -227,6 +230,23 @@ impl Store {
         let db = Db::open_sqlite(&path).await?;
         db.migrate().await?;
         restrict_permissions(data_dir);
+        Store::with_db(db, Some(path), key).await
+    }
+
+    /// Opens (migrating if needed) the configuration store in the PostgreSQL database at `url`,
+    /// and checks the master key as [`Store::open_with_key`] does. The URL's password is never
+    /// logged.
+    pub async fn open_postgres(url: &str, key: Option<MasterKey>) -> Result<Store> {
+        let db = Db::open_postgres(url).await?;
+        if let Err(error) = db.migrate().await {
+            db.close().await;
+            return Err(error);
+        }
+        Store::with_db(db, None, key).await
+    }
+
+    /// The store on an opened and migrated database, once its master key is checked.
+    async fn with_db(db: Db, path: Option<PathBuf>, key: Option<MasterKey>) -> Result<Store> {
         let store = Store {
             db,
             path,
@@ -272,9 +292,14 @@ impl Store {
         Ok(())
     }
 
-    /// The database file, for the watcher.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The database file, for the watcher; `None` when the store is on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The engine the store runs on.
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
     }
 
     pub async fn close(&self) {

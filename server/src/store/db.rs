@@ -3,8 +3,7 @@
 //! The store's SQL is written once, with `$N` placeholders, and runs on either engine; only what
 //! truly differs between them lives here: how a database is opened (SQLite's file, its pragmas
 //! and the data dir's modes are the caller's part), how a write transaction starts, and which
-//! migrations apply. Today only SQLite is opened; PostgreSQL is the next step of issue 17, and
-//! its branches here are written but not yet exercised by any test.
+//! migrations apply (`migrations/sqlite` or `migrations/postgres`, twins with the same versions).
 
 use std::path::Path;
 use std::time::Duration;
@@ -70,6 +69,36 @@ impl Db {
         })
     }
 
+    /// Opens a PostgreSQL database from a `postgres://` or `postgresql://` URL, with a pool of
+    /// eight connections. The URL may carry a password: it is never logged or put in an error
+    /// (see [`redacted_url`]).
+    pub async fn open_postgres(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let options: AnyConnectOptions = url.parse().map_err(|_| {
+            sqlx::Error::Configuration(format!("invalid database URL {}", redacted_url(url)).into())
+        })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Db {
+            pool,
+            engine: Engine::Postgres,
+        })
+    }
+
+    /// Opens `url_or_path`: a `postgres://` or `postgresql://` URL opens PostgreSQL, a
+    /// `sqlite://PATH` URL or a bare path opens that SQLite file.
+    pub async fn open(url_or_path: &str) -> Result<Db> {
+        match engine_of(url_or_path) {
+            Engine::Postgres => Db::open_postgres(url_or_path).await,
+            Engine::Sqlite => {
+                let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
+                Db::open_sqlite(Path::new(path)).await
+            }
+        }
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine
     }
@@ -99,14 +128,17 @@ impl Db {
     /// Brings the schema up to date with the engine's migrations.
     pub async fn migrate(&self) -> Result<()> {
         match self.engine {
-            Engine::Sqlite => sqlx::migrate!("./migrations").run(&self.pool).await?,
-            // There are no PostgreSQL migrations yet, and no way to open PostgreSQL: refusing
-            // here keeps a half-built path from ever writing to a database.
+            Engine::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            // sqlx's PostgreSQL migrator holds an advisory lock while it runs, so nodes that
+            // start together migrate once.
             Engine::Postgres => {
-                return Err(sqlx::Error::Configuration(
-                    "the configuration store cannot run on PostgreSQL yet".into(),
-                )
-                .into());
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
             }
         }
         Ok(())
@@ -146,6 +178,54 @@ pub(super) fn get_bool(row: &AnyRow, column: &str) -> Result<bool> {
         Err(sqlx::Error::ColumnDecode { .. }) => Ok(row.try_get::<i64, _>(column)? != 0),
         Err(error) => Err(error.into()),
     }
+}
+
+/// The engine a database URL (or a bare SQLite path) names.
+pub fn engine_of(url_or_path: &str) -> Engine {
+    let lower = url_or_path
+        .get(..13)
+        .unwrap_or(url_or_path)
+        .to_ascii_lowercase();
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
+    }
+}
+
+/// `url` with its password replaced by `***`, for logs and error messages: the password is a
+/// secret, the user, host and database are not.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    // The last `@` ends the user info: a password may itself contain an `@` that was not
+    // percent-encoded.
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return redact_query(url);
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => userinfo.to_owned(),
+    };
+    redact_query(&format!("{scheme}://{user}@{host}{tail}"))
+}
+
+/// Replaces the value of a `password=` query parameter, which libpq-style URLs also accept.
+fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|part| match part.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => part.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
 }
 
 /// The `sqlite://` URL of the file at `path`, which is made absolute first: the `Any` driver
@@ -191,6 +271,101 @@ mod tests {
             "sqlite:///data%20dir/100%25%3F%23%C3%A9/switchyard.db?mode=rwc"
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_url_names_its_engine() {
+        assert_eq!(engine_of("postgres://h/db"), Engine::Postgres);
+        assert_eq!(engine_of("PostgreSQL://h/db"), Engine::Postgres);
+        assert_eq!(engine_of("sqlite:///tmp/x.db"), Engine::Sqlite);
+        assert_eq!(
+            engine_of("/var/lib/switchyard/switchyard.db"),
+            Engine::Sqlite
+        );
+    }
+
+    #[test]
+    fn a_redacted_url_keeps_everything_but_the_password() {
+        assert_eq!(
+            redacted_url("postgres://sy:s3cr@t@db.example:5432/switchyard?sslmode=require"),
+            "postgres://sy:***@db.example:5432/switchyard?sslmode=require"
+        );
+        assert_eq!(
+            redacted_url("postgres://sy@db/switchyard?password=hunter2&sslmode=disable"),
+            "postgres://sy@db/switchyard?password=***&sslmode=disable"
+        );
+        assert_eq!(redacted_url("postgres://db/x"), "postgres://db/x");
+    }
+
+    /// Every SQLite migration has a PostgreSQL twin with the same version, and no engine has a
+    /// migration the other lacks: the two schemas must move together.
+    #[test]
+    fn both_engines_have_the_same_migration_versions() {
+        let versions = |dir: &str| -> Vec<String> {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            let mut versions: Vec<String> = std::fs::read_dir(&path)
+                .expect("the migrations directory is readable")
+                .filter_map(|entry| {
+                    let name = entry.ok()?.file_name().into_string().ok()?;
+                    let stem = name.strip_suffix(".sql")?;
+                    Some(stem.split_once('_').map_or(stem, |(v, _)| v).to_owned())
+                })
+                .collect();
+            versions.sort();
+            versions
+        };
+        let sqlite = versions("migrations/sqlite");
+        let postgres = versions("migrations/postgres");
+        assert!(!sqlite.is_empty(), "the SQLite migrations are found");
+        assert_eq!(sqlite, postgres);
+    }
+
+    /// The SQLite migrations moved to `migrations/sqlite` unchanged: an existing database
+    /// recorded these versions and SHA-384 checksums in `_sqlx_migrations`, and sqlx refuses to
+    /// start on a database whose applied migration has a different checksum. Editing an applied
+    /// SQLite migration would break every existing data dir; add a new one instead.
+    #[test]
+    fn the_sqlite_migrations_keep_the_checksums_existing_databases_recorded() {
+        let recorded = [
+            (
+                20261121000001_i64,
+                "479b7df19ee376bfb280baa7437dcb5cbc95e1a69cd25016e6ed50485b654b512ad891d5211eeae027e21f2f06b8fa72",
+            ),
+            (
+                20261121000002,
+                "7fefdbc6d4c8b21dcf26d6f8ad79a2e0954783cb56b797d73765e6b254ad24e17ae882cdb9192ce4559d3aa407dc8b9a",
+            ),
+            (
+                20261206000001,
+                "2327662f09d6bd8738fa6e97c15fdb16117430ff513f224ac88219a53b49a867c4b87c51656d12778d8afc96a67a4376",
+            ),
+            (
+                20261207000001,
+                "4a2eb06a09e8ec0c75cb6ba361cb22c736aef18d6ef7795847b4b288b2517dec7bff9d8a07658bd0b8325c732ecd85c8",
+            ),
+            (
+                20261215000001,
+                "ad9bca5d1d59a6f65dc0723d4c4968fc9edb3d931f2f585ee6fac29a1b6cb973238bc4e18d1a440dcd6a092678b526a9",
+            ),
+            (
+                20261222000001,
+                "04540a4e282b6a25b0f8f207f474b803ee5c4ca8d71e493ac1c8bec2a55afef648966f398e59546ae81d9f427c15bc04",
+            ),
+        ];
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        let embedded: Vec<(i64, String)> = migrator
+            .iter()
+            .map(|m| {
+                let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+                (m.version, hex)
+            })
+            .collect();
+        for (version, checksum) in recorded {
+            assert!(
+                embedded.contains(&(version, checksum.to_owned())),
+                "migration {version} changed its checksum or is missing"
+            );
+        }
     }
 
     #[tokio::test]

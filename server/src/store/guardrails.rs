@@ -216,24 +216,53 @@ async fn refuse_if_used(conn: &mut AnyConnection, name: &str) -> Result<()> {
 }
 
 /// The routes and the consumers whose specs name the policy, each sorted by name.
+///
+/// The specs are searched here rather than in SQL: SQLite's `json_each` and PostgreSQL's
+/// `jsonb_array_elements_text` differ, and the specs are TEXT on both engines, so one portable
+/// query reads them and Rust looks inside. A delete is rare and the tables are small.
 async fn users(conn: &mut AnyConnection, name: &str) -> Result<(Vec<String>, Vec<String>)> {
-    let routes = sqlx::query_scalar(
-        "SELECT name FROM routes WHERE EXISTS
-           (SELECT 1 FROM json_each(routes.spec, '$.guardrails') WHERE value = $1)
-         ORDER BY name",
+    let routes = names_using(
+        conn,
+        "route",
+        "SELECT name, spec FROM routes ORDER BY name",
+        name,
     )
-    .bind(name)
-    .fetch_all(&mut *conn)
     .await?;
-    let consumers = sqlx::query_scalar(
-        "SELECT name FROM consumers WHERE EXISTS
-           (SELECT 1 FROM json_each(consumers.spec, '$.guardrails') WHERE value = $1)
-         ORDER BY name",
+    let consumers = names_using(
+        conn,
+        "consumer",
+        "SELECT name, spec FROM consumers ORDER BY name",
+        name,
     )
-    .bind(name)
-    .fetch_all(&mut *conn)
     .await?;
     Ok((routes, consumers))
+}
+
+/// The names of the rows of `sql` (name, spec) whose spec's `guardrails` list holds `policy`.
+async fn names_using(
+    conn: &mut AnyConnection,
+    what: &'static str,
+    sql: &'static str,
+    policy: &str,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(sql).fetch_all(&mut *conn).await?;
+    let mut names = Vec::new();
+    for (name, spec) in rows {
+        let value: serde_json::Value =
+            serde_json::from_str(&spec).map_err(|source| StoreError::Corrupt {
+                what,
+                name: name.clone(),
+                source,
+            })?;
+        let uses = value
+            .get("guardrails")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|list| list.iter().any(|item| item.as_str() == Some(policy)));
+        if uses {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 async fn guardrail_id(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {

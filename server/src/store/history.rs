@@ -65,12 +65,16 @@ impl Store {
         // One read transaction, so that a prune running meanwhile cannot leave an entry of this
         // page without its changes.
         let mut conn = self.db.pool().begin().await?;
+        // An actor filter that ends in ':' matches every actor it prefixes. `$2 LIKE '%:'` tests
+        // the last character on both engines (PostgreSQL's `substr` does not count from the end,
+        // SQLite's does); the prefix itself is compared with `substr`, not `LIKE`, so that a `_`
+        // or `%` in it is not a wildcard.
         let rows = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
              FROM audit_entries e
              WHERE ($1 IS NULL OR revision < $1)
                AND ($2 IS NULL OR actor = $2
-                    OR (substr($2, -1) = ':' AND substr(actor, 1, length($2)) = $2))
+                    OR ($2 LIKE '%:' AND substr(actor, 1, length($2)) = $2))
                AND ($3 IS NULL OR at_ms >= $3)
                AND ($4 IS NULL OR at_ms <= $4)
                AND ($5 IS NULL OR EXISTS (SELECT 1 FROM audit_changes c
