@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
     about = "An AI gateway: one OpenAI-compatible endpoint in front of many LLM providers"
 )]
 pub struct Cli {
-    /// Where the SQLite database lives [default: $XDG_DATA_HOME/switchyard or ~/.local/share/switchyard]
+    /// Where the SQLite database (and, with --database-url, the request log) lives [default: $XDG_DATA_HOME/switchyard or ~/.local/share/switchyard]
     #[arg(long, env = "SWITCHYARD_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
@@ -235,6 +235,59 @@ pub struct ServeArgs {
         global = true
     )]
     pub master_key: Option<crate::secrets::MasterKeyText>,
+
+    /// Keep the configuration store in this PostgreSQL database (`postgres://user@host/db`,
+    /// `sslmode` and the other libpq parameters in the query) instead of the data dir's SQLite
+    /// file; the request records stay in the data dir's usage.db. Prefer the environment
+    /// variable when the URL holds a password: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<DatabaseUrl>,
+}
+
+/// A PostgreSQL URL for the configuration store. It may hold a password, so it prints (`Debug`,
+/// `Display`) with the password replaced; [`DatabaseUrl::expose`] gives the URL itself to the
+/// driver.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, for opening the database only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    /// Accepts `postgres://` and `postgresql://` URLs; anything else is refused here, because the
+    /// SQLite store is chosen by the data dir, not by a URL.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match crate::store::engine_of(text) {
+            crate::store::Engine::Postgres => Ok(DatabaseUrl(text.to_owned())),
+            crate::store::Engine::Sqlite => Err(format!(
+                "expected a postgres:// or postgresql:// URL, got {}; the SQLite store is chosen with --data-dir",
+                crate::store::redacted_url(text)
+            )),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::redacted_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::redacted_url(&self.0))
+    }
 }
 
 impl Cli {

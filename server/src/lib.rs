@@ -90,10 +90,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the store with the master key the arguments name, if any.
+/// Opens the store with the master key the arguments name, if any: in the PostgreSQL database
+/// of `--database-url`, else in the data dir.
 async fn open_store(cli: &Cli, data_dir: &std::path::Path) -> anyhow::Result<store::Store> {
     let key = secrets::master_key(&cli.serve)?;
-    Ok(store::Store::open_with_key(data_dir, key).await?)
+    store::open_configured(cli.serve.database_url.as_ref(), data_dir, key).await
 }
 
 /// `switchyard secrets seal|unseal|new-key`.

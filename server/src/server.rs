@@ -21,13 +21,18 @@ use crate::metrics::Metrics;
 use crate::pipeline::InFlightLimit;
 use crate::proxy::{self, ProxyState};
 use crate::reload::{self, CurrentSnapshot, ReloadStatus, Trigger};
-use crate::store::Store;
 use crate::{upstream, watch as file_watch};
 
 pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let store = Store::open_with_key(data_dir, crate::secrets::master_key(args)?)
-        .await
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let store = crate::store::open_configured(
+        args.database_url.as_ref(),
+        data_dir,
+        crate::secrets::master_key(args)?,
+    )
+    .await?;
+    // The request log stays in the data dir on either engine, so the directory must exist and be
+    // private even when the configuration store is elsewhere.
+    crate::store::ensure_data_dir(data_dir)?;
     // The request log is a file of its own, so its write volume never contends with the
     // configuration's. The handle is a pool: clones share it.
     let usage_path = data_dir.join(crate::store::usage::USAGE_DB_FILE);
@@ -61,6 +66,8 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         Arc::clone(&reload_status),
         Arc::clone(&registry),
     );
+    // On PostgreSQL the data dir's file never changes, so the watcher's two-second revision poll
+    // is what picks up another process's writes (pg_notify is the next step of issue 17).
     let _watcher = file_watch::spawn(data_dir, reloader.clone())
         .context("cannot watch the data dir for changes")?;
     spawn_sighup(reloader.clone());

@@ -35,7 +35,7 @@ pub use audit_retention::spawn_pruner as spawn_audit_pruner;
 pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
-pub use db::{Db, Engine};
+pub use db::{Db, Engine, engine_of, redacted_url};
 pub use guardrails::StoredGuardrail;
 pub use history::{AuditFilter, DEFAULT_PAGE, MAX_PAGE, rfc3339_millis};
 
@@ -356,6 +356,12 @@ impl Store {
     }
 }
 
+/// Creates the data dir (0700) if it is missing, for what lives there whichever engine holds the
+/// configuration: the request log and token files.
+pub fn ensure_data_dir(dir: &Path) -> Result<()> {
+    create_private_dir(dir)
+}
+
 fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -434,6 +440,29 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
         return Ok(());
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Opens the configuration store the command line chose: the PostgreSQL database of
+/// `--database-url`, else the SQLite file in `data_dir`. Errors name the database by its
+/// redacted URL or its directory, never with a password.
+pub async fn open_configured(
+    database_url: Option<&crate::cli::DatabaseUrl>,
+    data_dir: &Path,
+    key: Option<MasterKey>,
+) -> anyhow::Result<Store> {
+    use anyhow::Context;
+    match database_url {
+        Some(url) => {
+            let store = Store::open_postgres(url.expose(), key)
+                .await
+                .with_context(|| format!("cannot open the configuration store at {url}"))?;
+            tracing::info!(database = %url, "the configuration store is on PostgreSQL");
+            Ok(store)
+        }
+        None => Store::open_with_key(data_dir, key)
+            .await
+            .with_context(|| format!("cannot open the store in {}", data_dir.display())),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -54,8 +54,13 @@ pub async fn run_cli(args: &[&str], data_dir: &Path) -> CliOutput {
         .env_remove("SWITCHYARD_DATA_DIR")
         .env_remove("SWITCHYARD_ADMIN_TOKEN")
         .env_remove("SWITCHYARD_LOG")
+        .env_remove("SWITCHYARD_DATABASE_URL")
         .stdin(Stdio::null())
         .kill_on_drop(true);
+    // The same store as the data dir's gateway when the suite runs on PostgreSQL.
+    if let Some(url) = crate::store_engine::database_url_for(data_dir) {
+        command.env("SWITCHYARD_DATABASE_URL", url);
+    }
     let output = tokio::time::timeout(Duration::from_secs(30), command.output())
         .await
         .unwrap_or_else(|_| panic!("`switchyard {}` did not finish within 30 s", args.join(" ")))

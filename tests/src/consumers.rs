@@ -322,6 +322,10 @@ pub async fn serve_on_with_env(
     for key in crate::server::GATEWAY_ENV {
         command.env_remove(key);
     }
+    // The data dir's store on PostgreSQL when the suite runs there (see `store_engine`).
+    if let Some(url) = crate::store_engine::database_url_for(data_dir) {
+        command.env("SWITCHYARD_DATABASE_URL", url);
+    }
     command.envs(env.iter().copied());
     command
         .env("RUST_LOG", "info,switchyard=debug")

@@ -15,6 +15,7 @@ pub mod mock;
 pub mod providers;
 pub mod server;
 pub mod sse;
+pub mod store_engine;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -23,7 +23,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Environment variables the gateway reads; they are cleared so the developer's shell cannot leak
 /// into a test.
-pub const GATEWAY_ENV: [&str; 18] = [
+pub const GATEWAY_ENV: [&str; 19] = [
+    "SWITCHYARD_DATABASE_URL",
     "SWITCHYARD_MASTER_KEY",
     "SWITCHYARD_MASTER_KEY_FILE",
     "SWITCHYARD_ADMIN_TOKEN_FILE",
@@ -175,6 +176,11 @@ impl Gateway {
         // From the environment, as operators are told to (not argv, which `ps` shows).
         if let Some(token) = &self.options.admin_token {
             command.env("SWITCHYARD_ADMIN_TOKEN", token);
+        }
+        // On PostgreSQL when the suite runs there (see `store_engine`); a test's own environment
+        // comes after, so it can still choose.
+        if let Some(url) = crate::store_engine::database_url_for(self.data_dir.path()) {
+            command.env("SWITCHYARD_DATABASE_URL", url);
         }
         command.envs(self.options.env.iter().map(|(k, v)| (k, v)));
         command

@@ -1,11 +1,10 @@
 //! What the audit tests share: reading the trail over the API, the revision and the audit rows
-//! straight from the gateway's SQLite file, and the check that no secret shows anywhere.
-
-use std::time::Duration;
+//! straight from the gateway's database (its SQLite file, or its PostgreSQL database when the
+//! suite runs there), and the check that no secret shows anywhere.
 
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions};
 use switchyard_tests::{ApiResponse, Gateway, GatewayOptions};
 
 /// A gateway whose clock the test may move, and that prunes the trail on demand.
@@ -15,15 +14,23 @@ pub async fn test_clock_gateway() -> Gateway {
 
 /// A read-only connection to the gateway's database: the test reads what the gateway wrote
 /// without being able to change it.
-pub async fn open_db(gateway: &Gateway) -> SqliteConnection {
-    let options = SqliteConnectOptions::new()
-        .filename(gateway.db_path())
-        .read_only(true)
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(5));
-    SqliteConnection::connect_with(&options)
+pub async fn open_db(gateway: &Gateway) -> AnyConnection {
+    sqlx::any::install_default_drivers();
+    let url = switchyard_tests::store_engine::database_url_for(gateway.data_dir())
+        .unwrap_or_else(|| format!("sqlite://{}?mode=ro", gateway.db_path().display()));
+    let options: AnyConnectOptions = url.parse().expect("the database URL parses");
+    let mut conn = options
+        .connect()
         .await
-        .expect("the gateway's database opens read-only")
+        .expect("the gateway's database opens");
+    // SQLite's own wait for a writer's lock; PostgreSQL readers never wait for writers.
+    if gateway.db_path().exists() && !url.starts_with("postgres") {
+        sqlx::raw_sql("PRAGMA busy_timeout = 5000")
+            .execute(&mut conn)
+            .await
+            .expect("the busy timeout is set");
+    }
+    conn
 }
 
 /// The stored configuration revision, read from the database (the CLI writes without the
@@ -50,16 +57,16 @@ pub async fn audit_rows_text(gateway: &Gateway) -> String {
     let mut db = open_db(gateway).await;
     // Each row's columns joined into one string, unescaped: what a secret could hide in.
     let entries: Vec<String> = sqlx::query_scalar(
-        "SELECT revision || ' ' || at_ms || ' ' || actor || ' ' || ifnull(source, '') || ' ' ||
-                action || ' ' || summary || ' ' || ifnull(rolled_back_to, '')
+        "SELECT revision || ' ' || at_ms || ' ' || actor || ' ' || COALESCE(source, '') || ' ' ||
+                action || ' ' || summary || ' ' || COALESCE(CAST(rolled_back_to AS TEXT), '')
          FROM audit_entries",
     )
     .fetch_all(&mut db)
     .await
     .expect("the entries read");
     let changes: Vec<String> = sqlx::query_scalar(
-        "SELECT revision || ' ' || kind || ' ' || name || ' ' || ifnull(before, '') || ' ' ||
-                ifnull(after, '')
+        "SELECT revision || ' ' || kind || ' ' || name || ' ' || COALESCE(before, '') || ' ' ||
+                COALESCE(after, '')
          FROM audit_changes",
     )
     .fetch_all(&mut db)
