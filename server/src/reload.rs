@@ -54,6 +54,8 @@ pub enum Trigger {
     Watcher,
     /// The periodic check that backs up the watcher.
     Poll,
+    /// A PostgreSQL notification that a node committed a new revision.
+    Notify,
     /// SIGHUP: rebuild even if the revision did not change.
     Signal,
 }

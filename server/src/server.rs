@@ -66,10 +66,17 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         Arc::clone(&reload_status),
         Arc::clone(&registry),
     );
-    // On PostgreSQL the data dir's file never changes, so the watcher's two-second revision poll
-    // is what picks up another process's writes (pg_notify is the next step of issue 17).
+    // On PostgreSQL the data dir's file never changes: another process's writes arrive as
+    // notifications (below), and the watcher's two-second revision poll backs them up.
     let _watcher = file_watch::spawn(data_dir, reloader.clone())
         .context("cannot watch the data dir for changes")?;
+    if let Some(url) = &args.database_url {
+        let notified = reloader.clone();
+        tokio::spawn(crate::store::listen_for_revisions(
+            url.expose().to_owned(),
+            move |_revision| notified.request(Trigger::Notify),
+        ));
+    }
     spawn_sighup(reloader.clone());
 
     let token = admin_token(args)?;

@@ -35,7 +35,7 @@ pub use audit_retention::spawn_pruner as spawn_audit_pruner;
 pub use auth::SessionRow;
 pub use config::ResealSummary;
 pub use consumers::{IssuedKey, StoredConsumer, StoredKey};
-pub use db::{Db, Engine, engine_of, redacted_url};
+pub use db::{Db, Engine, engine_of, listen_for_revisions, redacted_url};
 pub use guardrails::StoredGuardrail;
 pub use history::{AuditFilter, DEFAULT_PAGE, MAX_PAGE, rfc3339_millis};
 

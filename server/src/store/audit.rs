@@ -188,6 +188,16 @@ impl<'o> Audit<'o> {
         )
         .fetch_one(&mut *conn)
         .await?;
+        // On PostgreSQL every node listens on this channel (`store::listen_for_revisions`), and
+        // PostgreSQL delivers the notification only when this transaction commits, so a node
+        // reloads a revision that is there to read. SQLite's readers see the file change.
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(super::db::REVISION_CHANNEL)
+                .bind(revision.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO audit_entries (revision, at_ms, actor, source, action, summary, rolled_back_to)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -180,6 +180,47 @@ pub(super) fn get_bool(row: &AnyRow, column: &str) -> Result<bool> {
     }
 }
 
+/// The PostgreSQL notification channel on which every revision-making transaction announces its
+/// new revision.
+pub const REVISION_CHANNEL: &str = "switchyard_config";
+
+/// Calls `on_revision` for every revision another node (or this one) commits, from PostgreSQL's
+/// notifications on [`REVISION_CHANNEL`]; runs until the task is dropped. `PgListener`
+/// reconnects by itself after a lost connection; notifications sent meanwhile are lost, which the
+/// caller's periodic revision poll covers. The URL's password is never logged.
+pub async fn listen_for_revisions(url: String, on_revision: impl Fn(i64) + Send + 'static) {
+    let redacted = redacted_url(&url);
+    let mut listener = loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+            listener.listen(REVISION_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match connected.await {
+            Ok(listener) => break listener,
+            Err(error) => {
+                tracing::warn!(database = %redacted, %error, "cannot listen for configuration changes; retrying in 5 s (the revision poll still runs)");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    };
+    loop {
+        match listener.recv().await {
+            Ok(notification) => match notification.payload().parse::<i64>() {
+                Ok(revision) => on_revision(revision),
+                Err(_) => tracing::warn!(
+                    payload = notification.payload(),
+                    "ignoring a configuration notification that is not a revision"
+                ),
+            },
+            Err(error) => {
+                tracing::warn!(database = %redacted, %error, "lost the configuration change listener; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// The engine a database URL (or a bare SQLite path) names.
 pub fn engine_of(url_or_path: &str) -> Engine {
     let lower = url_or_path

@@ -893,3 +893,56 @@ async fn the_store_behaves_the_same_on_sqlite_and_postgres() {
     );
     again.close().await;
 }
+
+/// On PostgreSQL, every committed revision is announced to the listeners, and a refused write
+/// announces nothing (its transaction, notification included, rolls back).
+#[tokio::test]
+async fn postgres_announces_every_committed_revision() {
+    let Some(server) = crate::store::test_postgres::TestPostgres::start() else {
+        return;
+    };
+    let url = server.create_database().await;
+    let store = Store::open_postgres(&url, None)
+        .await
+        .expect("opens PostgreSQL");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let listener = tokio::spawn(crate::store::listen_for_revisions(url, move |revision| {
+        let _ = tx.send(revision);
+    }));
+    let origin = system();
+    // The listener connects in the background: write until its first announcement arrives.
+    let mut first = None;
+    for n in 0..50 {
+        store
+            .create_provider(
+                &origin,
+                provider(&format!("p{n}"), &[secret(n)], "a.example.com"),
+            )
+            .await
+            .expect("created");
+        if let Ok(Some(revision)) =
+            tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
+        {
+            first = Some(revision);
+            break;
+        }
+    }
+    let first = first.expect("an announcement arrives");
+    while rx.try_recv().is_ok() {}
+    let refused = store
+        .create_provider(&origin, provider("p0", &[secret(1)], "a.example.com"))
+        .await;
+    assert!(refused.is_err(), "a duplicate name is refused");
+    store
+        .create_route(&origin, route("chat", "p0", "m"))
+        .await
+        .expect("route");
+    let next = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("the route's revision is announced")
+        .expect("the channel is open");
+    assert_eq!(next, store.revision().await.expect("revision"));
+    assert!(next > first, "revisions are announced in order");
+    listener.abort();
+    store.close().await;
+}
