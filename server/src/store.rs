@@ -320,7 +320,7 @@ impl Store {
 
     /// Reads the whole configuration as rows, leaving the parsing (and unsealing) to the caller.
     pub async fn load_raw(&self) -> Result<RawConfig> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_read().await?;
         let revision = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
@@ -356,10 +356,13 @@ impl Store {
     }
 }
 
-/// Creates the data dir (0700) if it is missing, for what lives there whichever engine holds the
-/// configuration: the request log and token files.
+/// Creates the data dir (0700) if it is missing and makes what is in it private, as opening the
+/// SQLite store does: whichever engine holds the configuration, the request log and token files
+/// live there.
 pub fn ensure_data_dir(dir: &Path) -> Result<()> {
-    create_private_dir(dir)
+    create_private_dir(dir)?;
+    restrict_permissions(dir);
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

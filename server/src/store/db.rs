@@ -125,6 +125,21 @@ impl Db {
         }
     }
 
+    /// Starts a read-only transaction whose statements all see one snapshot of the database, so
+    /// that what is read together (a whole configuration, a page of the trail and its changes)
+    /// belongs to one revision. SQLite's WAL read transaction is such a snapshot already;
+    /// PostgreSQL's default (`READ COMMITTED`) takes a new snapshot per statement, so it asks for
+    /// `REPEATABLE READ`.
+    pub async fn begin_read(&self) -> Result<Transaction<'static, sqlx::Any>> {
+        match self.engine {
+            Engine::Sqlite => Ok(self.pool.begin().await?),
+            Engine::Postgres => Ok(self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?),
+        }
+    }
+
     /// Brings the schema up to date with the engine's migrations.
     pub async fn migrate(&self) -> Result<()> {
         match self.engine {

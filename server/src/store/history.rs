@@ -64,7 +64,7 @@ impl Store {
         };
         // One read transaction, so that a prune running meanwhile cannot leave an entry of this
         // page without its changes.
-        let mut conn = self.db.pool().begin().await?;
+        let mut conn = self.db.begin_read().await?;
         // An actor filter that ends in ':' matches every actor it prefixes. `$2 LIKE '%:'` tests
         // the last character on both engines (PostgreSQL's `substr` does not count from the end,
         // SQLite's does); the prefix itself is compared with `substr`, not `LIKE`, so that a `_`
@@ -112,7 +112,7 @@ impl Store {
     /// One entry with its changes' documents and their diffs. An unknown revision is
     /// `NotFound`; one whose entry was pruned (or predates the trail) is `HistoryGone`.
     pub async fn audit_entry(&self, revision: i64) -> Result<AuditEntryView> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_read().await?;
         let row = sqlx::query(
             "SELECT revision, at_ms, actor, source, action, summary, rolled_back_to
              FROM audit_entries WHERE revision = $1",
@@ -138,7 +138,7 @@ impl Store {
     /// The configuration as it was right after `revision`, masked the way an export is. Client
     /// keys carry their `id`, and their `key_sha256` only while that very key is still stored.
     pub async fn document_at(&self, revision: i64) -> Result<ConfigDocument> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_read().await?;
         document_at(&mut tx, &self.sealer, revision).await
     }
 }

@@ -32,7 +32,7 @@ impl Store {
     /// `Invalid`) exactly what the rollback would refuse.
     pub async fn rollback_preview(&self, to: i64) -> Result<RollbackPreview> {
         let (prepared, revision_now) = {
-            let mut tx = self.db.pool().begin().await?;
+            let mut tx = self.db.begin_read().await?;
             let revision_now = current_revision(&mut tx).await?;
             (prepare(&mut tx, &self.sealer, to).await?, revision_now)
         };
