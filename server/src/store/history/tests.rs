@@ -946,3 +946,63 @@ async fn postgres_announces_every_committed_revision() {
     listener.abort();
     store.close().await;
 }
+
+/// Three stores (as three nodes would) open one fresh PostgreSQL database at once, which
+/// migrates it once (sqlx's advisory lock), and then write concurrently: `begin_write`'s row lock
+/// on `meta` serialises them, so every successful write has its own revision, with no gap, and
+/// its own audit entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_nodes_on_postgres_migrate_once_and_write_gapless_revisions() {
+    let Some(server) = crate::store::test_postgres::TestPostgres::start() else {
+        return;
+    };
+    let url = server.create_database().await;
+    let opened =
+        futures_util::future::join_all((0..3).map(|_| Store::open_postgres(&url, None))).await;
+    let stores: Vec<Store> = opened
+        .into_iter()
+        .map(|store| store.expect("every node opens and migrates"))
+        .collect();
+    let origin = system();
+    let writes = (0..24).map(|n| {
+        let store = stores[n % stores.len()].clone();
+        let origin = origin.clone();
+        tokio::spawn(async move {
+            // Every fourth write reuses a name and is refused: refusals must leave no revision.
+            let name = format!("p{}", if n % 4 == 3 { n - 1 } else { n });
+            store
+                .create_provider(
+                    &origin,
+                    provider(&name, &[secret(n as u32)], "a.example.com"),
+                )
+                .await
+                .is_ok()
+        })
+    });
+    let mut succeeded = 0_i64;
+    for write in futures_util::future::join_all(writes).await {
+        if write.expect("the write task ends") {
+            succeeded += 1;
+        }
+    }
+    assert_eq!(succeeded, 18, "every write of a new name succeeds");
+    let revision = stores[0].revision().await.expect("revision");
+    assert_eq!(revision, succeeded, "one revision per successful write");
+    let page = stores[1]
+        .audit_page(&AuditFilter {
+            limit: Some(100),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("the trail");
+    let revisions: Vec<i64> = page.entries.iter().map(|e| e.revision).collect();
+    assert_eq!(
+        revisions,
+        (1..=revision).rev().collect::<Vec<_>>(),
+        "no gap"
+    );
+    assert_eq!(stores[2].list_providers().await.expect("list").len(), 18);
+    for store in &stores {
+        store.close().await;
+    }
+}
