@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
     about = "An AI gateway: one OpenAI-compatible endpoint in front of many LLM providers"
 )]
 pub struct Cli {
-    /// Where the SQLite database (and, with --database-url, the request log) lives [default: $XDG_DATA_HOME/switchyard or ~/.local/share/switchyard]
+    /// Where the SQLite databases live: the request log, and the configuration unless --database-url is set [default: $XDG_DATA_HOME/switchyard or ~/.local/share/switchyard]
     #[arg(long, env = "SWITCHYARD_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
@@ -263,18 +263,12 @@ impl DatabaseUrl {
 }
 
 impl std::str::FromStr for DatabaseUrl {
-    type Err = String;
+    type Err = std::convert::Infallible;
 
-    /// Accepts `postgres://` and `postgresql://` URLs; anything else is refused here, because the
-    /// SQLite store is chosen by the data dir, not by a URL.
+    /// Takes any text: the scheme is checked when the store opens ([`crate::store::open_configured`]),
+    /// because clap's own error for a refused value would print it, password included.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match crate::store::engine_of(text) {
-            crate::store::Engine::Postgres => Ok(DatabaseUrl(text.to_owned())),
-            crate::store::Engine::Sqlite => Err(format!(
-                "expected a postgres:// or postgresql:// URL, got {}; the SQLite store is chosen with --data-dir",
-                crate::store::redacted_url(text)
-            )),
-        }
+        Ok(DatabaseUrl(text.to_owned()))
     }
 }
 

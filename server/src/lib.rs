@@ -139,7 +139,9 @@ fn init_tracing() {
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        // PostgreSQL's notices (such as the migrator's "relation _sqlx_migrations already exists,
+        // skipping" on every start) are not news for an operator.
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     // Colours only on a terminal: log files and journals get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();

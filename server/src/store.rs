@@ -455,6 +455,9 @@ pub async fn open_configured(
 ) -> anyhow::Result<Store> {
     use anyhow::Context;
     match database_url {
+        Some(url) if engine_of(url.expose()) != Engine::Postgres => anyhow::bail!(
+            "--database-url must be a postgres:// or postgresql:// URL, got {url}; the SQLite store is chosen with --data-dir"
+        ),
         Some(url) => {
             let store = Store::open_postgres(url.expose(), key)
                 .await
@@ -627,4 +630,40 @@ async fn load_providers(
 
 async fn load_routes(conn: &mut AnyConnection, only: Option<&str>) -> Result<Vec<StoredRoute>> {
     parse_routes(fetch_routes(conn, only).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database URL's password shows nowhere: not in the parsed flag's `Debug` or `Display`,
+    /// and not in the error when the server cannot be reached.
+    #[tokio::test]
+    async fn a_database_password_is_never_shown() {
+        let password = "hunter2-a-database-password";
+        // Port 1 on loopback refuses at once, so the open fails fast.
+        let url: crate::cli::DatabaseUrl = format!("postgres://sy:{password}@127.0.0.1:1/config")
+            .parse()
+            .expect("a postgres URL");
+        assert!(!format!("{url:?} {url}").contains(password));
+        let dir = tempfile::tempdir().expect("a scratch dir");
+        let error = open_configured(Some(&url), dir.path(), None)
+            .await
+            .err()
+            .expect("nothing listens on port 1");
+        let shown = format!("{error:#} {error:?}");
+        assert!(!shown.contains(password), "{shown}");
+        assert!(shown.contains("sy:***@127.0.0.1:1/config"), "{shown}");
+
+        let other: crate::cli::DatabaseUrl = "mysql://sy:hunter2@db/config?password=hunter2"
+            .parse()
+            .expect("any text parses; the scheme is checked on open");
+        let error = open_configured(Some(&other), dir.path(), None)
+            .await
+            .err()
+            .expect("only PostgreSQL URLs are taken");
+        let shown = format!("{error:#}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://"), "{shown}");
+    }
 }

@@ -31,6 +31,12 @@ pub struct Db {
 /// locked"; the same five seconds the store has always used.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a PostgreSQL connection may take to be had (including retries of a refused one),
+/// before the store reports the database unreachable: long enough for a server that is
+/// restarting, short enough that an operator starting a gateway against a wrong host hears
+/// about it soon (sqlx's default is 30 s).
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The pragmas every SQLite connection starts with. The busy timeout comes first so that the
 /// others wait for a lock rather than fail on one. WAL lets readers (the reloader, other
 /// processes) read while a write is in progress, `synchronous = NORMAL` is durable enough in WAL
@@ -79,6 +85,7 @@ impl Db {
         })?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Db {
