@@ -15,6 +15,23 @@ use std::sync::{Mutex, OnceLock};
 /// The environment variable naming the PostgreSQL server the suite's stores go to.
 pub const TEST_POSTGRES_ENV: &str = "SWITCHYARD_TEST_POSTGRES";
 
+/// Whether the suite runs its stores on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(TEST_POSTGRES_ENV).is_ok_and(|v| !v.is_empty())
+}
+
+/// Whether the suite runs its stores on PostgreSQL; a test about SQLite's own files (their bytes,
+/// their modes, a write straight into them) returns early then, after printing why.
+pub fn skip_unless_sqlite(test: &str) -> bool {
+    let on_postgres = on_postgres();
+    if on_postgres {
+        eprintln!(
+            "skipped {test}: it is about the SQLite store's files, and {TEST_POSTGRES_ENV} is set"
+        );
+    }
+    on_postgres
+}
+
 /// The databases this process already created, so that a restart reuses its data dir's one.
 fn created() -> &'static Mutex<HashSet<String>> {
     static CREATED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();

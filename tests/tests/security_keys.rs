@@ -348,12 +348,18 @@ async fn the_data_dir_and_every_file_in_it_are_private() {
         );
     }
     files.sort();
-    for expected in [
-        "admin-token",
-        "switchyard.db",
-        "switchyard.db-shm",
-        "switchyard.db-wal",
-    ] {
+    // With the configuration on PostgreSQL, the data dir holds the request log and the token.
+    let expected: &[&str] = if switchyard_tests::store_engine::on_postgres() {
+        &["admin-token", "usage.db"]
+    } else {
+        &[
+            "admin-token",
+            "switchyard.db",
+            "switchyard.db-shm",
+            "switchyard.db-wal",
+        ]
+    };
+    for expected in expected {
         assert!(
             files.iter().any(|f| f == expected),
             "{expected} in {files:?}"
@@ -363,6 +369,12 @@ async fn the_data_dir_and_every_file_in_it_are_private() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_database_serves_with_its_key_only() {
+    // It reads the SQLite files' bytes for the secrets.
+    if switchyard_tests::store_engine::skip_unless_sqlite(
+        "a_sealed_database_serves_with_its_key_only",
+    ) {
+        return;
+    }
     let mock = MockUpstream::start("mock-s").await;
     let options = GatewayOptions::default().env("SWITCHYARD_MASTER_KEY", MASTER_KEY);
     let mut gateway = Gateway::start_with(options).await;
@@ -423,6 +435,12 @@ async fn a_sealed_database_serves_with_its_key_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_seal_encrypts_an_existing_database_in_place() {
+    // It reads the SQLite files' bytes for the secrets.
+    if switchyard_tests::store_engine::skip_unless_sqlite(
+        "secrets_seal_encrypts_an_existing_database_in_place",
+    ) {
+        return;
+    }
     let mock = MockUpstream::start("mock-e").await;
     let mut gateway = Gateway::start().await;
     setup(&gateway, &mock).await;

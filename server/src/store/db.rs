@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row, Transaction};
+use sqlx::{AnyPool, Connection, Executor, Row, Transaction};
 
 use super::{Result, StoreError};
 
@@ -31,10 +31,9 @@ pub struct Db {
 /// locked"; the same five seconds the store has always used.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a PostgreSQL connection may take to be had (including retries of a refused one),
-/// before the store reports the database unreachable: long enough for a server that is
-/// restarting, short enough that an operator starting a gateway against a wrong host hears
-/// about it soon (sqlx's default is 30 s).
+/// How long a store operation waits for a PostgreSQL connection (the pool retries a failing
+/// connect meanwhile) before it fails: long enough for a server that is restarting, short enough
+/// that an admin write does not hang (sqlx's default is 30 s).
 const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The pragmas every SQLite connection starts with. The busy timeout comes first so that the
@@ -83,6 +82,10 @@ impl Db {
         let options: AnyConnectOptions = url.parse().map_err(|_| {
             sqlx::Error::Configuration(format!("invalid database URL {}", redacted_url(url)).into())
         })?;
+        // One connection first, without the pool's retries: when the server cannot be reached or
+        // refuses the login, the error says why (the pool's would only say that it timed out).
+        let probe = sqlx::AnyConnection::connect_with(&options).await?;
+        probe.close().await?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
