@@ -578,9 +578,16 @@ impl Store {
         }
         tx.commit().await?;
         if !self.db.scrub_old_copies().await {
-            tracing::warn!(
-                "the database is in use, so its write-ahead log could not be emptied: old copies of the secrets may remain in it until the gateway checkpoints; stop the gateway and run this again to be sure"
-            );
+            match self.db.engine() {
+                super::Engine::Sqlite => tracing::warn!(
+                    "the database is in use, so its write-ahead log could not be emptied: old copies of the secrets may remain in it until the gateway checkpoints; stop the gateway and run this again to be sure"
+                ),
+                // PostgreSQL keeps the old row versions until its own vacuum, and in its WAL
+                // and backups; the gateway cannot scrub those, so it says so.
+                super::Engine::Postgres => tracing::warn!(
+                    "PostgreSQL keeps old row versions (with the previous form of the secrets) until it vacuums the tables, and in its write-ahead log and backups; run VACUUM FULL provider_keys, providers, meta to remove them from the tables"
+                ),
+            }
         }
         Ok(summary)
     }

@@ -1006,3 +1006,47 @@ async fn concurrent_nodes_on_postgres_migrate_once_and_write_gapless_revisions()
         store.close().await;
     }
 }
+
+/// With a master key, a PostgreSQL store keeps provider keys sealed, refuses to open without
+/// that key, and `unseal` brings them back to plaintext, as on SQLite.
+#[tokio::test]
+async fn a_postgres_store_seals_secrets_with_its_master_key() {
+    let Some(server) = crate::store::test_postgres::TestPostgres::start() else {
+        return;
+    };
+    let hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let key = || crate::secrets::MasterKey::from_hex(hex).ok();
+    let url = server.create_database().await;
+    let store = Store::open_postgres(&url, key())
+        .await
+        .expect("opens with a key");
+    let origin = system();
+    store
+        .create_provider(&origin, provider("p", &[secret(7)], "a.example.com"))
+        .await
+        .expect("created");
+    let stored: String = sqlx::query_scalar("SELECT secret FROM provider_keys")
+        .fetch_one(store.db.pool())
+        .await
+        .expect("the stored key");
+    assert!(stored.starts_with("sealed:v1:"), "sealed at rest");
+    assert!(!stored.contains(&secret(7)));
+    store.close().await;
+
+    assert!(
+        Store::open_postgres(&url, None).await.is_err(),
+        "a sealed database needs its key"
+    );
+    let store = Store::open_postgres(&url, key()).await.expect("reopens");
+    assert_eq!(
+        store.get_provider("p").await.expect("read").api_keys,
+        Some(vec![secret(7)])
+    );
+    store.unseal_secrets(&origin).await.expect("unseals");
+    let stored: String = sqlx::query_scalar("SELECT secret FROM provider_keys")
+        .fetch_one(store.db.pool())
+        .await
+        .expect("the stored key");
+    assert_eq!(stored, secret(7), "plaintext after unseal");
+    store.close().await;
+}
