@@ -89,8 +89,8 @@ mod tests {
             .expect("count")
     }
 
-    #[tokio::test]
-    async fn prunes_old_entries_and_their_changes_and_keeps_the_rest() {
+    /// A store with three audited writes (settings changes), one entry each.
+    async fn store_with_three_entries() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).await.expect("open");
         let origin = Origin::system();
@@ -104,6 +104,12 @@ mod tests {
                 .await
                 .expect("settings written");
         }
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn prunes_old_entries_and_their_changes_and_keeps_the_rest() {
+        let (_dir, store) = store_with_three_entries().await;
         let entries = count(&store, "audit_entries").await;
         assert_eq!(entries, 3);
         assert!(count(&store, "audit_changes").await >= 3);
@@ -133,19 +139,7 @@ mod tests {
 
     #[tokio::test]
     async fn never_leaves_a_hole_in_the_trail() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).await.expect("open");
-        let origin = Origin::system();
-        for days in [10, 20, 30] {
-            let settings = switchyard_shared::Settings {
-                log_retention_days: days,
-                ..switchyard_shared::Settings::default()
-            };
-            store
-                .put_settings(&origin, &settings)
-                .await
-                .expect("written");
-        }
+        let (_dir, store) = store_with_three_entries().await;
         // The middle entry is dated late (a clock set back later), the last one early: pruning
         // by time alone would keep the middle one and delete around it.
         let revisions: Vec<i64> =
