@@ -73,6 +73,8 @@ pub struct AdminState {
     pub metrics_public: bool,
     /// The response cache the proxy serves from (the same `Arc`): `/api/cache` reads and purges it.
     pub cache: Arc<crate::cache::ResponseCache>,
+    /// The cluster's Redis (`--redis-url`), for `/api/status`.
+    pub redis: Option<Arc<crate::shared_state::Redis>>,
 }
 
 /// Facts about how this process was started that decide what client-auth settings may be stored.
@@ -343,5 +345,9 @@ async fn status(State(state): State<AdminState>) -> Json<StatusView> {
             .next()
             .and_then(|port| port.parse().ok())
             .unwrap_or(0),
+        redis: state
+            .redis
+            .as_ref()
+            .map(|redis| redis.status(snapshot.consumers.settings.redis_failure)),
     })
 }

@@ -247,10 +247,40 @@ pub struct ServeArgs {
         global = true
     )]
     pub database_url: Option<DatabaseUrl>,
+
+    /// Share rate-limit counters, concurrency slots, budget spend and the response cache with the
+    /// other gateways through this Redis (`redis://[user:password@]host:port/db`, or `rediss://`
+    /// for TLS). Without it every gateway counts for itself. Prefer the environment variable
+    /// when the URL holds a password.
+    #[arg(
+        long,
+        env = "SWITCHYARD_REDIS_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub redis_url: Option<DatabaseUrl>,
+
+    /// The prefix of every Redis key this cluster writes, so several clusters can share one Redis.
+    #[arg(
+        long,
+        env = "SWITCHYARD_REDIS_PREFIX",
+        default_value = "sy",
+        global = true
+    )]
+    pub redis_prefix: String,
+
+    /// How long a request waits for Redis before the `redis_failure` setting decides.
+    #[arg(
+        long,
+        env = "SWITCHYARD_REDIS_TIMEOUT_MS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub redis_timeout_ms: u64,
 }
 
-/// A PostgreSQL URL for the configuration store. It may hold a password, so it prints (`Debug`,
-/// `Display`) with the password replaced; [`DatabaseUrl::expose`] gives the URL itself to the
+/// A PostgreSQL URL for the configuration store, or a Redis URL for the shared counters. It may
+/// hold a password, so it prints (`Debug`, `Display`) with the password replaced; [`DatabaseUrl::expose`] gives the URL itself to the
 /// driver.
 #[derive(Clone)]
 pub struct DatabaseUrl(String);

@@ -32,6 +32,7 @@ pub mod reload;
 pub mod routing;
 pub mod secrets;
 pub mod server;
+pub mod shared_state;
 pub mod snapshot;
 pub mod sse;
 pub mod store;

@@ -82,6 +82,8 @@ pub struct ProxyState {
     pub clock: Arc<crate::clock::Clock>,
     /// The response cache routes with `cache` use.
     pub cache: Arc<crate::cache::ResponseCache>,
+    /// The cluster's Redis (`--redis-url`): shared limits, slots, budgets and cache.
+    pub redis: Option<Arc<crate::shared_state::Redis>>,
     /// Keys the guardrails' `hash` action, stable across restarts (kept in the store).
     pub guardrail_key: [u8; 32],
 }

@@ -115,6 +115,25 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
         Arc::clone(&clock),
     ));
+    let redis = match &args.redis_url {
+        Some(url) => {
+            let redis = crate::shared_state::Redis::connect(
+                url.expose(),
+                &args.redis_prefix,
+                Duration::from_millis(args.redis_timeout_ms.max(1)),
+            )?;
+            redis.check().await;
+            Some(Arc::new(redis))
+        }
+        None => {
+            if args.database_url.is_some() {
+                tracing::warn!(
+                    "the configuration is shared through PostgreSQL but counters are not: without --redis-url every gateway applies each rate limit, concurrency cap and budget on its own"
+                );
+            }
+            None
+        }
+    };
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
         client: client.clone(),
@@ -129,6 +148,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         meter: meter.clone(),
         clock: Arc::clone(&clock),
         cache: Arc::clone(&cache),
+        redis: redis.clone(),
         guardrail_key: store
             .guardrail_hash_key()
             .await
@@ -162,6 +182,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         test_clock: args.test_clock,
         metrics_public: args.metrics_public,
         cache,
+        redis,
     });
 
     let admin_addr = admin_listener.local_addr()?;

@@ -30,6 +30,28 @@ pub struct StatusView {
     /// know it).
     #[serde(default)]
     pub warnings: Vec<crate::validate::FieldWarning>,
+    /// The cluster's Redis (`--redis-url`); absent when the gateway counts on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisStatus>,
+}
+
+/// `GET /api/status`'s view of the cluster's Redis, as this gateway sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedisStatus {
+    /// The URL with its password replaced.
+    pub url: String,
+    /// Whether requests use Redis now: false while its circuit is open after failed calls.
+    pub reachable: bool,
+    /// The `redis_failure` setting in force: what requests do while Redis is unreachable.
+    pub failure_mode: crate::RedisFailure,
+    /// Failed or timed-out calls in a row.
+    pub consecutive_failures: u32,
+    /// Failed or timed-out calls since the gateway started.
+    pub failures_total: u64,
+    /// When Redis last became unreachable (RFC 3339), while it still is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<String>,
 }
 
 /// Every admin API error: `{"error": {...}}`.

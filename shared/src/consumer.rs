@@ -266,6 +266,37 @@ pub struct Settings {
     /// the configuration as of a pruned revision can no longer be rebuilt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_retention_days: Option<u32>,
+    /// What a request does while the cluster's Redis (`--redis-url`) cannot be reached: `open`
+    /// counts on each gateway alone until Redis is back, `closed` refuses with 503. Ignored
+    /// without Redis.
+    #[serde(default, skip_serializing_if = "RedisFailure::is_open")]
+    pub redis_failure: RedisFailure,
+}
+
+/// The `redis_failure` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum RedisFailure {
+    /// Keep serving: limits, slots and budgets count on this gateway alone (so N gateways allow
+    /// up to N times a limit) until Redis answers again, when local spend is added to Redis.
+    #[default]
+    Open,
+    /// Refuse requests that a shared counter governs with 503 until Redis answers again.
+    Closed,
+}
+
+impl RedisFailure {
+    pub fn is_open(&self) -> bool {
+        *self == RedisFailure::Open
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisFailure::Open => "open",
+            RedisFailure::Closed => "closed",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -277,6 +308,7 @@ impl Default for Settings {
             alert_webhook_url: None,
             cache_max_mb: default_cache_max_mb(),
             audit_retention_days: None,
+            redis_failure: RedisFailure::Open,
         }
     }
 }

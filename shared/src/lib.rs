@@ -24,8 +24,8 @@ pub use config::{
     StatusPattern, StickyBy, Timeouts, TokenFailover,
 };
 pub use consumer::{
-    ClientAuth, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, RotateKey, Settings,
-    SettingsView,
+    ClientAuth, ConsumerKey, ConsumerSpec, KeyUpdate, Limits, NewKey, RedisFailure, RotateKey,
+    Settings, SettingsView,
 };
 pub use guardrails::{
     CachePurged, CacheScope, CacheStats, DetectorSpec, DetectorType, GuardrailAction, GuardrailHit,
