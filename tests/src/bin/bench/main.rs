@@ -7,6 +7,7 @@
 mod budget;
 mod cache_guardrails;
 mod client;
+mod cluster;
 mod footprint;
 mod gateway;
 mod latency;
@@ -64,7 +65,7 @@ struct Opts {
     no_pin: bool,
     /// Run only these arms (comma-separated), for investigating one figure; the others are
     /// reported as skipped.
-    #[arg(long, value_delimiter = ',', value_parser = ARMS)]
+    #[arg(long, value_delimiter = ',', value_parser = NAMEABLE_ARMS)]
     only: Vec<String>,
     /// On a shared machine: before each arm, wait up to this many seconds for other processes
     /// to leave the CPUs idle (under 5% for two seconds in a row).
@@ -81,14 +82,17 @@ struct Opts {
     relay_upstream: Option<SocketAddr>,
 }
 
-/// The arms' names, in the order they run (reload last: it leaves a large configuration).
-const ARMS: [&str; 6] = [
+/// What `--only` accepts: the arms in the order they run (reload last: it leaves a large
+/// configuration), and `cluster`, which runs only when named (it needs
+/// PostgreSQL and Redis; see cluster.rs) and writes its own report.
+const NAMEABLE_ARMS: [&str; 7] = [
     "latency",
     "throughput",
     "streaming",
     "resilience",
     "footprint",
     "reload",
+    "cluster",
 ];
 
 fn main() -> std::process::ExitCode {
@@ -291,6 +295,11 @@ async fn run_arms(
         Arm::Failed { error } => Arm::Failed { error },
     };
     let footprint = arm(opts, "footprint", &mut noise, &live, footprint::run(&ctx)).await;
+    // Before the reload arm, so that the single node it is compared with has the base
+    // configuration, as the cluster has.
+    if opts.only.iter().any(|o| o == "cluster") {
+        run_cluster(&ctx, opts).await;
+    }
     let reload = arm(opts, "reload", &mut noise, &live, reload::run(&ctx)).await;
     ctx.gateway.stop().await;
     ctx.relay.stop().await;
@@ -304,6 +313,29 @@ async fn run_arms(
         request_log,
         background_cpu_percent: noise,
     })
+}
+
+/// Runs the cluster arm and writes `cluster.md` and `cluster.json` beside the main report; a
+/// failure is printed, and the other arms go on.
+async fn run_cluster(ctx: &Ctx, opts: &Opts) {
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| system::target_dir().join("bench"));
+    match cluster::run(ctx).await {
+        Ok(result) => {
+            let markdown = result.markdown();
+            println!("{markdown}");
+            let written = std::fs::write(out_dir.join("cluster.md"), &markdown).and_then(|()| {
+                let json = serde_json::to_string_pretty(&result).unwrap_or_default();
+                std::fs::write(out_dir.join("cluster.json"), json)
+            });
+            if let Err(error) = written {
+                eprintln!("bench: cannot write the cluster report: {error}");
+            }
+        }
+        Err(error) => eprintln!("bench: the cluster arm failed: {error:#}"),
+    }
 }
 
 /// Applies the base configuration to `data_dir`, with the cached and guarded routes when the
