@@ -341,6 +341,7 @@ fn StatusView(status: Status) -> impl IntoView {
             .into_any(),
             None => view! { <p class="muted small">"The last reload succeeded."</p> }.into_any(),
         }}
+        {status.redis.clone().map(|redis| view! { <RedisStatusView redis=redis /> })}
         {(!status.warnings.is_empty()).then(|| view! {
             <div class="alert alert-warn" role="status" data-testid="status-warnings">
                 <strong>"Valid, but probably not what you meant:"</strong>
@@ -349,6 +350,44 @@ fn StatusView(status: Status) -> impl IntoView {
                         <li><code>{w.field.clone()}</code>": "{w.message.clone()}</li>
                     }).collect_view()}
                 </ul>
+            </div>
+        })}
+    }
+}
+
+/// The cluster's Redis as this gateway sees it (`--redis-url`), and what requests do while it
+/// cannot be reached.
+#[component]
+fn RedisStatusView(redis: switchyard_shared::admin::RedisStatus) -> impl IntoView {
+    let fallback = match redis.failure_mode {
+        switchyard_shared::RedisFailure::Open => {
+            "limits, slots and budgets count on this gateway alone until Redis answers"
+        }
+        switchyard_shared::RedisFailure::Closed => {
+            "requests under a limit or budget are refused with 503 until Redis answers"
+        }
+    };
+    view! {
+        <h3 class="sub-title">"Shared counters (Redis)"</h3>
+        <dl class="status-grid" data-testid="status-redis">
+            <div>
+                <dt>"Redis"</dt>
+                <dd><code>{redis.url.clone()}</code></dd>
+            </div>
+            <div>
+                <dt>"Reachable"</dt>
+                <dd data-testid="status-redis-reachable">{if redis.reachable { "yes" } else { "no" }}</dd>
+            </div>
+            <div>
+                <dt>"Failed calls"</dt>
+                <dd>{redis.failures_total}</dd>
+            </div>
+        </dl>
+        {(!redis.reachable).then(|| view! {
+            <div class="alert alert-warn" role="status">
+                <strong>"Redis is unreachable"</strong>
+                {redis.unreachable_since.clone().map(|at| format!(" since {}", crate::util::fmt_timestamp(&at)))}
+                {format!(": redis_failure is {}, so {fallback}.", redis.failure_mode.as_str())}
             </div>
         })}
     }

@@ -7,10 +7,10 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchyard_shared::validate::MAX_CACHE_MB;
-use switchyard_shared::{ClientAuth, ConsumerSpec, Settings, SettingsView};
+use switchyard_shared::{ClientAuth, ConsumerSpec, RedisFailure, Settings, SettingsView};
 
 use crate::api::{self, ApiError};
-use crate::components::field::{FieldErr, FormErrorList, FormErrors, TextField};
+use crate::components::field::{FieldErr, FormErrorList, FormErrors, SelectField, TextField};
 use crate::components::page::{Card, LoadError, Loading, PageHeader};
 use crate::components::toast::use_toasts;
 use crate::form::{Parse, non_empty};
@@ -60,6 +60,7 @@ struct LogInputs {
     webhook: RwSignal<String>,
     cache_max_mb: RwSignal<String>,
     audit_retention_days: RwSignal<String>,
+    redis_failure: RwSignal<String>,
 }
 
 impl LogInputs {
@@ -75,6 +76,7 @@ impl LogInputs {
                     .map(|days| days.to_string())
                     .unwrap_or_default(),
             ),
+            redis_failure: RwSignal::new(settings.redis_failure.as_str().to_owned()),
         }
     }
 
@@ -127,6 +129,10 @@ impl LogInputs {
         settings.audit_retention_days = audit_days;
         settings.alert_webhook_url = webhook;
         settings.cache_max_mb = cache_mb;
+        settings.redis_failure = match self.redis_failure.get_untracked().as_str() {
+            "closed" => RedisFailure::Closed,
+            _ => RedisFailure::Open,
+        };
     }
 }
 
@@ -228,6 +234,7 @@ fn SettingsForm(view: SettingsView) -> impl IntoView {
             </Card>
             <LogCard inputs=log />
             <CacheSizeCard size=log.cache_max_mb />
+            <ClusterCard failure=log.redis_failure />
             <FormErrorList />
             <div class="form-actions start">
                 <button
@@ -308,6 +315,36 @@ fn CacheSizeCard(size: RwSignal<String>) -> impl IntoView {
                 numeric=true
                 placeholder="256"
                 hint="Shared by every route with a cache; the least used answers go first once it is full. Routes turn the cache on in their own settings."
+            />
+        </Card>
+    }
+}
+
+/// What requests do while the cluster's Redis cannot be reached (ignored without one).
+#[component]
+fn ClusterCard(failure: RwSignal<String>) -> impl IntoView {
+    let options = Signal::derive(|| {
+        vec![
+            (
+                "open".to_owned(),
+                "Open: keep serving, counting on each gateway alone".to_owned(),
+            ),
+            (
+                "closed".to_owned(),
+                "Closed: refuse limited requests with 503".to_owned(),
+            ),
+        ]
+    });
+    view! {
+        <Card title="Cluster" class="settings-card">
+            <SelectField
+                label="When Redis is unreachable"
+                id="settings-redis-failure"
+                value=failure
+                options=options
+                testid="settings-redis-failure"
+                path="redis_failure"
+                hint="Only for gateways started with --redis-url. Open keeps answering: rate limits, concurrency caps and budgets then count on each gateway by itself (so N gateways allow up to N times a limit) until Redis answers again. Closed refuses every request a limit or budget applies to."
             />
         </Card>
     }
