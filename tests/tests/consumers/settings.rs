@@ -69,6 +69,45 @@ async fn settings_are_read_and_written_and_live_at_once() {
         "off",
         "nothing changed"
     );
+
+    // The cluster's `redis_failure` is a setting like the others: stored, shown, validated
+    // (it only acts on a gateway started with --redis-url).
+    let mut with_closed = settings(&gateway).await;
+    for derived in [
+        "effective_client_auth",
+        "client_auth_from_flag",
+        "proxy_loopback",
+    ] {
+        with_closed.as_object_mut().map(|o| o.remove(derived));
+    }
+    with_closed["redis_failure"] = json!("closed");
+    gateway
+        .admin_put("/api/settings", &with_closed)
+        .await
+        .expect_status(200, "redis_failure closed");
+    assert_eq!(settings(&gateway).await["redis_failure"], "closed");
+    with_closed["redis_failure"] = json!("sometimes");
+    let response = gateway.admin_put("/api/settings", &with_closed).await;
+    response.expect_status(422, "an unknown redis_failure");
+    assert!(
+        response.text().contains("redis_failure"),
+        "{}",
+        response.text()
+    );
+    assert_eq!(
+        settings(&gateway).await["redis_failure"],
+        "closed",
+        "nothing changed"
+    );
+    with_closed["redis_failure"] = json!("open");
+    gateway
+        .admin_put("/api/settings", &with_closed)
+        .await
+        .expect_status(200, "redis_failure open");
+    assert!(
+        settings(&gateway).await.get("redis_failure").is_none(),
+        "the default is not written out"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
