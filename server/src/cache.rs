@@ -1,8 +1,10 @@
-//! The response cache: complete, successful answers kept in memory under a digest of the request
-//! as it was sent upstream, and served again (in either mode, event by event) until their TTL.
+//! The response cache: complete, successful answers kept in memory (or in the cluster's Redis)
+//! under a digest of the request as it was sent upstream, and served again (in either mode, event
+//! by event) until their TTL.
 //!
-//! The pieces: [`key`] makes the [`CacheKey`]; a [`CacheBackend`] keeps the answers (the memory
-//! one, [`MemoryBackend`], is the default; a shared one for a cluster implements the same trait);
+//! The pieces: [`key`] makes the [`CacheKey`]; a [`CacheBackend`] keeps the answers in this
+//! process (the memory one, [`MemoryBackend`], is the default), or [`RedisBackend`] keeps them in
+//! the cluster's Redis (`--redis-url`), where every gateway of the cluster finds them;
 //! [`ResponseCache`] adds the injectable clock's TTL check and the hit/miss counters; [`replay`]
 //! turns a stored answer into the body a request gets, in the mode that request asked for.
 
@@ -10,10 +12,13 @@ mod anthropic;
 mod key;
 mod memory;
 mod openai;
+mod redis_backend;
 mod replay;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_redis;
 #[cfg(test)]
 mod tests_replay;
 
@@ -26,6 +31,7 @@ use switchyard_shared::CacheStats;
 
 pub use key::{CacheApi, CacheKey, key};
 pub use memory::MemoryBackend;
+pub use redis_backend::{DecodeError, FORMAT_VERSION, RedisBackend, decode, encode};
 pub use replay::{ReplayBody, replay};
 
 use crate::clock::Clock;
@@ -112,9 +118,9 @@ pub struct BackendStats {
     pub max_bytes: u64,
 }
 
-/// Where answers are kept. The memory backend is the default; a shared store for several
-/// gateways (the cluster issue) implements the same calls. Every call is synchronous and must
-/// not block for long: lookups run on the request path.
+/// Where answers are kept in this process. The memory backend is the default. Every call is
+/// synchronous and must not block for long: lookups run on the request path. (The cluster's
+/// Redis is not one of these: its calls are async, see [`RedisBackend`].)
 pub trait CacheBackend: Send + Sync {
     fn get(&self, key: &CacheKey) -> Option<Arc<CachedAnswer>>;
     fn insert(&self, key: CacheKey, answer: Arc<CachedAnswer>);
@@ -134,9 +140,22 @@ pub fn max_bytes(cache_max_mb: u64) -> u64 {
     cache_max_mb.saturating_mul(1024 * 1024)
 }
 
+/// Where a [`ResponseCache`] keeps its answers: a synchronous backend in this process (the
+/// memory one), or the cluster's Redis. An enum rather than one async trait, so that a memory
+/// lookup stays a plain function call with nothing boxed or awaited.
+enum Store {
+    Local(Box<dyn CacheBackend>),
+    Redis(RedisBackend),
+}
+
+/// Why the admin API could not purge or count the cache.
+#[derive(Debug, thiserror::Error)]
+#[error("the response cache's Redis did not answer: {0}")]
+pub struct CacheUnavailable(#[from] crate::shared_state::SharedError);
+
 /// The gateway's one response cache, shared by the proxy and the admin API.
 pub struct ResponseCache {
-    backend: Box<dyn CacheBackend>,
+    store: Store,
     clock: Arc<Clock>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -151,8 +170,18 @@ impl ResponseCache {
     }
 
     pub fn with_backend(backend: Box<dyn CacheBackend>, clock: Arc<Clock>) -> ResponseCache {
+        ResponseCache::with_store(Store::Local(backend), clock)
+    }
+
+    /// A cache shared by every gateway of a cluster through `redis` (`--redis-url`); the TTLs
+    /// are still checked on `clock`.
+    pub fn shared(redis: Arc<crate::shared_state::Redis>, clock: Arc<Clock>) -> ResponseCache {
+        ResponseCache::with_store(Store::Redis(RedisBackend::new(redis)), clock)
+    }
+
+    fn with_store(store: Store, clock: Arc<Clock>) -> ResponseCache {
         ResponseCache {
-            backend,
+            store,
             clock,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -164,15 +193,25 @@ impl ResponseCache {
         self.clock.now_ms()
     }
 
-    /// The answer stored under `key`, counted as a hit; a miss when there is none or it has
-    /// expired by the gateway's clock (then it is dropped at once, not left to the backend's own
-    /// expiry, which runs on a clock tests cannot move).
-    pub fn get(&self, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
-        let found = match self.backend.get(key) {
+    /// The answer stored under `key` (for `route`), counted as a hit; a miss when there is none,
+    /// when it has expired by the gateway's clock (then it is dropped at once, not left to the
+    /// backend's own expiry, which runs on a clock tests cannot move), or when Redis does not
+    /// answer within its timeout.
+    ///
+    /// The memory backend finds an entry by its key alone, so an answer stored through one route
+    /// can serve another route that sends the same request to the same provider and model; the
+    /// Redis backend keys entries by route as well, so that a per-route purge is exact.
+    pub async fn get(&self, route: &str, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
+        let stored = match &self.store {
+            Store::Local(backend) => backend.get(key),
+            // An unreachable Redis was counted by the backend; to the request it is a miss.
+            Store::Redis(backend) => backend.get(route, key).await.ok().flatten().map(Arc::new),
+        };
+        let found = match stored {
             Some(answer) if !answer.is_expired(self.clock.now_ms()) => Some(answer),
             Some(_) => {
                 // Expired: removed now so it stops taking room.
-                self.backend.remove(key);
+                self.remove(route, key);
                 None
             }
             None => None,
@@ -187,32 +226,60 @@ impl ResponseCache {
     }
 
     /// Stores a complete answer. Refused (returns false) when it is not a 200, has no time to
-    /// live, or alone would not fit under the cap: storing it would only evict others for nothing.
+    /// live, or alone would not fit under the memory cache's cap: storing it would only evict
+    /// others for nothing. In Redis the store is a spawned task, never awaited by the response
+    /// (true means it was sent, not that Redis kept it), and nothing is refused for its size:
+    /// Redis's `maxmemory` policy decides.
     pub fn insert(&self, key: CacheKey, answer: CachedAnswer) -> bool {
-        let fits = u64::from(answer.weight()) <= self.backend.max_bytes();
-        if answer.status != 200 || answer.ttl_ms <= 0 || !fits {
+        if answer.status != 200 || answer.ttl_ms <= 0 {
             return false;
         }
-        self.backend.insert(key, Arc::new(answer));
+        match &self.store {
+            Store::Local(backend) => {
+                if u64::from(answer.weight()) > backend.max_bytes() {
+                    return false;
+                }
+                backend.insert(key, Arc::new(answer));
+            }
+            Store::Redis(backend) => {
+                let left = answer.expires_at_ms().saturating_sub(self.clock.now_ms());
+                if left <= 0 {
+                    return false;
+                }
+                backend.spawn_insert(&key, &answer, left);
+            }
+        }
         true
     }
 
     /// Drops one entry (say, one whose replay failed).
-    pub fn remove(&self, key: &CacheKey) {
-        self.backend.remove(key);
+    pub fn remove(&self, route: &str, key: &CacheKey) {
+        match &self.store {
+            Store::Local(backend) => backend.remove(key),
+            Store::Redis(backend) => backend.spawn_remove(route, key),
+        }
     }
 
-    /// Removes every entry, or only those stored for `route`; returns how many went.
-    pub fn purge(&self, route: Option<&str>) -> u64 {
-        self.backend.purge(route)
+    /// Removes every entry, or only those stored for `route`; returns how many went. In Redis,
+    /// every gateway's entries go (`SCAN` + `UNLINK` over the cluster's prefix).
+    pub async fn purge(&self, route: Option<&str>) -> Result<u64, CacheUnavailable> {
+        match &self.store {
+            Store::Local(backend) => Ok(backend.purge(route)),
+            Store::Redis(backend) => Ok(backend.purge(route).await?),
+        }
     }
 
-    pub fn stats(&self) -> CacheStats {
-        let backend = self.backend.stats();
+    /// The entries and bytes stored (for Redis, the cluster's, counted with `SCAN`), and this
+    /// gateway's own hits and misses.
+    pub async fn stats(&self) -> Result<CacheStats, CacheUnavailable> {
+        let (backend, name, unavailable) = match &self.store {
+            Store::Local(backend) => (backend.stats(), "memory", 0),
+            Store::Redis(backend) => (backend.stats().await?, "redis", backend.unavailable()),
+        };
         let hits = self.hits.load(Ordering::Relaxed);
         let misses = self.misses.load(Ordering::Relaxed);
         let lookups = hits.saturating_add(misses);
-        CacheStats {
+        Ok(CacheStats {
             entries: backend.entries,
             bytes: backend.bytes,
             max_bytes: backend.max_bytes,
@@ -223,12 +290,17 @@ impl ResponseCache {
             } else {
                 hits as f64 / lookups as f64
             },
-        }
+            backend: name.to_owned(),
+            unavailable,
+        })
     }
 
     /// Applies a changed `cache_max_mb` (in bytes); the backend says what becomes of the
-    /// entries ([`MemoryBackend::resize`]). Unchanged caps cost nothing.
+    /// entries ([`MemoryBackend::resize`]). Unchanged caps cost nothing, and Redis has no cap of
+    /// ours to change.
     pub fn resize(&self, max_bytes: u64) {
-        self.backend.resize(max_bytes);
+        if let Store::Local(backend) = &self.store {
+            backend.resize(max_bytes);
+        }
     }
 }

@@ -647,7 +647,9 @@ async fn serve(
                 target,
                 &upstream_body,
                 sent_peek,
-            ) {
+            )
+            .await
+            {
                 Ok(mut response) => {
                     let strategy = route.strategy_header(plan.why);
                     response.headers_mut().insert(STRATEGY_HEADER, strategy);
@@ -761,7 +763,7 @@ async fn serve(
 
 /// Answers from the cache when it holds the request as this attempt would send it; otherwise
 /// says where the attempt's answer is to be stored (`Err`, `None` when it must not be).
-fn serve_from_cache(
+async fn serve_from_cache(
     cache: &pipeline::CachePlan,
     finish: &mut Finish,
     route: &Route,
@@ -783,13 +785,13 @@ fn serve_from_cache(
         provider: Arc::clone(&provider.name),
         model: target.to_owned(),
     };
-    let Some(answer) = cache.lookup(&key) else {
+    let Some(answer) = cache.lookup(&route.name, &key).await else {
         return Err(Some(store()));
     };
     let replayed = match crate::cache::replay(&answer, peeked.stream, peeked.include_usage) {
         Ok(replayed) => replayed,
         Err(_) => {
-            cache.forget(&key);
+            cache.forget(&route.name, &key);
             return Err(Some(store()));
         }
     };

@@ -111,10 +111,6 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         Arc::clone(&clock),
     );
     crate::alerts::spawn(&registry, Arc::clone(&snapshot), client.clone());
-    let cache = Arc::new(crate::cache::ResponseCache::new(
-        crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
-        Arc::clone(&clock),
-    ));
     let redis = match &args.redis_url {
         Some(url) => {
             let redis = crate::shared_state::Redis::connect(
@@ -134,6 +130,15 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             None
         }
     };
+    // With Redis the response cache is the cluster's (an answer stored through one gateway is a
+    // hit on all); without it, this gateway's memory, sized by the setting in force at start.
+    let cache = Arc::new(match &redis {
+        Some(redis) => crate::cache::ResponseCache::shared(Arc::clone(redis), Arc::clone(&clock)),
+        None => crate::cache::ResponseCache::new(
+            crate::cache::max_bytes(snapshot.load().consumers.settings.cache_max_mb),
+            Arc::clone(&clock),
+        ),
+    });
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
         client: client.clone(),

@@ -185,6 +185,16 @@ pub struct CacheStats {
     pub misses: u64,
     /// hits / (hits + misses); 0 before any lookup.
     pub hit_ratio: f64,
+    /// Where the answers are kept: `memory` (this gateway's own), or `redis` (shared by every
+    /// gateway of a cluster, `--redis-url`). With `redis`, `entries` and `bytes` are the whole
+    /// cluster's, counted with `SCAN` when asked; `max_bytes` is 0, because Redis's `maxmemory`
+    /// policy bounds the size; `hits` and `misses` are still this gateway's.
+    #[serde(default)]
+    pub backend: String,
+    /// Cache lookups that became misses and stores that were skipped because Redis did not
+    /// answer within its timeout (always 0 for `memory`).
+    #[serde(default)]
+    pub unavailable: u64,
 }
 
 /// `DELETE /api/cache`.

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod cluster_fixture;
 pub mod consumers;
 pub mod fixtures;
 pub mod http_client;

@@ -1,5 +1,6 @@
 //! `GET /api/cache` (the response cache's size and hit ratio) and `DELETE /api/cache` (every
-//! entry, or one route's with `?route=name`).
+//! entry, or one route's with `?route=name`). With Redis, a purge through any gateway empties the
+//! cache every gateway of the cluster reads.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -9,8 +10,19 @@ use switchyard_shared::{CachePurged, CacheStats, ValidationErrors};
 use super::AdminState;
 use super::error::AdminApiError;
 
-pub async fn stats(State(state): State<AdminState>) -> Json<CacheStats> {
-    Json(state.cache.stats())
+/// With Redis (`--redis-url`), the entries are the cluster's, counted with `SCAN`; see
+/// [`CacheStats`]. An unreachable Redis is a 503.
+pub async fn stats(State(state): State<AdminState>) -> Result<Json<CacheStats>, AdminApiError> {
+    let stats = state.cache.stats().await.map_err(unavailable)?;
+    Ok(Json(stats))
+}
+
+/// The details (which may name Redis's address) go to the log; the caller learns what failed.
+fn unavailable(error: crate::cache::CacheUnavailable) -> AdminApiError {
+    tracing::warn!(%error, "admin cache call failed");
+    AdminApiError::Unavailable(
+        "the response cache's Redis did not answer; try again (the gateway log says why)".into(),
+    )
 }
 
 pub async fn purge(
@@ -21,7 +33,7 @@ pub async fn purge(
         ValidationErrors::single("query", format!("malformed: {}", rejection.body_text()))
     })?;
     let route = route(&pairs)?;
-    let removed = state.cache.purge(route);
+    let removed = state.cache.purge(route).await.map_err(unavailable)?;
     tracing::info!(
         route = route.unwrap_or("*"),
         removed,

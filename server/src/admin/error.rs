@@ -22,6 +22,9 @@ pub enum AdminApiError {
     BadRequest(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A service the request needs (the cluster's Redis) did not answer; 503, worth a retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("validation failed: {0}")]
     Invalid(ValidationErrors),
     #[error(transparent)]
@@ -76,6 +79,10 @@ impl IntoResponse for AdminApiError {
             AdminApiError::UnsupportedMediaType(_) => {
                 error.code = "unsupported_media_type".into();
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            AdminApiError::Unavailable(_) => {
+                error.code = "unavailable".into();
+                StatusCode::SERVICE_UNAVAILABLE
             }
             AdminApiError::Invalid(errors) | AdminApiError::Store(StoreError::Invalid(errors)) => {
                 error.code = "validation_failed".into();

@@ -35,44 +35,47 @@ fn cache(max_bytes: u64) -> (Arc<Clock>, ResponseCache) {
     (Arc::clone(&clock), ResponseCache::new(max_bytes, clock))
 }
 
-#[test]
-fn an_answer_is_served_until_its_ttl_ends_on_the_gateway_clock() {
+#[tokio::test]
+async fn an_answer_is_served_until_its_ttl_ends_on_the_gateway_clock() {
     let (clock, cache) = cache(1 << 20);
     assert!(cache.insert(k(1), answer(&clock, "chat", 60_000, 10)));
-    assert!(cache.get(&k(1)).is_some());
+    assert!(cache.get("chat", &k(1)).await.is_some());
     clock.set_offset_ms(59_000);
-    let hit = cache.get(&k(1)).expect("still fresh");
+    let hit = cache.get("chat", &k(1)).await.expect("still fresh");
     assert_eq!(hit.age_secs(cache.now_ms()), 59);
     clock.set_offset_ms(60_000);
-    assert!(cache.get(&k(1)).is_none(), "expired at its TTL");
+    assert!(
+        cache.get("chat", &k(1)).await.is_none(),
+        "expired at its TTL"
+    );
     // The expired entry was dropped, not just hidden: moving the clock back does not revive it.
     clock.set_offset_ms(0);
-    assert!(cache.get(&k(1)).is_none());
-    assert_eq!(cache.stats().entries, 0);
+    assert!(cache.get("chat", &k(1)).await.is_none());
+    assert_eq!(cache.stats().await.expect("memory").entries, 0);
 }
 
-#[test]
-fn the_hit_ratio_counts_every_lookup() {
+#[tokio::test]
+async fn the_hit_ratio_counts_every_lookup() {
     let (clock, cache) = cache(1 << 20);
-    assert_eq!(cache.stats().hit_ratio, 0.0);
+    assert_eq!(cache.stats().await.expect("memory").hit_ratio, 0.0);
     cache.insert(k(1), answer(&clock, "chat", 60_000, 10));
     for _ in 0..3 {
-        assert!(cache.get(&k(1)).is_some());
+        assert!(cache.get("chat", &k(1)).await.is_some());
     }
-    assert!(cache.get(&k(2)).is_none());
-    let stats = cache.stats();
+    assert!(cache.get("chat", &k(2)).await.is_none());
+    let stats = cache.stats().await.expect("memory");
     assert_eq!((stats.hits, stats.misses), (3, 1));
     assert!((stats.hit_ratio - 0.75).abs() < f64::EPSILON);
 }
 
-#[test]
-fn the_weigher_keeps_the_stored_bytes_under_the_cap() {
+#[tokio::test]
+async fn the_weigher_keeps_the_stored_bytes_under_the_cap() {
     let cap = 64 * 1024;
     let (clock, cache) = cache(cap);
     for n in 0..20 {
         cache.insert(k(n), answer(&clock, "chat", 60_000, 8 * 1024));
     }
-    let stats = cache.stats();
+    let stats = cache.stats().await.expect("memory");
     assert_eq!(stats.max_bytes, cap);
     assert!(stats.bytes <= cap, "{} bytes over a {cap} cap", stats.bytes);
     assert!(stats.entries > 0 && stats.entries < 20, "{stats:?}");
@@ -80,32 +83,32 @@ fn the_weigher_keeps_the_stored_bytes_under_the_cap() {
     assert_eq!(stats.bytes, stats.entries * one);
 }
 
-#[test]
-fn an_answer_larger_than_the_cap_errors_and_no_ttl_are_never_stored() {
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_errors_and_no_ttl_are_never_stored() {
     let (clock, cache) = cache(4096);
     assert!(!cache.insert(k(1), answer(&clock, "chat", 60_000, 8 * 1024)));
     let mut error = answer(&clock, "chat", 60_000, 10);
     error.status = 500;
     assert!(!cache.insert(k(2), error));
     assert!(!cache.insert(k(3), answer(&clock, "chat", 0, 10)));
-    assert_eq!(cache.stats().entries, 0);
+    assert_eq!(cache.stats().await.expect("memory").entries, 0);
 }
 
-#[test]
-fn purging_by_route_removes_only_that_routes_answers() {
+#[tokio::test]
+async fn purging_by_route_removes_only_that_routes_answers() {
     let (clock, cache) = cache(1 << 20);
     for n in 0..3 {
         cache.insert(k(n), answer(&clock, "chat", 60_000, 10));
     }
     cache.insert(k(10), answer(&clock, "embed", 60_000, 10));
-    assert_eq!(cache.purge(Some("nothing")), 0);
-    assert_eq!(cache.purge(Some("chat")), 3);
-    assert!(cache.get(&k(0)).is_none());
-    assert!(cache.get(&k(10)).is_some());
-    assert_eq!(cache.stats().entries, 1);
-    assert_eq!(cache.purge(None), 1);
+    assert_eq!(cache.purge(Some("nothing")).await.expect("memory"), 0);
+    assert_eq!(cache.purge(Some("chat")).await.expect("memory"), 3);
+    assert!(cache.get("chat", &k(0)).await.is_none());
+    assert!(cache.get("chat", &k(10)).await.is_some());
+    assert_eq!(cache.stats().await.expect("memory").entries, 1);
+    assert_eq!(cache.purge(None).await.expect("memory"), 1);
     assert_eq!(
-        cache.stats(),
+        cache.stats().await.expect("memory"),
         CacheStats {
             entries: 0,
             bytes: 0,
@@ -113,48 +116,59 @@ fn purging_by_route_removes_only_that_routes_answers() {
             hits: 1,
             misses: 1,
             hit_ratio: 0.5,
+            backend: "memory".into(),
+            unavailable: 0,
         }
     );
 }
 
-#[test]
-fn resizing_keeps_the_entries_that_fit_and_their_deadlines() {
+#[tokio::test]
+async fn resizing_keeps_the_entries_that_fit_and_their_deadlines() {
     let (clock, cache) = cache(1 << 20);
     for n in 0..4 {
         cache.insert(k(n), answer(&clock, "chat", 60_000, 1000));
     }
     cache.resize(1 << 20);
-    assert_eq!(cache.stats().entries, 4, "an unchanged cap changes nothing");
+    assert_eq!(
+        cache.stats().await.expect("memory").entries,
+        4,
+        "an unchanged cap changes nothing"
+    );
     cache.resize(2 << 20);
-    let stats = cache.stats();
+    let stats = cache.stats().await.expect("memory");
     assert_eq!((stats.entries, stats.max_bytes), (4, 2 << 20));
-    assert!(cache.get(&k(3)).is_some());
+    assert!(cache.get("chat", &k(3)).await.is_some());
     // Shrunk below two entries' weight: at most one survives, and the cap holds.
     let one = u64::from(answer(&clock, "chat", 1, 1000).weight());
     cache.resize(one + one / 2);
-    let stats = cache.stats();
+    let stats = cache.stats().await.expect("memory");
     assert!(
         stats.entries <= 1 && stats.bytes <= stats.max_bytes,
         "{stats:?}"
     );
     clock.set_offset_ms(60_000);
-    assert!(
-        (0..4).all(|n| cache.get(&k(n)).is_none()),
-        "TTLs carried over"
-    );
+    for n in 0..4 {
+        assert!(
+            cache.get("chat", &k(n)).await.is_none(),
+            "TTLs carried over"
+        );
+    }
 }
 
-#[test]
-fn a_newer_answer_replaces_the_old_one_under_its_key() {
+#[tokio::test]
+async fn a_newer_answer_replaces_the_old_one_under_its_key() {
     let (clock, cache) = cache(1 << 20);
     cache.insert(k(1), answer(&clock, "chat", 60_000, 10));
     cache.insert(k(1), answer(&clock, "chat", 60_000, 20));
-    assert_eq!(cache.get(&k(1)).map(|a| a.body_len()), Some(20));
-    assert_eq!(cache.stats().entries, 1);
+    assert_eq!(
+        cache.get("chat", &k(1)).await.map(|a| a.body_len()),
+        Some(20)
+    );
+    assert_eq!(cache.stats().await.expect("memory").entries, 1);
 }
 
-#[test]
-fn the_setting_is_in_mebibytes() {
+#[tokio::test]
+async fn the_setting_is_in_mebibytes() {
     assert_eq!(max_bytes(256), 256 * 1024 * 1024);
     assert_eq!(max_bytes(u64::MAX), u64::MAX);
 }

@@ -112,16 +112,17 @@ impl CachePlan {
         )
     }
 
-    /// A stored answer for `key`, unless the client asked for a fresh one.
-    pub fn lookup(&self, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
-        (self.directive == Directive::Normal)
-            .then(|| self.cache.get(key))
-            .flatten()
+    /// A stored answer for `key` on `route`, unless the client asked for a fresh one.
+    pub async fn lookup(&self, route: &str, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
+        if self.directive != Directive::Normal {
+            return None;
+        }
+        self.cache.get(route, key).await
     }
 
     /// Forgets an entry that could not be served.
-    pub fn forget(&self, key: &CacheKey) {
-        self.cache.remove(key);
+    pub fn forget(&self, route: &str, key: &CacheKey) {
+        self.cache.remove(route, key);
     }
 
     pub fn ttl_ms(&self) -> i64 {
