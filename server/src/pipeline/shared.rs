@@ -179,3 +179,135 @@ fn admit_locally(
     }
     Ok(budgets)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use switchyard_shared::Limits;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::health::HealthRegistry;
+    use crate::limits::ScopeId;
+    use crate::metering::Meter;
+    use crate::shared_state::Redis;
+
+    /// Shared counters on a Redis that is not there (nothing listens on port 1).
+    fn unreachable() -> Arc<SharedLimits> {
+        let redis = Redis::connect("redis://127.0.0.1:1", "sy-test", Duration::from_millis(100))
+            .expect("a lazy connection");
+        SharedLimits::new(Arc::new(redis), Duration::from_secs(30)).0
+    }
+
+    fn route(registry: &HealthRegistry, limits: Option<Limits>) -> Route {
+        let mut route = crate::snapshot::test_route("chat", None);
+        route.scope = limits.map(|limits| Scope {
+            id: ScopeId::Route(1),
+            state: registry.limits.state(ScopeId::Route(1)),
+            limits,
+            label: Arc::from("route 'chat'"),
+        });
+        route
+    }
+
+    fn finish(registry: &Arc<HealthRegistry>) -> Finish {
+        let (meter, _queue) = Meter::new(false);
+        Finish::new(
+            Arc::clone(registry),
+            meter,
+            Arc::new(Clock::default()),
+            "req-1".into(),
+            "chat",
+        )
+    }
+
+    fn ask<'a>(route: &'a Route) -> Ask<'a> {
+        Ask {
+            caller: &Caller::Anonymous,
+            route,
+            model: "chat",
+            inbound: Inbound::Chat,
+            body_len: 40,
+            max_tokens: None,
+            now_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_refuses_when_closed_and_counts_locally_when_open() {
+        let shared = unreachable();
+        let registry = Arc::new(HealthRegistry::default());
+        let limited = route(
+            &registry,
+            Some(Limits {
+                rpm: Some(1),
+                ..Limits::default()
+            }),
+        );
+        let began = std::time::Instant::now();
+        let closed = admit_and_reserve(
+            Some(&shared),
+            RedisFailure::Closed,
+            &registry.limits,
+            &ask(&limited),
+            &mut finish(&registry),
+        )
+        .await;
+        let Err((error, None)) = closed else {
+            panic!("closed refuses without rate-limit headers");
+        };
+        assert!(
+            began.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            began.elapsed()
+        );
+        assert_eq!(error.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        let body = error.body();
+        assert_eq!(body["error"]["type"], "redis_unavailable");
+        assert_eq!(body["error"]["code"], "redis_unavailable");
+        assert_eq!(shared.redis.fallbacks(), 0);
+
+        let open = |finish| {
+            let shared = Arc::clone(&shared);
+            let registry = Arc::clone(&registry);
+            let limited = &limited;
+            async move {
+                let mut finish = finish;
+                admit_and_reserve(
+                    Some(&shared),
+                    RedisFailure::Open,
+                    &registry.limits,
+                    &ask(limited),
+                    &mut finish,
+                )
+                .await
+            }
+        };
+        let first = open(finish(&registry)).await.expect("counted locally");
+        assert_eq!(first.and_then(|b| b.requests).map(|b| b.remaining), Some(0));
+        assert_eq!(shared.redis.fallbacks(), 1);
+        let Err((error, Some(_))) = open(finish(&registry)).await else {
+            panic!("the local limit applies");
+        };
+        assert!(matches!(error, ProxyError::RateLimited { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_request_under_no_limit_never_asks_redis() {
+        let shared = unreachable();
+        let registry = Arc::new(HealthRegistry::default());
+        let open = route(&registry, None);
+        let admitted = admit_and_reserve(
+            Some(&shared),
+            RedisFailure::Closed,
+            &registry.limits,
+            &ask(&open),
+            &mut finish(&registry),
+        )
+        .await
+        .expect("nothing to check");
+        assert!(admitted.is_none());
+        assert_eq!(shared.redis.failures_total(), 0, "Redis was not called");
+    }
+}
