@@ -179,6 +179,15 @@ impl Redis {
         self.circuit.failures_total.load(Ordering::Relaxed)
     }
 
+    /// One PING through the circuit (refused while a probe is not due); whether Redis answered.
+    pub async fn probe(&self) -> bool {
+        self.call(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
+        .await
+        .is_ok()
+    }
+
     /// Pings once at start, so the log says at once whether Redis answers.
     pub async fn check(&self) {
         let pong = self
@@ -199,7 +208,7 @@ impl Redis {
 
 /// Whether Redis itself produced this error (so it is reachable), as opposed to the connection
 /// failing or no answer coming.
-fn answered(error: &redis::RedisError) -> bool {
+pub(crate) fn answered(error: &redis::RedisError) -> bool {
     !(error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()

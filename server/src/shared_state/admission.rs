@@ -218,7 +218,7 @@ impl SharedLimits {
 
     /// Logs the first error Redis answers a script with (a bug, not an outage).
     fn script_error(&self, error: &SharedError) {
-        if matches!(error, SharedError::Redis(_))
+        if matches!(error, SharedError::Redis(e) if super::answered(e))
             && !self.script_error_logged.swap(true, Ordering::Relaxed)
         {
             tracing::error!(%error, "a shared-counter script failed in Redis; requests are counted locally meanwhile");

@@ -47,7 +47,9 @@ async fn reconciler(limits: Arc<SharedLimits>, snapshot: Arc<CurrentSnapshot>) {
                 }
             }
         }
-        if !limits.redis.reachable() {
+        // While the circuit is open nothing else may be calling (an idle gateway): a ping is
+        // the probe that notices Redis back, and the recovery then runs the reconcile.
+        if !limits.redis.reachable() && !limits.redis.probe().await {
             continue;
         }
         let current = snapshot.load_full();
