@@ -241,15 +241,15 @@ async fn a_killed_node_frees_its_slots_after_the_lease() {
         return;
     };
     let team = cluster
-        .consumer(json!({"name": "team", "limits": {"max_concurrent": 4}}))
+        .consumer(json!({"name": "team", "limits": {"max_concurrent": 2}}))
         .await;
     let probe = cluster.probe().await;
-    // Four requests on B that the mock never answers in time hold every slot.
+    // Two requests on B that the mock never answers in time hold every slot.
     cluster
         .slow
         .set_default(Reply::Echo.delayed(Duration::from_secs(60)));
     let b_url = cluster.nodes[1].proxy_url().to_owned();
-    for _ in 0..4 {
+    for _ in 0..2 {
         let request = cluster.nodes[1]
             .chat_request(&body(SLOW_MODEL))
             .bearer_auth(&team.key);
@@ -258,10 +258,17 @@ async fn a_killed_node_frees_its_slots_after_the_lease() {
             let _ = request.send().await;
         });
     }
-    poll_until(DEADLINE, "B to hold four slots", || async {
-        (chat(&cluster.nodes[0], &team.key, MODEL).await.status == 429).then_some(())
+    poll_until(DEADLINE * 2, "B's two requests upstream", || async {
+        (cluster.slow.request_count() >= 2).then_some(())
     })
     .await;
+    let response = chat(&cluster.nodes[0], &team.key, MODEL).await;
+    assert_eq!(
+        response.status,
+        429,
+        "B holds both slots: {}",
+        response.text()
+    );
     let pid = cluster.nodes[1].pid();
     let killed = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])

@@ -561,3 +561,60 @@ async fn spend_counted_locally_during_an_outage_is_added_when_redis_returns() {
     assert_eq!(redis_spent(&limits, &team, now).await, Some(500_000));
     reconcile_until(&limits, &team, 750_000).await;
 }
+
+/// The round trip shared admission adds: a tight loop of admissions (key, consumer and route
+/// scopes with every window and a lease, and a budget) against the local `redis-server`, each
+/// settled. Run with `cargo test -p switchyard --release --lib admission_latency -- --ignored
+/// --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn admission_latency() {
+    let Some(server) = TestRedis::start() else {
+        return;
+    };
+    let (limits, _queue) = connect(&server, Duration::from_secs(30));
+    let registry = LimitRegistry::default();
+    let every = Limits {
+        rpm: Some(1_000_000),
+        rpd: Some(1_000_000_000),
+        tpm: Some(1_000_000_000),
+        tpd: Some(1_000_000_000),
+        max_concurrent: Some(1000),
+    };
+    let scopes = [
+        scope(&registry, ScopeId::Key(1), every),
+        scope(&registry, ScopeId::Consumer(1), every),
+        scope(&registry, ScopeId::Route(1), every),
+    ];
+    let (team, budget_registry) = budget(1_000_000.0, None);
+    let budgets = [team];
+    let now = budget_registry.clock.now_ms();
+    let mut rounds = Vec::new();
+    for i in 0..3000 {
+        let request = Ask {
+            scopes: &scopes,
+            tokens: 100,
+            budgets: &budgets,
+            worst: 10,
+            now_ms: now,
+            now_us: None,
+        };
+        let began = Instant::now();
+        let verdict = limits.admit(&request).await.expect("up");
+        let took = began.elapsed();
+        let (admission, _) = admitted(verdict).expect("room");
+        admission.settle_now(50, Some(5)).await;
+        if i >= 200 {
+            rounds.push(took);
+        }
+    }
+    rounds.sort();
+    let at = |q: f64| rounds[((rounds.len() as f64 * q) as usize).min(rounds.len() - 1)];
+    println!(
+        "shared admission round trip over {} calls: p50 {:?}, p99 {:?}, max {:?}",
+        rounds.len(),
+        at(0.50),
+        at(0.99),
+        at(1.0)
+    );
+}
