@@ -43,6 +43,9 @@ pub struct BudgetState {
     /// The period kind and timezone the counters follow (a hash); when an edit changes them,
     /// the counters start over and load the new period's spend from the records.
     shape: std::sync::atomic::AtomicU64,
+    /// Spend settled here while the cluster's Redis was unreachable and not yet added to it
+    /// (cluster mode only; see `shared_state::admission`'s reconcile).
+    unshared: AtomicI64,
 }
 
 impl Default for BudgetState {
@@ -57,6 +60,7 @@ impl Default for BudgetState {
             loaded: AtomicI64::new(NONE),
             activated: AtomicI64::new(NONE),
             shape: std::sync::atomic::AtomicU64::new(0),
+            unshared: AtomicI64::new(0),
         }
     }
 }
@@ -155,6 +159,7 @@ impl CompiledBudget {
             state.spent.store(0, Ordering::Release);
             state.loaded.store(NONE, Ordering::Release);
             state.activated.store(NONE, Ordering::Release);
+            state.unshared.store(0, Ordering::Release);
         }
         let compiled = CompiledBudget {
             spec: spec.clone(),
@@ -208,6 +213,8 @@ impl CompiledBudget {
         {
             state.committed.store(0, Ordering::Release);
             state.spent.store(0, Ordering::Release);
+            // Spend of a finished period that Redis never heard of stays out of the new one.
+            state.unshared.store(0, Ordering::Release);
             state.period_end.store(new_end, Ordering::Release);
             // A process that counted the old period counts the new one from its start: there is
             // nothing earlier to load, and loading would count this period's records twice.
@@ -307,6 +314,11 @@ impl CompiledBudget {
 
     fn send_alert(&self, event: &str, period_start: i64, now_ms: i64) {
         let spent = self.state.spent.load(Ordering::Acquire);
+        self.send_alert_at(event, period_start, now_ms, spent);
+    }
+
+    /// Sends an alert for `spent` (the cluster's spend when Redis reported the crossing).
+    fn send_alert_at(&self, event: &str, period_start: i64, now_ms: i64, spent: i64) {
         let (scope, consumer, key_id) = match &self.owner {
             BudgetOwner::Consumer { name, .. } => ("consumer", name.to_string(), None),
             BudgetOwner::Key { id, consumer, .. } => ("key", consumer.to_string(), Some(*id)),
@@ -353,6 +365,104 @@ impl CompiledBudget {
     }
 }
 
+impl CompiledBudget {
+    /// The refusal of a request while this budget's period, ending at `end`, is used up.
+    pub fn refusal(&self, end: i64, now_ms: i64) -> BudgetRefusal {
+        let retry_after = (end != i64::MAX)
+            .then(|| Duration::from_millis(u64::try_from(end.saturating_sub(now_ms)).unwrap_or(0)));
+        let resets = match retry_after {
+            Some(_) => format!("; it resets at {}", rfc3339(end)),
+            None => "; it does not reset".to_owned(),
+        };
+        BudgetRefusal {
+            message: format!(
+                "Budget exceeded: {} (${:.2}) is used up{resets}.",
+                self.label(),
+                self.spec.limit_usd
+            ),
+            retry_after,
+        }
+    }
+
+    /// Now on the gateway's wall clock (the one records and periods follow).
+    pub fn now_ms(&self) -> i64 {
+        self.registry.clock.now_ms()
+    }
+
+    /// The limit and the soft limit in micro-dollars.
+    pub fn limits_micros(&self) -> (i64, Option<i64>) {
+        (self.limit, self.soft)
+    }
+
+    /// The current period (start, end) and what this gateway knows was spent in it: the
+    /// records' spend loaded at start, and every cost settled here since, less what still waits
+    /// to be added to Redis. In cluster mode it seeds Redis's count of a period Redis does not
+    /// know.
+    pub fn local_period(&self, now_ms: i64) -> (i64, i64, i64) {
+        let start = self.roll(now_ms);
+        let end = self.state.period_end.load(Ordering::Acquire);
+        // What waits to be added to Redis is left out: the reconcile adds it.
+        let spent = self.state.spent.load(Ordering::Acquire);
+        let unshared = self.state.unshared.load(Ordering::Acquire);
+        (start, end, spent.saturating_sub(unshared))
+    }
+
+    /// Counts a cost that Redis settled in this gateway's own counters too, so they stay what
+    /// it has seen spent (the fallback under `redis_failure: open`, and the seed); the lines it
+    /// crosses are marked alerted without alerting, since Redis decides the cluster's alerts.
+    pub fn mirror_shared(&self, period_start: i64, actual: i64) {
+        let state = &self.state;
+        if state.period_start.load(Ordering::Acquire) != period_start {
+            return;
+        }
+        state.committed.fetch_add(actual, Ordering::AcqRel);
+        let spent = state.spent.fetch_add(actual, Ordering::AcqRel) + actual;
+        if self.soft.is_some_and(|soft| spent >= soft) {
+            state.soft_alerted.store(period_start, Ordering::Release);
+        }
+        if spent >= self.limit {
+            state.hard_alerted.store(period_start, Ordering::Release);
+        }
+    }
+
+    /// Fires the alerts a settle in Redis reported crossed (each once in the cluster).
+    pub fn shared_alerts(&self, period_start: i64, spent: i64, soft: bool, hard: bool) {
+        let now_ms = self.registry.clock.now_ms();
+        if soft {
+            self.state
+                .soft_alerted
+                .store(period_start, Ordering::Release);
+            self.send_alert_at("budget.soft_limit_crossed", period_start, now_ms, spent);
+        }
+        if hard {
+            self.state
+                .hard_alerted
+                .store(period_start, Ordering::Release);
+            self.send_alert_at("budget.exceeded", period_start, now_ms, spent);
+        }
+    }
+
+    /// Takes the spend settled here while Redis was unreachable, to add it to Redis: the
+    /// current period and the amount, or `None` when there is none.
+    pub fn take_unshared(&self) -> Option<(i64, i64)> {
+        let amount = self.state.unshared.swap(0, Ordering::AcqRel);
+        (amount != 0).then(|| (self.state.period_start.load(Ordering::Acquire), amount))
+    }
+
+    /// Puts back what [`take_unshared`](Self::take_unshared) took when Redis did not take it.
+    pub fn restore_unshared(&self, period_start: i64, amount: i64) {
+        if self.state.period_start.load(Ordering::Acquire) == period_start {
+            self.state.unshared.fetch_add(amount, Ordering::AcqRel);
+        }
+    }
+}
+
+/// A budget reservation made somewhere else than in this process's counters (the cluster's
+/// Redis), settled with the real cost, or with the reservation when `actual` is `None`.
+pub trait DeferredSettle: Send + Sync + std::fmt::Debug {
+    fn settle(self: Box<Self>, actual: Option<i64>);
+}
+
 /// A budget refused the request.
 #[derive(Debug)]
 pub struct BudgetRefusal {
@@ -367,6 +477,10 @@ pub struct BudgetRefusal {
 #[derive(Debug, Default)]
 pub struct BudgetHold {
     entries: Vec<(Arc<CompiledBudget>, i64, i64)>,
+    /// Reservations held in the cluster's Redis instead.
+    deferred: Option<Box<dyn DeferredSettle>>,
+    /// Made while Redis was unreachable: the spend is also kept aside to add to Redis later.
+    unshared: bool,
 }
 
 impl BudgetHold {
@@ -374,7 +488,25 @@ impl BudgetHold {
     /// straddled a reset charges nothing to the new period, matching how spend is recomputed
     /// from records, which count a request at its start).
     pub fn settle(mut self, actual: i64, now_ms: i64) {
+        if let Some(deferred) = self.deferred.take() {
+            deferred.settle(Some(actual.max(0)));
+        }
         self.settle_with(actual, now_ms);
+    }
+
+    /// A hold whose reservations live in the cluster's Redis.
+    pub fn deferred(deferred: Box<dyn DeferredSettle>) -> BudgetHold {
+        BudgetHold {
+            entries: Vec::new(),
+            deferred: Some(deferred),
+            unshared: false,
+        }
+    }
+
+    /// Marks a hold made while Redis was unreachable: its spend is added to Redis when it
+    /// answers again.
+    pub fn mark_unshared(&mut self) {
+        self.unshared = true;
     }
 
     fn settle_with(&mut self, actual: i64, now_ms: i64) {
@@ -383,6 +515,9 @@ impl BudgetHold {
             let state = &budget.state;
             if state.period_start.load(Ordering::Acquire) != period_start {
                 continue;
+            }
+            if self.unshared {
+                state.unshared.fetch_add(actual, Ordering::AcqRel);
             }
             state
                 .committed
@@ -395,6 +530,9 @@ impl BudgetHold {
 
 impl Drop for BudgetHold {
     fn drop(&mut self) {
+        if let Some(deferred) = self.deferred.take() {
+            deferred.settle(None);
+        }
         if self.entries.is_empty() {
             return;
         }
@@ -417,6 +555,8 @@ pub fn reserve(
     let worst = worst.max(0);
     let mut hold = BudgetHold {
         entries: Vec::with_capacity(budgets.len()),
+        deferred: None,
+        unshared: false,
     };
     for budget in budgets {
         let period_start = budget.roll(now_ms);
@@ -435,21 +575,7 @@ pub fn reserve(
             // No alert here: the refusal may be for reservations still in flight, while the hard
             // limit is "hit" only when real spend reaches it (at settlement).
             let end = budget.state.period_end.load(Ordering::Acquire);
-            let retry_after = (end != i64::MAX).then(|| {
-                Duration::from_millis(u64::try_from(end.saturating_sub(now_ms)).unwrap_or(0))
-            });
-            let resets = match retry_after {
-                Some(_) => format!("; it resets at {}", rfc3339(end)),
-                None => "; it does not reset".to_owned(),
-            };
-            return Err(BudgetRefusal {
-                message: format!(
-                    "Budget exceeded: {} (${:.2}) is used up{resets}.",
-                    budget.label(),
-                    budget.spec.limit_usd
-                ),
-                retry_after,
-            });
+            return Err(budget.refusal(end, now_ms));
         }
         hold.entries.push((Arc::clone(budget), period_start, worst));
     }

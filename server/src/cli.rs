@@ -277,6 +277,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub redis_timeout_ms: u64,
+
+    /// How long a concurrency slot held in Redis lasts unless its gateway renews it (every third
+    /// of it, while the request is in flight): a gateway that dies frees its slots within this.
+    #[arg(
+        long,
+        env = "SWITCHYARD_REDIS_LEASE_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub redis_lease_ms: u64,
 }
 
 /// A PostgreSQL URL for the configuration store, or a Redis URL for the shared counters. It may

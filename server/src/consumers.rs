@@ -92,6 +92,7 @@ fn scope(
 ) -> (Option<Scope>, Arc<crate::limits::LimitState>) {
     let state = registry.state(id);
     let scope = (!limits.is_unset()).then(|| Scope {
+        id,
         state: Arc::clone(&state),
         limits,
         label: Arc::from(label),

@@ -257,6 +257,8 @@ impl LimitRegistry {
 /// One scope a request is checked against: its counters, its limits, and how to name it.
 #[derive(Clone, Debug)]
 pub struct Scope {
+    /// Which scope it is: names its counters in the registry and in Redis.
+    pub id: ScopeId,
     pub state: Arc<LimitState>,
     pub limits: Limits,
     /// `consumer 'team-a'`, `key 'ci' of consumer 'team-a'`, `route 'chat'`.
@@ -504,6 +506,7 @@ mod tests {
 
     fn scope(registry: &LimitRegistry, id: i64, limits: Limits) -> Scope {
         Scope {
+            id: ScopeId::Consumer(id),
             state: registry.state(ScopeId::Consumer(id)),
             limits,
             label: Arc::from(format!("consumer 'c{id}'")),

@@ -20,6 +20,7 @@ mod budget;
 mod cache;
 mod finish;
 mod guard;
+mod shared;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use budget::reserve_budget;
 pub use cache::{CACHE_HEADER, CachePlan, Directive};
 pub use finish::{CacheStore, Finish, GuardedBody, InFlight, InFlightLimit, Tally};
 pub use guard::{guard_request, policies};
+pub use shared::{Ask, admit_and_reserve};
 
 use crate::consumers::ClientKey;
 

@@ -200,6 +200,19 @@ pub struct Scrape<'a> {
     pub snapshot: &'a Snapshot,
     /// The request log's written, dropped and queued records.
     pub log: LogStatus,
+    /// The cluster's Redis as this gateway sees it, when it has one.
+    pub redis: Option<RedisScrape>,
+}
+
+/// The cluster's Redis at scrape time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RedisScrape {
+    /// Whether calls go to Redis now (its circuit is closed).
+    pub up: bool,
+    /// Calls that failed or timed out since start.
+    pub errors: u64,
+    /// Requests counted in this gateway's memory because Redis did not answer.
+    pub fallbacks: u64,
 }
 
 /// The gateway's Prometheus metrics. Created once and shared in an `Arc`: the meter task calls
@@ -521,6 +534,25 @@ fn scrape_registry(scrape: &Scrape<'_>) -> Registry {
         "Request records waiting for the writer",
         ConstGauge::new(saturating_i64(scrape.log.queued)),
     );
+    if let Some(redis) = scrape.redis {
+        registry.register(
+            "redis_up",
+            "Whether the cluster's Redis answers this gateway (1) or its circuit is open (0)",
+            ConstGauge::new(i64::from(redis.up)),
+        );
+        registry.register(
+            "redis_errors",
+            "Calls to the cluster's Redis that failed or timed out",
+            ConstCounter::new(redis.errors),
+        );
+        registry.register(
+            "redis_fallback",
+            "Requests whose limits and budgets were counted in this gateway's memory because \
+             Redis did not answer (redis_failure: open): each gateway then applies the limits on \
+             its own",
+            ConstCounter::new(redis.fallbacks),
+        );
+    }
     registry
 }
 
@@ -655,7 +687,14 @@ mod tests {
     fn render(metrics: &PromMetrics, snapshot: &Snapshot, log: LogStatus) -> String {
         let mut out = String::new();
         metrics
-            .render(&Scrape { snapshot, log }, &mut out)
+            .render(
+                &Scrape {
+                    snapshot,
+                    log,
+                    redis: None,
+                },
+                &mut out,
+            )
             .expect("rendering into a String succeeds");
         out
     }

@@ -84,6 +84,8 @@ pub struct ProxyState {
     pub cache: Arc<crate::cache::ResponseCache>,
     /// The cluster's Redis (`--redis-url`): shared limits, slots, budgets and cache.
     pub redis: Option<Arc<crate::shared_state::Redis>>,
+    /// Limits, concurrency leases and budgets shared through that Redis.
+    pub shared_limits: Option<Arc<crate::shared_state::admission::SharedLimits>>,
     /// Keys the guardrails' `hash` action, stable across restarts (kept in the store).
     pub guardrail_key: [u8; 32],
 }
@@ -558,38 +560,33 @@ async fn serve(
         };
         &repeeked
     };
-    let budgets = match pipeline::admit(
-        &state.registry.limits,
-        &caller,
+    let ask = pipeline::Ask {
+        caller: &caller,
         route,
+        model: &peeked.model,
         inbound,
-        body.len(),
-        peeked.max_tokens,
-    ) {
-        Ok(Some(admitted)) => {
-            finish.hold_admission(admitted.admission);
-            Some(admitted.budgets)
-        }
-        Ok(None) => None,
+        body_len: body.len(),
+        max_tokens: peeked.max_tokens,
+        now_ms: finish.clock().now_ms(),
+    };
+    let budgets = match pipeline::admit_and_reserve(
+        state.shared_limits.as_ref(),
+        snapshot.consumers.settings.redis_failure,
+        &state.registry.limits,
+        &ask,
+        finish,
+    )
+    .await
+    {
+        Ok(budgets) => budgets,
         Err((error, budgets)) => {
             let mut response = refuse(finish, inbound, error);
-            pipeline::rate_limit_headers(&budgets, inbound, response.headers_mut());
+            if let Some(budgets) = &budgets {
+                pipeline::rate_limit_headers(budgets, inbound, response.headers_mut());
+            }
             return Err(response);
         }
     };
-    match pipeline::reserve_budget(
-        &caller,
-        route,
-        &peeked.model,
-        inbound,
-        body.len(),
-        peeked.max_tokens,
-        finish.clock().now_ms(),
-    ) {
-        Ok(Some(hold)) => finish.hold_budgets(hold),
-        Ok(None) => {}
-        Err(error) => return Err(refuse(finish, inbound, error)),
-    }
     let cache_plan = pipeline::CachePlan::new(
         &state.cache,
         route.spec.cache,

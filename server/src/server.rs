@@ -139,6 +139,14 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
             Arc::clone(&clock),
         ),
     });
+    let shared_limits = redis.as_ref().map(|redis| {
+        let (limits, leases) = crate::shared_state::admission::SharedLimits::new(
+            Arc::clone(redis),
+            Duration::from_millis(args.redis_lease_ms),
+        );
+        crate::shared_state::spawn_background(Arc::clone(&limits), leases, Arc::clone(&snapshot));
+        limits
+    });
     let proxy_app = proxy::router(ProxyState {
         snapshot: Arc::clone(&snapshot),
         client: client.clone(),
@@ -154,6 +162,7 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         clock: Arc::clone(&clock),
         cache: Arc::clone(&cache),
         redis: redis.clone(),
+        shared_limits,
         guardrail_key: store
             .guardrail_hash_key()
             .await

@@ -46,6 +46,8 @@ pub struct Redis {
     /// Counts the times Redis came back after being unreachable; what was counted locally
     /// meanwhile is reconciled by whoever watches it.
     recovered: watch::Sender<u64>,
+    /// Requests counted locally because Redis was unreachable (`redis_failure: open`).
+    fallbacks: AtomicU64,
 }
 
 impl std::fmt::Debug for Redis {
@@ -82,6 +84,7 @@ impl Redis {
             url: redacted,
             circuit: Circuit::new(Instant::now()),
             recovered: watch::channel(0).0,
+            fallbacks: AtomicU64::new(0),
         })
     }
 
@@ -151,6 +154,7 @@ impl Redis {
             failure_mode,
             consecutive_failures: self.circuit.failures.load(Ordering::Acquire),
             failures_total: self.circuit.failures_total.load(Ordering::Relaxed),
+            fallbacks_total: self.fallbacks(),
             unreachable_since: self
                 .circuit
                 .down_since
@@ -158,6 +162,30 @@ impl Redis {
                 .unwrap_or_else(|p| p.into_inner())
                 .map(|at| humantime::format_rfc3339_millis(at).to_string()),
         }
+    }
+
+    /// Counts a request that was counted locally because Redis did not answer.
+    pub fn count_fallback(&self) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests counted locally because Redis did not answer, since start.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// Calls that failed or timed out since start.
+    pub fn failures_total(&self) -> u64 {
+        self.circuit.failures_total.load(Ordering::Relaxed)
+    }
+
+    /// One PING through the circuit (refused while a probe is not due); whether Redis answered.
+    pub async fn probe(&self) -> bool {
+        self.call(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
+        .await
+        .is_ok()
     }
 
     /// Pings once at start, so the log says at once whether Redis answers.
@@ -180,7 +208,7 @@ impl Redis {
 
 /// Whether Redis itself produced this error (so it is reachable), as opposed to the connection
 /// failing or no answer coming.
-fn answered(error: &redis::RedisError) -> bool {
+pub(crate) fn answered(error: &redis::RedisError) -> bool {
     !(error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()
@@ -264,6 +292,11 @@ impl Circuit {
         }
     }
 }
+
+pub mod admission;
+mod background;
+
+pub use background::spawn as spawn_background;
 
 #[cfg(test)]
 pub(crate) mod test_redis;

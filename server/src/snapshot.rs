@@ -397,6 +397,7 @@ impl Snapshot {
                     .filter(|auth| !auth.allowed_consumers.is_empty())
                     .map(|auth| auth.allowed_consumers.iter().cloned().collect()),
                 scope: (!spec.limits.is_unset()).then(|| Scope {
+                    id: ScopeId::Route(stored.id),
                     state: registry.limits.state(ScopeId::Route(stored.id)),
                     limits: spec.limits,
                     label: Arc::from(format!("route '{}'", spec.name)),

@@ -49,6 +49,10 @@ pub struct RedisStatus {
     pub consecutive_failures: u32,
     /// Failed or timed-out calls since the gateway started.
     pub failures_total: u64,
+    /// Requests counted in this gateway's own counters because Redis was unreachable
+    /// (`redis_failure: open`), since the gateway started.
+    #[serde(default)]
+    pub fallbacks_total: u64,
     /// When Redis last became unreachable (RFC 3339), while it still is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<String>,

@@ -10,7 +10,7 @@ use http::{HeaderValue, header};
 
 use super::AdminState;
 use super::error::AdminApiError;
-use crate::prometheus::{CONTENT_TYPE, Scrape};
+use crate::prometheus::{CONTENT_TYPE, RedisScrape, Scrape};
 
 /// A scrape's output is usually well under this; starting here saves the first reallocations.
 const INITIAL_CAPACITY: usize = 32 * 1024;
@@ -21,6 +21,11 @@ pub async fn scrape(State(state): State<AdminState>) -> Response {
     // The request log's counters as they are now: written, dropped and queued records.
     let log = state.meter.status();
     let prom = Arc::clone(&state.prom);
+    let redis = state.redis.as_ref().map(|redis| RedisScrape {
+        up: redis.reachable(),
+        errors: redis.failures_total(),
+        fallbacks: redis.fallbacks(),
+    });
     // Encoding thousands of series takes milliseconds of CPU: off the async workers that serve
     // the proxy's requests.
     let rendered = tokio::task::spawn_blocking(move || {
@@ -29,6 +34,7 @@ pub async fn scrape(State(state): State<AdminState>) -> Response {
             &Scrape {
                 snapshot: &snapshot,
                 log,
+                redis,
             },
             &mut body,
         )

@@ -194,6 +194,7 @@ mod tests {
     fn limited_route(registry: &LimitRegistry, limits: Limits) -> Route {
         let mut route = crate::snapshot::test_route("chat", None);
         route.scope = Some(Scope {
+            id: ScopeId::Route(1),
             state: registry.state(ScopeId::Route(1)),
             limits,
             label: Arc::from("route 'chat'"),

@@ -35,7 +35,7 @@ pub fn reserve_budget(
 }
 
 /// The most this request can cost on any upstream of its route (0 where none has a price).
-fn worst_case_micros(
+pub(super) fn worst_case_micros(
     route: &Route,
     model: &str,
     inbound: Inbound,

@@ -27,6 +27,7 @@ use crate::metering::{LogRow, Meter, MeterItem, Unmetered};
 use crate::pricing::ProviderPricing;
 use crate::routing::stats::stamp;
 use crate::routing::{Flight, Landing};
+use crate::shared_state::admission::SharedAdmission;
 use crate::usage::Usage;
 
 /// The most of an answer kept to estimate its tokens when the provider reports none; the rest
@@ -104,6 +105,8 @@ pub struct Finish {
     pub tally: Arc<Tally>,
     admission: Option<Admission>,
     hold: Option<BudgetHold>,
+    /// What the request holds in the cluster's Redis instead (limits and budgets together).
+    shared: Option<SharedAdmission>,
     /// The request body, kept (by reference count) to estimate its tokens if need be.
     prompt: Bytes,
     /// The answering provider's prices.
@@ -146,6 +149,7 @@ impl Finish {
             tally: Arc::new(Tally::default()),
             admission: None,
             hold: None,
+            shared: None,
             prompt: Bytes::new(),
             pricing: None,
             failed: false,
@@ -185,6 +189,11 @@ impl Finish {
 
     pub fn hold_budgets(&mut self, hold: BudgetHold) {
         self.hold = Some(hold);
+    }
+
+    /// What shared admission reserved in Redis, settled there when the request finishes.
+    pub fn hold_shared(&mut self, admission: SharedAdmission) {
+        self.shared = Some(admission);
     }
 
     /// The provider that answered (or failed last) and its prices.
@@ -292,10 +301,11 @@ impl Finish {
         match usage {
             Some(usage) => usage.prompt_tokens.saturating_add(usage.completion_tokens),
             None if self.failed => 0,
-            None => self
-                .admission
-                .as_ref()
-                .map_or(0, |admission| admission.reserved_tokens()),
+            None => match (&self.admission, &self.shared) {
+                (Some(admission), _) => admission.reserved_tokens(),
+                (None, Some(shared)) => shared.reserved_tokens(),
+                (None, None) => 0,
+            },
         }
     }
 }
@@ -311,6 +321,8 @@ impl Drop for Finish {
         if let Some(mut admission) = self.admission.take() {
             self.registry.limits.settle(&mut admission, used);
         }
+        // Shared admissions settle in a task of their own, never on the answer's path.
+        let shared = self.shared.take();
         let mut row = std::mem::take(&mut self.row);
         let elapsed = self.started.elapsed();
         row.latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
@@ -324,6 +336,9 @@ impl Drop for Finish {
             row.cost_micros = Some(0);
             if let Some(hold) = self.hold.take() {
                 hold.settle(0, self.clock.now_ms());
+            }
+            if let Some(shared) = shared {
+                shared.settle(used, Some(0));
             }
             self.meter.submit(MeterItem::Row(Box::new(row)));
             return;
@@ -363,13 +378,16 @@ impl Drop for Finish {
         }
         self.store_in_cache(&row);
         if estimate {
+            // The cost is known once the meter has estimated the tokens: the budgets wait for
+            // it, the limits settle now.
+            let deferred = shared.and_then(|shared| shared.settle(used, None));
             self.meter.submit(MeterItem::Unmetered(Box::new(Unmetered {
                 row,
                 prompt: std::mem::take(&mut self.prompt),
                 sent: std::mem::take(&mut self.sent),
                 sent_len: self.sent_len,
                 pricing: self.pricing.take(),
-                hold: self.hold.take(),
+                hold: self.hold.take().or(deferred),
             })));
             return;
         }
@@ -378,6 +396,9 @@ impl Drop for Finish {
         }
         if let Some(hold) = self.hold.take() {
             hold.settle(row.cost_micros.unwrap_or(0), self.clock.now_ms());
+        }
+        if let Some(shared) = shared {
+            shared.settle(used, Some(row.cost_micros.unwrap_or(0)));
         }
         self.meter.submit(MeterItem::Row(Box::new(row)));
     }
@@ -497,6 +518,7 @@ mod tests {
     fn setup() -> (Arc<HealthRegistry>, Scope, Meter, mpsc::Receiver<MeterItem>) {
         let registry = Arc::new(HealthRegistry::default());
         let scope = Scope {
+            id: ScopeId::Consumer(1),
             state: registry.limits.state(ScopeId::Consumer(1)),
             limits: Limits {
                 tpm: Some(1000),

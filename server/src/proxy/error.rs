@@ -84,6 +84,13 @@ pub enum ProxyError {
         /// Until the period resets; `None` for a `total` budget, which never does.
         retry_after: Option<std::time::Duration>,
     },
+    /// The cluster's Redis does not answer and `redis_failure` is `closed`: no request passes
+    /// while its limits and budgets cannot be checked.
+    #[error(
+        "The gateway cannot reach the cluster's shared counters (Redis) and is set to refuse \
+         requests meanwhile (redis_failure: closed); retry shortly."
+    )]
+    RedisUnavailable,
 }
 
 /// A wait in whole seconds, rounded up and never 0, as `Retry-After` carries it.
@@ -134,7 +141,9 @@ impl ProxyError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ProxyError::HostNotAllowed(_) | ProxyError::CrossSite(_) => StatusCode::FORBIDDEN,
-            ProxyError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Overloaded(_) | ProxyError::RedisUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -155,6 +164,7 @@ impl ProxyError {
             ProxyError::Overloaded(_) => "api_error",
             ProxyError::RateLimited { kind, .. } => kind,
             ProxyError::BudgetExceeded { .. } => "insufficient_quota",
+            ProxyError::RedisUnavailable => "redis_unavailable",
             _ => "invalid_request_error",
         }
     }
@@ -181,6 +191,7 @@ impl ProxyError {
             ProxyError::HostNotAllowed(_) => "host_not_allowed",
             ProxyError::CrossSite(_) => "cross_site_request",
             ProxyError::Overloaded(_) => "gateway_overloaded",
+            ProxyError::RedisUnavailable => "redis_unavailable",
             ProxyError::MalformedJson(_)
             | ProxyError::NotAnObject(_)
             | ProxyError::MissingModel
@@ -291,7 +302,9 @@ impl ProxyError {
             ProxyError::RateLimited { retry_after, .. } => {
                 Some(HeaderValue::from(retry_after_seconds(*retry_after)))
             }
-            ProxyError::Overloaded(_) => Some(HeaderValue::from_static("1")),
+            ProxyError::Overloaded(_) | ProxyError::RedisUnavailable => {
+                Some(HeaderValue::from_static("1"))
+            }
             ProxyError::BudgetExceeded { retry_after, .. } => {
                 retry_after.map(|wait| HeaderValue::from(retry_after_seconds(wait)))
             }
