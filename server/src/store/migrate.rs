@@ -88,6 +88,9 @@ pub async fn sqlite_to_postgres(
         // Creates the request log's schema and tables (and migrates them) as a gateway would.
         UsageDb::open_postgres(url).await?.close().await;
         let mut report = MigrateReport::default();
+        // The configuration is checked first, as it is the more telling refusal; the copy checks
+        // it again inside its transaction.
+        check_config_empty(&mut *target.pool().acquire().await?, force).await?;
         if let Some(usage) = &usage_source {
             check_records_empty(target.pool(), force).await?;
             check_tables(usage.pool(), USAGE_TABLES, USAGE_DB_FILE).await?;
