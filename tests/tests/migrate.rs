@@ -45,7 +45,12 @@ fn names(list: &Value) -> Vec<String> {
 /// What the admin API lists, for comparing two gateways.
 async fn resources(gateway: &Gateway) -> Vec<Value> {
     let mut lists = Vec::new();
-    for path in ["/api/providers", "/api/routes", "/api/consumers", "/api/settings"] {
+    for path in [
+        "/api/providers",
+        "/api/routes",
+        "/api/consumers",
+        "/api/settings",
+    ] {
         let response = gateway.admin_get(path).await;
         response.expect_status(200, path);
         lists.push(response.json());
@@ -108,14 +113,20 @@ async fn a_sqlite_data_dir_migrates_to_postgres_and_keeps_serving() {
     let printed = format!("{}{}", migrated.stdout, migrated.stderr);
     assert!(!printed.contains(DB_PASSWORD), "{printed}");
     assert!(printed.contains("postgres:***@"), "{printed}");
-    for table in ["providers", "consumer_keys", "admin_users", "audit_entries", "requests"] {
+    for table in [
+        "providers",
+        "consumer_keys",
+        "admin_users",
+        "audit_entries",
+        "requests",
+    ] {
         assert!(printed.contains(table), "{table} counted: {printed}");
     }
     assert!(printed.contains("master key"), "{printed}");
 
     // A cluster node: the database from the environment, an empty data dir of its own.
-    let node = Gateway::start_with(GatewayOptions::default().env("SWITCHYARD_DATABASE_URL", &url))
-        .await;
+    let node =
+        Gateway::start_with(GatewayOptions::default().env("SWITCHYARD_DATABASE_URL", &url)).await;
     chat_with_key(&node, &key.key, "after-migrate").await;
     let after = resources(&node).await;
     assert_eq!(after[0], before[0], "the same providers");
@@ -156,7 +167,9 @@ async fn a_sqlite_data_dir_migrates_to_postgres_and_keeps_serving() {
         "{newest}"
     );
     assert!(
-        newest["actor"].as_str().is_some_and(|a| a.starts_with("cli:")),
+        newest["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("cli:")),
         "{newest}"
     );
 

@@ -132,7 +132,7 @@ async fn copy_config(
     // One snapshot of the source: a gateway still writing to it cannot tear the copy.
     let mut from = source.begin_read().await?;
     let mut tx = target.begin_write().await?;
-    check_config_empty(&mut *tx, force).await?;
+    check_config_empty(&mut tx, force).await?;
     let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
         .fetch_one(&mut *tx)
         .await?;
@@ -142,7 +142,7 @@ async fn copy_config(
             .await?;
     }
     for table in CONFIG_TABLES {
-        let columns = matched_columns(&mut *from, &mut *tx, &schema, table).await?;
+        let columns = matched_columns(&mut from, &mut tx, &schema, table).await?;
         let rows = sqlx::query(&columns.select(table))
             .fetch_all(&mut *from)
             .await?;
@@ -151,19 +151,18 @@ async fn copy_config(
             .map(|row| columns.read(row))
             .collect::<Result<Vec<_>>>()?;
         for chunk in cells.chunks(columns.rows_per_statement()) {
-            insert_rows(&mut *tx, &format!("{schema}.{table}"), &columns, chunk).await?;
+            insert_rows(&mut tx, &format!("{schema}.{table}"), &columns, chunk).await?;
         }
-        set_identity(&mut *tx, &format!("{schema}.{table}"), &columns).await?;
+        set_identity(&mut tx, &format!("{schema}.{table}"), &columns).await?;
         report.config.push((table, cells.len() as u64));
     }
     from.commit().await?;
-    report.sealed = sqlx::query_scalar::<_, Option<String>>(
-        "SELECT key_check FROM meta WHERE id = 1",
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .flatten()
-    .is_some();
+    report.sealed =
+        sqlx::query_scalar::<_, Option<String>>("SELECT key_check FROM meta WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten()
+            .is_some();
     let copied: Vec<String> = report
         .config
         .iter()
@@ -172,9 +171,9 @@ async fn copy_config(
         .collect();
     let summary = format!("migrated from SQLite ({})", copied.join(", "));
     // The audit entry touches no resource: its revision says "everything as it was on SQLite".
-    let audit = Audit::begin(&mut *tx, &Sealer::new(None), origin, &[]).await?;
+    let audit = Audit::begin(&mut tx, &Sealer::new(None), origin, &[]).await?;
     report.revision = audit
-        .commit(&mut *tx, &Sealer::new(None), "migrate", &summary)
+        .commit(&mut tx, &Sealer::new(None), "migrate", &summary)
         .await?;
     tx.commit().await?;
     Ok(())
@@ -193,18 +192,15 @@ async fn copy_records(
             .iter()
             .map(|table| format!("{POSTGRES_SCHEMA}.{table}"))
             .collect();
-        sqlx::query(&format!(
-            "TRUNCATE {} RESTART IDENTITY",
-            tables.join(", ")
-        ))
-        .execute(target)
-        .await?;
+        sqlx::query(&format!("TRUNCATE {} RESTART IDENTITY", tables.join(", ")))
+            .execute(target)
+            .await?;
     }
     let mut counts = Vec::new();
     for table in USAGE_TABLES {
         let qualified = format!("{POSTGRES_SCHEMA}.{table}");
         let mut probe = target.acquire().await?;
-        let columns = matched_columns(&mut *from, &mut *probe, POSTGRES_SCHEMA, table).await?;
+        let columns = matched_columns(&mut from, &mut probe, POSTGRES_SCHEMA, table).await?;
         drop(probe);
         let select = columns.select(table);
         let mut rows = sqlx::query(&select).fetch(&mut *from);
@@ -218,7 +214,7 @@ async fn copy_records(
             if batch.len() == RECORD_BATCH || (row.is_none() && !batch.is_empty()) {
                 let mut tx = target.begin().await?;
                 for chunk in batch.chunks(columns.rows_per_statement()) {
-                    insert_rows(&mut *tx, &qualified, &columns, chunk).await?;
+                    insert_rows(&mut tx, &qualified, &columns, chunk).await?;
                 }
                 tx.commit().await?;
                 copied += batch.len() as u64;
@@ -230,7 +226,7 @@ async fn copy_records(
         }
         drop(rows);
         let mut conn = target.acquire().await?;
-        set_identity(&mut *conn, &qualified, &columns).await?;
+        set_identity(&mut conn, &qualified, &columns).await?;
         counts.push((*table, copied));
     }
     from.commit().await?;
@@ -245,7 +241,13 @@ async fn check_config_empty(conn: &mut AnyConnection, force: bool) -> Result<()>
         .await?
         .unwrap_or(0);
     let mut resources = 0_i64;
-    for table in ["providers", "routes", "consumers", "guardrails", "admin_users"] {
+    for table in [
+        "providers",
+        "routes",
+        "consumers",
+        "guardrails",
+        "admin_users",
+    ] {
         let rows: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&mut *conn)
             .await?;
@@ -365,9 +367,7 @@ impl Columns {
                 Ok(match kind {
                     Kind::Int => Cell::Int(row.try_get(index)?),
                     // SQLite stores booleans as integers.
-                    Kind::Bool => {
-                        Cell::Bool(row.try_get::<Option<i64>, _>(index)?.map(|v| v != 0))
-                    }
+                    Kind::Bool => Cell::Bool(row.try_get::<Option<i64>, _>(index)?.map(|v| v != 0)),
                     Kind::Float => Cell::Float(row.try_get(index)?),
                     Kind::Text => Cell::Text(row.try_get(index)?),
                     Kind::Bytes => Cell::Bytes(row.try_get(index)?),

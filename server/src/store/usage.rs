@@ -262,7 +262,10 @@ impl UsageDb {
         sqlx::migrate!("./migrations_usage/sqlite")
             .run(&pool)
             .await?;
-        Ok(UsageDb::with_pool(Pool::Sqlite(pool), Some(path.to_owned())))
+        Ok(UsageDb::with_pool(
+            Pool::Sqlite(pool),
+            Some(path.to_owned()),
+        ))
     }
 
     /// Opens the request log in the PostgreSQL database at `url` (the configuration's, with
@@ -1023,7 +1026,9 @@ fn request_log(row: RecordRow) -> Result<(i64, RequestLog)> {
         cached_tokens: count(row.cached_tokens),
         reasoning_tokens: count(row.reasoning_tokens),
         tokens_estimated: row.tokens_estimated,
-        cost_usd: row.cost_micros.map(switchyard_shared::metering::usd_from_micros),
+        cost_usd: row
+            .cost_micros
+            .map(switchyard_shared::metering::usd_from_micros),
         latency_ms: count(row.latency_ms),
         ttft_ms: row.ttft_ms.map(count),
         client_disconnected: row.client_disconnected,

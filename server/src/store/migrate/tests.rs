@@ -161,7 +161,10 @@ async fn a_populated_data_dir_arrives_whole_and_a_second_run_needs_force() {
     assert_eq!(report.records[0], ("requests", 12_345));
 
     let target = Store::open_postgres(&url, None).await.expect("opens");
-    assert_eq!(target.revision().await.expect("revision"), source_revision + 1);
+    assert_eq!(
+        target.revision().await.expect("revision"),
+        source_revision + 1
+    );
     assert_eq!(target.export().await.expect("export"), source_export);
     assert!(target.admin_exists().await.expect("accounts"));
     let page = target
@@ -170,7 +173,10 @@ async fn a_populated_data_dir_arrives_whole_and_a_second_run_needs_force() {
         .expect("the trail");
     let newest = &page.entries[0];
     assert_eq!(newest.action, "migrate");
-    assert!(newest.summary.starts_with("migrated from SQLite"), "{newest:?}");
+    assert!(
+        newest.summary.starts_with("migrated from SQLite"),
+        "{newest:?}"
+    );
     assert_eq!(page.entries.len() as i64, source_revision + 1);
     // A new resource gets an id after the copied ones.
     let consumer: ConsumerSpec =
@@ -183,7 +189,11 @@ async fn a_populated_data_dir_arrives_whole_and_a_second_run_needs_force() {
     target.close().await;
 
     let records = UsageDb::open_postgres(&url).await.expect("opens");
-    let newest = records.log("req-12344").await.expect("read").expect("found");
+    let newest = records
+        .log("req-12344")
+        .await
+        .expect("read")
+        .expect("found");
     assert!(newest.stream);
     // The rollups came too: the anonymous records' spend (consumer 0, as rollups store it).
     assert_eq!(

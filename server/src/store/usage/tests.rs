@@ -176,7 +176,10 @@ async fn two_nodes_write_into_one_postgres_database_at_once() {
     );
     let cost: i64 = rows.iter().filter_map(|r| r.cost_micros).sum();
     let reported: f64 = report.rows.iter().map(|r| r.cost_usd).sum();
-    assert!((reported - cost as f64 / 1e6).abs() < 1e-6, "{reported} {cost}");
+    assert!(
+        (reported - cost as f64 / 1e6).abs() < 1e-6,
+        "{reported} {cost}"
+    );
     for db in &nodes {
         db.close().await;
     }
@@ -593,9 +596,7 @@ async fn filters_and_cursor_pages_cover_every_record_once(place: &Place) {
                 status: Some(StatusFilter::Error),
                 ..Default::default()
             },
-            Box::new(move |row| {
-                row.time_ms >= since && row.time_ms < until && row.status >= 400
-            }),
+            Box::new(move |row| row.time_ms >= since && row.time_ms < until && row.status >= 400),
         ),
         (
             LogFilter {
@@ -809,7 +810,11 @@ async fn writer_throughput_postgres() {
     for _ in 0..2 {
         urls.push(server.create_database().await);
     }
-    throughput(move || Place::Postgres(urls.pop().unwrap_or_default()), "PostgreSQL").await;
+    throughput(
+        move || Place::Postgres(urls.pop().unwrap_or_default()),
+        "PostgreSQL",
+    )
+    .await;
 }
 
 async fn throughput(mut place: impl FnMut() -> Place, engine: &str) {
