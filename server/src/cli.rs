@@ -1,5 +1,5 @@
-//! Command-line interface: `serve` (the default), `config export|apply|history|rollback` and
-//! `secrets seal|unseal|new-key`, with env fallbacks.
+//! Command-line interface: `serve` (the default), `config export|apply|history|rollback`,
+//! `secrets seal|unseal|new-key` and `migrate --to`, with env fallbacks.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,17 @@ pub enum Command {
     /// Seal or unseal the stored provider secrets with the master key.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Copy this data dir's SQLite configuration and request records into an empty PostgreSQL
+    /// database, for cluster mode (stop the gateway first).
+    Migrate {
+        /// The PostgreSQL database to copy into (`postgres://user@host/db`); prefer
+        /// SWITCHYARD_MIGRATE_TO when the URL holds a password: arguments show in `ps`.
+        #[arg(long, env = "SWITCHYARD_MIGRATE_TO", hide_env_values = true)]
+        to: DatabaseUrl,
+        /// Replace whatever configuration and records the target already holds.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,10 +247,10 @@ pub struct ServeArgs {
     )]
     pub master_key: Option<crate::secrets::MasterKeyText>,
 
-    /// Keep the configuration store in this PostgreSQL database (`postgres://user@host/db`,
-    /// `sslmode` and the other libpq parameters in the query) instead of the data dir's SQLite
-    /// file; the request records stay in the data dir's usage.db. Prefer the environment
-    /// variable when the URL holds a password: arguments show in `ps`.
+    /// Keep the configuration store and the request records in this PostgreSQL database
+    /// (`postgres://user@host/db`, `sslmode` and the other libpq parameters in the query) instead
+    /// of the data dir's SQLite files. Prefer the environment variable when the URL holds a
+    /// password: arguments show in `ps`.
     #[arg(
         long,
         env = "SWITCHYARD_DATABASE_URL",

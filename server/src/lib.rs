@@ -21,6 +21,7 @@ pub mod limits;
 pub mod listener;
 pub mod metering;
 pub mod metrics;
+pub mod migrate;
 pub mod model_mapping;
 pub mod pipeline;
 pub mod pricing;
@@ -88,6 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Secrets(command)) => secrets_command(&cli, &data_dir, command).await,
+        Some(Command::Migrate { to, force }) => migrate::run(&data_dir, to, *force).await,
     }
 }
 

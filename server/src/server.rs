@@ -30,15 +30,11 @@ pub async fn run(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<()> {
         crate::secrets::master_key(args)?,
     )
     .await?;
-    // The request log stays in the data dir on either engine, so the directory must exist and be
-    // private even when the configuration store is elsewhere.
+    // The data dir must exist and be private even when the databases are elsewhere: token files
+    // live there.
     crate::store::ensure_data_dir(data_dir)?;
-    // The request log is a file of its own, so its write volume never contends with the
-    // configuration's. The handle is a pool: clones share it.
-    let usage_path = data_dir.join(crate::store::usage::USAGE_DB_FILE);
-    let usage_db = crate::store::usage::UsageDb::open(&usage_path)
-        .await
-        .with_context(|| format!("cannot open the request log {}", usage_path.display()))?;
+    let usage_db =
+        crate::store::usage::open_configured(args.database_url.as_ref(), data_dir).await?;
     let registry = Arc::new(HealthRegistry::default());
     let first = reload::prepare(&store, 1, &registry)
         .await

@@ -24,6 +24,7 @@ mod consumers;
 mod db;
 mod guardrails;
 mod history;
+pub mod migrate;
 #[cfg(test)]
 mod sql_placeholders;
 #[cfg(test)]

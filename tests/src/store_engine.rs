@@ -5,7 +5,7 @@
 //! a role that may create databases), every data dir gets its own database on that server, named
 //! after the data dir, and the gateway and the CLI commands run on it are given it as
 //! `SWITCHYARD_DATABASE_URL`. That runs an existing end-to-end suite against PostgreSQL unchanged
-//! (issue 17); the request records stay in the data dir's usage.db either way.
+//! (issue 17); the request records go to the same database then (its `switchyard_usage` schema).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -74,6 +74,32 @@ impl Db {
         })
     }
 
+    /// Opens the SQLite database file at `path` read-only (it must exist), without writing
+    /// anything to it, not even a pragma: for `switchyard migrate`, which copies from it.
+    pub async fn open_sqlite_read_only(path: &Path) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let url = sqlite_url(path)?.replace("?mode=rwc", "?mode=ro");
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        format!("PRAGMA busy_timeout = {}", SQLITE_BUSY_TIMEOUT.as_millis())
+                            .as_str(),
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db {
+            pool,
+            engine: Engine::Sqlite,
+        })
+    }
+
     /// Opens a PostgreSQL database from a `postgres://` or `postgresql://` URL, with a pool of
     /// eight connections. The URL may carry a password: it is never logged or put in an error
     /// (see [`redacted_url`]).

@@ -1,24 +1,32 @@
-//! The request log: every proxied request's record, and hourly usage rollups, in `usage.db`.
+//! The request log: every proxied request's record, and hourly usage rollups, in `usage.db` (or,
+//! with `--database-url`, in the configuration's PostgreSQL database).
 //!
-//! It is a database file of its own, next to the configuration's, so that thousands of records a
-//! second never contend with configuration writes or reloads. One background writer hands it
+//! On SQLite it is a database file of its own, next to the configuration's, so that thousands of
+//! records a second never contend with configuration writes or reloads. On PostgreSQL its tables
+//! live in a schema of their own ([`POSTGRES_SCHEMA`]) of the configuration's database, where
+//! every gateway of a cluster writes its records. One background writer per gateway hands it
 //! batches ([`UsageDb::insert_batch`]): each batch is one transaction of multi-row inserts plus
 //! the rollup upserts, so records and rollups always agree. Usage reports and budget spend read
 //! the rollups, which stay small however many records there are; the logs page reads the records
 //! newest first by row id, which is also its cursor.
+//!
+//! Each engine keeps its native sqlx driver (`SqlitePool`, `PgPool`) rather than `sqlx::Any`:
+//! the SQLite side keeps its tuned connection options and statements exactly, and each side's
+//! `QueryBuilder` writes its own placeholders (`Any`'s writes `?`, which PostgreSQL refuses). The
+//! code is written once and expanded per engine by `on_pool!`; what differs in the SQL is
+//! chosen by [`UsageDb::engine`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, PgConnection, PgPool, QueryBuilder, Row, SqlitePool};
 use switchyard_shared::{GuardrailHit, LogsPage, RequestLog, TrailStep, UsageReport, UsageRow};
 
-use super::{Result, StoreError, create_private_file};
+use super::{Engine, Result, StoreError, create_private_file, redacted_url};
 use crate::metering::LogRow;
 
 /// The request log's file name inside the data dir.
@@ -42,15 +50,48 @@ const ROLLUP_CHUNK: usize = 256;
 /// milliseconds, and the writer gets its turn between chunks.
 const PRUNE_CHUNK: i64 = 2_000;
 
+/// The PostgreSQL schema that holds the request log's tables and its own migrations table.
+pub const POSTGRES_SCHEMA: &str = "switchyard_usage";
+
+/// The advisory lock key under which gateways create [`POSTGRES_SCHEMA`] one at a time ("sy" and
+/// "usg" in ASCII, to stay clear of other users' keys).
+const SCHEMA_LOCK: i64 = 0x7379_7573_6700;
+
 /// The request log's database.
 #[derive(Clone)]
 pub struct UsageDb {
-    pool: SqlitePool,
-    path: PathBuf,
+    pool: Pool,
+    /// The SQLite file; `None` on PostgreSQL.
+    path: Option<PathBuf>,
     /// Taken by every write. SQLite lets one writer at a time in anyway; queueing on this fair
     /// mutex instead of on SQLite's busy handler (which polls with growing sleeps) lets the batch
-    /// writer and the pruner take strict turns, so neither waits long.
+    /// writer and the pruner take strict turns, so neither waits long. On PostgreSQL it orders
+    /// this gateway's own writes the same way; other gateways' writes do not wait for it.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The request log's pool, on its engine's own driver.
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the engine's own pool and `$db` naming its sqlx database
+/// type, so that code written once is compiled for both drivers.
+macro_rules! on_pool {
+    ($source:expr, $pool:ident, $db:ident => $body:block) => {
+        match $source {
+            Pool::Sqlite($pool) => {
+                type $db = sqlx::Sqlite;
+                $body
+            }
+            Pool::Postgres($pool) => {
+                type $db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
 }
 
 /// `GET /api/logs`'s filters. `None` does not filter.
@@ -218,21 +259,83 @@ impl UsageDb {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations_usage").run(&pool).await?;
-        Ok(UsageDb {
-            pool,
-            path: path.to_owned(),
-            write_lock: Arc::new(tokio::sync::Mutex::new(())),
-        })
+        sqlx::migrate!("./migrations_usage/sqlite")
+            .run(&pool)
+            .await?;
+        Ok(UsageDb::with_pool(
+            Pool::Sqlite(pool),
+            Some(path.to_owned()),
+        ))
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the request log in the PostgreSQL database at `url` (the configuration's, with
+    /// `--database-url`), in its own schema [`POSTGRES_SCHEMA`], creating and migrating it if
+    /// needed. Several gateways may open and write the same database at once. The URL's password
+    /// is never logged or put in an error.
+    pub async fn open_postgres(url: &str) -> Result<UsageDb> {
+        let options: PgConnectOptions = url.parse().map_err(|_| {
+            sqlx::Error::Configuration(format!("invalid database URL {}", redacted_url(url)).into())
+        })?;
+        // `CREATE SCHEMA IF NOT EXISTS` is not safe against itself: two nodes starting together
+        // could both try to create it, and one would fail. The advisory lock makes them take
+        // turns; this also is the probe connection that reports a refused login with its cause.
+        let mut conn = PgConnection::connect_with(&options).await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SCHEMA_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {POSTGRES_SCHEMA}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        conn.close().await?;
+        // Every connection resolves the tables (and the migrator's `_sqlx_migrations`) in the
+        // request log's schema first, so that they never meet the configuration's.
+        let options = options.options([("search_path", POSTGRES_SCHEMA)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        // sqlx's PostgreSQL migrator holds an advisory lock while it runs, so nodes that start
+        // together migrate once.
+        if let Err(error) = sqlx::migrate!("./migrations_usage/postgres")
+            .run(&pool)
+            .await
+        {
+            pool.close().await;
+            return Err(error.into());
+        }
+        Ok(UsageDb::with_pool(Pool::Postgres(pool), None))
+    }
+
+    fn with_pool(pool: Pool, path: Option<PathBuf>) -> UsageDb {
+        UsageDb {
+            pool,
+            path,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The database file; `None` when the request log is on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The engine the request log runs on.
+    pub fn engine(&self) -> Engine {
+        match self.pool {
+            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Postgres(_) => Engine::Postgres,
+        }
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// Writes a batch of records and adds them to the rollups, in one transaction.
@@ -243,115 +346,123 @@ impl UsageDb {
         // Serialised before the transaction starts, so the write lock is held only for SQL.
         let trails = json_column(rows, "fallback_trail", |row| &row.fallback_trail)?;
         let hits = json_column(rows, "guardrails", |row| &row.guardrails)?;
-        let rollups = aggregate(rows);
+        let mut rollups = aggregate(rows);
+        // In key order: on PostgreSQL, two gateways upserting the same rollup rows lock them in
+        // the same order, so their transactions wait for each other instead of deadlocking.
+        rollups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let conflict = match self.engine() {
+            Engine::Sqlite => ROLLUP_CONFLICT,
+            Engine::Postgres => ROLLUP_CONFLICT_POSTGRES,
+        };
 
         let _write = self.write_lock.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let chunks = rows
-            .chunks(INSERT_CHUNK)
-            .zip(trails.chunks(INSERT_CHUNK))
-            .zip(hits.chunks(INSERT_CHUNK));
-        for ((chunk, trails), hits) in chunks {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO requests (request_id, time_ms, endpoint, consumer_id, consumer, \
-                 key_id, route, provider, requested_model, model, status, error_code, stream, \
-                 attempts, fallback_trail, prompt_tokens, completion_tokens, cached_tokens, \
-                 reasoning_tokens, cache_write_tokens, tokens_estimated, cost_micros, latency_ms, \
-                 ttft_ms, client_disconnected, cache_hit, cost_saved_micros, guardrails) ",
-            );
-            let columns = chunk.iter().zip(trails).zip(hits);
-            insert.push_values(columns, |mut values, ((row, trail), hits)| {
-                values
-                    .push_bind(row.request_id.as_str())
-                    .push_bind(row.time_ms)
-                    .push_bind(row.endpoint)
-                    .push_bind(row.consumer_id)
-                    .push_bind(row.consumer.as_deref())
-                    .push_bind(row.key_id)
-                    .push_bind(row.route.as_deref())
-                    .push_bind(row.provider.as_deref())
-                    .push_bind(row.requested_model.as_deref())
-                    .push_bind(row.model.as_deref())
-                    .push_bind(i64::from(row.status))
-                    .push_bind(row.error_code.as_deref())
-                    .push_bind(row.stream)
-                    .push_bind(i64::from(row.attempts))
-                    .push_bind(trail.as_deref())
-                    .push_bind(int(row.usage.prompt_tokens))
-                    .push_bind(int(row.usage.completion_tokens))
-                    .push_bind(int(row.usage.cached_prompt_tokens))
-                    .push_bind(int(row.usage.reasoning_tokens))
-                    .push_bind(int(row.usage.cache_write_tokens))
-                    .push_bind(row.tokens_estimated)
-                    .push_bind(row.cost_micros)
-                    .push_bind(int(row.latency_ms))
-                    .push_bind(row.ttft_ms.map(int))
-                    .push_bind(row.client_disconnected)
-                    .push_bind(row.cache_hit)
-                    .push_bind(row.cost_saved_micros)
-                    .push_bind(hits.as_deref());
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        for chunk in rollups.chunks(ROLLUP_CHUNK) {
-            let mut upsert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO rollups (hour_ms, consumer_id, consumer, key_id, route, provider, \
-                 model, requests, errors, prompt_tokens, completion_tokens, cached_tokens, \
-                 reasoning_tokens, cache_write_tokens, cost_micros, unpriced_requests, \
-                 cache_hits, cost_saved_micros) ",
-            );
-            upsert.push_values(chunk, |mut values, (key, sums)| {
-                values
-                    .push_bind(key.hour_ms)
-                    .push_bind(key.consumer_id)
-                    .push_bind(key.consumer)
-                    .push_bind(key.key_id)
-                    .push_bind(key.route)
-                    .push_bind(key.provider)
-                    .push_bind(key.model)
-                    .push_bind(sums.requests)
-                    .push_bind(sums.errors)
-                    .push_bind(sums.prompt_tokens)
-                    .push_bind(sums.completion_tokens)
-                    .push_bind(sums.cached_tokens)
-                    .push_bind(sums.reasoning_tokens)
-                    .push_bind(sums.cache_write_tokens)
-                    .push_bind(sums.cost_micros)
-                    .push_bind(sums.unpriced_requests)
-                    .push_bind(sums.cache_hits)
-                    .push_bind(sums.cost_saved_micros);
-            });
-            upsert.push(ROLLUP_CONFLICT);
-            upsert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        on_pool!(&self.pool, pool, DB => {
+            let mut tx = match self.engine() {
+                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+                Engine::Postgres => pool.begin().await?,
+            };
+            let chunks = rows
+                .chunks(INSERT_CHUNK)
+                .zip(trails.chunks(INSERT_CHUNK))
+                .zip(hits.chunks(INSERT_CHUNK));
+            for ((chunk, trails), hits) in chunks {
+                let mut insert = QueryBuilder::<DB>::new(INSERT_RECORDS);
+                let columns = chunk.iter().zip(trails).zip(hits);
+                insert.push_values(columns, |mut values, ((row, trail), hits)| {
+                    values
+                        .push_bind(row.request_id.as_str())
+                        .push_bind(row.time_ms)
+                        .push_bind(row.endpoint)
+                        .push_bind(row.consumer_id)
+                        .push_bind(row.consumer.as_deref())
+                        .push_bind(row.key_id)
+                        .push_bind(row.route.as_deref())
+                        .push_bind(row.provider.as_deref())
+                        .push_bind(row.requested_model.as_deref())
+                        .push_bind(row.model.as_deref())
+                        .push_bind(i64::from(row.status))
+                        .push_bind(row.error_code.as_deref())
+                        .push_bind(row.stream)
+                        .push_bind(i64::from(row.attempts))
+                        .push_bind(trail.as_deref())
+                        .push_bind(int(row.usage.prompt_tokens))
+                        .push_bind(int(row.usage.completion_tokens))
+                        .push_bind(int(row.usage.cached_prompt_tokens))
+                        .push_bind(int(row.usage.reasoning_tokens))
+                        .push_bind(int(row.usage.cache_write_tokens))
+                        .push_bind(row.tokens_estimated)
+                        .push_bind(row.cost_micros)
+                        .push_bind(int(row.latency_ms))
+                        .push_bind(row.ttft_ms.map(int))
+                        .push_bind(row.client_disconnected)
+                        .push_bind(row.cache_hit)
+                        .push_bind(row.cost_saved_micros)
+                        .push_bind(hits.as_deref());
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            for chunk in rollups.chunks(ROLLUP_CHUNK) {
+                let mut upsert = QueryBuilder::<DB>::new(INSERT_ROLLUPS);
+                upsert.push_values(chunk, |mut values, (key, sums)| {
+                    values
+                        .push_bind(key.hour_ms)
+                        .push_bind(key.consumer_id)
+                        .push_bind(key.consumer)
+                        .push_bind(key.key_id)
+                        .push_bind(key.route)
+                        .push_bind(key.provider)
+                        .push_bind(key.model)
+                        .push_bind(sums.requests)
+                        .push_bind(sums.errors)
+                        .push_bind(sums.prompt_tokens)
+                        .push_bind(sums.completion_tokens)
+                        .push_bind(sums.cached_tokens)
+                        .push_bind(sums.reasoning_tokens)
+                        .push_bind(sums.cache_write_tokens)
+                        .push_bind(sums.cost_micros)
+                        .push_bind(sums.unpriced_requests)
+                        .push_bind(sums.cache_hits)
+                        .push_bind(sums.cost_saved_micros);
+                });
+                upsert.push(conflict);
+                upsert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Deletes the records older than `retention_days` and the oldest beyond `max_rows`, and the
     /// rollups older than a year past the retention; 0 for either bound disables it. Deletes in
     /// chunks of a few thousand rows, each its own short transaction, so the writer is never
-    /// held up for long. Returns the number of records deleted.
+    /// held up for long. Returns the number of records deleted. On PostgreSQL every gateway
+    /// prunes the shared tables; a row two of them delete at once is deleted once.
     pub async fn prune(&self, now_ms: i64, retention_days: u32, max_rows: u64) -> Result<u64> {
         let mut deleted = 0;
         if retention_days > 0 {
             let cutoff = now_ms.saturating_sub(i64::from(retention_days).saturating_mul(DAY_MS));
             // The time index finds the old records without reading the rest.
-            deleted += self
-                .delete_in_chunks(
+            let sql = match self.engine() {
+                Engine::Sqlite => {
                     "DELETE FROM requests WHERE id IN (SELECT id FROM requests \
-                     INDEXED BY requests_time WHERE time_ms < ?1 LIMIT ?2)",
-                    cutoff,
-                )
-                .await?;
+                     INDEXED BY requests_time WHERE time_ms < $1 LIMIT $2)"
+                }
+                Engine::Postgres => {
+                    "DELETE FROM requests WHERE id IN (SELECT id FROM requests \
+                     WHERE time_ms < $1 LIMIT $2)"
+                }
+            };
+            deleted += self.delete_in_chunks(sql, cutoff).await?;
         }
         if max_rows > 0 {
             // Row ids grow by one per record and only the oldest are ever deleted, so keeping
             // the ids above `newest - max_rows` keeps at most `max_rows` records without
-            // counting them.
-            let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM requests")
-                .fetch_one(&self.pool)
-                .await?;
+            // counting them. (PostgreSQL's identity may skip ids, which only keeps fewer.)
+            let newest: Option<i64> = on_pool!(&self.pool, pool, DB => {
+                sqlx::query_scalar::<DB, Option<i64>>("SELECT MAX(id) FROM requests")
+                    .fetch_one(pool)
+                    .await?
+            });
             let bound = newest.map_or(0, |newest| {
                 newest.saturating_sub(i64::try_from(max_rows).unwrap_or(i64::MAX))
             });
@@ -359,7 +470,7 @@ impl UsageDb {
                 deleted += self
                     .delete_in_chunks(
                         "DELETE FROM requests WHERE id IN (SELECT id FROM requests \
-                         WHERE id <= ?1 ORDER BY id LIMIT ?2)",
+                         WHERE id <= $1 ORDER BY id LIMIT $2)",
                         bound,
                     )
                     .await?;
@@ -371,25 +482,30 @@ impl UsageDb {
             self.prune_rollups(cutoff).await?;
         }
         if deleted > 0 {
-            // Keeps the query planner's statistics current as the table's shape changes.
-            sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+            // Keeps the query planner's statistics current as the table's shape changes;
+            // PostgreSQL's autovacuum does this itself.
+            if let Pool::Sqlite(pool) = &self.pool {
+                sqlx::query("PRAGMA optimize").execute(pool).await?;
+            }
         }
         Ok(deleted)
     }
 
-    /// Runs `sql` (which deletes at most `?2` rows bounded by `?1`) until it deletes less than a
+    /// Runs `sql` (which deletes at most `$2` rows bounded by `$1`) until it deletes less than a
     /// whole chunk, taking the write lock once per chunk.
     async fn delete_in_chunks(&self, sql: &str, bound: i64) -> Result<u64> {
         let mut deleted = 0;
         loop {
             let done = {
                 let _write = self.write_lock.lock().await;
-                sqlx::query(sql)
-                    .bind(bound)
-                    .bind(PRUNE_CHUNK)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected()
+                on_pool!(&self.pool, pool, DB => {
+                    sqlx::query::<DB>(sql)
+                        .bind(bound)
+                        .bind(PRUNE_CHUNK)
+                        .execute(pool)
+                        .await?
+                        .rows_affected()
+                })
             };
             deleted += done;
             if done < PRUNE_CHUNK.unsigned_abs() {
@@ -403,16 +519,25 @@ impl UsageDb {
     async fn prune_rollups(&self, cutoff: i64) -> Result<()> {
         loop {
             let _write = self.write_lock.lock().await;
-            let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(hour_ms) FROM rollups")
-                .fetch_one(&self.pool)
-                .await?;
-            let Some(oldest) = oldest.filter(|&oldest| oldest < cutoff) else {
+            let done = on_pool!(&self.pool, pool, DB => {
+                let oldest: Option<i64> =
+                    sqlx::query_scalar::<DB, Option<i64>>("SELECT MIN(hour_ms) FROM rollups")
+                        .fetch_one(pool)
+                        .await?;
+                match oldest.filter(|&oldest| oldest < cutoff) {
+                    None => true,
+                    Some(oldest) => {
+                        sqlx::query::<DB>("DELETE FROM rollups WHERE hour_ms < $1")
+                            .bind(cutoff.min(oldest.saturating_add(DAY_MS)))
+                            .execute(pool)
+                            .await?;
+                        false
+                    }
+                }
+            });
+            if done {
                 return Ok(());
-            };
-            sqlx::query("DELETE FROM rollups WHERE hour_ms < ?")
-                .bind(cutoff.min(oldest.saturating_add(DAY_MS)))
-                .execute(&self.pool)
-                .await?;
+            }
         }
     }
 
@@ -422,58 +547,61 @@ impl UsageDb {
             .limit
             .unwrap_or(DEFAULT_LOG_LIMIT)
             .clamp(1, MAX_LOG_LIMIT);
-        let mut query = QueryBuilder::<Sqlite>::new(LOG_SELECT);
-        query.push(" WHERE 1 = 1");
-        if let Some(consumer) = &filter.consumer {
-            query.push(" AND consumer = ").push_bind(consumer.as_str());
-        }
-        if let Some(key_id) = filter.key_id {
-            query.push(" AND key_id = ").push_bind(key_id);
-        }
-        if let Some(route) = &filter.route {
-            query.push(" AND route = ").push_bind(route.as_str());
-        }
-        if let Some(provider) = &filter.provider {
-            query.push(" AND provider = ").push_bind(provider.as_str());
-        }
-        if let Some(model) = &filter.model {
+        let rows: Vec<RecordRow> = on_pool!(&self.pool, pool, DB => {
+            let mut query = QueryBuilder::<DB>::new(LOG_SELECT);
+            query.push(" WHERE 1 = 1");
+            if let Some(consumer) = &filter.consumer {
+                query.push(" AND consumer = ").push_bind(consumer.as_str());
+            }
+            if let Some(key_id) = filter.key_id {
+                query.push(" AND key_id = ").push_bind(key_id);
+            }
+            if let Some(route) = &filter.route {
+                query.push(" AND route = ").push_bind(route.as_str());
+            }
+            if let Some(provider) = &filter.provider {
+                query.push(" AND provider = ").push_bind(provider.as_str());
+            }
+            if let Some(model) = &filter.model {
+                query
+                    .push(" AND (requested_model = ")
+                    .push_bind(model.as_str())
+                    .push(" OR model = ")
+                    .push_bind(model.as_str())
+                    .push(")");
+            }
+            if let Some(status) = filter.status {
+                let (from, to) = status.range();
+                query
+                    .push(" AND status >= ")
+                    .push_bind(from)
+                    .push(" AND status < ")
+                    .push_bind(to);
+            }
+            if let Some(since) = filter.since_ms {
+                query.push(" AND time_ms >= ").push_bind(since);
+            }
+            if let Some(until) = filter.until_ms {
+                query.push(" AND time_ms < ").push_bind(until);
+            }
+            if let Some(cursor) = filter.cursor {
+                query.push(" AND id < ").push_bind(cursor);
+            }
+            // One more than the page: whether it comes back says if another page follows.
             query
-                .push(" AND (requested_model = ")
-                .push_bind(model.as_str())
-                .push(" OR model = ")
-                .push_bind(model.as_str())
-                .push(")");
-        }
-        if let Some(status) = filter.status {
-            let (from, to) = status.range();
-            query
-                .push(" AND status >= ")
-                .push_bind(from)
-                .push(" AND status < ")
-                .push_bind(to);
-        }
-        if let Some(since) = filter.since_ms {
-            query.push(" AND time_ms >= ").push_bind(since);
-        }
-        if let Some(until) = filter.until_ms {
-            query.push(" AND time_ms < ").push_bind(until);
-        }
-        if let Some(cursor) = filter.cursor {
-            query.push(" AND id < ").push_bind(cursor);
-        }
-        // One more than the page: whether it comes back says if another page follows.
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let rows = query.build().fetch_all(&self.pool).await?;
+                .push(" ORDER BY id DESC LIMIT ")
+                .push_bind(i64::from(limit) + 1);
+            query.build_query_as::<RecordRow>().fetch_all(pool).await?
+        });
+        let more = rows.len() > limit as usize;
         let mut items = Vec::with_capacity(rows.len().min(limit as usize));
         let mut last_id = None;
-        for row in rows.iter().take(limit as usize) {
+        for row in rows.into_iter().take(limit as usize) {
             let (id, item) = request_log(row)?;
             last_id = Some(id);
             items.push(item);
         }
-        let next_cursor = if rows.len() > limit as usize {
+        let next_cursor = if more {
             last_id.map(|id| id.to_string())
         } else {
             None
@@ -483,14 +611,14 @@ impl UsageDb {
 
     /// The newest record with this request id (a client may have sent it more than once).
     pub async fn log(&self, request_id: &str) -> Result<Option<RequestLog>> {
-        let row = sqlx::query(&format!(
-            "{LOG_SELECT} WHERE request_id = ? ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(request_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref()
-            .map(|row| request_log(row).map(|(_, item)| item))
+        let sql = format!("{LOG_SELECT} WHERE request_id = $1 ORDER BY id DESC LIMIT 1");
+        let row: Option<RecordRow> = on_pool!(&self.pool, pool, DB => {
+            sqlx::query_as::<DB, RecordRow>(&sql)
+                .bind(request_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|row| request_log(row).map(|(_, item)| item))
             .transpose()
     }
 
@@ -502,50 +630,55 @@ impl UsageDb {
             since.div_euclid(bucket).saturating_mul(bucket)
         });
         let until = query.until_ms.unwrap_or(i64::MAX);
-        // TOTAL sums as a float: it cannot overflow (SUM would fail on a hostile upstream's
-        // token counts), and it is exact up to 2^53, far beyond any real total.
+        let engine = self.engine();
+        // Sums as floats: they cannot overflow (an integer SUM would fail on a hostile
+        // upstream's token counts), and they are exact up to 2^53, far beyond any real total.
+        let sums = [
+            "requests",
+            "errors",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "reasoning_tokens",
+            "cost_micros",
+            "unpriced_requests",
+            "cache_hits",
+            "cost_saved_micros",
+        ]
+        .map(|column| float_total(engine, column))
+        .join(", ");
+        // SQLite sorts NULL first already; PostgreSQL is asked to, so "none" leads on both.
+        let nulls_first = match engine {
+            Engine::Sqlite => "",
+            Engine::Postgres => " NULLS FIRST",
+        };
         let sql = format!(
-            "SELECT (hour_ms / ?1) * ?1 AS bucket, {group} AS grp, TOTAL(requests), \
-             TOTAL(errors), TOTAL(prompt_tokens), TOTAL(completion_tokens), TOTAL(cached_tokens), \
-             TOTAL(reasoning_tokens), TOTAL(cost_micros), TOTAL(unpriced_requests), \
-             TOTAL(cache_hits), TOTAL(cost_saved_micros) FROM rollups WHERE hour_ms >= ?2 AND hour_ms < ?3 \
-             GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT (hour_ms / $1) * $1 AS bucket, {group} AS grp, {sums} FROM rollups \
+             WHERE hour_ms >= $2 AND hour_ms < $3 GROUP BY 1, 2 ORDER BY 1, 2{nulls_first}",
             group = query.group_by.column()
         );
-        let rows = sqlx::query(&sql)
-            .bind(bucket)
-            .bind(since)
-            .bind(until)
-            .fetch_all(&self.pool)
-            .await?;
-        let rows = rows
-            .iter()
-            .map(|row| {
-                let group = if query.group_by == GroupBy::Key {
-                    row.try_get::<Option<i64>, _>(1)?.map(|id| id.to_string())
-                } else {
-                    row.try_get::<Option<String>, _>(1)?
-                };
-                // Float totals convert to counts with saturation.
-                let total = |index: usize| row.try_get::<f64, _>(index).map(|total| total as u64);
-                Ok(UsageRow {
-                    bucket: format_rfc3339(row.try_get(0)?, false),
-                    group,
-                    requests: total(2)?,
-                    errors: total(3)?,
-                    prompt_tokens: total(4)?,
-                    completion_tokens: total(5)?,
-                    cached_tokens: total(6)?,
-                    reasoning_tokens: total(7)?,
-                    cost_usd: row.try_get::<f64, _>(8)?
-                        / switchyard_shared::metering::MICROS_PER_USD,
-                    unpriced_requests: total(9)?,
-                    cache_hits: total(10)?,
-                    cost_saved_usd: row.try_get::<f64, _>(11)?
-                        / switchyard_shared::metering::MICROS_PER_USD,
+        let by_key = query.group_by == GroupBy::Key;
+        let rows = on_pool!(&self.pool, pool, DB => {
+            let rows = sqlx::query::<DB>(&sql)
+                .bind(bucket)
+                .bind(since)
+                .bind(until)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let group = if by_key {
+                        row.try_get::<Option<i64>, _>(1)?.map(|id| id.to_string())
+                    } else {
+                        row.try_get::<Option<String>, _>(1)?
+                    };
+                    let totals = (2..12)
+                        .map(|index| row.try_get::<f64, _>(index))
+                        .collect::<Result<Vec<f64>, _>>()?;
+                    Ok(usage_row(row.try_get(0)?, group, &totals))
                 })
-            })
-            .collect::<Result<_>>()?;
+                .collect::<Result<Vec<UsageRow>>>()?
+        });
         Ok(UsageReport { rows })
     }
 
@@ -565,35 +698,113 @@ impl UsageDb {
             SpendScope::Consumer(id) => ("consumer_id", id),
             SpendScope::Key(id) => ("key_id", id),
         };
-        // One read transaction: a batch committed between the two reads would otherwise be
-        // half counted.
-        let mut tx = self.pool.begin().await?;
-        let hours: f64 = sqlx::query_scalar(&format!(
-            "SELECT TOTAL(cost_micros) FROM rollups WHERE {column} = ? AND hour_ms >= ?"
-        ))
-        .bind(id)
-        .bind(first_hour)
-        .fetch_one(&mut *tx)
-        .await?;
-        let partial: f64 = if first_hour > since {
-            // The time index bounds the work to one hour of records, whatever the scope's
-            // history.
-            sqlx::query_scalar(&format!(
-                "SELECT TOTAL(cost_micros) FROM requests INDEXED BY requests_time \
-                 WHERE time_ms >= ? AND time_ms < ? AND {column} = ?"
-            ))
-            .bind(since)
-            .bind(first_hour)
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-        } else {
-            0.0
+        let engine = self.engine();
+        let total = float_total(engine, "cost_micros");
+        let hours_sql =
+            format!("SELECT {total} FROM rollups WHERE {column} = $1 AND hour_ms >= $2");
+        // The time index bounds the work to one hour of records, whatever the scope's history.
+        let indexed = match engine {
+            Engine::Sqlite => " INDEXED BY requests_time",
+            Engine::Postgres => "",
         };
-        tx.commit().await?;
+        let partial_sql = format!(
+            "SELECT {total} FROM requests{indexed} \
+             WHERE time_ms >= $1 AND time_ms < $2 AND {column} = $3"
+        );
+        // One read transaction (on PostgreSQL, one snapshot for both statements): a batch
+        // committed between the two reads would otherwise be half counted.
+        let (hours, partial) = on_pool!(&self.pool, pool, DB => {
+            let mut tx = match engine {
+                Engine::Sqlite => pool.begin().await?,
+                Engine::Postgres => {
+                    pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        .await?
+                }
+            };
+            let hours: f64 = sqlx::query_scalar::<DB, f64>(&hours_sql)
+                .bind(id)
+                .bind(first_hour)
+                .fetch_one(&mut *tx)
+                .await?;
+            let partial: f64 = if first_hour > since {
+                sqlx::query_scalar::<DB, f64>(&partial_sql)
+                    .bind(since)
+                    .bind(first_hour)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?
+            } else {
+                0.0
+            };
+            tx.commit().await?;
+            (hours, partial)
+        });
         Ok((hours + partial) as i64)
     }
 }
+
+/// Opens the request log the command line chose: in the PostgreSQL database of
+/// `--database-url` (beside the configuration store), else `usage.db` in `data_dir`. Errors name
+/// the database by its redacted URL or its file, never with a password.
+pub async fn open_configured(
+    database_url: Option<&crate::cli::DatabaseUrl>,
+    data_dir: &Path,
+) -> anyhow::Result<UsageDb> {
+    use anyhow::Context;
+    match database_url {
+        Some(url) => UsageDb::open_postgres(url.expose())
+            .await
+            .with_context(|| format!("cannot open the request log at {url}")),
+        None => {
+            let path = data_dir.join(USAGE_DB_FILE);
+            UsageDb::open(&path)
+                .await
+                .with_context(|| format!("cannot open the request log {}", path.display()))
+        }
+    }
+}
+
+/// A float sum of an integer column that is 0 over no rows: SQLite's `TOTAL`, and its
+/// equivalent on PostgreSQL, where `SUM` of a `BIGINT` is a `NUMERIC` (which sqlx's `f64` does
+/// not decode) and is NULL over no rows.
+fn float_total(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("TOTAL({column})"),
+        Engine::Postgres => format!("CAST(COALESCE(SUM({column}), 0) AS DOUBLE PRECISION)"),
+    }
+}
+
+/// One row of a usage report from its bucket, group and the ten float totals in the order
+/// [`UsageDb::usage`] selects them; float totals convert to counts with saturation.
+fn usage_row(bucket_ms: i64, group: Option<String>, totals: &[f64]) -> UsageRow {
+    let total = |index: usize| totals.get(index).copied().unwrap_or(0.0);
+    let count = |index: usize| total(index) as u64;
+    UsageRow {
+        bucket: format_rfc3339(bucket_ms, false),
+        group,
+        requests: count(0),
+        errors: count(1),
+        prompt_tokens: count(2),
+        completion_tokens: count(3),
+        cached_tokens: count(4),
+        reasoning_tokens: count(5),
+        cost_usd: total(6) / switchyard_shared::metering::MICROS_PER_USD,
+        unpriced_requests: count(7),
+        cache_hits: count(8),
+        cost_saved_usd: total(9) / switchyard_shared::metering::MICROS_PER_USD,
+    }
+}
+
+const INSERT_RECORDS: &str = "INSERT INTO requests (request_id, time_ms, endpoint, consumer_id, \
+    consumer, key_id, route, provider, requested_model, model, status, error_code, stream, \
+    attempts, fallback_trail, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, \
+    cache_write_tokens, tokens_estimated, cost_micros, latency_ms, ttft_ms, client_disconnected, \
+    cache_hit, cost_saved_micros, guardrails) ";
+
+const INSERT_ROLLUPS: &str = "INSERT INTO rollups (hour_ms, consumer_id, consumer, key_id, route, \
+    provider, model, requests, errors, prompt_tokens, completion_tokens, cached_tokens, \
+    reasoning_tokens, cache_write_tokens, cost_micros, unpriced_requests, cache_hits, \
+    cost_saved_micros) ";
 
 /// On a rollup key already present, the batch's sums are added. An addition past `i64::MAX`
 /// turns into a float in SQLite, and `MIN` turns it back into the largest integer.
@@ -611,6 +822,22 @@ const ROLLUP_CONFLICT: &str = " ON CONFLICT (hour_ms, consumer_id, consumer, key
     cache_hits = MIN(cache_hits + excluded.cache_hits, 9223372036854775807), \
     cost_saved_micros = MIN(cost_saved_micros + excluded.cost_saved_micros, 9223372036854775807)";
 
+/// [`ROLLUP_CONFLICT`] on PostgreSQL, whose `BIGINT` addition fails on overflow instead: the sum
+/// is taken as a `NUMERIC`, capped at the largest integer, and turned back.
+const ROLLUP_CONFLICT_POSTGRES: &str = " ON CONFLICT (hour_ms, consumer_id, consumer, key_id, \
+    route, provider, model) DO UPDATE SET \
+    requests = LEAST(rollups.requests::numeric + excluded.requests, 9223372036854775807)::bigint, \
+    errors = LEAST(rollups.errors::numeric + excluded.errors, 9223372036854775807)::bigint, \
+    prompt_tokens = LEAST(rollups.prompt_tokens::numeric + excluded.prompt_tokens, 9223372036854775807)::bigint, \
+    completion_tokens = LEAST(rollups.completion_tokens::numeric + excluded.completion_tokens, 9223372036854775807)::bigint, \
+    cached_tokens = LEAST(rollups.cached_tokens::numeric + excluded.cached_tokens, 9223372036854775807)::bigint, \
+    reasoning_tokens = LEAST(rollups.reasoning_tokens::numeric + excluded.reasoning_tokens, 9223372036854775807)::bigint, \
+    cache_write_tokens = LEAST(rollups.cache_write_tokens::numeric + excluded.cache_write_tokens, 9223372036854775807)::bigint, \
+    cost_micros = LEAST(rollups.cost_micros::numeric + excluded.cost_micros, 9223372036854775807)::bigint, \
+    unpriced_requests = LEAST(rollups.unpriced_requests::numeric + excluded.unpriced_requests, 9223372036854775807)::bigint, \
+    cache_hits = LEAST(rollups.cache_hits::numeric + excluded.cache_hits, 9223372036854775807)::bigint, \
+    cost_saved_micros = LEAST(rollups.cost_saved_micros::numeric + excluded.cost_saved_micros, 9223372036854775807)::bigint";
+
 const LOG_SELECT: &str = "SELECT id, request_id, time_ms, endpoint, consumer, key_id, route, \
     provider, requested_model, model, status, error_code, stream, attempts, fallback_trail, \
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, tokens_estimated, \
@@ -618,7 +845,7 @@ const LOG_SELECT: &str = "SELECT id, request_id, time_ms, endpoint, consumer, ke
     guardrails FROM requests";
 
 /// A rollup row's key; anonymous and unknown are '' and 0, as stored.
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct RollupKey<'a> {
     hour_ms: i64,
     consumer_id: i64,
@@ -727,58 +954,87 @@ fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// A record's columns as [`LOG_SELECT`] reads them, on either engine (SQLite's integer booleans
+/// decode as `bool` too).
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: i64,
+    request_id: String,
+    time_ms: i64,
+    endpoint: String,
+    consumer: Option<String>,
+    key_id: Option<i64>,
+    route: Option<String>,
+    provider: Option<String>,
+    requested_model: Option<String>,
+    model: Option<String>,
+    status: i64,
+    error_code: Option<String>,
+    stream: bool,
+    attempts: i64,
+    fallback_trail: Option<String>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cached_tokens: i64,
+    reasoning_tokens: i64,
+    tokens_estimated: bool,
+    cost_micros: Option<i64>,
+    latency_ms: i64,
+    ttft_ms: Option<i64>,
+    client_disconnected: bool,
+    cache_hit: bool,
+    cost_saved_micros: Option<i64>,
+    guardrails: Option<String>,
+}
+
 /// A record row as the API shows it, with its row id (the cursor).
-fn request_log(row: &SqliteRow) -> Result<(i64, RequestLog)> {
-    let request_id: String = row.try_get("request_id")?;
-    let trail: Option<String> = row.try_get("fallback_trail")?;
-    let fallback_trail: Vec<TrailStep> = match trail {
-        Some(trail) => serde_json::from_str(&trail).map_err(|source| StoreError::Corrupt {
-            what: "request record",
-            name: request_id.clone(),
-            source,
-        })?,
+fn request_log(row: RecordRow) -> Result<(i64, RequestLog)> {
+    let corrupt = |source| StoreError::Corrupt {
+        what: "request record",
+        name: row.request_id.clone(),
+        source,
+    };
+    let fallback_trail: Vec<TrailStep> = match &row.fallback_trail {
+        Some(trail) => serde_json::from_str(trail).map_err(corrupt)?,
         None => Vec::new(),
     };
-    let cost: Option<i64> = row.try_get("cost_micros")?;
-    let hits: Option<String> = row.try_get("guardrails")?;
-    let guardrails: Vec<GuardrailHit> = match hits {
-        Some(hits) => serde_json::from_str(&hits).map_err(|source| StoreError::Corrupt {
-            what: "request record",
-            name: request_id.clone(),
-            source,
-        })?,
+    let guardrails: Vec<GuardrailHit> = match &row.guardrails {
+        Some(hits) => serde_json::from_str(hits).map_err(corrupt)?,
         None => Vec::new(),
     };
-    let saved: Option<i64> = row.try_get("cost_saved_micros")?;
     let log = RequestLog {
-        cache_hit: row.try_get("cache_hit")?,
-        cost_saved_usd: saved.map(switchyard_shared::metering::usd_from_micros),
+        cache_hit: row.cache_hit,
+        cost_saved_usd: row
+            .cost_saved_micros
+            .map(switchyard_shared::metering::usd_from_micros),
         guardrails,
-        time: format_rfc3339(row.try_get("time_ms")?, true),
-        endpoint: row.try_get("endpoint")?,
-        consumer: row.try_get("consumer")?,
-        key_id: row.try_get("key_id")?,
-        route: row.try_get("route")?,
-        provider: row.try_get("provider")?,
-        requested_model: row.try_get("requested_model")?,
-        model: row.try_get("model")?,
-        status: u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
-        error_code: row.try_get("error_code")?,
-        stream: row.try_get("stream")?,
-        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+        time: format_rfc3339(row.time_ms, true),
+        endpoint: row.endpoint,
+        consumer: row.consumer,
+        key_id: row.key_id,
+        route: row.route,
+        provider: row.provider,
+        requested_model: row.requested_model,
+        model: row.model,
+        status: u16::try_from(row.status).unwrap_or(0),
+        error_code: row.error_code,
+        stream: row.stream,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
         fallback_trail,
-        prompt_tokens: count(row.try_get("prompt_tokens")?),
-        completion_tokens: count(row.try_get("completion_tokens")?),
-        cached_tokens: count(row.try_get("cached_tokens")?),
-        reasoning_tokens: count(row.try_get("reasoning_tokens")?),
-        tokens_estimated: row.try_get("tokens_estimated")?,
-        cost_usd: cost.map(switchyard_shared::metering::usd_from_micros),
-        latency_ms: count(row.try_get("latency_ms")?),
-        ttft_ms: row.try_get::<Option<i64>, _>("ttft_ms")?.map(count),
-        client_disconnected: row.try_get("client_disconnected")?,
-        request_id,
+        prompt_tokens: count(row.prompt_tokens),
+        completion_tokens: count(row.completion_tokens),
+        cached_tokens: count(row.cached_tokens),
+        reasoning_tokens: count(row.reasoning_tokens),
+        tokens_estimated: row.tokens_estimated,
+        cost_usd: row
+            .cost_micros
+            .map(switchyard_shared::metering::usd_from_micros),
+        latency_ms: count(row.latency_ms),
+        ttft_ms: row.ttft_ms.map(count),
+        client_disconnected: row.client_disconnected,
+        request_id: row.request_id,
     };
-    Ok((row.try_get("id")?, log))
+    Ok((row.id, log))
 }
 
 /// The last millisecond of the year 9999: RFC 3339 has four-digit years.
@@ -798,687 +1054,4 @@ pub fn format_rfc3339(ms: i64, millis: bool) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::usage::Usage;
-
-    async fn open() -> (tempfile::TempDir, UsageDb) {
-        let dir = tempfile::tempdir().expect("a scratch dir");
-        let db = UsageDb::open(&dir.path().join(USAGE_DB_FILE))
-            .await
-            .expect("the usage database opens");
-        (dir, db)
-    }
-
-    const T0: i64 = 1_750_000_000_000 / HOUR_MS * HOUR_MS;
-
-    /// A varied record: consumer, key, route, provider, model and status cycle with `i`.
-    fn record(i: usize, time_ms: i64) -> LogRow {
-        let consumers = [None, Some((1, "team-a")), Some((2, "team-b"))];
-        let (consumer_id, consumer) = match consumers[i % 3] {
-            Some((id, name)) => (Some(id), Some(Arc::from(name))),
-            None => (None, None),
-        };
-        let statuses = [200, 200, 429, 500, 201, 404, 503];
-        let status = statuses[i % statuses.len()];
-        let cache_hit = i % 9 == 4;
-        let hit = |detector: &str, count| GuardrailHit {
-            guardrail: "pii".into(),
-            detector: detector.into(),
-            action: "mask".into(),
-            count,
-            phase: "request".into(),
-        };
-        LogRow {
-            request_id: format!("req-{i}"),
-            time_ms,
-            endpoint: "chat",
-            consumer_id,
-            consumer,
-            key_id: consumer_id.map(|id| id * 10 + (i % 2) as i64),
-            route: Some(Arc::from(["r1", "r2"][i % 2])),
-            provider: Some(Arc::from(["openai", "anthropic", "gemini"][i % 3])),
-            requested_model: Some(["gpt", "claude", "gem", "up-1"][i % 4].to_owned()),
-            model: (!i.is_multiple_of(5)).then(|| format!("up-{}", i % 4)),
-            status,
-            error_code: (status >= 400).then(|| "upstream_error".to_owned()),
-            stream: i.is_multiple_of(2),
-            attempts: (i % 3) as u32,
-            fallback_trail: if i % 7 == 3 {
-                vec![
-                    TrailStep {
-                        provider: "openai".into(),
-                        status: Some(503),
-                        outcome: "503".into(),
-                    },
-                    TrailStep {
-                        provider: "anthropic".into(),
-                        status: None,
-                        outcome: "timeout".into(),
-                    },
-                ]
-            } else {
-                Vec::new()
-            },
-            usage: Usage {
-                prompt_tokens: 100 + i as u64,
-                completion_tokens: 10 + (i % 13) as u64,
-                cached_prompt_tokens: (i % 4) as u64,
-                reasoning_tokens: (i % 3) as u64,
-                cache_write_tokens: (i % 2) as u64,
-            },
-            tokens_estimated: i.is_multiple_of(11),
-            // A cached answer costs nothing; what it saved is recorded apart.
-            cost_micros: if cache_hit {
-                Some(0)
-            } else {
-                (!i.is_multiple_of(6)).then_some(1_000 + i as i64)
-            },
-            latency_ms: 5 + i as u64,
-            ttft_ms: i.is_multiple_of(2).then_some(3),
-            client_disconnected: i.is_multiple_of(17),
-            cache_hit,
-            cost_saved_micros: (cache_hit && i.is_multiple_of(2)).then_some(500 + i as i64),
-            guardrails: match i % 4 {
-                3 => vec![hit("EMAIL", 2), hit("EMPLOYEE_ID", 1)],
-                _ => Vec::new(),
-            },
-        }
-    }
-
-    /// `n` records, one every `step_ms` from `T0`.
-    fn records(n: usize, step_ms: i64) -> Vec<LogRow> {
-        (0..n).map(|i| record(i, T0 + i as i64 * step_ms)).collect()
-    }
-
-    async fn insert(db: &UsageDb, rows: &[LogRow], batch: usize) {
-        for chunk in rows.chunks(batch) {
-            db.insert_batch(chunk).await.expect("the batch is written");
-        }
-    }
-
-    /// Every page of `filter`, following the cursor.
-    async fn all_pages(db: &UsageDb, mut filter: LogFilter) -> Vec<RequestLog> {
-        let mut seen = Vec::new();
-        loop {
-            let page = db.logs(&filter).await.expect("a page");
-            assert!(page.items.len() <= filter.limit.unwrap_or(DEFAULT_LOG_LIMIT) as usize);
-            seen.extend(page.items);
-            match page.next_cursor {
-                Some(cursor) => filter.cursor = Some(cursor.parse().expect("a row id")),
-                None => return seen,
-            }
-        }
-    }
-
-    /// Which records a filter should select.
-    type Keep = Box<dyn Fn(&LogRow) -> bool>;
-    /// Which statuses a status filter should select.
-    type StatusKeep = fn(u16) -> bool;
-
-    fn ids(logs: &[RequestLog]) -> Vec<String> {
-        logs.iter().map(|log| log.request_id.clone()).collect()
-    }
-
-    /// The request ids of `rows` that `keep` selects, newest (last inserted) first.
-    fn expected(rows: &[LogRow], keep: impl Fn(&LogRow) -> bool) -> Vec<String> {
-        rows.iter()
-            .rev()
-            .filter(|row| keep(row))
-            .map(|row| row.request_id.clone())
-            .collect()
-    }
-
-    #[test]
-    fn times_format_as_rfc3339_utc() {
-        assert_eq!(format_rfc3339(0, true), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            format_rfc3339(1_709_210_096_789, true),
-            "2024-02-29T12:34:56.789Z"
-        );
-        assert_eq!(
-            format_rfc3339(1_709_210_096_789, false),
-            "2024-02-29T12:34:56Z"
-        );
-        assert_eq!(format_rfc3339(-5, false), "1970-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(i64::MAX, true), "9999-12-31T23:59:59.999Z");
-    }
-
-    #[test]
-    fn status_filters_parse() {
-        assert_eq!(StatusFilter::parse("429"), Some(StatusFilter::Code(429)));
-        assert_eq!(StatusFilter::parse("2xx"), Some(StatusFilter::Class(2)));
-        assert_eq!(StatusFilter::parse("5XX"), Some(StatusFilter::Class(5)));
-        assert_eq!(StatusFilter::parse("error"), Some(StatusFilter::Error));
-        for bad in ["", "6xx", "0xx", "99", "600", "4x", "x4xx", "-1", "abc"] {
-            assert_eq!(StatusFilter::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[tokio::test]
-    async fn records_round_trip_with_every_field() {
-        let (_dir, db) = open().await;
-        let rows = records(8, 1234);
-        insert(&db, &rows, 8).await;
-        let log = db.log("req-3").await.expect("read").expect("found");
-        let row = &rows[3];
-        assert_eq!(
-            log,
-            RequestLog {
-                request_id: "req-3".into(),
-                time: format_rfc3339(row.time_ms, true),
-                endpoint: "chat".into(),
-                consumer: None,
-                key_id: None,
-                route: Some("r2".into()),
-                provider: Some("openai".into()),
-                requested_model: Some("up-1".into()),
-                model: Some("up-3".into()),
-                status: 500,
-                error_code: Some("upstream_error".into()),
-                stream: false,
-                attempts: 0,
-                fallback_trail: row.fallback_trail.clone(),
-                prompt_tokens: 103,
-                completion_tokens: 13,
-                cached_tokens: 3,
-                reasoning_tokens: 0,
-                tokens_estimated: false,
-                cost_usd: Some(0.001003),
-                latency_ms: 8,
-                ttft_ms: None,
-                client_disconnected: false,
-                cache_hit: false,
-                cost_saved_usd: None,
-                guardrails: row.guardrails.clone(),
-            }
-        );
-        assert_eq!(log.fallback_trail.len(), 2);
-        assert_eq!(log.guardrails.len(), 2);
-        let cached = db.log("req-4").await.expect("read").expect("found");
-        assert!(cached.cache_hit);
-        assert_eq!(cached.cost_usd, Some(0.0));
-        assert_eq!(cached.cost_saved_usd, Some(0.000504));
-        assert!(cached.guardrails.is_empty());
-        let unpriced = db.log("req-0").await.expect("read").expect("found");
-        assert_eq!(unpriced.cost_usd, None);
-        assert!(unpriced.tokens_estimated && unpriced.client_disconnected);
-        assert_eq!(unpriced.ttft_ms, Some(3));
-        assert_eq!(db.log("req-404").await.expect("read"), None);
-    }
-
-    #[tokio::test]
-    async fn a_resent_request_id_is_kept_twice_and_the_newest_is_read() {
-        let (_dir, db) = open().await;
-        let mut first = record(1, T0);
-        first.request_id = "same".into();
-        let mut second = record(2, T0 + 10);
-        second.request_id = "same".into();
-        db.insert_batch(&[first]).await.expect("written");
-        db.insert_batch(&[second]).await.expect("written");
-        let page = db.logs(&LogFilter::default()).await.expect("page");
-        assert_eq!(ids(&page.items), ["same", "same"]);
-        let newest = db.log("same").await.expect("read").expect("found");
-        assert_eq!(newest.status, 429);
-    }
-
-    #[tokio::test]
-    async fn rollups_agree_with_the_records_however_they_are_batched() {
-        let (_dir, db) = open().await;
-        // Three records a minute over about 14 hours, in batches that straddle the insert chunk.
-        let rows = records(2_500, 20_000);
-        insert(&db, &rows[..700], 700).await;
-        insert(&db, &rows[700..], 97).await;
-        for group_by in [
-            GroupBy::Consumer,
-            GroupBy::Key,
-            GroupBy::Route,
-            GroupBy::Provider,
-            GroupBy::Model,
-        ] {
-            for bucket in [Bucket::Hour, Bucket::Day] {
-                let report = db
-                    .usage(&UsageQuery {
-                        group_by,
-                        bucket,
-                        since_ms: None,
-                        until_ms: None,
-                    })
-                    .await
-                    .expect("report");
-                let mut want: std::collections::BTreeMap<(i64, Option<String>), UsageRow> =
-                    Default::default();
-                let mut unpriced = 0;
-                for row in &rows {
-                    let bucket_ms = row.time_ms / bucket.millis() * bucket.millis();
-                    let group = match group_by {
-                        GroupBy::Consumer => row.consumer.as_deref().map(str::to_owned),
-                        GroupBy::Key => row.key_id.map(|id| id.to_string()),
-                        GroupBy::Route => row.route.as_deref().map(str::to_owned),
-                        GroupBy::Provider => row.provider.as_deref().map(str::to_owned),
-                        GroupBy::Model => row.model.clone().or(row.requested_model.clone()),
-                    };
-                    let entry = want.entry((bucket_ms, group.clone())).or_default();
-                    entry.bucket = format_rfc3339(bucket_ms, false);
-                    entry.group = group;
-                    entry.requests += 1;
-                    entry.errors += u64::from(row.status >= 400);
-                    entry.prompt_tokens += row.usage.prompt_tokens;
-                    entry.completion_tokens += row.usage.completion_tokens;
-                    entry.cached_tokens += row.usage.cached_prompt_tokens;
-                    entry.reasoning_tokens += row.usage.reasoning_tokens;
-                    match row.cost_micros {
-                        Some(cost) => entry.cost_usd += cost as f64 / 1e6,
-                        None => {
-                            entry.unpriced_requests += 1;
-                            unpriced += 1;
-                        }
-                    }
-                    if row.cache_hit {
-                        entry.cache_hits += 1;
-                        entry.cost_saved_usd += row.cost_saved_micros.unwrap_or(0) as f64 / 1e6;
-                    }
-                }
-                assert!(unpriced > 0);
-                // Key ids here all have two digits, so their order as strings is the numeric one.
-                let got = report.rows.clone();
-                let want: Vec<UsageRow> = want.into_values().collect();
-                assert_eq!(got.len(), want.len(), "{group_by:?} {bucket:?}");
-                for (got, want) in got.iter().zip(&want) {
-                    assert!(
-                        (got.cost_usd - want.cost_usd).abs() < 1e-9,
-                        "{got:?} {want:?}"
-                    );
-                    assert!(
-                        (got.cost_saved_usd - want.cost_saved_usd).abs() < 1e-9,
-                        "{got:?} {want:?}"
-                    );
-                    assert_eq!(
-                        UsageRow {
-                            cost_usd: 0.0,
-                            cost_saved_usd: 0.0,
-                            ..got.clone()
-                        },
-                        UsageRow {
-                            cost_usd: 0.0,
-                            cost_saved_usd: 0.0,
-                            ..want.clone()
-                        }
-                    );
-                }
-                let hits: u64 = got.iter().map(|row| row.cache_hits).sum();
-                assert_eq!(hits, rows.iter().filter(|row| row.cache_hit).count() as u64);
-                // Ordered by bucket, then group with "none" first.
-                let order: Vec<_> = report.rows.iter().map(|row| &row.bucket).collect();
-                assert!(order.windows(2).all(|pair| pair[0] <= pair[1]));
-            }
-        }
-        let records_total = all_pages(
-            &db,
-            LogFilter {
-                limit: Some(500),
-                ..Default::default()
-            },
-        )
-        .await;
-        assert_eq!(records_total.len(), rows.len());
-    }
-
-    #[tokio::test]
-    async fn usage_rounds_since_down_to_its_bucket_and_stops_before_until() {
-        let (_dir, db) = open().await;
-        // One record an hour for three days.
-        let rows = records(72, HOUR_MS);
-        insert(&db, &rows, 72).await;
-        let report = |since_ms, until_ms, bucket| {
-            let db = db.clone();
-            async move {
-                db.usage(&UsageQuery {
-                    group_by: GroupBy::Route,
-                    bucket,
-                    since_ms,
-                    until_ms,
-                })
-                .await
-                .expect("report")
-            }
-        };
-        let requests = |report: &UsageReport| report.rows.iter().map(|r| r.requests).sum::<u64>();
-        // Half an hour into the 3rd hour: the whole hour counts.
-        let hourly = report(
-            Some(T0 + 2 * HOUR_MS + HOUR_MS / 2),
-            Some(T0 + 5 * HOUR_MS),
-            Bucket::Hour,
-        )
-        .await;
-        assert_eq!(requests(&hourly), 3);
-        assert_eq!(
-            hourly.rows[0].bucket,
-            format_rfc3339(T0 + 2 * HOUR_MS, false)
-        );
-        let daily = report(Some(T0 + 2 * HOUR_MS), None, Bucket::Day).await;
-        let day_start = T0 / DAY_MS * DAY_MS;
-        assert_eq!(daily.rows[0].bucket, format_rfc3339(day_start, false));
-        assert_eq!(requests(&daily), 72);
-        assert!(
-            daily
-                .rows
-                .iter()
-                .all(|row| row.bucket.ends_with("T00:00:00Z"))
-        );
-    }
-
-    #[tokio::test]
-    async fn filters_and_cursor_pages_cover_every_record_once() {
-        let (_dir, db) = open().await;
-        let rows = records(600, 1_000);
-        insert(&db, &rows, 64).await;
-        let since = T0 + 100_000;
-        let until = T0 + 450_000;
-        let cases: Vec<(LogFilter, Keep)> = vec![
-            (LogFilter::default(), Box::new(|_| true)),
-            (
-                LogFilter {
-                    consumer: Some("team-a".into()),
-                    ..Default::default()
-                },
-                Box::new(|row| row.consumer.as_deref() == Some("team-a")),
-            ),
-            (
-                LogFilter {
-                    key_id: Some(21),
-                    ..Default::default()
-                },
-                Box::new(|row| row.key_id == Some(21)),
-            ),
-            (
-                LogFilter {
-                    route: Some("r2".into()),
-                    provider: Some("gemini".into()),
-                    ..Default::default()
-                },
-                Box::new(|row| {
-                    row.route.as_deref() == Some("r2") && row.provider.as_deref() == Some("gemini")
-                }),
-            ),
-            (
-                LogFilter {
-                    model: Some("gpt".into()),
-                    ..Default::default()
-                },
-                Box::new(|row| row.requested_model.as_deref() == Some("gpt")),
-            ),
-            (
-                // The requested model of some records and the upstream model of others.
-                LogFilter {
-                    model: Some("up-1".into()),
-                    ..Default::default()
-                },
-                Box::new(|row| {
-                    row.model.as_deref() == Some("up-1")
-                        || row.requested_model.as_deref() == Some("up-1")
-                }),
-            ),
-            (
-                LogFilter {
-                    since_ms: Some(since),
-                    until_ms: Some(until),
-                    status: Some(StatusFilter::Error),
-                    ..Default::default()
-                },
-                Box::new(move |row| {
-                    row.time_ms >= since && row.time_ms < until && row.status >= 400
-                }),
-            ),
-            (
-                LogFilter {
-                    consumer: Some("nobody".into()),
-                    ..Default::default()
-                },
-                Box::new(|_| false),
-            ),
-        ];
-        for (filter, keep) in cases {
-            let want = expected(&rows, keep);
-            for limit in [None, Some(1), Some(7), Some(500)] {
-                let got = all_pages(
-                    &db,
-                    LogFilter {
-                        limit,
-                        ..filter.clone()
-                    },
-                )
-                .await;
-                assert_eq!(ids(&got), want, "{filter:?} limit {limit:?}");
-            }
-        }
-        // The last page says there is no next one, also when it is exactly full.
-        let page = db
-            .logs(&LogFilter {
-                limit: Some(600),
-                ..Default::default()
-            })
-            .await
-            .expect("page");
-        assert_eq!(page.items.len(), MAX_LOG_LIMIT as usize);
-        assert!(page.next_cursor.is_some());
-        let exact = db
-            .logs(&LogFilter {
-                key_id: Some(21),
-                limit: Some(expected(&rows, |row| row.key_id == Some(21)).len() as u32),
-                ..Default::default()
-            })
-            .await
-            .expect("page");
-        assert_eq!(exact.next_cursor, None);
-    }
-
-    #[tokio::test]
-    async fn status_filters_select_codes_and_classes() {
-        let (_dir, db) = open().await;
-        let rows = records(70, 10);
-        insert(&db, &rows, 70).await;
-        let cases: [(StatusFilter, StatusKeep); 5] = [
-            (StatusFilter::Code(429), |status| status == 429),
-            (StatusFilter::Class(2), |status| {
-                (200..300).contains(&status)
-            }),
-            (StatusFilter::Class(4), |status| {
-                (400..500).contains(&status)
-            }),
-            (StatusFilter::Class(5), |status| status >= 500),
-            (StatusFilter::Error, |status| status >= 400),
-        ];
-        for (status, keep) in cases {
-            let got = all_pages(
-                &db,
-                LogFilter {
-                    status: Some(status),
-                    limit: Some(500),
-                    ..Default::default()
-                },
-            )
-            .await;
-            let want = expected(&rows, |row| keep(row.status));
-            assert!(!want.is_empty());
-            assert_eq!(ids(&got), want, "{status:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn spend_adds_whole_hours_from_rollups_and_a_partial_hour_from_records() {
-        let (_dir, db) = open().await;
-        let priced = |i: usize, time_ms: i64, consumer: i64, key: i64, cost: Option<i64>| LogRow {
-            consumer_id: Some(consumer),
-            key_id: Some(key),
-            cost_micros: cost,
-            ..record(i, time_ms)
-        };
-        let rows = vec![
-            // Before the period: not counted.
-            priced(0, T0 + 10 * 60_000, 1, 11, Some(1)),
-            // The leading half hour (the period starts at T0 + 30 min).
-            priced(1, T0 + 30 * 60_000, 1, 11, Some(10)),
-            priced(2, T0 + 59 * 60_000, 1, 12, Some(100)),
-            // Whole hours.
-            priced(3, T0 + HOUR_MS, 1, 11, Some(1_000)),
-            priced(4, T0 + 5 * HOUR_MS + 1, 1, 12, Some(10_000)),
-            priced(5, T0 + 5 * HOUR_MS + 2, 1, 12, None),
-            // Someone else's.
-            priced(6, T0 + 2 * HOUR_MS, 2, 21, Some(100_000)),
-        ];
-        insert(&db, &rows, 3).await;
-        let since = T0 + 30 * 60_000;
-        let spend = |scope| {
-            let db = db.clone();
-            async move { db.spend_since(scope, since).await.expect("spend") }
-        };
-        assert_eq!(spend(SpendScope::Consumer(1)).await, 11_110);
-        assert_eq!(spend(SpendScope::Key(11)).await, 1_010);
-        assert_eq!(spend(SpendScope::Key(12)).await, 10_100);
-        assert_eq!(spend(SpendScope::Consumer(2)).await, 100_000);
-        assert_eq!(spend(SpendScope::Consumer(3)).await, 0);
-        // On an hour boundary only the rollups are read; from the epoch, everything counts.
-        assert_eq!(
-            db.spend_since(SpendScope::Consumer(1), T0 + HOUR_MS)
-                .await
-                .expect("spend"),
-            11_000
-        );
-        assert_eq!(
-            db.spend_since(SpendScope::Consumer(1), 0)
-                .await
-                .expect("spend"),
-            11_111
-        );
-        // After a restart: the same figures from the same file.
-        let path = db.path().to_owned();
-        db.close().await;
-        let reopened = UsageDb::open(&path).await.expect("reopens");
-        assert_eq!(
-            reopened
-                .spend_since(SpendScope::Consumer(1), since)
-                .await
-                .expect("spend"),
-            11_110
-        );
-    }
-
-    #[tokio::test]
-    async fn prune_deletes_by_age_then_by_row_cap_and_keeps_rollups_longer() {
-        let (_dir, db) = open().await;
-        // One record a day for 40 days, then 4,500 more on the last day.
-        let mut rows: Vec<LogRow> = (0..40).map(|i| record(i, T0 + i as i64 * DAY_MS)).collect();
-        let last_day = T0 + 39 * DAY_MS;
-        rows.extend((40..4_540).map(|i| record(i, last_day + i as i64)));
-        insert(&db, &rows, 512).await;
-        let now = last_day + HOUR_MS;
-        // 30 days: the first ten days' records go (days 0 to 9 are older than now - 30 days).
-        let deleted = db.prune(now, 30, 0).await.expect("pruned");
-        assert_eq!(deleted, 10);
-        let left = all_pages(
-            &db,
-            LogFilter {
-                limit: Some(500),
-                ..Default::default()
-            },
-        )
-        .await;
-        assert_eq!(left.len(), rows.len() - 10);
-        assert_eq!(
-            left.last().map(|log| log.request_id.as_str()),
-            Some("req-10")
-        );
-        // The rollups of those days stay: usage still sees all 40 days.
-        let report = db.usage(&UsageQuery::default()).await.expect("report");
-        assert_eq!(
-            report.rows.iter().map(|r| r.requests).sum::<u64>(),
-            rows.len() as u64
-        );
-        // A cap of 3,000: the oldest go, in several chunks, and the newest 3,000 stay.
-        let deleted = db.prune(now, 30, 3_000).await.expect("pruned");
-        assert_eq!(deleted, (rows.len() - 10 - 3_000) as u64);
-        let left = all_pages(
-            &db,
-            LogFilter {
-                limit: Some(500),
-                ..Default::default()
-            },
-        )
-        .await;
-        assert_eq!(ids(&left), expected(&rows[rows.len() - 3_000..], |_| true));
-        // Nothing more to do: nothing deleted.
-        assert_eq!(db.prune(now, 30, 3_000).await.expect("pruned"), 0);
-        // 365 days past the retention, the oldest rollups go too.
-        let later = T0 + (30 + 365 + 5) * DAY_MS;
-        db.prune(later, 30, 0).await.expect("pruned");
-        let report = db.usage(&UsageQuery::default()).await.expect("report");
-        let first_day = format_rfc3339((later - 395 * DAY_MS) / DAY_MS * DAY_MS, false);
-        assert!(
-            report.rows.iter().all(|row| row.bucket >= first_day),
-            "{report:?}"
-        );
-        assert!(!report.rows.is_empty());
-        // The first five days' rollups are gone.
-        assert_eq!(
-            report.rows.iter().map(|r| r.requests).sum::<u64>(),
-            4_500 + 35
-        );
-    }
-
-    /// Run with `cargo test -p switchyard --release --lib store::usage -- --ignored --nocapture`.
-    /// Measured twice: with random request ids (clients' own, and the gateway's today), whose
-    /// index takes a page write per record, and with time-ordered ones, which only append.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "a benchmark: run it in release"]
-    async fn writer_throughput() {
-        const TOTAL: usize = 200_000;
-        const BATCH: usize = 512;
-        for ordered in [false, true] {
-            let (_dir, db) = open().await;
-            let rows: Vec<LogRow> = (0..TOTAL)
-                .map(|i| {
-                    let time_ms = T0 + i as i64 * 5;
-                    let mut row = record(i, time_ms);
-                    row.request_id = if ordered {
-                        format!("req_{time_ms:012x}{:020x}", fastrand::u128(..) >> 48)
-                    } else {
-                        format!("req_{:032x}", fastrand::u128(..))
-                    };
-                    row
-                })
-                .collect();
-            let started = std::time::Instant::now();
-            for batch in rows.chunks(BATCH) {
-                db.insert_batch(batch).await.expect("written");
-            }
-            let elapsed = started.elapsed();
-            let ids = if ordered { "time-ordered" } else { "random" };
-            println!(
-                "writer_throughput: {TOTAL} records with {ids} ids in batches of {BATCH} in {:.2} s: {:.0} records/s",
-                elapsed.as_secs_f64(),
-                TOTAL as f64 / elapsed.as_secs_f64()
-            );
-            let started = std::time::Instant::now();
-            let page = db
-                .logs(&LogFilter {
-                    consumer: Some("team-b".into()),
-                    status: Some(StatusFilter::Error),
-                    ..Default::default()
-                })
-                .await
-                .expect("page");
-            let last = rows
-                .last()
-                .map(|row| row.request_id.as_str())
-                .unwrap_or_default();
-            let found = db.log(last).await.expect("read");
-            println!(
-                "writer_throughput: a filtered logs page and a lookup by id over {TOTAL} records in {:?}",
-                started.elapsed()
-            );
-            assert_eq!(page.items.len(), DEFAULT_LOG_LIMIT as usize);
-            assert!(found.is_some());
-        }
-    }
-}
+mod tests;
