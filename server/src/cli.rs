@@ -219,8 +219,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC", global = true)]
     pub metrics_public: bool,
 
-    /// Whether every proxied request's record is written to `usage.db` in the data dir (`on`,
-    /// the default, or `off`). Off, `/api/logs` and `/api/usage` stay empty and budgets do not
+    /// Whether every proxied request's record is written to the request log (`usage.db` in the
+    /// data dir, or the `--database-url` database) (`on`, the default, or `off`). Off, `/api/logs` and `/api/usage` stay empty and budgets do not
     /// survive a restart; metrics and budgets still work in memory.
     #[arg(long, env = "SWITCHYARD_REQUEST_LOG", default_value = "on", value_parser = ["on", "off"], global = true)]
     pub request_log: String,
