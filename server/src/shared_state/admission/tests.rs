@@ -608,6 +608,19 @@ async fn admission_latency() {
             rounds.push(took);
         }
     }
+    // The same connection's bare round trip, for comparison.
+    let mut pings = Vec::new();
+    for _ in 0..2800 {
+        let began = Instant::now();
+        limits.redis.probe().await;
+        pings.push(began.elapsed());
+    }
+    pings.sort();
+    println!(
+        "PING round trip: p50 {:?}, p99 {:?}",
+        pings[pings.len() / 2],
+        pings[pings.len() * 99 / 100]
+    );
     rounds.sort();
     let at = |q: f64| rounds[((rounds.len() as f64 * q) as usize).min(rounds.len() - 1)];
     println!(
