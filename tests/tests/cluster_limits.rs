@@ -6,6 +6,7 @@
 //! Skipped with a printed reason when PostgreSQL or Redis is not installed, unless
 //! `SWITCHYARD_REQUIRE_CLUSTER=1`.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -244,6 +245,24 @@ async fn a_killed_node_frees_its_slots_after_the_lease() {
         .consumer(json!({"name": "team", "limits": {"max_concurrent": 2}}))
         .await;
     let probe = cluster.probe().await;
+    // Records B commits go to the shared database: read through A, they outlive B.
+    let mut through_b = BTreeSet::new();
+    for _ in 0..5 {
+        let response = chat(&cluster.nodes[1], &probe.key, MODEL).await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        let id = response
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("every answer has a request id");
+        through_b.insert(id.to_owned());
+    }
+    poll_until(DEADLINE, "B's records to be committed", || async {
+        through_b
+            .is_subset(&logged_ids(&cluster.nodes[0]).await)
+            .then_some(())
+    })
+    .await;
     // Two requests on B that the mock never answers in time hold every slot.
     cluster
         .slow
@@ -292,6 +311,26 @@ async fn a_killed_node_frees_its_slots_after_the_lease() {
     assert!(freed <= lease + Duration::from_millis(1500), "{freed:?}");
     let response = chat(&cluster.nodes[2], &team.key, MODEL).await;
     assert_eq!(response.status, 200, "{}", response.text());
+    let logged = logged_ids(&cluster.nodes[2]).await;
+    assert!(
+        through_b.is_subset(&logged),
+        "every record B committed is still there after its death: {through_b:?} in {logged:?}"
+    );
+}
+
+/// The request ids of the newest 500 records, as `node` reads them from the shared database.
+async fn logged_ids(node: &Gateway) -> BTreeSet<String> {
+    let page = node.admin_get("/api/logs?limit=500").await;
+    page.expect_status(200, "GET /api/logs");
+    page.json()["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["request_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether every node answers the team with `status` (and, for 503, `redis_unavailable`).
