@@ -66,19 +66,7 @@ fn usage_migrations_keep_their_checksums_and_have_postgres_twins() {
         ),
     ];
     let sqlite = sqlx::migrate!("./migrations_usage/sqlite");
-    let embedded: Vec<(i64, String)> = sqlite
-        .iter()
-        .map(|m| {
-            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
-            (m.version, hex)
-        })
-        .collect();
-    for (version, checksum) in recorded {
-        assert!(
-            embedded.contains(&(version, checksum.to_owned())),
-            "usage migration {version} changed its checksum or is missing"
-        );
-    }
+    crate::store::db::assert_checksums_pinned(&sqlite, &recorded, "usage migration");
     let postgres = sqlx::migrate!("./migrations_usage/postgres");
     let versions = |m: &sqlx::migrate::Migrator| m.iter().map(|m| m.version).collect::<Vec<_>>();
     assert_eq!(versions(&sqlite), versions(&postgres));
