@@ -351,6 +351,29 @@ fn sqlite_url(path: &Path) -> Result<String> {
     Ok(url)
 }
 
+/// Fails when a migration in `recorded` (version, SHA-384 in hex) is missing from `migrator` or
+/// its text changed: sqlx would then refuse every database that applied the old one.
+#[cfg(test)]
+pub(crate) fn assert_checksums_pinned(
+    migrator: &sqlx::migrate::Migrator,
+    recorded: &[(i64, &str)],
+    what: &str,
+) {
+    let embedded: Vec<(i64, String)> = migrator
+        .iter()
+        .map(|m| {
+            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            (m.version, hex)
+        })
+        .collect();
+    for (version, checksum) in recorded {
+        assert!(
+            embedded.contains(&(*version, (*checksum).to_owned())),
+            "{what} {version} changed its checksum or is missing"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,28 +487,5 @@ mod tests {
         assert_eq!(mode, "wal");
         assert!(path.exists(), "the file is created under its own name");
         Ok(())
-    }
-}
-
-/// Fails when a migration in `recorded` (version, SHA-384 in hex) is missing from `migrator` or
-/// its text changed: sqlx would then refuse every database that applied the old one.
-#[cfg(test)]
-pub(crate) fn assert_checksums_pinned(
-    migrator: &sqlx::migrate::Migrator,
-    recorded: &[(i64, &str)],
-    what: &str,
-) {
-    let embedded: Vec<(i64, String)> = migrator
-        .iter()
-        .map(|m| {
-            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
-            (m.version, hex)
-        })
-        .collect();
-    for (version, checksum) in recorded {
-        assert!(
-            embedded.contains(&(*version, (*checksum).to_owned())),
-            "{what} {version} changed its checksum or is missing"
-        );
     }
 }
