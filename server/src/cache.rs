@@ -207,6 +207,37 @@ impl ResponseCache {
             // An unreachable Redis was counted by the backend; to the request it is a miss.
             Store::Redis(backend) => backend.get(route, key).await.ok().flatten().map(Arc::new),
         };
+        self.found(route, key, stored)
+    }
+
+    /// The Redis key of `key` stored for `route`, when this cache lives in Redis: what the
+    /// shared admission may read ahead in its own round trip.
+    pub fn redis_entry(&self, route: &str, key: &CacheKey) -> Option<String> {
+        match &self.store {
+            Store::Local(_) => None,
+            Store::Redis(backend) => Some(backend.entry_key(route, key)),
+        }
+    }
+
+    /// A lookup of `key` answered by a value read ahead from Redis (`None`: no entry), counted
+    /// and expired exactly as [`ResponseCache::get`] does.
+    pub fn get_read_ahead(
+        &self,
+        route: &str,
+        key: &CacheKey,
+        value: Option<&[u8]>,
+    ) -> Option<Arc<CachedAnswer>> {
+        let stored = value.and_then(redis_backend::readable).map(Arc::new);
+        self.found(route, key, stored)
+    }
+
+    /// What a lookup that found `stored` answers, counted as a hit or a miss.
+    fn found(
+        &self,
+        route: &str,
+        key: &CacheKey,
+        stored: Option<Arc<CachedAnswer>>,
+    ) -> Option<Arc<CachedAnswer>> {
         let found = match stored {
             Some(answer) if !answer.is_expired(self.clock.now_ms()) => Some(answer),
             Some(_) => {

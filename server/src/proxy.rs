@@ -560,6 +560,19 @@ async fn serve(
         };
         &repeeked
     };
+    let mut cache_plan = pipeline::CachePlan::new(
+        &state.cache,
+        route.spec.cache,
+        &parts.headers,
+        &caller,
+        inbound,
+        restorer.is_some(),
+        &upstream_body,
+    );
+    let cache_entries = match &mut cache_plan {
+        Some(plan) => plan.read_ahead(route, &peeked.model, Instant::now()),
+        None => Vec::new(),
+    };
     let ask = pipeline::Ask {
         caller: &caller,
         route,
@@ -568,8 +581,9 @@ async fn serve(
         body_len: body.len(),
         max_tokens: peeked.max_tokens,
         now_ms: finish.clock().now_ms(),
+        cache_entries: &cache_entries,
     };
-    let budgets = match pipeline::admit_and_reserve(
+    let cleared = match pipeline::admit_and_reserve(
         state.shared_limits.as_ref(),
         snapshot.consumers.settings.redis_failure,
         &state.registry.limits,
@@ -578,7 +592,7 @@ async fn serve(
     )
     .await
     {
-        Ok(budgets) => budgets,
+        Ok(cleared) => cleared,
         Err((error, budgets)) => {
             let mut response = refuse(finish, inbound, error);
             if let Some(budgets) = &budgets {
@@ -587,14 +601,10 @@ async fn serve(
             return Err(response);
         }
     };
-    let cache_plan = pipeline::CachePlan::new(
-        &state.cache,
-        route.spec.cache,
-        &parts.headers,
-        &caller,
-        inbound,
-        restorer.is_some(),
-    );
+    let budgets = cleared.budgets;
+    if let (Some(plan), Some(values)) = (&mut cache_plan, cleared.cached) {
+        plan.values_read(values);
+    }
     if cache_plan.is_some() {
         let settings = &snapshot.consumers.settings;
         state
@@ -635,17 +645,8 @@ async fn serve(
         }
         let provider = &plan.upstream.provider;
         let target = plan.upstream.target_model(&peeked.model);
-        if let Some(cache) = &cache_plan {
-            match serve_from_cache(
-                cache,
-                finish,
-                route,
-                provider,
-                target,
-                &upstream_body,
-                sent_peek,
-            )
-            .await
+        if let Some(cache) = &mut cache_plan {
+            match serve_from_cache(cache, finish, route, provider, target, sent_peek).await
             {
                 Ok(mut response) => {
                     let strategy = route.strategy_header(plan.why);
@@ -761,22 +762,22 @@ async fn serve(
 /// Answers from the cache when it holds the request as this attempt would send it; otherwise
 /// says where the attempt's answer is to be stored (`Err`, `None` when it must not be).
 async fn serve_from_cache(
-    cache: &pipeline::CachePlan,
+    cache: &mut pipeline::CachePlan,
     finish: &mut Finish,
     route: &Route,
     provider: &Arc<Provider>,
     target: &str,
-    body: &Bytes,
     peeked: &request::Peeked<'_>,
 ) -> Result<Response, Option<pipeline::CacheStore>> {
-    let Some(key) = cache.key(provider.id, target, body) else {
+    let Some(key) = cache.key(provider.id, target) else {
         return Err(None);
     };
-    let store = || pipeline::CacheStore {
-        cache: Arc::clone(cache.cache()),
+    let (shared, ttl_ms, client) = (Arc::clone(cache.cache()), cache.ttl_ms(), cache.client);
+    let store = move || pipeline::CacheStore {
+        cache: shared,
         key,
-        ttl_ms: cache.ttl_ms(),
-        client: cache.client,
+        ttl_ms,
+        client,
         stream: peeked.stream,
         route: Arc::clone(&route.name),
         provider: Arc::clone(&provider.name),

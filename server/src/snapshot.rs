@@ -202,6 +202,22 @@ impl Route {
         None
     }
 
+    /// The upstreams [`Route::pick_primary`] may choose for a request's first attempt: the
+    /// usable members of the highest priority group that has one, in order. It only reads
+    /// health: no exploration is claimed and no half-open probe taken, so it may run before the
+    /// request is admitted (the response cache reads their entries ahead).
+    pub fn first_candidates(&self, now: Instant) -> impl Iterator<Item = &Upstream> {
+        let usable = move |i: &usize| {
+            let upstream = &self.upstreams[*i];
+            upstream.weight > 0 && upstream.provider.health.available(now)
+        };
+        self.groups
+            .iter()
+            .find(|group| group.clone().any(|i| usable(&i)))
+            .into_iter()
+            .flat_map(move |group| group.clone().filter(usable).map(|i| &self.upstreams[i]))
+    }
+
     /// `x-switchyard-strategy` for an attempt chosen for `why`.
     pub fn strategy_header(&self, why: Why) -> HeaderValue {
         let position = WHYS.iter().position(|(w, _)| *w == why).unwrap_or(0);

@@ -17,6 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -512,6 +513,33 @@ impl Redis {
         }
     }
 
+    /// Starts watching every command the server runs (`MONITOR`), those that scripts run
+    /// included, from the moment this returns.
+    pub fn monitor(&self) -> anyhow::Result<Monitor> {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))
+            .with_context(|| format!("connecting to {address}"))?;
+        stream.write_all(b"*1\r\n$7\r\nMONITOR\r\n")?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut first = String::new();
+        reader.read_line(&mut first)?;
+        if first.trim_end() != "+OK" {
+            bail!("redis answered MONITOR with {first:?}");
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        // Ends when the connection does: at the server's stop, or the monitor's drop.
+        thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(line.trim_start_matches('+').to_owned());
+            }
+        });
+        Ok(Monitor { stream, lines })
+    }
+
     /// Kills the server and waits until it has exited, so its port refuses connections.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -531,6 +559,48 @@ impl Redis {
     /// The server's log so far (its last lines), for assertion messages.
     pub fn log_tail(&self) -> String {
         log_tail(&self.log)
+    }
+}
+
+/// The commands a Redis server ran since [`Redis::monitor`], one line each as `MONITOR` writes
+/// them: `<time> [<db> <client address, or lua>] "COMMAND" "arg" ...`.
+pub struct Monitor {
+    stream: TcpStream,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Monitor {
+    /// The lines seen so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The lines up to and including the first that contains `marker`, once it has been seen;
+    /// fails after `timeout`. Send the marker yourself (say, `ECHO <marker>` with
+    /// [`Redis::command`]) after what is to be watched: Redis runs commands in order, so every
+    /// command before it is then in the lines.
+    pub fn until(&self, marker: &str, timeout: Duration) -> anyhow::Result<Vec<String>> {
+        let start = Instant::now();
+        loop {
+            let lines = self.lines();
+            if let Some(end) = lines.iter().position(|line| line.contains(marker)) {
+                return Ok(lines[..=end].to_vec());
+            }
+            if start.elapsed() > timeout {
+                bail!("{marker:?} not seen within {timeout:?}; seen: {lines:#?}");
+            }
+            thread::sleep(POLL_PAUSE);
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        // An error means the connection is already gone, which is what is wanted.
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 

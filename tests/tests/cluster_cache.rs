@@ -416,3 +416,77 @@ async fn with_redis_stopped_requests_miss_within_the_timeout_and_caching_returns
         "the outage's misses were counted: {counted:?}"
     );
 }
+
+/// The commands a client (not a script) sent that touch a cache entry of route `cc`, reduced to
+/// the command's name; and the `GET`s that scripts ran.
+fn cache_traffic(lines: &[String]) -> (Vec<String>, usize) {
+    let mut from_clients = Vec::new();
+    let mut in_scripts = 0;
+    for line in lines.iter().filter(|line| line.contains(":c:cc:")) {
+        let Some((source, command)) = line.split_once("] ") else {
+            continue;
+        };
+        let name = command.split('"').nth(1).unwrap_or_default().to_uppercase();
+        if source.ends_with(" lua") {
+            in_scripts += usize::from(name == "GET");
+        } else {
+            from_clients.push(name);
+        }
+    }
+    (from_clients, in_scripts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_and_limited_request_asks_redis_once() {
+    let Some((mut cluster, mock)) = cached_cluster(ClusterOptions::default()).await else {
+        return;
+    };
+    // A consumer with a limit: each of its requests is admitted through Redis.
+    let a = cluster.node(0);
+    a.add_consumer(&json!({"name": "team", "limits": {"rpm": 1000}}))
+        .await;
+    let key = a.issue_key("team", &json!({"name": "ci"})).await.key;
+    let probe = chat("probe", false);
+    for node in cluster.nodes() {
+        poll_until(DEADLINE, "the key on every node", || async {
+            let request = node
+                .chat_request(&probe)
+                .header("cache-control", "no-store")
+                .header("authorization", format!("Bearer {key}"));
+            (ApiResponse::send(request).await.status == StatusCode::OK).then_some(())
+        })
+        .await;
+    }
+    mock.clear();
+    let monitor = cluster
+        .redis()
+        .monitor()
+        .unwrap_or_else(|e| panic!("MONITOR: {e:#}"));
+
+    let body = chat("Cached and limited.", false);
+    let miss = served(&send(cluster.node(0), &body, Some(&key)).await, "miss", "A");
+    wait_entries(cluster.node(1), 1).await;
+    let hit = send(cluster.node(1), &body, Some(&key)).await;
+    assert_eq!(served(&hit, "hit", "B"), miss, "B replays A's answer");
+    assert!(hit.header("x-ratelimit-remaining-requests").is_some());
+    assert_eq!(mock.request_count(), 1);
+
+    cluster
+        .redis()
+        .command(&["ECHO", "end-of-the-cached-requests"])
+        .unwrap_or_else(|e| panic!("ECHO: {e:#}"));
+    let lines = monitor
+        .until("end-of-the-cached-requests", DEADLINE)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (from_clients, in_scripts) = cache_traffic(&lines);
+    // A's admission read the entry ahead (none yet), A stored its answer, and B's admission
+    // read it ahead and served it: no lookup of its own on either node.
+    assert_eq!(
+        from_clients,
+        ["EVALSHA", "SET", "EVALSHA"],
+        "commands on the entry: {lines:#?}"
+    );
+    assert_eq!(in_scripts, 2, "each admission read the entry: {lines:#?}");
+    let stats = cache_stats(cluster.node(1)).await.expect("B counts");
+    assert_eq!((stats.hits, stats.misses), (1, 0), "{stats:?}");
+}

@@ -109,14 +109,7 @@ impl RedisBackend {
             })
             .await;
         match value {
-            Ok(Some(bytes)) => match decode(&bytes) {
-                Ok(answer) => Ok(Some(answer)),
-                Err(why) => {
-                    tracing::debug!(%why, "response cache: an entry in Redis could not be read; a miss");
-                    Ok(None)
-                }
-            },
-            Ok(None) => Ok(None),
+            Ok(value) => Ok(value.as_deref().and_then(readable)),
             Err(error) => {
                 self.count_unavailable("lookup", &error);
                 Err(error)
@@ -303,6 +296,18 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);
+}
+
+/// The answer in a value read from Redis (by a lookup, or by the admission script that read it
+/// ahead); `None`, a miss, when it is in a format this gateway cannot read.
+pub fn readable(bytes: &[u8]) -> Option<CachedAnswer> {
+    match decode(bytes) {
+        Ok(answer) => Some(answer),
+        Err(why) => {
+            tracing::debug!(%why, "response cache: an entry in Redis could not be read; a miss");
+            None
+        }
+    }
 }
 
 /// The answer as bytes: `FORMAT_VERSION`, then route, provider, model, content type (each a

@@ -8,15 +8,27 @@
 //! answer, `no-store` does neither. A request whose guardrails replaced values with placeholders to
 //! restore is never cached: the placeholders look alike for different values, so its answer (with
 //! the values restored) must not serve anyone else.
+//!
+//! In cluster mode the cache lives in Redis, and a request that is also admitted through Redis
+//! reads its first attempt's entry in the admission's round trip ([`CachePlan::read_ahead`]):
+//! the entries of every upstream the route's strategy may pick first, at most
+//! [`MAX_READ_AHEAD`]. The attempt's lookup then finds its value in hand.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use switchyard_shared::{CacheScope, RouteCache};
 
 use super::Caller;
 use crate::cache::{CacheApi, CacheKey, CachedAnswer, ClientApi, ResponseCache};
 use crate::proxy::Inbound;
+use crate::snapshot::Route;
+
+/// The most cache entries a request reads ahead with its admission: one per upstream its first
+/// attempt may go to, in a priority group this wide at most (wider groups read the first ones).
+pub const MAX_READ_AHEAD: usize = 4;
 
 /// What the client's `Cache-Control` allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,14 +65,23 @@ pub struct CachePlan {
     consumer: Option<i64>,
     api: CacheApi,
     pub client: ClientApi,
+    /// The body as every attempt sends it upstream.
+    body: Bytes,
+    /// The keys computed so far, per provider and upstream model: each is computed once.
+    keys: Vec<(i64, Box<str>, Option<CacheKey>)>,
+    /// The keys [`CachePlan::read_ahead`] asked Redis for, in order, until their values come.
+    asked: Vec<CacheKey>,
+    /// Values read ahead, each used by the first lookup of its key (a later attempt asks again).
+    read: Vec<(CacheKey, Option<Vec<u8>>)>,
 }
 
 /// The `x-switchyard-cache` header.
 pub const CACHE_HEADER: http::HeaderName = http::HeaderName::from_static("x-switchyard-cache");
 
 impl CachePlan {
-    /// The plan for a request on a route; `None` when the route does not cache or the request
-    /// cannot be cached (token counting, or values to restore in the answer).
+    /// The plan for a request on a route, whose attempts send `body` upstream; `None` when the
+    /// route does not cache or the request cannot be cached (token counting, or values to
+    /// restore in the answer).
     pub fn new(
         cache: &Arc<ResponseCache>,
         config: Option<RouteCache>,
@@ -68,6 +89,7 @@ impl CachePlan {
         caller: &Caller,
         inbound: Inbound,
         restores: bool,
+        body: &Bytes,
     ) -> Option<CachePlan> {
         let config = config.filter(|config| config.enabled)?;
         let api = match inbound {
@@ -94,28 +116,81 @@ impl CachePlan {
             consumer: caller.key().map(|key| key.consumer.id),
             api,
             client,
+            body: body.clone(),
+            keys: Vec::new(),
+            asked: Vec::new(),
+            read: Vec::new(),
         })
     }
 
-    /// The key of the request as this attempt sends it.
-    pub fn key(&self, provider_id: i64, upstream_model: &str, body: &[u8]) -> Option<CacheKey> {
+    /// The key of the request as an attempt to `provider_id` and `upstream_model` sends it.
+    pub fn key(&mut self, provider_id: i64, upstream_model: &str) -> Option<CacheKey> {
         if self.directive == Directive::NoStore {
             return None;
         }
-        crate::cache::key(
+        if let Some((_, _, key)) = self
+            .keys
+            .iter()
+            .find(|(id, model, _)| *id == provider_id && **model == *upstream_model)
+        {
+            return *key;
+        }
+        let key = crate::cache::key(
             self.consumer,
             self.config.scope == CacheScope::Global,
             provider_id,
             upstream_model,
             self.api,
-            body,
-        )
+            &self.body,
+        );
+        self.keys.push((provider_id, upstream_model.into(), key));
+        key
     }
 
-    /// A stored answer for `key` on `route`, unless the client asked for a fresh one.
-    pub async fn lookup(&self, route: &str, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
+    /// The Redis entries the request's first attempt may be answered from, for the shared
+    /// admission to read in its round trip: one per upstream `route` may pick first for a
+    /// request for `model` (reading health only, so nothing is claimed before the request is
+    /// admitted). Empty unless the cache lives in Redis and the client allows a lookup.
+    pub fn read_ahead(&mut self, route: &Route, model: &str, now: Instant) -> Vec<String> {
+        if self.directive != Directive::Normal {
+            return Vec::new();
+        }
+        let mut entries = Vec::new();
+        for upstream in route.first_candidates(now) {
+            if self.asked.len() == MAX_READ_AHEAD {
+                break;
+            }
+            let Some(key) = self.key(upstream.provider.id, upstream.target_model(model)) else {
+                continue;
+            };
+            if self.asked.contains(&key) {
+                continue;
+            }
+            let Some(entry) = self.cache.redis_entry(&route.name, &key) else {
+                return Vec::new();
+            };
+            self.asked.push(key);
+            entries.push(entry);
+        }
+        entries
+    }
+
+    /// Takes the values Redis answered for [`CachePlan::read_ahead`]'s entries, in its order.
+    pub fn values_read(&mut self, values: Vec<Option<Vec<u8>>>) {
+        if values.len() == self.asked.len() {
+            self.read = self.asked.drain(..).zip(values).collect();
+        }
+    }
+
+    /// A stored answer for `key` on `route`, unless the client asked for a fresh one: the value
+    /// read ahead with the admission when there is one, else the cache's.
+    pub async fn lookup(&mut self, route: &str, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
         if self.directive != Directive::Normal {
             return None;
+        }
+        if let Some(at) = self.read.iter().position(|(read, _)| read == key) {
+            let (_, value) = self.read.swap_remove(at);
+            return self.cache.get_read_ahead(route, key, value.as_deref());
         }
         self.cache.get(route, key).await
     }

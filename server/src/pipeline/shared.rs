@@ -4,6 +4,9 @@
 //! `redis_failure` setting decides: `open` runs the local phases (`admit`, `reserve_budget`),
 //! counting in this gateway's memory, and `closed` refuses with 503 `redis_unavailable`. A
 //! gateway without Redis, and a request under no limit and no budget, never ask Redis.
+//!
+//! The same round trip reads the response-cache entries the request's first attempt may be
+//! answered from (`Ask::cache_entries`), so a cached and limited request asks Redis once.
 
 use std::sync::Arc;
 
@@ -28,21 +31,33 @@ pub struct Ask<'a> {
     pub max_tokens: Option<u64>,
     /// The gateway's wall clock, for budget periods.
     pub now_ms: i64,
+    /// Response-cache entries in Redis to read with the shared admission (see
+    /// `CachePlan::prefetch`); empty when the cache is not in Redis.
+    pub cache_entries: &'a [String],
 }
 
 /// A refusal, with the rate-limit headers' budgets when a limit refused.
 pub type Refused = (ProxyError, Option<Budgets>);
 
+/// What a request that cleared the admit and budget phases carries on.
+#[derive(Debug, Default)]
+pub struct Cleared {
+    /// The budgets for the rate-limit headers, when a limit applies.
+    pub budgets: Option<Budgets>,
+    /// The values of `Ask::cache_entries`, in order, when Redis admitted the request (and so
+    /// read them); `None` when nothing was read.
+    pub cached: Option<Vec<Option<Vec<u8>>>>,
+}
+
 /// Admits and reserves, in Redis when the gateway has one, else (or while it does not answer,
-/// under `open`) locally; what the request holds goes into `finish`. Returns the budgets for
-/// the rate-limit headers when a limit applies.
+/// under `open`) locally; what the request holds goes into `finish`.
 pub async fn admit_and_reserve(
     shared: Option<&Arc<SharedLimits>>,
     failure: RedisFailure,
     limiter: &LimitRegistry,
     ask: &Ask<'_>,
     finish: &mut Finish,
-) -> Result<Option<Budgets>, Refused> {
+) -> Result<Cleared, Refused> {
     let mut unshared = false;
     if let Some(shared) = shared {
         let scopes = scopes(ask);
@@ -60,7 +75,11 @@ pub async fn admit_and_reserve(
             }
         }
     }
-    admit_locally(limiter, ask, finish, unshared)
+    let budgets = admit_locally(limiter, ask, finish, unshared)?;
+    Ok(Cleared {
+        budgets,
+        cached: None,
+    })
 }
 
 /// The scopes whose limits apply (the same as the local admit phase's).
@@ -84,7 +103,7 @@ async fn admit_shared(
     scopes: &[Scope],
     budgets: &[Arc<crate::budgets::CompiledBudget>],
     finish: &mut Finish,
-) -> Result<Result<Option<Budgets>, Refused>, ()> {
+) -> Result<Result<Cleared, Refused>, ()> {
     if let Some(key) = ask.caller.key() {
         key.usage.touch();
     }
@@ -111,13 +130,21 @@ async fn admit_shared(
         worst,
         now_ms: ask.now_ms,
         now_us: None,
+        cache_entries: ask.cache_entries,
     };
     let verdict = shared.admit(&request).await.map_err(|_| ())?;
     let limited = !scopes.is_empty();
     Ok(match verdict {
-        Verdict::Admitted { admission, budgets } => {
+        Verdict::Admitted {
+            admission,
+            budgets,
+            cached,
+        } => {
             finish.hold_shared(admission);
-            Ok(limited.then_some(budgets))
+            Ok(Cleared {
+                budgets: limited.then_some(budgets),
+                cached: Some(cached),
+            })
         }
         Verdict::Limited { refusal, budgets } => Err((
             ProxyError::RateLimited {
@@ -231,6 +258,7 @@ mod tests {
             body_len: 40,
             max_tokens: None,
             now_ms: 0,
+            cache_entries: &[],
         }
     }
 
@@ -285,7 +313,11 @@ mod tests {
             }
         };
         let first = open(finish(&registry)).await.expect("counted locally");
-        assert_eq!(first.and_then(|b| b.requests).map(|b| b.remaining), Some(0));
+        assert_eq!(
+            first.budgets.and_then(|b| b.requests).map(|b| b.remaining),
+            Some(0)
+        );
+        assert!(first.cached.is_none(), "nothing was read from Redis");
         assert_eq!(shared.redis.fallbacks(), 1);
         let Err((error, Some(_))) = open(finish(&registry)).await else {
             panic!("the local limit applies");
@@ -307,7 +339,7 @@ mod tests {
         )
         .await
         .expect("nothing to check");
-        assert!(admitted.is_none());
+        assert!(admitted.budgets.is_none() && admitted.cached.is_none());
         assert_eq!(shared.redis.failures_total(), 0, "Redis was not called");
     }
 }

@@ -99,6 +99,9 @@ pub struct Ask<'a> {
     pub now_ms: i64,
     /// Redis's clock overridden, in µs (tests); `None` uses `TIME`.
     pub now_us: Option<u64>,
+    /// Response-cache entries (Redis key names) to read in the same round trip when the
+    /// request is admitted: those its first attempt may be answered from.
+    pub cache_entries: &'a [String],
 }
 
 /// What the shared counters decided.
@@ -107,6 +110,8 @@ pub enum Verdict {
     Admitted {
         admission: SharedAdmission,
         budgets: Budgets,
+        /// The value of each of `Ask::cache_entries`, in order (`None`: no such entry).
+        cached: Vec<Option<Vec<u8>>>,
     },
     Limited {
         refusal: Refusal,
@@ -275,13 +280,17 @@ impl SharedLimits {
                 .arg(soft.unwrap_or(-1));
             held_budgets.push(held);
         }
-        let reply: Vec<i64> = self
+        for entry in ask.cache_entries {
+            invocation.key(entry);
+        }
+        let reply: Vec<redis::Value> = self
             .redis
             .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await
             .inspect_err(|error| self.script_error(error))?;
-        let budgets = header_budgets(ask.scopes, reply.get(4..).unwrap_or_default());
-        let field = |i: usize| reply.get(i).copied().unwrap_or(0);
+        let (counts, cached) = split_reply(reply, ask.scopes.len())?;
+        let budgets = header_budgets(ask.scopes, counts.get(4..).unwrap_or_default());
+        let field = |i: usize| counts.get(i).copied().unwrap_or(0);
         let index = usize::try_from(field(1)).unwrap_or(0).saturating_sub(1);
         match field(0) {
             0 => {
@@ -298,6 +307,7 @@ impl SharedLimits {
                         }),
                     },
                     budgets,
+                    cached,
                 })
             }
             1 => {
@@ -499,6 +509,26 @@ fn expire_at(end: i64) -> i64 {
     } else {
         end.saturating_add(BUDGET_GRACE_MS)
     }
+}
+
+/// The admission script's reply split into its numbers (verdict, then per scope its windows)
+/// and the cache entries read after them.
+fn split_reply(
+    reply: Vec<redis::Value>,
+    scopes: usize,
+) -> Result<(Vec<i64>, Vec<Option<Vec<u8>>>), SharedError> {
+    let numbers = 4 + 8 * scopes;
+    let mut counts = Vec::with_capacity(numbers);
+    let mut cached = Vec::new();
+    for (i, value) in reply.into_iter().enumerate() {
+        match value {
+            redis::Value::Int(n) if i < numbers => counts.push(n),
+            redis::Value::BulkString(bytes) if i >= numbers => cached.push(Some(bytes)),
+            redis::Value::Nil if i >= numbers => cached.push(None),
+            _ => return Err(bad_reply()),
+        }
+    }
+    Ok((counts, cached))
 }
 
 fn bad_reply() -> SharedError {

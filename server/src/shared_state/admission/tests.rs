@@ -42,6 +42,7 @@ fn ask<'a>(scopes: &'a [Scope], tokens: u64, now_us: Option<u64>) -> Ask<'a> {
         worst: 0,
         now_ms: 0,
         now_us,
+        cache_entries: &[],
     }
 }
 
@@ -69,12 +70,15 @@ fn budget_ask<'a>(budgets: &'a [Arc<CompiledBudget>], worst: i64, now_ms: i64) -
         worst,
         now_ms,
         now_us: None,
+        cache_entries: &[],
     }
 }
 
 fn admitted(verdict: Verdict) -> Option<(SharedAdmission, Budgets)> {
     match verdict {
-        Verdict::Admitted { admission, budgets } => Some((admission, budgets)),
+        Verdict::Admitted {
+            admission, budgets, ..
+        } => Some((admission, budgets)),
         _ => None,
     }
 }
@@ -143,6 +147,55 @@ async fn two_hundred_concurrent_requests_against_rpm_60_admit_exactly_60() {
         .await
         .expect("answers");
     assert!(matches!(later, Verdict::Admitted { .. }));
+}
+
+#[tokio::test]
+async fn an_admitted_request_reads_its_cache_entries_in_the_same_call_and_a_refused_one_does_not()
+{
+    let Some(server) = TestRedis::start() else {
+        return;
+    };
+    let (limits, _queue) = connect(&server, Duration::from_secs(30));
+    let registry = LimitRegistry::default();
+    let one = Limits {
+        rpm: Some(1),
+        ..Limits::default()
+    };
+    let scopes = [scope(&registry, ScopeId::Consumer(1), one)];
+    let stored = limits.redis.key("c:chat:aa");
+    let absent = limits.redis.key("c:chat:bb");
+    let value = vec![1_u8, 0, 255, b'\n', b'x'];
+    let (name, bytes) = (stored.clone(), value.clone());
+    limits
+        .redis
+        .call(|mut conn| async move {
+            redis::cmd("SET")
+                .arg(&name)
+                .arg(bytes)
+                .query_async::<()>(&mut conn)
+                .await
+        })
+        .await
+        .expect("stored");
+    let entries = [stored, absent];
+    let request = Ask {
+        cache_entries: &entries,
+        ..ask(&scopes, 0, Some(NOW_US))
+    };
+    let Verdict::Admitted {
+        admission, cached, ..
+    } = limits.admit(&request).await.expect("answers")
+    else {
+        panic!("the first request fits");
+    };
+    admission.abandon();
+    assert_eq!(cached, vec![Some(value), None], "binary-safe, in order");
+    // The second is refused by rpm 1; a refusal reads nothing and still parses.
+    let refused = limits.admit(&request).await.expect("answers");
+    let Verdict::Limited { refusal, .. } = refused else {
+        panic!("rpm 1 refuses the second request");
+    };
+    assert_eq!(refusal.message, "consumer 'c1': 1 requests per minute");
 }
 
 #[tokio::test]
@@ -598,6 +651,7 @@ async fn admission_latency() {
             worst: 10,
             now_ms: now,
             now_us: None,
+            cache_entries: &[],
         };
         let began = Instant::now();
         let verdict = limits.admit(&request).await.expect("up");

@@ -1,14 +1,16 @@
 -- ADMIT: one request against every scope (key, consumer, route) and budget, all or nothing.
 -- KEYS: per scope i, KEYS[2i-1] its windows (hash) and KEYS[2i] its concurrency leases (sorted
---       set, member = request, score = expiry in µs); then one hash per budget period.
+--       set, member = request, score = expiry in µs); then one hash per budget period; then the
+--       response-cache entries the request's first attempt may be answered from, read only when
+--       it is admitted (so a cached and limited request costs one round trip, not two).
 -- ARGV: 1 scopes, 2 budgets, 3 tokens to reserve, 4 the request's lease member, 5 lease in ms,
 --       6 now in µs (0: Redis's TIME); then per scope 5: rpm, rpd, tpm, tpd, max_concurrent
 --       (0 = unset); then per budget 5: limit, worst case, expire at (ms, 0 = never), seed,
 --       soft limit (-1 = none). Money in micro-dollars.
--- Returns {verdict, index, what, retry_us, then per scope 4 × (remaining, reset_us), -1 unset}:
--- verdict 0 admitted; 1 scope `index` refused by window `what` (1..4) or concurrency (5);
--- 2 budget `index` refused. The remaining values are after the admission, or as they stand
--- when refused.
+-- Returns {verdict, index, what, retry_us, then per scope 4 × (remaining, reset_us), -1 unset,
+-- then, when admitted, each cache entry's value (nil when absent)}: verdict 0 admitted; 1 scope
+-- `index` refused by window `what` (1..4) or concurrency (5); 2 budget `index` refused. The
+-- remaining values are after the admission, or as they stand when refused.
 
 local n_scopes = tonumber(ARGV[1])
 local n_budgets = tonumber(ARGV[2])
@@ -129,6 +131,12 @@ for i = 1, n_scopes do
       reply[#reply + 1] = -1
       reply[#reply + 1] = -1
     end
+  end
+end
+if verdict == 0 then
+  -- A missing entry is `false` here, which Redis answers as nil: the table keeps its length.
+  for k = 2 * n_scopes + n_budgets + 1, #KEYS do
+    reply[#reply + 1] = redis.call('GET', KEYS[k])
   end
 end
 return reply
