@@ -646,8 +646,7 @@ async fn serve(
         let provider = &plan.upstream.provider;
         let target = plan.upstream.target_model(&peeked.model);
         if let Some(cache) = &mut cache_plan {
-            match serve_from_cache(cache, finish, route, provider, target, sent_peek).await
-            {
+            match serve_from_cache(cache, finish, route, provider, target, sent_peek).await {
                 Ok(mut response) => {
                     let strategy = route.strategy_header(plan.why);
                     response.headers_mut().insert(STRATEGY_HEADER, strategy);

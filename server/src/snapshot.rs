@@ -213,7 +213,7 @@ impl Route {
         };
         self.groups
             .iter()
-            .find(|group| group.clone().any(|i| usable(&i)))
+            .find(|group| (*group).clone().any(|i| usable(&i)))
             .into_iter()
             .flat_map(move |group| group.clone().filter(usable).map(|i| &self.upstreams[i]))
     }

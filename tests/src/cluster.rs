@@ -572,10 +572,7 @@ pub struct Monitor {
 impl Monitor {
     /// The lines seen so far.
     pub fn lines(&self) -> Vec<String> {
-        self.lines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The lines up to and including the first that contains `marker`, once it has been seen;

@@ -15,11 +15,11 @@
 //! [`MAX_READ_AHEAD`]. The attempt's lookup then finds its value in hand.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use switchyard_shared::{CacheScope, RouteCache};
+use tokio::time::Instant;
 
 use super::Caller;
 use crate::cache::{CacheApi, CacheKey, CachedAnswer, ClientApi, ResponseCache};
@@ -176,7 +176,7 @@ impl CachePlan {
     }
 
     /// Takes the values Redis answered for [`CachePlan::read_ahead`]'s entries, in its order.
-    pub fn values_read(&mut self, values: Vec<Option<Vec<u8>>>) {
+    pub fn values_read(&mut self, values: crate::shared_state::admission::EntryValues) {
         if values.len() == self.asked.len() {
             self.read = self.asked.drain(..).zip(values).collect();
         }

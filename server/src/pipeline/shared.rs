@@ -46,7 +46,7 @@ pub struct Cleared {
     pub budgets: Option<Budgets>,
     /// The values of `Ask::cache_entries`, in order, when Redis admitted the request (and so
     /// read them); `None` when nothing was read.
-    pub cached: Option<Vec<Option<Vec<u8>>>>,
+    pub cached: Option<admission::EntryValues>,
 }
 
 /// Admits and reserves, in Redis when the gateway has one, else (or while it does not answer,

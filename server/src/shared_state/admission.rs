@@ -104,6 +104,9 @@ pub struct Ask<'a> {
     pub cache_entries: &'a [String],
 }
 
+/// The values of the cache entries an admission read, in the order asked (`None`: no entry).
+pub type EntryValues = Vec<Option<Vec<u8>>>;
+
 /// What the shared counters decided.
 #[derive(Debug)]
 pub enum Verdict {
@@ -111,7 +114,7 @@ pub enum Verdict {
         admission: SharedAdmission,
         budgets: Budgets,
         /// The value of each of `Ask::cache_entries`, in order (`None`: no such entry).
-        cached: Vec<Option<Vec<u8>>>,
+        cached: EntryValues,
     },
     Limited {
         refusal: Refusal,
@@ -147,6 +150,18 @@ struct Settle {
     used_tokens: u64,
     /// Each budget with its real cost.
     budgets: Vec<(HeldBudget, i64)>,
+}
+
+impl Settle {
+    /// Whether the call would change nothing: no token window to correct, no lease to give up
+    /// and no budget to charge (a request under request limits only).
+    fn is_empty(&self) -> bool {
+        self.budgets.is_empty()
+            && self
+                .scopes
+                .iter()
+                .all(|scope| !scope.limits.limits_tokens() && scope.limits.max_concurrent.is_none())
+    }
 }
 
 /// What an admitted request holds in Redis until it finishes.
@@ -347,6 +362,9 @@ impl SharedLimits {
     /// Runs one SETTLE; on an unreachable Redis keeps it for [`retry_pending`]. Alerts that
     /// the settle reports crossed fire here.
     async fn run_settle(&self, settle: Settle) {
+        if settle.is_empty() {
+            return;
+        }
         let mut invocation = self.settle.prepare_invoke();
         invocation
             .arg(settle.scopes.len())
@@ -516,7 +534,7 @@ fn expire_at(end: i64) -> i64 {
 fn split_reply(
     reply: Vec<redis::Value>,
     scopes: usize,
-) -> Result<(Vec<i64>, Vec<Option<Vec<u8>>>), SharedError> {
+) -> Result<(Vec<i64>, EntryValues), SharedError> {
     let numbers = 4 + 8 * scopes;
     let mut counts = Vec::with_capacity(numbers);
     let mut cached = Vec::new();

@@ -150,8 +150,7 @@ async fn two_hundred_concurrent_requests_against_rpm_60_admit_exactly_60() {
 }
 
 #[tokio::test]
-async fn an_admitted_request_reads_its_cache_entries_in_the_same_call_and_a_refused_one_does_not()
-{
+async fn an_admitted_request_reads_its_cache_entries_in_the_same_call_and_a_refused_one_does_not() {
     let Some(server) = TestRedis::start() else {
         return;
     };
@@ -431,6 +430,63 @@ async fn leases_lapse_unless_renewed() {
     freed.settle_now(0, None).await;
     let again = admitted(limits.admit(&ask(&one, 0, None)).await.expect("up")).expect("free");
     again.0.settle_now(0, None).await;
+}
+
+/// The windows hash's remaining life in ms, and its fields.
+async fn windows_state(limits: &SharedLimits, id: ScopeId) -> (i64, Vec<String>) {
+    let key = limits.windows_key(id);
+    limits
+        .redis
+        .call(|mut conn| async move {
+            let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await?;
+            let fields: Vec<String> = redis::cmd("HKEYS").arg(&key).query_async(&mut conn).await?;
+            Ok((ttl, fields))
+        })
+        .await
+        .expect("Redis answers")
+}
+
+#[tokio::test]
+async fn a_windows_hash_lives_a_minute_past_its_last_tat_and_its_expiry_is_set_once_a_minute() {
+    let Some(server) = TestRedis::start() else {
+        return;
+    };
+    let (limits, _queue) = connect(&server, Duration::from_secs(30));
+    let registry = LimitRegistry::default();
+    // rpm 2: each request moves the TAT 30 s ahead.
+    let two = [scope(
+        &registry,
+        ScopeId::Consumer(9),
+        Limits {
+            rpm: Some(2),
+            ..Limits::default()
+        },
+    )];
+    let first = admitted(limits.admit(&ask(&two, 0, Some(NOW_US))).await.expect("up"));
+    first.expect("fits").0.abandon();
+    let (ttl, mut fields) = windows_state(&limits, ScopeId::Consumer(9)).await;
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["rpm", "rpm:l", "x"],
+        "only the windows that have a limit"
+    );
+    // TAT now + 30 s, kept a minute past it.
+    assert!((89_000..=90_000).contains(&ttl), "{ttl} ms");
+    // The second request moves the TAT to now + 60 s, within a second of the expiry set: it
+    // is left alone, and the hash still outlives the TAT by almost a minute.
+    let second = admitted(limits.admit(&ask(&two, 0, Some(NOW_US))).await.expect("up"));
+    second.expect("fits").0.abandon();
+    let (left, _) = windows_state(&limits, ScopeId::Consumer(9)).await;
+    assert!(left <= ttl, "not pushed out: {left} ms after {ttl} ms");
+    assert!(left > 60_000 + 20_000, "outlives the TAT: {left} ms");
+    // Half a minute later the window has room for one more, whose TAT (now + 60 s) comes
+    // within a second of the expiry: it is pushed out again.
+    let later = NOW_US + MINUTE_US / 2;
+    let third = admitted(limits.admit(&ask(&two, 0, Some(later))).await.expect("up"));
+    third.expect("fits").0.abandon();
+    let (pushed, _) = windows_state(&limits, ScopeId::Consumer(9)).await;
+    assert!((119_000..=120_000).contains(&pushed), "{pushed} ms");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,27 +24,40 @@ local scopes = {}
 for i = 1, n_scopes do
   local at = 6 + (i - 1) * 5
   local limits = {}
+  local windowed = false
   for w = 1, 4 do
     limits[w] = tonumber(ARGV[at + w])
+    windowed = windowed or limits[w] > 0
   end
   local max = tonumber(ARGV[at + 5])
-  local tats, stored = load_windows(KEYS[2 * i - 1])
-  local edited = false
-  for w = 1, 4 do
-    tats[w] = rescaled(tats[w], stored[w], limits[w], now)
-    edited = edited or (limits[w] > 0 and stored[w] ~= limits[w])
-  end
-  local scope = {limits = limits, tats = tats, taken = {}, edited = edited}
+  local scope = {limits = limits, taken = {}, edited = false}
   scopes[i] = scope
+  -- A scope with only a concurrency cap has no windows to read or write.
+  if windowed then
+    local tats, stored, expires = load_windows(KEYS[2 * i - 1])
+    local before = {}
+    for w = 1, 4 do
+      before[w] = tats[w]
+      tats[w] = rescaled(tats[w], stored[w], limits[w], now)
+      scope.edited = scope.edited or (limits[w] > 0 and stored[w] ~= limits[w])
+    end
+    scope.tats, scope.before, scope.stored, scope.expires = tats, before, stored, expires
+  end
   if verdict == 0 and max > 0 then
-    -- Leases of requests that ended without a word (a killed gateway) lapse here.
-    redis.call('ZREMRANGEBYSCORE', KEYS[2 * i], '-inf', int(now))
-    if redis.call('ZCARD', KEYS[2 * i]) >= max then
+    local slots = KEYS[2 * i]
+    local held = redis.call('ZCARD', slots)
+    if held >= max then
+      -- Leases of requests that ended without a word (a killed gateway) lapse here; below the
+      -- cap they are left to the next time it is reached.
+      redis.call('ZREMRANGEBYSCORE', slots, '-inf', int(now))
+      held = redis.call('ZCARD', slots)
+    end
+    if held >= max then
       verdict, index, what, retry = 1, i, 5, 1000000
     end
     scope.slot = true
   end
-  if verdict == 0 then
+  if verdict == 0 and windowed then
     for w = 1, 4 do
       local limit = limits[w]
       if limit > 0 then
@@ -53,7 +66,7 @@ for i = 1, n_scopes do
           units = math.min(tokens, limit)
         end
         if units > 0 then
-          local next_tat = math.max(tats[w], now) + cost(units, limit, LENGTHS[w])
+          local next_tat = math.max(scope.tats[w], now) + cost(units, limit, LENGTHS[w])
           local ahead = next_tat - now
           if ahead > LENGTHS[w] then
             verdict, index, what, retry = 1, i, w, ahead - LENGTHS[w]
@@ -92,10 +105,13 @@ end
 if verdict == 0 then
   for i = 1, n_scopes do
     local scope = scopes[i]
-    for w, tat in pairs(scope.taken) do
-      scope.tats[w] = tat
+    if scope.tats then
+      for w, tat in pairs(scope.taken) do
+        scope.tats[w] = tat
+      end
+      save_windows(KEYS[2 * i - 1], scope.tats, scope.before, scope.limits, scope.stored,
+                   scope.expires, now)
     end
-    save_windows(KEYS[2 * i - 1], scope.tats, scope.limits, {1, 2, 3, 4}, now)
     if scope.slot then
       redis.call('ZADD', KEYS[2 * i], int(now + lease * 1000), member)
       redis.call('PEXPIRE', KEYS[2 * i], int(lease + 1000))
@@ -113,8 +129,10 @@ end
 -- stored (old) limit later, what was used would drain at the old rate.
 if verdict ~= 0 then
   for i = 1, n_scopes do
-    if scopes[i].edited then
-      save_windows(KEYS[2 * i - 1], scopes[i].tats, scopes[i].limits, {1, 2, 3, 4}, now)
+    local scope = scopes[i]
+    if scope.edited then
+      save_windows(KEYS[2 * i - 1], scope.tats, scope.before, scope.limits, scope.stored,
+                   scope.expires, now)
     end
   end
 end

@@ -30,15 +30,20 @@ local function cost(units, limit, length)
   return math.floor(units * length / limit)
 end
 
--- The windows' TATs (0 when unset) and the limits they were counted under (0 when unknown).
+-- How far past its last TAT a windows hash is kept. The expiry is pushed out only when the last
+-- TAT comes within a second of it, so a busy scope sets it about once a minute, not per request.
+local SLACK = 60000000
+
+-- The windows' TATs (0 when unset), the limits they were counted under (0 when unknown), and the
+-- expiry last set on the hash ('x', µs on Redis's clock; 0 when unknown).
 local function load_windows(key)
-  local v = redis.call('HMGET', key, 'rpm', 'rpm:l', 'rpd', 'rpd:l', 'tpm', 'tpm:l', 'tpd', 'tpd:l')
+  local v = redis.call('HMGET', key, 'rpm', 'rpm:l', 'rpd', 'rpd:l', 'tpm', 'tpm:l', 'tpd', 'tpd:l', 'x')
   local tats, stored = {}, {}
   for w = 1, 4 do
     tats[w] = tonumber(v[2 * w - 1]) or 0
     stored[w] = tonumber(v[2 * w]) or 0
   end
-  return tats, stored
+  return tats, stored, tonumber(v[9]) or 0
 end
 
 -- What was used under the stored limit, re-expressed under the current one.
@@ -49,29 +54,39 @@ local function rescaled(tat, stored, limit, now)
   return tat
 end
 
--- Writes the windows listed in `which` (with their limits) and keeps the hash until the last
--- TAT has passed: after that every window is full again and the hash says nothing.
-local function save_windows(key, tats, limits, which, now)
+-- Writes what changed of the windows that have a limit (a TAT that differs from `before`, a
+-- limit that differs from `stored`), and keeps the hash until SLACK after its last TAT: once
+-- that has passed every window is full again and the hash says nothing.
+local function save_windows(key, tats, before, limits, stored, expires, now)
   local fields = {}
-  for _, w in ipairs(which) do
-    if limits[w] > 0 then
-      fields[#fields + 1] = NAMES[w]
-      fields[#fields + 1] = int(tats[w])
-      fields[#fields + 1] = NAMES[w] .. ':l'
-      fields[#fields + 1] = int(limits[w])
-    end
-  end
-  if #fields == 0 then
-    return
-  end
-  redis.call('HSET', key, unpack(fields))
   local horizon = now
   for w = 1, 4 do
+    if limits[w] > 0 then
+      if tats[w] ~= before[w] then
+        fields[#fields + 1] = NAMES[w]
+        fields[#fields + 1] = int(tats[w])
+      end
+      if stored[w] ~= limits[w] then
+        fields[#fields + 1] = NAMES[w] .. ':l'
+        fields[#fields + 1] = int(limits[w])
+      end
+    end
     if tats[w] > horizon then
       horizon = tats[w]
     end
   end
-  redis.call('PEXPIRE', key, int(math.floor((horizon - now) / 1000) + 1000))
+  local extend = horizon + 1000000 > expires
+  if extend then
+    expires = horizon + SLACK
+    fields[#fields + 1] = 'x'
+    fields[#fields + 1] = int(expires)
+  end
+  if #fields > 0 then
+    redis.call('HSET', key, unpack(fields))
+  end
+  if extend then
+    redis.call('PEXPIRE', key, int(math.floor((expires - now) / 1000)))
+  end
 end
 
 -- What is left of a window now, and the microseconds until it is full again.

@@ -21,7 +21,8 @@ for i = 1, n_scopes do
   local at = 6 + (i - 1) * 3
   local limits = {0, 0, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])}
   if limits[3] > 0 or limits[4] > 0 then
-    local tats, stored = load_windows(KEYS[2 * i - 1])
+    local tats, stored, expires = load_windows(KEYS[2 * i - 1])
+    local before = {tats[1], tats[2], tats[3], tats[4]}
     for w = 3, 4 do
       local limit = limits[w]
       if limit > 0 then
@@ -36,7 +37,7 @@ for i = 1, n_scopes do
         tats[w] = tat
       end
     end
-    save_windows(KEYS[2 * i - 1], tats, limits, {3, 4}, now)
+    save_windows(KEYS[2 * i - 1], tats, before, limits, stored, expires, now)
   end
   if tonumber(ARGV[at + 3]) == 1 then
     redis.call('ZREM', KEYS[2 * i], member)

@@ -187,3 +187,27 @@ fn cost_strategies_warn_about_fixed_models_without_a_price() {
         ]
     );
 }
+
+#[test]
+fn the_first_candidates_are_every_upstream_any_strategy_may_pick_first() {
+    for strategy in RoutingStrategy::ALL {
+        let snapshot = build(vec![grouped(strategy)]);
+        let route = snapshot.route("x").expect("route");
+        let candidates: Vec<&str> = route
+            .first_candidates(Instant::now())
+            .map(|u| u.model.as_deref().unwrap_or("none"))
+            .collect();
+        assert_eq!(
+            candidates,
+            ["m1", "m2"],
+            "{strategy:?}: weight 0 is never a candidate"
+        );
+        for _ in 0..50 {
+            let (model, _) = pick(route, &[], &Demand::default()).expect("a pick");
+            assert!(
+                candidates.contains(&model.as_str()),
+                "{strategy:?} chose {model}"
+            );
+        }
+    }
+}
