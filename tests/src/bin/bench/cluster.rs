@@ -12,6 +12,11 @@
 //! in the cluster, and settlement a second one after the answer), and the cached route (a hit: a
 //! Redis `GET` in the cluster, memory on the single node). The cluster figures merge the three
 //! nodes' samples; what they add over the single node's is the price of sharing.
+//!
+//! A last, separate round of keyed requests runs with Redis's SLOWLOG recording every command,
+//! to report how long Redis itself spends in each script: what of the added figure is the
+//! script, and what is the round trip. (Logging every command costs Redis a little, so the main
+//! figures are taken without it.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,7 +55,22 @@ pub struct ClusterResult {
     pub cache_added: Added,
     pub budget_p50_us: f64,
     pub pass: bool,
+    /// Redis's own execution time of the scripts, from its SLOWLOG; `None` when it could not be
+    /// read (no `redis-cli` on PATH, say).
+    pub scripts: Option<ScriptTimes>,
 }
+
+/// How long Redis ran each script of a keyed request (its SLOWLOG duration, µs).
+#[derive(Serialize, Clone, Copy, Debug, Default)]
+pub struct ScriptTimes {
+    pub admit_p50_us: f64,
+    pub admit_calls: usize,
+    pub settle_p50_us: f64,
+    pub settle_calls: usize,
+}
+
+/// Keyed requests per node in the SLOWLOG round.
+const SCRIPT_ROUND: usize = 500;
 
 impl ClusterResult {
     pub fn markdown(&self) -> String {
@@ -88,6 +108,13 @@ impl ClusterResult {
             self.budget_p50_us,
             if self.pass { "PASS" } else { "FAIL" }
         ));
+        match &self.scripts {
+            Some(s) => out.push_str(&format!(
+                "\nRedis's own time per script (SLOWLOG, a separate round of {} keyed requests per node): ADMIT p50 {:.1} µs ({} calls), SETTLE p50 {:.1} µs ({} calls). The rest of the keyed request's added time is the round trip.\n",
+                SCRIPT_ROUND, s.admit_p50_us, s.admit_calls, s.settle_p50_us, s.settle_calls
+            )),
+            None => out.push_str("\nRedis's script times were not read (see the bench's log).\n"),
+        }
         out
     }
 }
@@ -96,7 +123,7 @@ impl ClusterResult {
 struct Cluster {
     nodes: Vec<Gateway>,
     _postgres: Postgres,
-    _redis: Redis,
+    redis: Redis,
     _dirs: tempfile::TempDir,
 }
 
@@ -133,7 +160,7 @@ async fn start(ctx: &Ctx) -> anyhow::Result<Cluster> {
     Ok(Cluster {
         nodes,
         _postgres: postgres,
-        _redis: redis,
+        redis,
         _dirs: dirs,
     })
 }
@@ -234,6 +261,16 @@ async fn measure(ctx: &Ctx, cluster: &Cluster) -> anyhow::Result<ClusterResult> 
     let keyed_added = Added::between(&of("cluster: key")?, &of("single: key")?);
     let cache_added = Added::between(&of("cluster: cache hit")?, &of("single: cache hit")?);
     let any_errors = merged.iter().any(|(_, e)| *e > 0);
+    let keyed: Vec<usize> = (0..targets.len())
+        .filter(|&i| targets[i].name == "cluster: key")
+        .collect();
+    let scripts = match script_times(&cluster.redis, &mut conns, &bodies, &keyed).await {
+        Ok(times) => Some(times),
+        Err(error) => {
+            eprintln!("bench: Redis's script times were not read: {error:#}");
+            None
+        }
+    };
     Ok(ClusterResult {
         nodes: cluster.nodes.len(),
         requests_per_target: rounds,
@@ -252,6 +289,85 @@ async fn measure(ctx: &Ctx, cluster: &Cluster) -> anyhow::Result<ClusterResult> 
         cache_added,
         budget_p50_us: BUDGET_P50_US,
         pass: !any_errors && keyed_added.p50_us <= BUDGET_P50_US,
+        scripts,
+    })
+}
+
+/// Sends [`SCRIPT_ROUND`] keyed requests to each node with Redis's SLOWLOG recording every
+/// command, and reads how long the scripts ran. ADMIT and SETTLE are told apart by where the
+/// lease member (`node:seq`, the only argument with a colon) stands: ARGV[4] for ADMIT, ARGV[3]
+/// for SETTLE.
+async fn script_times(
+    redis: &Redis,
+    conns: &mut [Conn],
+    bodies: &[Bytes],
+    keyed: &[usize],
+) -> anyhow::Result<ScriptTimes> {
+    // Scripts log their inner commands too: about a dozen entries per keyed request.
+    let max_len = (SCRIPT_ROUND * keyed.len() * 16).to_string();
+    redis.command(&["CONFIG", "SET", "slowlog-max-len", &max_len])?;
+    redis.command(&["SLOWLOG", "RESET"])?;
+    redis.command(&["CONFIG", "SET", "slowlog-log-slower-than", "0"])?;
+    for _ in 0..SCRIPT_ROUND {
+        for &i in keyed {
+            conns[i].post_ok(bodies[i].clone()).await;
+        }
+    }
+    // The last settles run in spawned tasks after their answers; a moment lets them reach
+    // Redis (a missing one only shortens the SETTLE sample).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    redis.command(&["CONFIG", "SET", "slowlog-log-slower-than", "10000"])?;
+    let output = tokio::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port().to_string(),
+            "--json",
+            "SLOWLOG",
+            "GET",
+            &max_len,
+        ])
+        .output()
+        .await
+        .context("running redis-cli")?;
+    if !output.status.success() {
+        bail!(
+            "redis-cli: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).context("SLOWLOG GET as JSON")?;
+    let (mut admit, mut settle) = (Hist::default(), Hist::default());
+    for entry in &entries {
+        let micros = entry[2].as_u64().unwrap_or(0);
+        let args: Vec<&str> = entry[3]
+            .as_array()
+            .map(|args| args.iter().filter_map(|a| a.as_str()).collect())
+            .unwrap_or_default();
+        if args
+            .first()
+            .is_none_or(|name| !name.eq_ignore_ascii_case("EVALSHA"))
+        {
+            continue;
+        }
+        let keys: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let argv = args.get(3 + keys..).unwrap_or_default();
+        let member_at = |i: usize| argv.get(i).is_some_and(|a| a.contains(':'));
+        if member_at(3) {
+            admit.record_ns(micros * 1000);
+        } else if member_at(2) {
+            settle.record_ns(micros * 1000);
+        }
+    }
+    let (a, s) = (admit.summary(), settle.summary());
+    if a.count == 0 {
+        bail!("the SLOWLOG held no ADMIT call ({} entries)", entries.len());
+    }
+    Ok(ScriptTimes {
+        admit_p50_us: a.p50_us,
+        admit_calls: usize::try_from(a.count).unwrap_or(usize::MAX),
+        settle_p50_us: s.p50_us,
+        settle_calls: usize::try_from(s.count).unwrap_or(usize::MAX),
     })
 }
 
