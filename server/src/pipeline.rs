@@ -31,7 +31,7 @@ pub use budget::reserve_budget;
 pub use cache::{CACHE_HEADER, CachePlan, Directive};
 pub use finish::{CacheStore, Finish, GuardedBody, InFlight, InFlightLimit, Tally};
 pub use guard::{guard_request, policies};
-pub use shared::{Ask, Cleared, admit_and_reserve};
+pub use shared::{Ask, Cleared, admit_and_reserve, asks_redis};
 
 use crate::consumers::ClientKey;
 

@@ -570,8 +570,10 @@ async fn serve(
         &upstream_body,
     );
     let cache_entries = match &mut cache_plan {
-        Some(plan) => plan.read_ahead(route, &peeked.model, Instant::now()),
-        None => Vec::new(),
+        Some(plan) if pipeline::asks_redis(state.shared_limits.as_ref(), &caller, route) => {
+            plan.read_ahead(route, &peeked.model, Instant::now())
+        }
+        _ => Vec::new(),
     };
     let ask = pipeline::Ask {
         caller: &caller,

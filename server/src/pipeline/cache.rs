@@ -150,9 +150,10 @@ impl CachePlan {
     /// The Redis entries the request's first attempt may be answered from, for the shared
     /// admission to read in its round trip: one per upstream `route` may pick first for a
     /// request for `model` (reading health only, so nothing is claimed before the request is
-    /// admitted). Empty unless the cache lives in Redis and the client allows a lookup.
+    /// admitted). Empty unless the cache lives in Redis and the client allows a lookup. Only for
+    /// a request admitted through Redis: any other would compute keys it may never use.
     pub fn read_ahead(&mut self, route: &Route, model: &str, now: Instant) -> Vec<String> {
-        if self.directive != Directive::Normal {
+        if self.directive != Directive::Normal || !self.cache.in_redis() {
             return Vec::new();
         }
         let mut entries = Vec::new();

@@ -49,6 +49,18 @@ pub struct Cleared {
     pub cached: Option<admission::EntryValues>,
 }
 
+/// Whether a request of `caller` on `route` is admitted through Redis (while it answers): the
+/// gateway has one, and a limit or budget applies. Only such a request can read cache entries
+/// in its admission's round trip.
+pub fn asks_redis(shared: Option<&Arc<SharedLimits>>, caller: &Caller, route: &Route) -> bool {
+    let key = caller.key();
+    shared.is_some_and(|shared| shared.redis.reachable())
+        && (route.scope.is_some()
+            || key.is_some_and(|key| {
+                key.scope.is_some() || key.consumer.scope.is_some() || !key.budgets.is_empty()
+            }))
+}
+
 /// Admits and reserves, in Redis when the gateway has one, else (or while it does not answer,
 /// under `open`) locally; what the request holds goes into `finish`.
 pub async fn admit_and_reserve(
@@ -330,6 +342,16 @@ mod tests {
         let shared = unreachable();
         let registry = Arc::new(HealthRegistry::default());
         let open = route(&registry, None);
+        let limited = route(
+            &registry,
+            Some(Limits {
+                rpm: Some(1),
+                ..Limits::default()
+            }),
+        );
+        assert!(!asks_redis(Some(&shared), &Caller::Anonymous, &open));
+        assert!(asks_redis(Some(&shared), &Caller::Anonymous, &limited));
+        assert!(!asks_redis(None, &Caller::Anonymous, &limited), "no Redis");
         let admitted = admit_and_reserve(
             Some(&shared),
             RedisFailure::Closed,
