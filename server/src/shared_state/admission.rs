@@ -7,9 +7,9 @@
 //!   periods are computed here from the gateway's clock and the budget's timezone, and name the
 //!   Redis hash of the period.
 //! - Concurrency slots are leases: a sorted set per scope, member = request (this gateway's id
-//!   and a sequence number), score = expiry. Admission drops lapsed members first; this
-//!   gateway's renewer extends the leases of its requests in flight, so a killed gateway's slots
-//!   free themselves within one lease.
+//!   and a sequence number), score = expiry. Admission drops lapsed members when the cap is
+//!   reached; this gateway's renewer extends the leases of its requests in flight, so a killed
+//!   gateway's slots free themselves within one lease.
 //! - Settlement runs off the answer's path: a spawned task runs one SETTLE script. A settle that
 //!   fails is kept and retried when Redis answers again.
 //! - Keys carry a hash tag per scope (`sy:l:{c:12}`), and ids only: never a client key.
