@@ -210,17 +210,12 @@ impl ResponseCache {
         self.found(route, key, stored)
     }
 
-    /// Whether the answers live in the cluster's Redis (`--redis-url`).
-    pub fn in_redis(&self) -> bool {
-        matches!(self.store, Store::Redis(_))
-    }
-
-    /// The Redis key of `key` stored for `route`, when this cache lives in Redis: what the
-    /// shared admission may read ahead in its own round trip.
-    pub fn redis_entry(&self, route: &str, key: &CacheKey) -> Option<String> {
+    /// The Redis store, when the answers live in the cluster's Redis (`--redis-url`): its entry
+    /// names are what the shared admission may read ahead in its own round trip.
+    pub fn redis(&self) -> Option<&RedisBackend> {
         match &self.store {
             Store::Local(_) => None,
-            Store::Redis(backend) => Some(backend.entry_key(route, key)),
+            Store::Redis(backend) => Some(backend),
         }
     }
 

@@ -153,9 +153,13 @@ impl CachePlan {
     /// admitted). Empty unless the cache lives in Redis and the client allows a lookup. Only for
     /// a request admitted through Redis: any other would compute keys it may never use.
     pub fn read_ahead(&mut self, route: &Route, model: &str, now: Instant) -> Vec<String> {
-        if self.directive != Directive::Normal || !self.cache.in_redis() {
+        let cache = Arc::clone(&self.cache);
+        let Some(redis) = cache
+            .redis()
+            .filter(|_| self.directive == Directive::Normal)
+        else {
             return Vec::new();
-        }
+        };
         let mut entries = Vec::new();
         for upstream in route.first_candidates(now) {
             if self.asked.len() == MAX_READ_AHEAD {
@@ -167,11 +171,8 @@ impl CachePlan {
             if self.asked.contains(&key) {
                 continue;
             }
-            let Some(entry) = self.cache.redis_entry(&route.name, &key) else {
-                return Vec::new();
-            };
             self.asked.push(key);
-            entries.push(entry);
+            entries.push(redis.entry_key(&route.name, &key));
         }
         entries
     }
