@@ -43,6 +43,8 @@ const CACHE_HEADER: HeaderName = HeaderName::from_static("x-switchyard-cache");
 #[derive(Serialize)]
 pub struct ClusterResult {
     pub nodes: usize,
+    /// Where Redis ran, as a sentence for the report.
+    pub redis_placement: String,
     pub requests_per_target: usize,
     /// Single-node targets first, then the cluster's (each the merge of its three nodes).
     pub targets: Vec<ArmLatency>,
@@ -58,6 +60,17 @@ pub struct ClusterResult {
     /// Redis's own execution time of the scripts, from its SLOWLOG; `None` when it could not be
     /// read (no `redis-cli` on PATH, say).
     pub scripts: Option<ScriptTimes>,
+}
+
+/// Which CPU the cluster's Redis runs on (`--redis-cpu`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisCpu {
+    /// Pinned beside the gateways: a Redis call wakes no other vCPU.
+    Gateway,
+    /// Left where the bench's children start, beside the load generator and the mock: each call
+    /// wakes the other vCPU and back.
+    Load,
 }
 
 /// How long Redis ran each script of a keyed request (its SLOWLOG duration, µs).
@@ -79,6 +92,7 @@ impl ClusterResult {
             "{} gateways on one PostgreSQL database and one Redis, against the single node; {} requests per target, one at a time, interleaved.\n\n",
             self.nodes, self.requests_per_target
         ));
+        out.push_str(&format!("Redis: {}.\n\n", self.redis_placement));
         out.push_str("| target | p50 µs | p90 µs | p99 µs | errors |\n|---|---|---|---|---|\n");
         for target in &self.targets {
             let l = &target.latency;
@@ -127,9 +141,13 @@ struct Cluster {
     _dirs: tempfile::TempDir,
 }
 
-pub async fn run(ctx: &Ctx) -> anyhow::Result<ClusterResult> {
+pub async fn run(ctx: &Ctx, redis_cpu: RedisCpu) -> anyhow::Result<ClusterResult> {
     let cluster = start(ctx).await?;
-    let measured = measure(ctx, &cluster).await;
+    let placement = place_redis(ctx, &cluster.redis, redis_cpu);
+    let measured = measure(ctx, &cluster).await.map(|result| ClusterResult {
+        redis_placement: placement,
+        ..result
+    });
     for node in cluster.nodes {
         node.stop().await;
     }
@@ -163,6 +181,30 @@ async fn start(ctx: &Ctx) -> anyhow::Result<Cluster> {
         redis,
         _dirs: dirs,
     })
+}
+
+/// Pins Redis as `--redis-cpu` asks, and says where it runs. PostgreSQL stays beside the load
+/// generator, where the bench's children start: it is not on the request path.
+fn place_redis(ctx: &Ctx, redis: &Redis, redis_cpu: RedisCpu) -> String {
+    let (Some(gateway_cpu), Some(pid)) = (ctx.launch.cpu, redis.pid()) else {
+        return "not pinned (the bench pins nothing)".into();
+    };
+    match redis_cpu {
+        RedisCpu::Load => "beside the load generator and the mock (`--redis-cpu load`)".into(),
+        RedisCpu::Gateway => {
+            let pinned = std::process::Command::new("taskset")
+                .args(["-p", "-c", &gateway_cpu.to_string(), &pid.to_string()])
+                .output();
+            match pinned {
+                Ok(output) if output.status.success() => {
+                    format!(
+                        "pinned to CPU {gateway_cpu}, beside the gateways (`--redis-cpu gateway`)"
+                    )
+                }
+                _ => "beside the load generator: taskset could not move it".into(),
+            }
+        }
+    }
 }
 
 /// Applies the base configuration to the cluster's database through the CLI, as an operator
@@ -273,6 +315,7 @@ async fn measure(ctx: &Ctx, cluster: &Cluster) -> anyhow::Result<ClusterResult> 
     };
     Ok(ClusterResult {
         nodes: cluster.nodes.len(),
+        redis_placement: String::new(),
         requests_per_target: rounds,
         targets: names
             .into_iter()

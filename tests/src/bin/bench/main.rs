@@ -71,6 +71,11 @@ struct Opts {
     /// to leave the CPUs idle (under 5% for two seconds in a row).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     wait_quiet: u64,
+    /// Where the cluster arm's Redis runs: on the gateways' CPU (the default: the single node
+    /// admits on its own CPU, so the comparison charges the round trip, not a wake-up across
+    /// vCPUs), or on the load generator's (every Redis call then wakes the other vCPU).
+    #[arg(long, value_enum, default_value_t = cluster::RedisCpu::Gateway)]
+    redis_cpu: cluster::RedisCpu,
     /// A note shown in the report's header, such as which change is being measured.
     #[arg(long)]
     label: Option<String>,
@@ -322,7 +327,7 @@ async fn run_cluster(ctx: &Ctx, opts: &Opts) {
         .out
         .clone()
         .unwrap_or_else(|| system::target_dir().join("bench"));
-    match cluster::run(ctx).await {
+    match cluster::run(ctx, opts.redis_cpu).await {
         Ok(result) => {
             let markdown = result.markdown();
             println!("{markdown}");
