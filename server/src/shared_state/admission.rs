@@ -304,8 +304,8 @@ impl SharedLimits {
             .await
             .inspect_err(|error| self.script_error(error))?;
         let (counts, cached) = split_reply(reply, ask.scopes.len())?;
-        let budgets = header_budgets(ask.scopes, counts.get(4..).unwrap_or_default());
         let field = |i: usize| counts.get(i).copied().unwrap_or(0);
+        let budgets = header_budgets(ask.scopes, field(4), counts.get(5..).unwrap_or_default());
         let index = usize::try_from(field(1)).unwrap_or(0).saturating_sub(1);
         match field(0) {
             0 => {
@@ -529,13 +529,13 @@ fn expire_at(end: i64) -> i64 {
     }
 }
 
-/// The admission script's reply split into its numbers (verdict, then per scope its windows)
-/// and the cache entries read after them.
+/// The admission script's reply split into its numbers (verdict, index, what, retry, now, then
+/// per scope its four TATs) and the cache entries read after them.
 fn split_reply(
     reply: Vec<redis::Value>,
     scopes: usize,
 ) -> Result<(Vec<i64>, EntryValues), SharedError> {
-    let numbers = 4 + 8 * scopes;
+    let numbers = 5 + 4 * scopes;
     let mut counts = Vec::with_capacity(numbers);
     let mut cached = Vec::new();
     for (i, value) in reply.into_iter().enumerate() {
@@ -588,27 +588,34 @@ fn refusal(scope: &Scope, what: i64, retry_after: Duration) -> Refusal {
     }
 }
 
-/// The tightest request and token budgets from the script's remaining values (per scope, four
-/// windows of (remaining, reset in µs), -1 for an unset one).
-fn header_budgets(scopes: &[Scope], values: &[i64]) -> Budgets {
+/// The lengths of the four windows (rpm, rpd, tpm, tpd) in µs, as the scripts count them.
+const WINDOW_US: [u64; 4] = [60_000_000, 86_400_000_000, 60_000_000, 86_400_000_000];
+
+/// What is left of a GCRA window at `now` (µs on Redis's clock), and the time until it is full
+/// again: the same arithmetic as `limits.rs`, on the TAT the script answered.
+fn window_budget(limit: u64, tat: i64, now: i64, length: u64) -> Budget {
+    let ahead = u64::try_from(tat.saturating_sub(now)).unwrap_or(0);
+    let free = length.saturating_sub(ahead);
+    let remaining = u128::from(free) * u128::from(limit) / u128::from(length.max(1));
+    Budget {
+        limit,
+        remaining: u64::try_from(remaining).unwrap_or(u64::MAX),
+        reset: Duration::from_micros(ahead),
+    }
+}
+
+/// The tightest request and token budgets from the script's TATs (per scope, its four windows'
+/// TATs, in µs of Redis's clock `now`).
+fn header_budgets(scopes: &[Scope], now: i64, tats: &[i64]) -> Budgets {
     let mut budgets = Budgets::default();
-    for (scope, windows) in scopes.iter().zip(values.chunks(8)) {
+    for (scope, windows) in scopes.iter().zip(tats.chunks(4)) {
         let limits = &scope.limits;
         let set = [limits.rpm, limits.rpd, limits.tpm, limits.tpd];
         for (w, limit) in set.into_iter().enumerate() {
-            let (Some(limit), Some(&remaining), Some(&reset)) =
-                (limit, windows.get(2 * w), windows.get(2 * w + 1))
-            else {
+            let (Some(limit), Some(&tat)) = (limit, windows.get(w)) else {
                 continue;
             };
-            if remaining < 0 {
-                continue;
-            }
-            let budget = Budget {
-                limit,
-                remaining: u64::try_from(remaining).unwrap_or(0),
-                reset: Duration::from_micros(u64::try_from(reset).unwrap_or(0)),
-            };
+            let budget = window_budget(limit, tat, now, WINDOW_US[w]);
             let slot = if w >= 2 {
                 &mut budgets.tokens
             } else {

@@ -741,3 +741,69 @@ async fn admission_latency() {
         at(1.0)
     );
 }
+
+/// The script answers TATs; the gateway turns them into the headers' budgets with the local
+/// limiter's arithmetic: a TAT in the past leaves the window full, one a window ahead leaves
+/// nothing, the tightest scope wins, and a window without a limit says nothing.
+#[test]
+fn the_headers_come_from_the_answered_tats() {
+    let registry = LimitRegistry::default();
+    let now = i64::try_from(NOW_US).expect("fits");
+    let minute = i64::try_from(MINUTE_US).expect("fits");
+    let key = scope(
+        &registry,
+        ScopeId::Key(1),
+        Limits {
+            rpm: Some(60),
+            tpm: Some(1000),
+            ..Limits::default()
+        },
+    );
+    let consumer = scope(
+        &registry,
+        ScopeId::Consumer(1),
+        Limits {
+            rpm: Some(10),
+            ..Limits::default()
+        },
+    );
+    // The key: rpm a quarter of a minute ahead (15 of 60 used), tpm in the past (all free).
+    // The consumer: rpm a full minute ahead (all 10 used); its rpd TAT is there without a limit.
+    let tats = [
+        now + minute / 4,
+        0,
+        now - 5,
+        0,
+        now + minute,
+        now + 7 * minute,
+        0,
+        0,
+    ];
+    let budgets = header_budgets(&[key, consumer], now, &tats);
+    let requests = budgets.requests.expect("rpm applies");
+    assert_eq!(
+        (requests.limit, requests.remaining),
+        (10, 0),
+        "the tightest"
+    );
+    assert_eq!(requests.reset, Duration::from_secs(60));
+    let tokens = budgets.tokens.expect("tpm applies");
+    assert_eq!((tokens.limit, tokens.remaining), (1000, 1000));
+    assert_eq!(tokens.reset, Duration::ZERO);
+    let alone = header_budgets(
+        &[scope(
+            &registry,
+            ScopeId::Key(2),
+            Limits {
+                rpm: Some(60),
+                ..Limits::default()
+            },
+        )],
+        now,
+        &tats[..4],
+    );
+    let requests = alone.requests.expect("rpm applies");
+    assert_eq!(requests.remaining, 45, "15 of 60 used");
+    assert_eq!(requests.reset, Duration::from_secs(15));
+    assert!(alone.tokens.is_none(), "no token limit");
+}

@@ -5,10 +5,10 @@
 
 local lease = tonumber(ARGV[1])
 local now = clock(ARGV[2])
-local expiry = int(now + lease * 1000)
+local expiry = now + lease * 1000
 local extended = 0
 for i, key in ipairs(KEYS) do
   extended = extended + redis.call('ZADD', key, 'XX', 'GT', 'CH', expiry, ARGV[2 + i])
-  redis.call('PEXPIRE', key, int(lease + 1000))
+  redis.call('PEXPIRE', key, lease + 1000)
 end
 return extended

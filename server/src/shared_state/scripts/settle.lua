@@ -17,29 +17,30 @@ local reserved = tonumber(ARGV[4])
 local used = tonumber(ARGV[5])
 local now = clock(ARGV[6])
 
+-- One scope's four windows: settling touches only the token ones (3 and 4).
+local limits, tats = {0, 0, 0, 0}, {}
 for i = 1, n_scopes do
   local at = 6 + (i - 1) * 3
-  local limits = {0, 0, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])}
+  limits[3], limits[4] = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
   if limits[3] > 0 or limits[4] > 0 then
-    local tats, stored, expires = load_windows(KEYS[2 * i - 1])
-    local before = {tats[1], tats[2], tats[3], tats[4]}
-    for w = 3, 4 do
+    local v = read_windows(KEYS[2 * i - 1])
+    for w = 1, 4 do
       local limit = limits[w]
+      local tat = current_tat(v, w, limit, now)
       if limit > 0 then
-        local tat = rescaled(tats[w], stored[w], limit, now)
         local held = math.min(reserved, limit)
         if used < held then
-          tat = math.max(tat - cost(held - used, limit, LENGTHS[w]), 0)
+          tat = math.max(tat - math.floor((held - used) * length_of(w) / limit), 0)
         elseif used > held then
           -- Used beyond the reservation is charged even past the limit: it was used.
-          tat = math.max(tat, now) + cost(used - held, limit, LENGTHS[w])
+          tat = math.max(tat, now) + math.floor((used - held) * length_of(w) / limit)
         end
-        tats[w] = tat
       end
+      tats[w] = tat
     end
-    save_windows(KEYS[2 * i - 1], tats, before, limits, stored, expires, now)
+    save_windows(KEYS[2 * i - 1], v, tats, 0, limits, 0, now)
   end
-  if tonumber(ARGV[at + 3]) == 1 then
+  if ARGV[at + 3] == '1' then
     redis.call('ZREM', KEYS[2 * i], member)
   end
 end
@@ -58,8 +59,8 @@ for j = 1, n_budgets do
     seed_budget(key, seed, limit, soft, tonumber(ARGV[at + 5]))
     spent = seed
   else
-    redis.call('HINCRBY', key, 'committed', int(actual - held))
-    spent = redis.call('HINCRBY', key, 'spent', int(actual))
+    redis.call('HINCRBY', key, 'committed', actual - held)
+    spent = redis.call('HINCRBY', key, 'spent', actual)
     if soft >= 0 and spent >= soft then
       soft_now = redis.call('HSETNX', key, 'soft', 1)
     end
