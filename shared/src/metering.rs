@@ -256,6 +256,11 @@ pub struct BudgetStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BudgetsView {
     pub budgets: Vec<BudgetStatus>,
+    /// Whether the spend is the cluster's, read from Redis (cluster mode, Redis answering);
+    /// otherwise it is this gateway's own count: what the records showed at start plus what it
+    /// settled since.
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 /// The JSON body posted to `alert_webhook_url` when a budget's soft limit is crossed or its hard

@@ -233,6 +233,18 @@ async fn a_budget_is_overspent_by_at_most_one_request_across_nodes() {
         })
         .await;
     }
+    // And every node's /api/budgets shows the cluster's spend, not the part it settled itself
+    // (round robin gave each node one or two of the five).
+    for node in &cluster.nodes {
+        poll_until(DEADLINE, "the cluster's spend in /api/budgets", || async {
+            let view = node.admin_get("/api/budgets").await.json();
+            let budget = &view["budgets"][0];
+            let spent = (budget["spent_usd"].as_f64()? * 1e6).round() as i64;
+            let reserved = budget["reserved_usd"].as_f64()?;
+            (view["cluster"] == true && spent == 5 * cost && reserved == 0.0).then_some(())
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

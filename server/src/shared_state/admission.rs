@@ -227,13 +227,8 @@ impl SharedLimits {
         self.redis.key(&format!("s:{{{}}}", tag(id)))
     }
 
-    /// A budget period's hash, named by the period's kind and start.
     fn budget_key(&self, budget: &CompiledBudget, period_start: i64) -> String {
-        let period = budget.spec.period.as_str();
-        self.redis.key(&format!(
-            "b:{{{}}}:{period}:{period_start}",
-            tag(budget.scope_id())
-        ))
+        budget_key(&self.redis, budget, period_start)
     }
 
     /// Logs the first error Redis answers a script with (a bug, not an outage).
@@ -518,6 +513,44 @@ impl SharedLimits {
             self.script_error(&error);
         }
     }
+}
+
+/// A budget period's hash, named by the period's kind and start.
+fn budget_key(redis: &Redis, budget: &CompiledBudget, period_start: i64) -> String {
+    let period = budget.spec.period.as_str();
+    redis.key(&format!(
+        "b:{{{}}}:{period}:{period_start}",
+        tag(budget.scope_id())
+    ))
+}
+
+/// The cluster's spend and commitments (spend plus reservations) of each budget's current
+/// period as Redis counts them, in micro-dollars, in one pipelined round trip. `None` for a
+/// period Redis holds no count of yet: no request went through Redis in it, so this gateway's
+/// own count (the records' spend) is the cluster's too.
+pub async fn cluster_spend(
+    redis: &Redis,
+    budgets: &[Arc<CompiledBudget>],
+    now_ms: i64,
+) -> Result<Vec<Option<(i64, i64)>>, SharedError> {
+    if budgets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for budget in budgets {
+        let (start, _, _) = budget.local_period(now_ms);
+        pipe.cmd("HMGET")
+            .arg(budget_key(redis, budget, start))
+            .arg("spent")
+            .arg("committed");
+    }
+    let replies: Vec<(Option<i64>, Option<i64>)> = redis
+        .call(|mut conn| async move { pipe.query_async(&mut conn).await })
+        .await?;
+    Ok(replies
+        .into_iter()
+        .map(|(spent, committed)| spent.map(|spent| (spent, committed.unwrap_or(spent))))
+        .collect())
 }
 
 /// When a budget period's hash may go: a day after the period ends; 0 for never (`total`).
