@@ -64,10 +64,13 @@ pub struct LogRow {
 pub struct LogCounters {
     /// Records written to `usage.db`.
     pub written: std::sync::atomic::AtomicU64,
-    /// Records lost because the queue was full.
+    /// Records lost: the queue was full, the store refused them, or the writer gave up waiting
+    /// for it.
     pub dropped: std::sync::atomic::AtomicU64,
     /// Records handed to the queue and not yet taken by the writer.
     pub queued: std::sync::atomic::AtomicU64,
+    /// Records the store could not take yet (unreachable, say), kept to write again.
+    pub retrying: std::sync::atomic::AtomicU64,
 }
 
 impl LogCounters {
@@ -78,6 +81,7 @@ impl LogCounters {
             written: self.written.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             queued: self.queued.load(Relaxed),
+            retrying: self.retrying.load(Relaxed),
         }
     }
 }

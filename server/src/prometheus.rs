@@ -526,13 +526,18 @@ fn scrape_registry(scrape: &Scrape<'_>) -> Registry {
     );
     registry.register(
         "log_records_dropped",
-        "Request records lost because the writer's queue was full",
+        "Request records lost: the writer's queue was full, or the store refused them or stayed unreachable too long",
         ConstCounter::new(scrape.log.dropped),
     );
     registry.register(
         "log_queue_depth",
         "Request records waiting for the writer",
         ConstGauge::new(saturating_i64(scrape.log.queued)),
+    );
+    registry.register(
+        "log_records_retrying",
+        "Request records the store could not take yet, kept to write again",
+        ConstGauge::new(saturating_i64(scrape.log.retrying)),
     );
     if let Some(redis) = scrape.redis {
         registry.register(
@@ -785,6 +790,7 @@ mod tests {
                 written: 42,
                 dropped: 3,
                 queued: 5,
+                retrying: 7,
             },
         );
         let samples = parse(&text);
@@ -956,6 +962,10 @@ mod tests {
         assert_eq!(
             value(&samples, "switchyard_log_queue_depth", &[]),
             Some(5.0)
+        );
+        assert_eq!(
+            value(&samples, "switchyard_log_records_retrying", &[]),
+            Some(7.0)
         );
 
         // Every line is a comment or a sample the parser recognised.

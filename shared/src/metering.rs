@@ -292,4 +292,8 @@ pub struct LogStatus {
     pub dropped: u64,
     /// Records waiting for the writer.
     pub queued: u64,
+    /// Records the store could not take yet (PostgreSQL unreachable, say), kept and written
+    /// again with a backoff; beyond a bound the oldest are dropped.
+    #[serde(default)]
+    pub retrying: u64,
 }

@@ -1,7 +1,8 @@
 //! Limits, concurrency leases and budgets shared by three gateway processes through one Redis
 //! (and one PostgreSQL for their configuration): exact request limits over round-robin traffic,
 //! concurrency caps across nodes, budgets overspent by at most one request, a killed node's
-//! slots freed after the lease, and Redis stopped mid-load under `redis_failure` open and closed.
+//! slots freed after the lease, Redis stopped mid-load under `redis_failure` open and closed, and
+//! request records kept while PostgreSQL refuses connections.
 //!
 //! Skipped with a printed reason when PostgreSQL or Redis is not installed, unless
 //! `SWITCHYARD_REQUIRE_CLUSTER=1`.
@@ -28,7 +29,7 @@ const DEADLINE: Duration = Duration::from_secs(15);
 /// One PostgreSQL database, one Redis and three gateways on them, with a priced mock behind
 /// `metered-*` and a slow one behind `slow-*`.
 struct Cluster {
-    _postgres: Postgres,
+    postgres: Postgres,
     redis: Redis,
     nodes: Vec<Gateway>,
     mock: MockUpstream,
@@ -79,7 +80,7 @@ impl Cluster {
             .add_route(&simple_route("slow", prefix("slow-"), "slow"))
             .await;
         Some(Cluster {
-            _postgres: postgres,
+            postgres,
             redis,
             nodes: vec![first, second, third],
             mock,
@@ -328,6 +329,79 @@ async fn a_killed_node_frees_its_slots_after_the_lease() {
         through_b.is_subset(&logged),
         "every record B committed is still there after its death: {through_b:?} in {logged:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_made_while_postgres_refuses_connections_are_written_when_it_returns() {
+    const DATABASE: &str = "t_log_outage";
+    let Some(cluster) = Cluster::start(DATABASE, 30_000).await else {
+        return;
+    };
+    let probe = cluster.probe().await;
+    let a = &cluster.nodes[0];
+    let first = request_id(&chat(a, &probe.key, MODEL).await);
+    poll_until(DEADLINE, "the first record", || async {
+        logged_ids(a).await.contains(&first).then_some(())
+    })
+    .await;
+    // PostgreSQL refuses every new connection to the database and drops the open ones.
+    let postgres = &cluster.postgres;
+    postgres
+        .psql(
+            "postgres",
+            &format!("ALTER DATABASE {DATABASE} ALLOW_CONNECTIONS false"),
+        )
+        .expect("refusing connections");
+    postgres
+        .psql(
+            "postgres",
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{DATABASE}'"
+            ),
+        )
+        .expect("dropping the open ones");
+    // The proxy does not need PostgreSQL: the requests are served, their records kept.
+    let mut during = BTreeSet::new();
+    for _ in 0..5 {
+        let response = chat(a, &probe.key, MODEL).await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        during.insert(request_id(&response));
+    }
+    poll_until(DEADLINE, "the records kept to write again", || async {
+        let status = a.admin_get("/api/status").await.json();
+        (status["log"]["retrying"].as_u64()? >= 5).then_some(())
+    })
+    .await;
+    postgres
+        .psql(
+            "postgres",
+            &format!("ALTER DATABASE {DATABASE} ALLOW_CONNECTIONS true"),
+        )
+        .expect("accepting connections again");
+    poll_until(DEADLINE, "the kept records written", || async {
+        during.is_subset(&logged_ids(a).await).then_some(())
+    })
+    .await;
+    let log = &a.admin_get("/api/status").await.json()["log"];
+    assert_eq!(log["dropped"], 0, "{log}");
+    assert_eq!(log["retrying"], 0, "{log}");
+    // Each record once: a batch is written again only when nothing of it was committed.
+    let count = postgres
+        .psql(
+            DATABASE,
+            "SELECT count(*) FROM switchyard_usage.requests WHERE request_id IN (SELECT request_id FROM switchyard_usage.requests GROUP BY request_id HAVING count(*) > 1)",
+        )
+        .expect("counting duplicates");
+    assert_eq!(count, "0");
+}
+
+fn request_id(response: &ApiResponse) -> String {
+    response
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("every answer has a request id")
+        .to_owned()
 }
 
 /// The request ids of the newest 500 records, as `node` reads them from the shared database.

@@ -4,8 +4,11 @@
 //! counted in memory (at start, and for budgets added later).
 //!
 //! It polls the queue on a tick instead of awaiting each record, so a request handing over its
-//! record never has to wake a sleeping task: sending is a lock-free push, nothing more.
+//! record never has to wake a sleeping task: sending is a lock-free push, nothing more. A batch
+//! the store cannot take (PostgreSQL unreachable, say) waits and is written again with a backoff
+//! ([`Unwritten`]), up to a bound.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -18,7 +21,7 @@ use crate::limits::ScopeId;
 use crate::prometheus::PromMetrics;
 use crate::reload::CurrentSnapshot;
 use crate::snapshot::Snapshot;
-use crate::store::usage::{SpendScope, UsageDb};
+use crate::store::usage::{BatchError, SpendScope, UsageDb};
 
 /// How often the queue is drained: records are visible in the API this long after a request.
 const TICK: Duration = Duration::from_millis(100);
@@ -58,6 +61,7 @@ pub fn spawn(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_prune = tokio::time::Instant::now();
         let mut stopping = false;
+        let mut retry = Unwritten::default();
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -84,27 +88,18 @@ pub fn spawn(
                     prom.observe(row);
                 }
                 if meter.enabled {
-                    match db.insert_batch(&rows).await {
-                        Ok(()) => {
-                            meter
-                                .counters
-                                .written
-                                .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, records = rows.len(), "could not write request records");
-                            meter
-                                .counters
-                                .dropped
-                                .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                        }
-                    }
+                    retry.push(rows, &meter);
+                    retry.write(&db, &meter, tokio::time::Instant::now()).await;
                 }
                 if !full {
                     break;
                 }
             }
+            if meter.enabled {
+                retry.write(&db, &meter, tokio::time::Instant::now()).await;
+            }
             if stopping {
+                retry.give_up(&db, &meter).await;
                 break;
             }
             let current = snapshot.load_full();
@@ -128,6 +123,122 @@ pub fn spawn(
     MeterTask {
         stop: Some(stop_tx),
         done,
+    }
+}
+
+/// The most records kept for the store while it cannot take them: about a minute of a busy
+/// gateway's traffic, a few tens of MB. Beyond it the oldest batches are dropped.
+const MAX_UNWRITTEN: usize = 50_000;
+/// The first wait before writing again, doubled after each failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The batches waiting to be written, oldest first: a batch the store could not take (nothing
+/// committed) waits here and is written again after a backoff, before any newer one, so an
+/// outage of PostgreSQL (or a busy SQLite) delays records instead of losing them. A batch whose
+/// commit may have happened is never written again (`BatchError::Lost`): it could count twice.
+#[derive(Default)]
+struct Unwritten {
+    batches: VecDeque<Vec<LogRow>>,
+    rows: usize,
+    /// When the next attempt may go, while the store is failing.
+    not_before: Option<tokio::time::Instant>,
+    backoff: Duration,
+}
+
+impl Unwritten {
+    /// Queues a batch behind the ones waiting, dropping the oldest beyond [`MAX_UNWRITTEN`].
+    fn push(&mut self, rows: Vec<LogRow>, meter: &Meter) {
+        if rows.is_empty() {
+            return;
+        }
+        self.rows += rows.len();
+        self.batches.push_back(rows);
+        while self.rows > MAX_UNWRITTEN
+            && let Some(oldest) = self.batches.pop_front()
+        {
+            self.rows -= oldest.len();
+            meter
+                .counters
+                .dropped
+                .fetch_add(oldest.len() as u64, Ordering::Relaxed);
+            tracing::error!(
+                records = oldest.len(),
+                "the request log's store has been unreachable too long: records dropped"
+            );
+        }
+        self.publish(meter);
+    }
+
+    /// Writes the waiting batches in order until one fails for a reason that passes; then waits
+    /// for the backoff before the next attempt.
+    async fn write(&mut self, db: &UsageDb, meter: &Meter, now: tokio::time::Instant) {
+        if self.not_before.is_some_and(|at| now < at) {
+            return;
+        }
+        while let Some(batch) = self.batches.front() {
+            match db.insert_batch(batch).await {
+                Ok(()) => {
+                    meter
+                        .counters
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if self.not_before.take().is_some() {
+                        tracing::info!(
+                            waiting = self.rows,
+                            "the request log's store takes records again"
+                        );
+                    }
+                    self.backoff = Duration::ZERO;
+                }
+                Err(BatchError::Retry(error)) => {
+                    if self.not_before.is_none() {
+                        // Once per outage: the log must not grow with the request rate.
+                        tracing::warn!(%error, records = self.rows, "could not write request records; they are kept and written again when the store answers");
+                    }
+                    self.backoff = (self.backoff * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF);
+                    self.not_before = Some(now + self.backoff);
+                    break;
+                }
+                Err(BatchError::Lost(error)) => {
+                    tracing::error!(%error, records = batch.len(), "could not write request records");
+                    meter
+                        .counters
+                        .dropped
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+            }
+            if let Some(done) = self.batches.pop_front() {
+                self.rows -= done.len();
+            }
+        }
+        self.publish(meter);
+    }
+
+    /// At shutdown: one last attempt, whatever the backoff; what the store still refuses is lost.
+    async fn give_up(&mut self, db: &UsageDb, meter: &Meter) {
+        self.not_before = None;
+        self.write(db, meter, tokio::time::Instant::now()).await;
+        if self.rows > 0 {
+            tracing::error!(
+                records = self.rows,
+                "stopping with request records the store would not take: they are lost"
+            );
+            meter
+                .counters
+                .dropped
+                .fetch_add(self.rows as u64, Ordering::Relaxed);
+            self.batches.clear();
+            self.rows = 0;
+            self.publish(meter);
+        }
+    }
+
+    fn publish(&self, meter: &Meter) {
+        meter
+            .counters
+            .retrying
+            .store(self.rows as u64, Ordering::Relaxed);
     }
 }
 

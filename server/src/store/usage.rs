@@ -94,6 +94,55 @@ macro_rules! on_pool {
     };
 }
 
+/// Why a batch of records is not (known to be) in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// Nothing was committed, for a reason that passes (the store unreachable, the connection
+    /// lost or the server shutting down before the commit, a lock or serialisation conflict):
+    /// the same batch may be written again, and counts once.
+    #[error("{0}")]
+    Retry(StoreError),
+    /// The store refused the batch's content, or the commit's outcome is unknown: writing it
+    /// again would fail the same way, or could count it twice.
+    #[error("{0}")]
+    Lost(StoreError),
+}
+
+impl BatchError {
+    /// A statement of the transaction failed, so nothing was committed: whether that passes.
+    fn before_commit(error: sqlx::Error) -> BatchError {
+        if passes(&error) {
+            BatchError::Retry(error.into())
+        } else {
+            BatchError::Lost(error.into())
+        }
+    }
+}
+
+/// Whether an error is the connection's or the moment's, not the data's: connection and I/O
+/// failures, and the SQLSTATE classes for a lost connection (08), a server going down (57P),
+/// too many connections (53300), serialisation failures and deadlocks (40001, 40P01), a lock not
+/// available (55P03); on SQLite, a busy or locked database.
+fn passes(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || matches!(
+                    code.as_ref(),
+                    "53300" | "40001" | "40P01" | "55P03" | "5" | "6" | "517" | "262"
+                )
+        }),
+        _ => false,
+    }
+}
+
 /// `GET /api/logs`'s filters. `None` does not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogFilter {
@@ -338,14 +387,17 @@ impl UsageDb {
         }
     }
 
-    /// Writes a batch of records and adds them to the rollups, in one transaction.
-    pub async fn insert_batch(&self, rows: &[LogRow]) -> Result<()> {
+    /// Writes a batch of records and adds them to the rollups, in one transaction. The error
+    /// says whether the batch may be written again (nothing was committed) or is lost.
+    pub async fn insert_batch(&self, rows: &[LogRow]) -> std::result::Result<(), BatchError> {
         if rows.is_empty() {
             return Ok(());
         }
         // Serialised before the transaction starts, so the write lock is held only for SQL.
-        let trails = json_column(rows, "fallback_trail", |row| &row.fallback_trail)?;
-        let hits = json_column(rows, "guardrails", |row| &row.guardrails)?;
+        let trails = json_column(rows, "fallback_trail", |row| &row.fallback_trail)
+            .map_err(BatchError::Lost)?;
+        let hits =
+            json_column(rows, "guardrails", |row| &row.guardrails).map_err(BatchError::Lost)?;
         let mut rollups = aggregate(rows);
         // In key order: on PostgreSQL, two gateways upserting the same rollup rows lock them in
         // the same order, so their transactions wait for each other instead of deadlocking.
@@ -357,10 +409,13 @@ impl UsageDb {
 
         let _write = self.write_lock.lock().await;
         on_pool!(&self.pool, pool, DB => {
+            // Nothing is sent before the transaction begins: a failure to begin (no connection,
+            // the database refusing connections, a busy SQLite) loses nothing.
             let mut tx = match self.engine() {
-                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-                Engine::Postgres => pool.begin().await?,
-            };
+                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Engine::Postgres => pool.begin().await,
+            }
+            .map_err(|error| BatchError::Retry(error.into()))?;
             let chunks = rows
                 .chunks(INSERT_CHUNK)
                 .zip(trails.chunks(INSERT_CHUNK))
@@ -399,7 +454,7 @@ impl UsageDb {
                         .push_bind(row.cost_saved_micros)
                         .push_bind(hits.as_deref());
                 });
-                insert.build().execute(&mut *tx).await?;
+                insert.build().execute(&mut *tx).await.map_err(BatchError::before_commit)?;
             }
             for chunk in rollups.chunks(ROLLUP_CHUNK) {
                 let mut upsert = QueryBuilder::<DB>::new(INSERT_ROLLUPS);
@@ -425,9 +480,11 @@ impl UsageDb {
                         .push_bind(sums.cost_saved_micros);
                 });
                 upsert.push(conflict);
-                upsert.build().execute(&mut *tx).await?;
+                upsert.build().execute(&mut *tx).await.map_err(BatchError::before_commit)?;
             }
-            tx.commit().await?;
+            // A commit that fails may still have happened (the connection lost after the server
+            // committed): writing the batch again could count it twice, so it is not retried.
+            tx.commit().await.map_err(|error| BatchError::Lost(error.into()))?;
         });
         Ok(())
     }

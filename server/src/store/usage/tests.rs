@@ -856,3 +856,15 @@ async fn throughput(mut place: impl FnMut() -> Place, engine: &str) {
         assert!(found.is_some());
     }
 }
+
+/// The writer keeps a batch for another attempt only when what failed was the connection or
+/// the moment, never the data: a retry of the data's failure would fail forever.
+#[test]
+fn a_lost_connection_passes_and_a_data_error_does_not() {
+    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    assert!(passes(&sqlx::Error::Io(reset)));
+    assert!(passes(&sqlx::Error::PoolTimedOut));
+    assert!(!passes(&sqlx::Error::RowNotFound));
+    assert!(!passes(&sqlx::Error::ColumnNotFound("cost".into())));
+    assert!(!passes(&sqlx::Error::Decode("not a number".into())));
+}
