@@ -93,14 +93,19 @@ impl Gcra {
 
     /// What is left now, and how long until the bucket is full again.
     fn status(&self, now: u64, limit: u64, window: u64) -> (u64, Duration) {
-        let ahead = self.tat.load(Ordering::Acquire).saturating_sub(now);
-        let free = window.saturating_sub(ahead);
-        let remaining = u128::from(free) * u128::from(limit) / u128::from(window.max(1));
-        (
-            u64::try_from(remaining).unwrap_or(u64::MAX),
-            Duration::from_nanos(ahead),
-        )
+        let (remaining, ahead) = window_left(self.tat.load(Ordering::Acquire), now, limit, window);
+        (remaining, Duration::from_nanos(ahead))
     }
+}
+
+/// What is left of a GCRA window of `limit` per `window` whose theoretical arrival time is `tat`,
+/// at `now`, and the time until it is full again, in the unit of `tat`, `now` and `window`. Shared
+/// by the local limiter (ns) and cluster mode's, which reads TATs from Redis (µs).
+pub fn window_left(tat: u64, now: u64, limit: u64, window: u64) -> (u64, u64) {
+    let ahead = tat.saturating_sub(now);
+    let free = window.saturating_sub(ahead);
+    let remaining = u128::from(free) * u128::from(limit) / u128::from(window.max(1));
+    (u64::try_from(remaining).unwrap_or(u64::MAX), ahead)
 }
 
 /// The counters of one scope (a consumer, a key or a route).

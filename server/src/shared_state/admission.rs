@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 
 use super::{Redis, SharedError};
 use crate::budgets::{BudgetHold, BudgetRefusal, CompiledBudget, DeferredSettle};
-use crate::limits::{Budget, Budgets, Refusal, Scope, ScopeId};
+use crate::limits::{Budget, Budgets, Refusal, Scope, ScopeId, window_left};
 
 const ADMIT: &str = concat!(
     include_str!("scripts/common.lua"),
@@ -625,14 +625,17 @@ fn refusal(scope: &Scope, what: i64, retry_after: Duration) -> Refusal {
 const WINDOW_US: [u64; 4] = [60_000_000, 86_400_000_000, 60_000_000, 86_400_000_000];
 
 /// What is left of a GCRA window at `now` (µs on Redis's clock), and the time until it is full
-/// again: the same arithmetic as `limits.rs`, on the TAT the script answered.
+/// again, from the TAT the script answered.
 fn window_budget(limit: u64, tat: i64, now: i64, length: u64) -> Budget {
-    let ahead = u64::try_from(tat.saturating_sub(now)).unwrap_or(0);
-    let free = length.saturating_sub(ahead);
-    let remaining = u128::from(free) * u128::from(limit) / u128::from(length.max(1));
+    let (remaining, ahead) = window_left(
+        u64::try_from(tat).unwrap_or(0),
+        u64::try_from(now).unwrap_or(0),
+        limit,
+        length,
+    );
     Budget {
         limit,
-        remaining: u64::try_from(remaining).unwrap_or(u64::MAX),
+        remaining,
         reset: Duration::from_micros(ahead),
     }
 }
