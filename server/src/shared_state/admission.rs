@@ -227,10 +227,6 @@ impl SharedLimits {
         self.redis.key(&format!("s:{{{}}}", tag(id)))
     }
 
-    fn budget_key(&self, budget: &CompiledBudget, period_start: i64) -> String {
-        budget_key(&self.redis, budget, period_start)
-    }
-
     /// Logs the first error Redis answers a script with (a bug, not an outage).
     fn script_error(&self, error: &SharedError) {
         if matches!(error, SharedError::Redis(e) if super::answered(e))
@@ -276,7 +272,7 @@ impl SharedLimits {
             let (limit, soft) = budget.limits_micros();
             let held = HeldBudget {
                 budget: Arc::clone(budget),
-                key: self.budget_key(budget, start),
+                key: budget_key(&self.redis, budget, start),
                 period_start: start,
                 expire_at: expire_at(end),
                 reserved: worst,
@@ -469,7 +465,7 @@ impl SharedLimits {
             }
             let held = HeldBudget {
                 budget: Arc::clone(budget),
-                key: self.budget_key(budget, start),
+                key: budget_key(&self.redis, budget, start),
                 period_start: start,
                 expire_at: expire_at(end),
                 reserved: 0,

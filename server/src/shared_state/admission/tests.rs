@@ -86,7 +86,7 @@ fn admitted(verdict: Verdict) -> Option<(SharedAdmission, Budgets)> {
 /// The spend Redis holds for a budget's current period.
 async fn redis_spent(limits: &SharedLimits, budget: &CompiledBudget, now_ms: i64) -> Option<i64> {
     let (start, _, _) = budget.local_period(now_ms);
-    let key = limits.budget_key(budget, start);
+    let key = budget_key(&limits.redis, budget, start);
     limits
         .redis
         .call(|mut conn| async move {
@@ -586,7 +586,7 @@ async fn reconcile_until(limits: &SharedLimits, budget: &Arc<CompiledBudget>, ex
         let spent = limits
             .redis
             .call(|mut conn| {
-                let key = limits.budget_key(budget, budget.local_period(now).0);
+                let key = budget_key(&limits.redis, budget, budget.local_period(now).0);
                 async move {
                     redis::cmd("HGET")
                         .arg(&key)
